@@ -1,0 +1,60 @@
+"""Writes on CRM customers."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import Organization
+
+from .models import Company, Customer
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise InvalidInput(_("Adresse email invalide : %(email)s") % {"email": email or "—"}) from exc
+    local, _at, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    parts = (name or "").strip().split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+@transaction.atomic
+def get_or_create_customer(
+    *, organization: Organization, email: str, name: str = "", company_name: str = ""
+) -> Customer:
+    """The customer with this email in the organization, created on first contact."""
+    email = normalize_email(email)
+    customer = Customer.objects.filter(organization=organization, email__iexact=email).first()
+    if customer is not None:
+        return customer
+    first, last = split_name(name)
+    company = None
+    if company_name:
+        company = Company.objects.filter(organization=organization, name__iexact=company_name).first()
+        if company is None:
+            company = Company.objects.create(organization=organization, name=company_name)
+    return Customer.objects.create(
+        organization=organization, email=email, first_name=first, last_name=last, company=company
+    )
+
+
+def set_notification_preference(*, customer: Customer, preference: str) -> Customer:
+    from .models import NotificationPreference
+
+    if preference not in NotificationPreference.values:
+        raise InvalidInput(_("Préférence de notification inconnue : %(p)s") % {"p": preference})
+    customer.notification_preference = preference
+    customer.save(update_fields=["notification_preference"])
+    return customer

@@ -1,0 +1,105 @@
+"""Read and validate the environment once, at start-up.
+
+django-environ parses the values; this module checks them and turns anything
+malformed into one ``ImproperlyConfigured`` error that names the variable and
+shows an example of a good value, instead of a stack trace later on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
+
+
+@dataclass(frozen=True)
+class Config:
+    secret_key: str
+    debug: bool
+    allowed_hosts: list[str]
+    csrf_trusted_origins: list[str]
+    database: dict
+    redis_url: str
+    email: dict
+    default_from_email: str
+    media_root: Path
+    attachment_max_bytes: int
+
+
+def _fail(name: str, value: str, example: str, why: str = "") -> ImproperlyConfigured:
+    detail = f" ({why})" if why else ""
+    return ImproperlyConfigured(f"{name}={value!r} is not valid{detail}. Example of a valid value: {example}")
+
+
+def read_config(base_dir: Path) -> Config:
+    env = environ.Env()
+    env_file = base_dir / ".env"
+    if env_file.exists():
+        environ.Env.read_env(env_file)
+
+    raw_debug = env.str("DEBUG", default="true")
+    if raw_debug.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+        raise _fail("DEBUG", raw_debug, "true or false")
+    debug = raw_debug.lower() in {"1", "true", "yes", "on"}
+
+    secret_key = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+    if not debug and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
+        raise _fail("SECRET_KEY", "***", "a random string of 50 characters", "set a long secret when DEBUG is off")
+
+    allowed_hosts = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+    if any(not h or " " in h for h in allowed_hosts):
+        raise _fail("ALLOWED_HOSTS", ",".join(allowed_hosts), "localhost,127.0.0.1,help.example.com")
+    csrf_origins = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+    raw_db = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/lumiodesk")
+    parsed = urlparse(raw_db)
+    if parsed.scheme not in {"postgres", "postgresql", "pgsql"} or not parsed.path.strip("/"):
+        raise _fail(
+            "DATABASE_URL", raw_db, "postgres://USER:PASSWORD@HOST:5432/DBNAME", "LumioDesk needs PostgreSQL"
+        )
+    try:
+        database = environ.Env.db_url_config(raw_db)
+    except Exception as exc:  # django-environ raises several types
+        raise _fail("DATABASE_URL", raw_db, "postgres://USER:PASSWORD@HOST:5432/DBNAME", str(exc)) from exc
+    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+
+    redis_url = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    rp = urlparse(redis_url)
+    if rp.scheme not in {"redis", "rediss"} or not rp.hostname:
+        raise _fail("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0")
+    try:
+        rp.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise _fail("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0", str(exc)) from exc
+
+    raw_email = env.str("EMAIL_URL", default="consolemail://")
+    try:
+        email = environ.Env.email_url_config(raw_email)
+    except Exception as exc:
+        raise _fail("EMAIL_URL", raw_email, "smtp://user:password@mail.example.com:587 or consolemail://") from exc
+    if not email.get("EMAIL_BACKEND"):
+        raise _fail("EMAIL_URL", raw_email, "smtp://user:password@mail.example.com:587 or consolemail://")
+
+    try:
+        max_bytes = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+    except ValueError as exc:
+        raise _fail("ATTACHMENT_MAX_BYTES", env.str("ATTACHMENT_MAX_BYTES"), "10485760") from exc
+
+    return Config(
+        secret_key=secret_key,
+        debug=debug,
+        allowed_hosts=allowed_hosts,
+        csrf_trusted_origins=csrf_origins,
+        database=database,
+        redis_url=redis_url,
+        email=email,
+        default_from_email=env.str("DEFAULT_FROM_EMAIL", default="LumioDesk <support@lumiodesk.test>"),
+        media_root=Path(env.str("MEDIA_ROOT", default=str(base_dir / "media"))),
+        attachment_max_bytes=max_bytes,
+    )

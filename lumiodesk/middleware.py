@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.utils import timezone, translation
+
+from .access import SESSION_KEY, memberships_for
+
+
+class CurrentOrganizationMiddleware:
+    """Sets ``request.organization``, ``request.membership`` and ``request.memberships``.
+
+    The organization is the one chosen in the session, else the user's first.
+    Activates the organization's time zone, and its language unless the user
+    picked one (Django's language cookie).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.organization = None
+        request.membership = None
+        request.memberships = []
+        if request.user.is_authenticated:
+            memberships = memberships_for(request.user)
+            request.memberships = memberships
+            chosen = request.session.get(SESSION_KEY)
+            membership = next((m for m in memberships if m.organization_id == chosen), None)
+            if membership is None and memberships:
+                membership = memberships[0]
+            if membership is not None:
+                request.membership = membership
+                request.organization = membership.organization
+                timezone.activate(zoneinfo.ZoneInfo(membership.organization.time_zone))
+                from django.conf import settings
+
+                if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+                    translation.activate(membership.organization.language)
+                    request.LANGUAGE_CODE = translation.get_language()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

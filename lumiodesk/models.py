@@ -1,0 +1,124 @@
+"""The tenant (Organization), who belongs to it (Membership) and the audit log."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Fuseau horaire inconnu : %(tz)s"), params={"tz": value})
+
+
+class Plan(models.TextChoices):
+    STARTER = "starter", "Starter"
+    BUSINESS = "business", "Business"
+    SCALE = "scale", "Scale"
+
+
+class Organization(models.Model):
+    name = models.CharField(_("nom"), max_length=200)
+    slug = models.SlugField(_("identifiant"), max_length=60, unique=True)
+    language = models.CharField(
+        _("langue principale"), max_length=8, choices=settings.LANGUAGES, default="fr"
+    )
+    time_zone = models.CharField(
+        _("fuseau horaire"), max_length=64, default="Europe/Paris", validators=[validate_time_zone]
+    )
+    plan = models.CharField(_("forfait"), max_length=16, choices=Plan.choices, default=Plan.STARTER)
+    # Lifecycle delays (DESIGN.md: where the documents disagree, a setting with LumioDesk's default).
+    auto_close_resolved_days = models.PositiveSmallIntegerField(
+        _("fermeture auto. des tickets résolus (jours)"), default=7
+    )
+    first_followup_days = models.PositiveSmallIntegerField(_("première relance (jours)"), default=3)
+    second_followup_days = models.PositiveSmallIntegerField(_("deuxième relance (jours)"), default=5)
+    close_waiting_days = models.PositiveSmallIntegerField(
+        _("fermeture faute de réponse (jours)"), default=7
+    )
+    last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(first_followup_days__lt=models.F("second_followup_days"))
+                & models.Q(second_followup_days__lt=models.F("close_waiting_days")),
+                name="organization_followups_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    MANAGER = "manager", _("Manager")
+    AGENT = "agent", _("Agent")
+    VIEWER = "viewer", _("Lecteur")
+
+
+class Membership(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("rôle"), max_length=16, choices=Role.choices, default=Role.AGENT)
+    is_active = models.BooleanField(_("actif"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membre")
+        verbose_name_plural = _("membres")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_user_per_org"),
+        ]
+        indexes = [models.Index(fields=["user", "is_active"], name="membership_user_active_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+    # Pure helpers on the role; no queries.
+    @property
+    def can_write(self) -> bool:
+        """Anything but a viewer may work tickets."""
+        return self.is_active and self.role != Role.VIEWER
+
+    @property
+    def can_manage(self) -> bool:
+        """Shared views, reply templates, team, automations: Admin and Manager."""
+        return self.is_active and self.role in (Role.ADMIN, Role.MANAGER)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_active and self.role == Role.ADMIN
+
+
+class AuditLog(models.Model):
+    """Who did what, kept per plan (30/180/365 days, section 10)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32)
+    target_id = models.BigIntegerField(null=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+
+    class Meta:
+        verbose_name = _("entrée du journal d'audit")
+        verbose_name_plural = _("journal d'audit")
+        indexes = [
+            models.Index(fields=["organization", "target_type", "target_id", "created_at"], name="audit_target_idx"),
+            models.Index(fields=["organization", "created_at"], name="audit_org_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}#{self.target_id}"

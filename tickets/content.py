@@ -1,0 +1,59 @@
+"""Message bodies: sanitized HTML (nh3) and plain text, both stored."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+from django.utils.html import linebreaks
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i",
+    "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "u", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+
+
+def sanitize_html(raw: str) -> str:
+    """Keep formatting, drop scripts, styles, event handlers and unsafe URLs."""
+    return nh3.clean(
+        raw or "",
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "cid"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+_BLOCK_END = re.compile(r"</(p|div|li|tr|h[1-6]|blockquote|pre)>|<br\s*/?>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def html_to_text(markup: str) -> str:
+    text = _BLOCK_END.sub("\n", markup or "")
+    text = html.unescape(_TAG.sub("", text))
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()
+
+
+def text_to_html(text: str) -> str:
+    """Plain text typed by an agent or a customer, escaped, paragraphs kept."""
+    return linebreaks(text or "", autoescape=True)
+
+
+def body_from(*, text: str = "", html_body: str = "") -> tuple[str, str]:
+    """(sanitized html, plain text) from whichever form the channel gives."""
+    if html_body:
+        clean = sanitize_html(html_body)
+        return clean, (text or html_to_text(clean)).strip()
+    text = (text or "").replace("\r\n", "\n").strip()
+    return text_to_html(text), text

@@ -1,0 +1,259 @@
+"""Tickets, their messages and attachments, tags, shared views, reply templates
+and the customers' web notifications."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Customer
+from lumiodesk.models import Organization
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("Nouveau")
+    OPEN = "open", _("Ouvert")
+    WAITING_CUSTOMER = "waiting_customer", _("En attente client")
+    WAITING_INTERNAL = "waiting_internal", _("En attente interne")
+    RESOLVED = "resolved", _("Résolu")
+    CLOSED = "closed", _("Fermé")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Basse")
+    NORMAL = "normal", _("Normale")
+    HIGH = "high", _("Haute")
+    URGENT = "urgent", _("Urgente")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    FORM = "form", _("Formulaire")
+    MANUAL = "manual", _("Manuel")
+    API = "api", _("API")
+
+
+class Tag(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("nom"), max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint("organization", Lower("name"), name="tag_unique_name_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField(_("numéro"))
+    subject = models.CharField(_("sujet"), max_length=255)
+    status = models.CharField(_("statut"), max_length=20, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(_("priorité"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    is_urgent = models.GeneratedField(
+        expression=models.Case(
+            models.When(priority=Priority.URGENT, then=models.Value(True)),
+            default=models.Value(False),
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+    channel = models.CharField(_("canal"), max_length=10, choices=Channel.choices, default=Channel.MANUAL)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("client")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        verbose_name=_("responsable"),
+    )
+    tags = models.ManyToManyField(Tag, through="TicketTag", related_name="tickets", blank=True)
+    imported = models.BooleanField(default=False, help_text="Historical import: no automation, no notification.")
+
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    updated_at = models.DateTimeField(_("mis à jour le"), default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(_("première réponse"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("résolu le"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("fermé le"), null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    # Follow-ups already sent in the current waiting_customer episode (0, 1 or 2).
+    followups_sent = models.PositiveSmallIntegerField(default=0)
+
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="ticket_unique_number_per_org"),
+            models.CheckConstraint(condition=~models.Q(subject=""), name="ticket_subject_not_empty"),
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="ticket_status_valid"),
+            models.CheckConstraint(condition=models.Q(priority__in=Priority.values), name="ticket_priority_valid"),
+        ]
+        indexes = [
+            models.Index("organization", models.F("is_urgent").desc(), models.F("created_at").desc(),
+                         name="ticket_list_idx"),
+            models.Index("organization", "status", models.F("is_urgent").desc(), models.F("created_at").desc(),
+                         name="ticket_status_list_idx"),
+            models.Index("organization", "priority", models.F("created_at").desc(), name="ticket_priority_idx"),
+            models.Index("organization", "assignee", "status", name="ticket_assignee_idx"),
+            models.Index("organization", "customer", models.F("created_at").desc(), name="ticket_customer_idx"),
+            models.Index(
+                "status", "status_changed_at", name="ticket_lifecycle_idx",
+                condition=models.Q(status__in=[Status.RESOLVED, Status.WAITING_CUSTOMER]),
+            ),
+            GinIndex(fields=["search_vector"], name="ticket_search_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.subject}"
+
+
+class TicketTag(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "tag"], name="tickettag_unique")]
+        indexes = [models.Index(fields=["organization", "tag", "ticket"], name="tickettag_tag_idx")]
+
+
+class MessageKind(models.TextChoices):
+    CUSTOMER = "customer", _("Message client")
+    REPLY = "reply", _("Réponse publique")
+    NOTE = "note", _("Note interne")
+
+
+class Message(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=10, choices=MessageKind.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.MANUAL)
+    body_html = models.TextField(blank=True)  # sanitized with nh3 before it is stored
+    body_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=MessageKind.values), name="message_kind_valid"),
+        ]
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind != MessageKind.NOTE
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.organization_id}/{timezone.now():%Y/%m}/{instance.token}"
+
+
+class Attachment(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    token = models.CharField(max_length=32, unique=True)
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["message"], name="attachment_message_idx")]
+
+
+class SavedView(models.Model):
+    """A shared view: saved filters visible to the whole team (section 19)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("nom"), max_length=80)
+    filters = models.JSONField(default=dict)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("name"), name="savedview_unique_name_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReplyTemplate(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("nom"), max_length=120)
+    body = models.TextField(_("texte"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("organization", Lower("name"), name="replytemplate_unique_name_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NotificationKind(models.TextChoices):
+    AGENT_REPLY = "agent_reply", _("Réponse de l'équipe")
+    WAITING_CUSTOMER = "waiting_customer", _("En attente de votre réponse")
+    RESOLVED = "resolved", _("Résolu")
+    CLOSED = "closed", _("Fermé")
+
+
+class NotificationLevel(models.TextChoices):
+    INFO = "info", "Info"
+    SUCCESS = "success", "Success"
+    WARNING = "warning", "Warning"
+
+
+class CustomerNotification(models.Model):
+    """One event told to a customer, on the web, by email or both (their preference)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="customer_notifications")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    level = models.CharField(max_length=10, choices=NotificationLevel.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    web = models.BooleanField(default=False)
+    email = models.BooleanField(default=False)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "customer", "-created_at"], name="custnotif_customer_idx"),
+            models.Index(fields=["ticket", "-created_at"], name="custnotif_ticket_idx"),
+        ]

@@ -1,0 +1,71 @@
+"""Customer notifications (002): agent reply, waiting on you, resolved, closed.
+
+Each event becomes one ``CustomerNotification`` row flagged for the web and/or
+email according to the customer's preference; the email goes out from Celery
+after commit. A customer who chose "none" gets nothing.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from .models import CustomerNotification, NotificationKind, NotificationLevel
+
+LEVELS = {
+    NotificationKind.AGENT_REPLY: NotificationLevel.INFO,
+    NotificationKind.WAITING_CUSTOMER: NotificationLevel.WARNING,
+    NotificationKind.RESOLVED: NotificationLevel.SUCCESS,
+    NotificationKind.CLOSED: NotificationLevel.INFO,
+}
+
+
+def title_and_body(kind: str, subject: str) -> tuple[str, str]:
+    """The titles and messages given by the support guide (002)."""
+    if kind == NotificationKind.WAITING_CUSTOMER:
+        return (
+            _("Ticket de support : En attente de votre réponse"),
+            _("Votre ticket '%(subject)s' est maintenant en attente de votre réponse.") % {"subject": subject},
+        )
+    if kind == NotificationKind.RESOLVED:
+        return (
+            _("Ticket de support : Résolu"),
+            _("Votre ticket '%(subject)s' est maintenant résolu.") % {"subject": subject},
+        )
+    if kind == NotificationKind.CLOSED:
+        return (
+            _("Ticket de support : Fermé"),
+            _("Votre ticket '%(subject)s' est maintenant fermé.") % {"subject": subject},
+        )
+    return (
+        _("Ticket de support : Nouvelle réponse"),
+        _("Vous avez reçu une réponse à votre ticket '%(subject)s'.") % {"subject": subject},
+    )
+
+
+def notify_customer(*, ticket, kind: str, message=None) -> CustomerNotification | None:
+    """Record the notification and, after commit, queue its email. Call inside the service's transaction."""
+    customer = ticket.customer
+    web, email = customer.wants_web, customer.wants_email
+    if not (web or email):
+        return None
+    with override(ticket.organization.language):
+        title, body = title_and_body(kind, ticket.subject)
+    notification = CustomerNotification.objects.create(
+        organization_id=ticket.organization_id,
+        customer=customer,
+        ticket=ticket,
+        message=message,
+        kind=kind,
+        level=LEVELS[kind],
+        title=title,
+        body=body,
+        web=web,
+        email=email,
+    )
+    if email:
+        from .tasks import send_customer_notification_email
+
+        transaction.on_commit(lambda: send_customer_notification_email.delay(notification.pk))
+    return notification

@@ -1,0 +1,229 @@
+"""Reads for the console: the ticket list with its filters and counters, the ticket page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from lumiodesk.models import AuditLog, Membership, Organization, Role
+
+from .models import (
+    Attachment,
+    CustomerNotification,
+    Message,
+    Priority,
+    ReplyTemplate,
+    SavedView,
+    Status,
+    Tag,
+    Ticket,
+)
+
+User = get_user_model()
+
+SORTS = {
+    "-created": ("-created_at", "-id"),
+    "created": ("created_at", "id"),
+    "-updated": ("-updated_at", "-id"),
+    "priority": ("-priority_rank", "-created_at", "-id"),
+}
+IN_PROGRESS = (Status.OPEN, Status.WAITING_INTERNAL)
+_TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
+
+
+def tickets_created_this_month(organization: Organization) -> int:
+    start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return Ticket.objects.filter(organization=organization, created_at__gte=start).count()
+
+
+@dataclass
+class TicketFilters:
+    status: str = ""
+    priority: str = ""
+    assignee: str = ""  # "", "me", "none" or a user id
+    tag: str = ""
+    customer: str = ""  # customer id
+    q: str = ""
+    sort: str = "-created"
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, params) -> TicketFilters:
+        f = cls(**{k: (params.get(k) or "").strip() for k in ("status", "priority", "assignee", "tag",
+                                                                "customer", "q", "sort")})
+        if f.status and f.status not in Status.values and f.status != "in_progress":
+            f.errors.append(f.status)
+            f.status = ""
+        if f.priority and f.priority not in Priority.values:
+            f.errors.append(f.priority)
+            f.priority = ""
+        if f.assignee not in ("", "me", "none") and not f.assignee.isdigit():
+            f.assignee = ""
+        if f.customer and not f.customer.isdigit():
+            f.customer = ""
+        if f.sort not in SORTS:
+            f.sort = "-created"
+        f.q = f.q[:200]
+        return f
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in ("status", "priority", "assignee", "tag", "customer", "q", "sort")
+                if getattr(self, k) and not (k == "sort" and getattr(self, k) == "-created")}
+
+    @property
+    def only_status(self) -> bool:
+        """Filtered by status at most: the counters already know the count."""
+        return not (self.priority or self.assignee or self.tag or self.customer or self.q)
+
+
+def search_query(text: str) -> SearchQuery | None:
+    """Each word as a prefix, all required: 'factur dupont' finds 'facture' from 'Dupont'."""
+    tokens = [t.strip(".-+") for t in _TOKEN.findall(text)]
+    tokens = [t.replace("'", "") for t in tokens if t]
+    if not tokens:
+        return None
+    raw = " & ".join(f"'{t}':*" for t in tokens[:8])
+    return SearchQuery(raw, search_type="raw", config="lumiodesk_fr")
+
+
+def ticket_list(organization: Organization, filters: TicketFilters, *, user) -> QuerySet[Ticket]:
+    qs = Ticket.objects.filter(organization=organization)
+    if filters.status == "in_progress":
+        qs = qs.filter(status__in=IN_PROGRESS)
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.priority:
+        qs = qs.filter(priority=filters.priority)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee=user)
+    elif filters.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif filters.assignee:
+        qs = qs.filter(assignee_id=int(filters.assignee))
+    if filters.tag:
+        qs = qs.filter(tickettag__tag__name=filters.tag.lower(), tickettag__organization=organization)
+    if filters.customer:
+        qs = qs.filter(customer_id=int(filters.customer))
+    if filters.q:
+        q = filters.q.strip().lstrip("#")
+        query = search_query(filters.q)
+        cond = Q(search_vector=query) if query is not None else Q(pk__in=[])
+        if q.isdigit() and len(q) < 10:
+            cond |= Q(number=int(q))
+        qs = qs.filter(cond)
+    if filters.sort == "priority":
+        qs = qs.annotate(
+            priority_rank=Case(
+                When(priority=Priority.URGENT, then=Value(4)), When(priority=Priority.HIGH, then=Value(3)),
+                When(priority=Priority.NORMAL, then=Value(2)), default=Value(1), output_field=IntegerField(),
+            )
+        )
+    return (
+        qs.select_related("customer", "customer__company", "assignee")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .defer("search_vector")
+        .order_by("-is_urgent", *SORTS[filters.sort])
+    )
+
+
+def counters(organization: Organization) -> dict[str, int]:
+    """The five counters of the support guide, plus the closed ones, in one query."""
+    row = Ticket.objects.filter(organization=organization).aggregate(
+        total=Count("id"),
+        new=Count("id", filter=Q(status=Status.NEW)),
+        open=Count("id", filter=Q(status=Status.OPEN)),
+        waiting_internal=Count("id", filter=Q(status=Status.WAITING_INTERNAL)),
+        waiting_customer=Count("id", filter=Q(status=Status.WAITING_CUSTOMER)),
+        resolved=Count("id", filter=Q(status=Status.RESOLVED)),
+        closed=Count("id", filter=Q(status=Status.CLOSED)),
+    )
+    row["in_progress"] = row["open"] + row["waiting_internal"]
+    return row
+
+
+def count_for(filters: TicketFilters, counts: dict[str, int]) -> int | None:
+    if not filters.only_status:
+        return None
+    return counts[filters.status] if filters.status else counts["total"]
+
+
+def team(organization: Organization) -> list:
+    """Members who may be assigned tickets, by name."""
+    return list(
+        User.objects.filter(
+            memberships__organization=organization, memberships__is_active=True,
+            memberships__role__in=(Role.ADMIN, Role.MANAGER, Role.AGENT),
+        ).order_by("first_name", "last_name", "email")
+    )
+
+
+def tags_of(organization: Organization) -> list[Tag]:
+    return list(Tag.objects.filter(organization=organization).order_by("name"))
+
+
+def saved_views(organization: Organization) -> list[SavedView]:
+    return list(SavedView.objects.filter(organization=organization))
+
+
+def reply_templates(organization: Organization) -> list[ReplyTemplate]:
+    return list(ReplyTemplate.objects.filter(organization=organization))
+
+
+def get_ticket(organization: Organization, number: int) -> Ticket | None:
+    return (
+        Ticket.objects.filter(organization=organization, number=number)
+        .select_related("customer", "customer__company", "assignee", "organization")
+        .defer("search_vector")
+        .first()
+    )
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    message: Message | None = None
+    event: AuditLog | None = None
+
+
+TIMELINE_ACTIONS = ("ticket.status", "ticket.assigned", "ticket.priority", "ticket.tags")
+
+
+def ticket_page(ticket: Ticket) -> dict:
+    """Everything the ticket page shows, in a fixed number of queries."""
+    messages = list(
+        Message.objects.filter(ticket=ticket)
+        .select_related("author_user", "author_customer")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")
+    )
+    events = list(
+        AuditLog.objects.filter(
+            organization_id=ticket.organization_id, target_type="ticket", target_id=ticket.pk,
+            action__in=TIMELINE_ACTIONS,
+        ).select_related("actor").order_by("created_at", "id")
+    )
+    timeline = [TimelineEntry(at=m.created_at, message=m) for m in messages]
+    timeline += [TimelineEntry(at=e.created_at, event=e) for e in events]
+    timeline.sort(key=lambda e: (e.at, 0 if e.message else 1))
+    return {
+        "timeline": timeline,
+        "message_count": len(messages),
+        "ticket_tags": list(ticket.tags.order_by("name")),
+        "notifications": list(
+            CustomerNotification.objects.filter(ticket=ticket).order_by("-created_at")[:10]
+        ),
+        "other_tickets": list(
+            Ticket.objects.filter(organization_id=ticket.organization_id, customer_id=ticket.customer_id)
+            .exclude(pk=ticket.pk).defer("search_vector").order_by("-created_at")[:5]
+        ),
+    }
+
+
+def membership_of(organization: Organization, user) -> Membership | None:
+    return Membership.objects.filter(organization=organization, user=user, is_active=True).first()

@@ -1,0 +1,626 @@
+"""Every change of state of a ticket goes through one of these functions.
+
+Views, email intake, the widget, the API, imports and Celery tasks all call them,
+so each rule (reopen on customer reply, new -> open on the first public reply,
+customer notifications, audit) holds on every channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import F, Func, IntegerField, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from billing.catalogue import Limit
+from billing.services import limit_status
+from crm.models import Customer
+from lumiodesk import audit
+from lumiodesk.exceptions import InvalidInput, PermissionDenied, TransitionNotAllowed
+from lumiodesk.models import Membership, Organization, Role
+
+from .attachments import check_uploads
+from .content import body_from
+from .models import (
+    Attachment,
+    Channel,
+    Message,
+    MessageKind,
+    NotificationKind,
+    Priority,
+    ReplyTemplate,
+    SavedView,
+    Status,
+    Tag,
+    Ticket,
+    TicketTag,
+)
+from .notifications import notify_customer
+
+log = logging.getLogger(__name__)
+
+# The lifecycle (DESIGN.md). Reopening is any move back to ``open``.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL, Status.RESOLVED,
+                           Status.CLOSED}),
+    Status.OPEN: frozenset({Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL, Status.RESOLVED, Status.CLOSED}),
+    Status.WAITING_CUSTOMER: frozenset({Status.OPEN, Status.WAITING_INTERNAL, Status.RESOLVED, Status.CLOSED}),
+    Status.WAITING_INTERNAL: frozenset({Status.OPEN, Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+}
+# Status changes the customer hears about (002); never new -> open.
+NOTIFIED_STATUSES = {
+    Status.WAITING_CUSTOMER: NotificationKind.WAITING_CUSTOMER,
+    Status.RESOLVED: NotificationKind.RESOLVED,
+    Status.CLOSED: NotificationKind.CLOSED,
+}
+REOPENED_BY_CUSTOMER = {Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED}
+WRITE_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def ensure_agent(organization: Organization, user) -> None:
+    """The user may work tickets in this organization (any role but viewer)."""
+    if user is None:
+        return  # the system itself (lifecycle, intake)
+    ok = Membership.objects.filter(
+        organization=organization, user=user, is_active=True, role__in=WRITE_ROLES
+    ).exists()
+    if not ok:
+        raise PermissionDenied(_("Votre rôle ne permet pas de modifier ce ticket."))
+
+
+def ensure_manager(organization: Organization, user) -> None:
+    ok = Membership.objects.filter(
+        organization=organization, user=user, is_active=True, role__in=(Role.ADMIN, Role.MANAGER)
+    ).exists()
+    if not ok:
+        raise PermissionDenied(_("Réservé aux Admins et Managers."))
+
+
+def _next_number(organization: Organization) -> int:
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE lumiodesk_organization SET last_ticket_number = last_ticket_number + 1 "
+            "WHERE id = %s RETURNING last_ticket_number",
+            [organization.pk],
+        )
+        return cur.fetchone()[0]
+
+
+SEARCH_DOCUMENT_SQL = """
+UPDATE tickets_ticket t SET search_vector =
+    setweight(to_tsvector('lumiodesk_fr', t.subject || ' ' || t.number::text), 'A')
+    || setweight(to_tsvector('lumiodesk_fr',
+         coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' || c.email || ' '
+         || translate(c.email, '@.', '  ')), 'B')
+    || setweight(to_tsvector('lumiodesk_fr', left(coalesce(
+         (SELECT string_agg(m.body_text, ' ' ORDER BY m.created_at) FROM tickets_message m
+          WHERE m.ticket_id = t.id), ''), 200000)), 'C')
+FROM crm_customer c
+WHERE c.id = t.customer_id AND t.id = ANY(%s)
+"""
+
+
+def refresh_search_document(ticket_ids: Sequence[int]) -> None:
+    """Recompute the search vector (subject, number, customer, message text) of these tickets."""
+    with connection.cursor() as cur:
+        cur.execute(SEARCH_DOCUMENT_SQL, [list(ticket_ids)])
+
+
+def _validate_choice(value: str, choices, what: str) -> str:
+    if value not in choices.values:
+        raise InvalidInput(_("%(what)s inconnu(e) : %(value)s") % {"what": what, "value": value})
+    return value
+
+
+def _store_attachments(message: Message, uploads: Iterable[UploadedFile]) -> list[Attachment]:
+    checked = check_uploads(list(uploads))
+    saved: list[Attachment] = []
+    try:
+        for f in checked:
+            att = Attachment(
+                organization_id=message.organization_id,
+                message=message,
+                token=f.token,
+                filename=f.filename,
+                content_type=f.content_type,
+                size=f.size,
+            )
+            att.file.save(f.token, f.upload, save=False)
+            saved.append(att)
+        Attachment.objects.bulk_create(saved)
+    except Exception:
+        for att in saved:
+            att.file.delete(save=False)
+        raise
+    return saved
+
+
+# --- creation ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_ticket(
+    *,
+    organization: Organization,
+    customer: Customer,
+    subject: str,
+    body: str = "",
+    body_html: str = "",
+    channel: str = Channel.MANUAL,
+    priority: str = Priority.NORMAL,
+    actor=None,
+    assignee=None,
+    tags: Iterable[str] = (),
+    attachments: Sequence[UploadedFile] = (),
+    created_at: datetime | None = None,
+    imported: bool = False,
+) -> Ticket:
+    """Open a ticket with its first message.
+
+    ``actor`` is the agent who created it by hand (None when the customer wrote in).
+    The first message is the customer's own words, whoever typed them.
+    Tickets over the monthly quota are still accepted (section 9): the quota only alerts.
+    """
+    subject = (subject or "").strip()
+    if not subject:
+        raise InvalidInput(_("Le sujet est obligatoire."))
+    if len(subject) > 255:
+        raise InvalidInput(_("Le sujet ne peut dépasser 255 caractères."))
+    _validate_choice(channel, Channel, _("Canal"))
+    _validate_choice(priority, Priority, _("Priorité"))
+    if customer.organization_id != organization.pk:
+        raise InvalidInput(_("Ce client n'appartient pas à cette organisation."))
+    ensure_agent(organization, actor)
+    if assignee is not None:
+        ensure_agent(organization, assignee)
+    html_body, text_body = body_from(text=body, html_body=body_html)
+    if not text_body and not attachments:
+        raise InvalidInput(_("La description est obligatoire."))
+
+    now = created_at or timezone.now()
+    ticket = Ticket.objects.create(
+        organization=organization,
+        number=_next_number(organization),
+        subject=subject,
+        priority=priority,
+        channel=channel,
+        customer=customer,
+        assignee=assignee,
+        imported=imported,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+        last_customer_message_at=now,
+    )
+    message = Message.objects.create(
+        organization=organization,
+        ticket=ticket,
+        kind=MessageKind.CUSTOMER,
+        author_customer=customer,
+        channel=channel,
+        body_html=html_body,
+        body_text=text_body,
+        created_at=now,
+    )
+    _store_attachments(message, attachments)
+    if tags:
+        _set_tags(ticket, tags)
+    refresh_search_document([ticket.pk])
+    audit.record(
+        organization=organization, actor=actor, action="ticket.created", target_type="ticket",
+        target_id=ticket.pk, channel=channel, imported=imported,
+    )
+    return ticket
+
+
+def tickets_quota(organization: Organization):
+    return limit_status(organization, Limit.TICKETS_PER_MONTH)
+
+
+# --- messages ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_message(
+    *,
+    ticket: Ticket,
+    kind: str,
+    body: str = "",
+    body_html: str = "",
+    author_user=None,
+    author_customer: Customer | None = None,
+    channel: str | None = None,
+    attachments: Sequence[UploadedFile] = (),
+    then_status: str | None = None,
+    created_at: datetime | None = None,
+) -> Message:
+    """Add a customer message, a public reply or an internal note.
+
+    - a public agent reply on ``new`` moves the ticket to ``open`` and sets the first response;
+    - a customer message on ``waiting_customer``, ``resolved`` or ``closed`` reopens it;
+    - the customer is told of a public reply, by their preference; never of a note.
+    ``then_status`` lets an agent reply and set the status in one step.
+    """
+    _validate_choice(kind, MessageKind, _("Type de message"))
+    organization = ticket.organization
+    if kind == MessageKind.CUSTOMER:
+        author_customer = author_customer or ticket.customer
+        if author_customer.organization_id != ticket.organization_id:
+            raise InvalidInput(_("Ce client n'appartient pas à cette organisation."))
+    else:
+        ensure_agent(organization, author_user)
+    html_body, text_body = body_from(text=body, html_body=body_html)
+    if not text_body and not attachments:
+        raise InvalidInput(_("Le message est vide."))
+    if then_status:
+        _validate_choice(then_status, Status, _("Statut"))
+
+    ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
+    now = created_at or timezone.now()
+    message = Message.objects.create(
+        organization=organization,
+        ticket=ticket,
+        kind=kind,
+        author_user=author_user if kind != MessageKind.CUSTOMER else None,
+        author_customer=author_customer if kind == MessageKind.CUSTOMER else None,
+        channel=channel or (ticket.channel if kind == MessageKind.CUSTOMER else Channel.MANUAL),
+        body_html=html_body,
+        body_text=text_body,
+        created_at=now,
+    )
+    _store_attachments(message, attachments)
+
+    fields = {"updated_at"}
+    ticket.updated_at = now
+    if kind == MessageKind.CUSTOMER:
+        ticket.last_customer_message_at = now
+        fields.add("last_customer_message_at")
+        if ticket.status in REOPENED_BY_CUSTOMER:
+            _apply_status(ticket, Status.OPEN, actor=None, now=now, fields=fields, reason="customer_reply")
+    elif kind == MessageKind.REPLY:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+            fields.add("first_response_at")
+        if ticket.status == Status.NEW and then_status in (None, Status.OPEN):
+            _apply_status(ticket, Status.OPEN, actor=author_user, now=now, fields=fields, reason="first_reply")
+    ticket.save(update_fields=sorted(fields))
+
+    if kind == MessageKind.REPLY and not ticket.imported:
+        notify_customer(ticket=ticket, kind=NotificationKind.AGENT_REPLY, message=message)
+    if then_status and then_status != ticket.status:
+        change_status(ticket=ticket, status=then_status, actor=author_user)
+    refresh_search_document([ticket.pk])
+    audit.record(
+        organization=organization, actor=author_user, action=f"message.{kind}", target_type="ticket",
+        target_id=ticket.pk, message_id=message.pk,
+    )
+    return message
+
+
+# --- status, assignment, priority, tags ---------------------------------------------------------------
+
+
+def _apply_status(ticket: Ticket, status: str, *, actor, now: datetime, fields: set[str], reason: str) -> str:
+    """Move the in-memory ticket to ``status`` (checked), stamping the timestamps. Returns the old status."""
+    old = ticket.status
+    if status not in TRANSITIONS[old]:
+        raise TransitionNotAllowed(
+            _("Passage de « %(old)s » à « %(new)s » non autorisé.")
+            % {"old": Status(old).label, "new": Status(status).label}
+        )
+    ticket.status = status
+    ticket.status_changed_at = now
+    fields.update({"status", "status_changed_at"})
+    if status == Status.RESOLVED:
+        ticket.resolved_at = now
+        fields.add("resolved_at")
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        fields.add("closed_at")
+        if ticket.resolved_at is None:
+            ticket.resolved_at = now
+            fields.add("resolved_at")
+    elif status == Status.OPEN and old in (Status.RESOLVED, Status.CLOSED):
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        fields.update({"resolved_at", "closed_at"})
+    if status == Status.WAITING_CUSTOMER:
+        ticket.followups_sent = 0
+        fields.add("followups_sent")
+    audit.record(
+        organization=ticket.organization, actor=actor, action="ticket.status", target_type="ticket",
+        target_id=ticket.pk, old=old, new=status, reason=reason,
+    )
+    if status in NOTIFIED_STATUSES and not ticket.imported:
+        notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status])
+    return old
+
+
+@transaction.atomic
+def change_status(*, ticket: Ticket, status: str, actor, reason: str = "manual") -> Ticket:
+    _validate_choice(status, Status, _("Statut"))
+    ensure_agent(ticket.organization, actor)
+    ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
+    if ticket.status == status:
+        return ticket
+    now = timezone.now()
+    fields = {"updated_at"}
+    ticket.updated_at = now
+    _apply_status(ticket, status, actor=actor, now=now, fields=fields, reason=reason)
+    ticket.save(update_fields=sorted(fields))
+    return ticket
+
+
+@transaction.atomic
+def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
+    ensure_agent(ticket.organization, actor)
+    if assignee is not None:
+        ensure_agent(ticket.organization, assignee)
+    old = ticket.assignee_id
+    if old == (assignee.pk if assignee else None):
+        return ticket
+    ticket.assignee = assignee
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["assignee", "updated_at"])
+    audit.record(
+        organization=ticket.organization, actor=actor, action="ticket.assigned", target_type="ticket",
+        target_id=ticket.pk, old=old, new=assignee.pk if assignee else None,
+        new_name=(assignee.get_full_name() or assignee.email) if assignee else "",
+    )
+    return ticket
+
+
+@transaction.atomic
+def set_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
+    _validate_choice(priority, Priority, _("Priorité"))
+    ensure_agent(ticket.organization, actor)
+    if ticket.priority == priority:
+        return ticket
+    old = ticket.priority
+    ticket.priority = priority
+    ticket.updated_at = timezone.now()
+    ticket.save(update_fields=["priority", "updated_at"])
+    ticket.refresh_from_db(fields=["is_urgent"])
+    audit.record(
+        organization=ticket.organization, actor=actor, action="ticket.priority", target_type="ticket",
+        target_id=ticket.pk, old=old, new=priority,
+    )
+    return ticket
+
+
+def _clean_tag_names(names: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for raw in names:
+        name = " ".join((raw or "").split()).strip().lower()
+        if not name:
+            continue
+        if len(name) > 50:
+            raise InvalidInput(_("Un tag ne peut dépasser 50 caractères : %(t)s") % {"t": name[:60]})
+        seen.setdefault(name, name)
+    return list(seen)
+
+
+def _set_tags(ticket: Ticket, names: Iterable[str]) -> tuple[list[str], list[str]]:
+    wanted = _clean_tag_names(names)
+    org_id = ticket.organization_id
+    existing = {t.name.lower(): t for t in Tag.objects.filter(organization_id=org_id, name__in=wanted)}
+    missing = [n for n in wanted if n not in existing]
+    if missing:
+        Tag.objects.bulk_create(
+            [Tag(organization_id=org_id, name=n) for n in missing], ignore_conflicts=True
+        )
+        existing = {t.name.lower(): t for t in Tag.objects.filter(organization_id=org_id, name__in=wanted)}
+    current = dict(TicketTag.objects.filter(ticket=ticket).values_list("tag__name", "tag_id"))
+    to_add = [existing[n] for n in wanted if n not in current]
+    to_remove = [tid for name, tid in current.items() if name not in wanted]
+    if to_remove:
+        TicketTag.objects.filter(ticket=ticket, tag_id__in=to_remove).delete()
+    TicketTag.objects.bulk_create(
+        [TicketTag(organization_id=org_id, ticket=ticket, tag=t) for t in to_add], ignore_conflicts=True
+    )
+    return [t.name for t in to_add], [n for n, tid in current.items() if tid in to_remove]
+
+
+@transaction.atomic
+def set_tags(*, ticket: Ticket, names: Iterable[str], actor) -> Ticket:
+    ensure_agent(ticket.organization, actor)
+    added, removed = _set_tags(ticket, names)
+    if added or removed:
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=["updated_at"])
+        audit.record(
+            organization=ticket.organization, actor=actor, action="ticket.tags", target_type="ticket",
+            target_id=ticket.pk, added=added, removed=removed,
+        )
+    return ticket
+
+
+# --- the timed lifecycle (Celery beat) ---------------------------------------------------------------
+
+
+class _Days(Func):
+    template = "make_interval(days => %(expressions)s)"
+    output_field = IntegerField()
+
+
+def _older_than(field_days: str, now: datetime) -> Q:
+    """status_changed_at <= now - <organization's delay in days>."""
+    from django.db.models import DateTimeField, ExpressionWrapper, Value
+
+    limit = ExpressionWrapper(Value(now) - _Days(F(f"organization__{field_days}")), output_field=DateTimeField())
+    return Q(status_changed_at__lte=limit)
+
+
+def _system_reply(ticket: Ticket, text: str, now: datetime) -> Message:
+    return Message.objects.create(
+        organization_id=ticket.organization_id, ticket=ticket, kind=MessageKind.REPLY,
+        channel=Channel.EMAIL if ticket.channel == Channel.EMAIL else Channel.MANUAL,
+        body_html=body_from(text=text)[0], body_text=text, created_at=now,
+    )
+
+
+def _followup_text(ticket: Ticket, days: int, final: bool) -> str:
+    with override(ticket.organization.language):
+        first = ticket.customer.first_name or ticket.customer.display_name
+        if final:
+            return _(
+                "Bonjour %(first)s,\n\nN'ayant pas eu de retour de votre part depuis %(days)s jours, "
+                "nous considérons que votre demande est résolue et fermons ce ticket (fermé faute de réponse). "
+                "Si vous avez encore besoin d'aide, répondez simplement à ce message.\n\nL'équipe support"
+            ) % {"first": first, "days": days}
+        return _(
+            "Bonjour %(first)s,\n\nNous attendons votre retour sur votre demande « %(subject)s » depuis "
+            "%(days)s jours. Pourriez-vous nous répondre afin que nous puissions avancer ?\n\nL'équipe support"
+        ) % {"first": first, "subject": ticket.subject, "days": days}
+
+
+def _claim(ticket: Ticket, **expected) -> bool:
+    """Conditional update: only one worker wins a given lifecycle step."""
+    return Ticket.objects.filter(pk=ticket.pk, **expected).update(updated_at=timezone.now()) == 1
+
+
+def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
+    """Auto-close resolved tickets; follow up and close tickets waiting on the customer.
+
+    Safe to run twice or in two workers at once: every step re-checks the ticket's
+    state under a row lock and does nothing if another run got there first.
+    """
+    now = now or timezone.now()
+    done = {"closed_resolved": 0, "followups": 0, "closed_no_reply": 0}
+    base = Ticket.objects.select_related("organization", "customer").filter(imported=False)
+
+    for ticket in base.filter(Q(status=Status.RESOLVED) & _older_than("auto_close_resolved_days", now))[:batch]:
+        with transaction.atomic():
+            t = Ticket.objects.select_for_update(skip_locked=True).filter(
+                pk=ticket.pk, status=Status.RESOLVED, status_changed_at=ticket.status_changed_at
+            ).select_related("organization", "customer").first()
+            if t is None:
+                continue
+            fields = {"updated_at"}
+            t.updated_at = now
+            _apply_status(t, Status.CLOSED, actor=None, now=now, fields=fields, reason="auto_close_resolved")
+            t.save(update_fields=sorted(fields))
+            done["closed_resolved"] += 1
+
+    waiting = base.filter(status=Status.WAITING_CUSTOMER)
+    steps = (
+        ("close_waiting_days", None, True),
+        ("second_followup_days", 1, False),
+        ("first_followup_days", 0, False),
+    )
+    handled: set[int] = set()
+    for field, followups, final in steps:
+        qs = waiting.filter(_older_than(field, now))
+        if followups is not None:
+            qs = qs.filter(followups_sent=followups)
+        for ticket in qs[:batch]:
+            if ticket.pk in handled:
+                continue
+            with transaction.atomic():
+                t = Ticket.objects.select_for_update(skip_locked=True).filter(
+                    pk=ticket.pk, status=Status.WAITING_CUSTOMER, followups_sent=ticket.followups_sent,
+                    status_changed_at=ticket.status_changed_at,
+                ).select_related("organization", "customer").first()
+                if t is None:
+                    continue
+                handled.add(t.pk)
+                days = getattr(t.organization, field)
+                message = _system_reply(t, _followup_text(t, days, final), now)
+                fields = {"updated_at"}
+                t.updated_at = now
+                if final:
+                    _apply_status(t, Status.CLOSED, actor=None, now=now, fields=fields, reason="no_reply")
+                    done["closed_no_reply"] += 1
+                else:
+                    t.followups_sent = followups + 1
+                    fields.add("followups_sent")
+                    notify_customer(ticket=t, kind=NotificationKind.WAITING_CUSTOMER, message=message)
+                    done["followups"] += 1
+                t.save(update_fields=sorted(fields))
+                refresh_search_document([t.pk])
+                audit.record(
+                    organization=t.organization, actor=None, action="ticket.followup" if not final else
+                    "ticket.closed_no_reply", target_type="ticket", target_id=t.pk, days=days,
+                )
+    return done
+
+
+# --- shared views and reply templates -----------------------------------------------------------------
+
+VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort")
+
+
+@transaction.atomic
+def save_view(*, organization: Organization, name: str, filters: dict, actor) -> SavedView:
+    ensure_manager(organization, actor)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_("Donnez un nom à la vue."))
+    clean = {k: v for k, v in filters.items() if k in VIEW_FILTER_KEYS and v not in ("", None)}
+    if SavedView.objects.filter(organization=organization, name__iexact=name).exists():
+        raise InvalidInput(_("Une vue porte déjà ce nom."))
+    position = SavedView.objects.filter(organization=organization).count()
+    view = SavedView.objects.create(
+        organization=organization, name=name[:80], filters=clean, created_by=actor, position=position
+    )
+    audit.record(organization=organization, actor=actor, action="view.created", target_type="view",
+                 target_id=view.pk, name=name)
+    return view
+
+
+@transaction.atomic
+def delete_view(*, view: SavedView, actor) -> None:
+    ensure_manager(view.organization, actor)
+    audit.record(organization=view.organization, actor=actor, action="view.deleted", target_type="view",
+                 target_id=view.pk, name=view.name)
+    view.delete()
+
+
+@transaction.atomic
+def save_reply_template(
+    *, organization: Organization, name: str, body: str, actor, template: ReplyTemplate | None = None
+) -> ReplyTemplate:
+    ensure_manager(organization, actor)
+    name, body = (name or "").strip(), (body or "").strip()
+    if not name or not body:
+        raise InvalidInput(_("Le nom et le texte du modèle sont obligatoires."))
+    clash = ReplyTemplate.objects.filter(organization=organization, name__iexact=name)
+    if template is not None:
+        clash = clash.exclude(pk=template.pk)
+    if clash.exists():
+        raise InvalidInput(_("Un modèle porte déjà ce nom."))
+    if template is None:
+        template = ReplyTemplate(organization=organization, created_by=actor)
+    template.name, template.body = name[:120], body
+    template.save()
+    audit.record(organization=organization, actor=actor, action="template.saved", target_type="template",
+                 target_id=template.pk, name=name)
+    return template
+
+
+@transaction.atomic
+def delete_reply_template(*, template: ReplyTemplate, actor) -> None:
+    ensure_manager(template.organization, actor)
+    audit.record(organization=template.organization, actor=actor, action="template.deleted",
+                 target_type="template", target_id=template.pk, name=template.name)
+    template.delete()
+
+
+def lifecycle_delays(organization: Organization) -> dict[str, timedelta]:
+    return {
+        "auto_close_resolved": timedelta(days=organization.auto_close_resolved_days),
+        "first_followup": timedelta(days=organization.first_followup_days),
+        "second_followup": timedelta(days=organization.second_followup_days),
+        "close_waiting": timedelta(days=organization.close_waiting_days),
+    }

@@ -1,0 +1,380 @@
+"""The agent console. Views parse, authorize (tickets.access), call a service, render."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.services import get_or_create_customer
+from lumiodesk.access import require_membership
+from lumiodesk.exceptions import DomainError
+
+from . import selectors, services
+from .access import get_attachment_for, get_template_for, get_ticket_for, get_view_for
+from .attachments import INLINE_TYPES
+from .forms import (
+    AssignForm,
+    PriorityForm,
+    ReplyForm,
+    ReplyTemplateForm,
+    SavedViewForm,
+    StatusForm,
+    TagsForm,
+    TicketCreateForm,
+)
+from .models import MessageKind, Priority, Status, Ticket
+from .replies import HELP as TEMPLATE_HELP
+from .replies import render_reply_template
+
+User = get_user_model()
+
+STATUS_BUTTONS = (Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL, Status.RESOLVED, Status.CLOSED)
+
+
+class KnownCountPaginator(Paginator):
+    """Uses a count we already have (the status counters) instead of a COUNT(*) query."""
+
+    def __init__(self, object_list, per_page, *, known_count: int | None = None):
+        super().__init__(object_list, per_page)
+        if known_count is not None:
+            self.__dict__["count"] = known_count
+
+
+def _error(request: HttpRequest, exc: DomainError, *, redirect_to: str) -> HttpResponse:
+    """A refused action: an inline message for HTMX, a flash message and redirect otherwise."""
+    if request.htmx:
+        html = render_to_string("partials/flash.html", {"error": exc.message}, request=request)
+        response = HttpResponse(html, status=exc.status_code)
+        response["HX-Retarget"] = "#flash"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    messages.error(request, exc.message)
+    return redirect(redirect_to)
+
+
+# --- list ----------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    org = membership.organization
+    filters = selectors.TicketFilters.from_params(request.GET)
+    counts = selectors.counters(org)
+    qs = selectors.ticket_list(org, filters, user=request.user)
+    paginator = KnownCountPaginator(qs, 25, known_count=selectors.count_for(filters, counts))
+    page = paginator.get_page(request.GET.get("page"))
+    query = filters.as_dict()
+    context = {
+        "filters": filters,
+        "counts": counts,
+        "page": page,
+        "tickets": list(page.object_list),
+        "query": urlencode(query),
+        "has_filters": bool({k for k in query if k != "sort"}),
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+        "team": selectors.team(org),
+        "tags": selectors.tags_of(org),
+        "views": selectors.saved_views(org),
+        "can_write": membership.can_write,
+        "can_manage": membership.can_manage,
+        "view_form": SavedViewForm(),
+        "sorts": [("-created", _("Plus récents")), ("created", _("Plus anciens")),
+                  ("-updated", _("Dernière activité")), ("priority", _("Priorité"))],
+    }
+    for error in filters.errors:
+        messages.warning(request, _("Filtre inconnu ignoré : %(v)s") % {"v": error})
+    if request.htmx and request.htmx.target == "ticket-list":
+        return render(request, "tickets/list.html#ticket-list", context)
+    return render(request, "tickets/list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request, write=True)
+    org = membership.organization
+    team = selectors.team(org)
+    form = TicketCreateForm(request.POST or None, request.FILES or None, team=team)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        assignee = next((u for u in team if u.pk == data["assignee"]), None)
+        try:
+            customer = get_or_create_customer(
+                organization=org, email=data["customer_email"], name=data["customer_name"]
+            )
+            ticket = services.create_ticket(
+                organization=org, customer=customer, subject=data["subject"], body=data["body"],
+                priority=data["priority"], actor=request.user, assignee=assignee,
+                tags=[t for t in data["tags"].split(",") if t.strip()], attachments=data["attachments"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Ticket #%(n)s créé.") % {"n": ticket.number})
+            return redirect("tickets:detail", number=ticket.number)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "tickets/create.html", {"form": form}, status=status)
+
+
+# --- ticket page ---------------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyForm | None = None) -> dict:
+    membership = request.membership
+    org = membership.organization
+    can_write = membership.can_write
+    allowed = services.TRANSITIONS[ticket.status]
+    context = {
+        "ticket": ticket,
+        "can_write": can_write,
+        "can_manage": membership.can_manage,
+        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed] if can_write else [],
+        "priorities": Priority.choices,
+        "team": selectors.team(org),
+        "templates": selectors.reply_templates(org) if can_write else [],
+        "reply_form": reply_form or ReplyForm(),
+        "all_statuses": Status.choices,
+        **selectors.ticket_page(ticket),
+    }
+    context["tags_value"] = ", ".join(t.name for t in context["ticket_tags"])
+    return context
+
+
+@login_required
+@require_GET
+def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = get_ticket_for(request, number)
+    reply_form = None
+    template_id = request.GET.get("template", "")
+    if template_id.isdigit() and request.membership.can_write:
+        template = get_template_for(request, int(template_id))
+        body = render_reply_template(template.body, ticket=ticket, agent=request.user)
+        reply_form = ReplyForm(initial={"body": body})
+    return render(request, "tickets/detail.html", _detail_context(request, ticket, reply_form=reply_form))
+
+
+def _after_change(request: HttpRequest, number: int, *, full: bool = False) -> HttpResponse:
+    """After a POST: re-run the page's GET logic and send back what changed (HTMX), else redirect."""
+    if not request.htmx:
+        return redirect("tickets:detail", number=number)
+    ticket = get_ticket_for(request, number)
+    context = _detail_context(request, ticket)
+    if full:
+        return render(request, "tickets/detail.html#ticket", context)
+    context["oob"] = True
+    parts = [
+        render_to_string("tickets/detail.html#header", context, request=request),
+        render_to_string("tickets/detail.html#properties", context, request=request),
+        render_to_string("tickets/detail.html#timeline", context, request=request),
+        render_to_string("partials/flash.html", {"oob": True}, request=request),
+    ]
+    return HttpResponse("".join(parts))
+
+
+@login_required
+@require_POST
+def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = get_ticket_for(request, number, write=True)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _error(request, DomainError(_("Message invalide.")), redirect_to=reverse("tickets:detail",
+                                                                                         args=[number]))
+    data = form.cleaned_data
+    try:
+        services.add_message(
+            ticket=ticket, kind=data["kind"], body=data["body"], author_user=request.user,
+            attachments=data["attachments"], then_status=data["then_status"] or None,
+        )
+    except DomainError as exc:
+        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    if not request.htmx:
+        done = _("Note interne ajoutée.") if data["kind"] == MessageKind.NOTE else _("Réponse envoyée.")
+        messages.success(request, done)
+    return _after_change(request, number, full=True)
+
+
+@login_required
+@require_POST
+def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = get_ticket_for(request, number, write=True)
+    form = StatusForm(request.POST)
+    form.is_valid()
+    try:
+        services.change_status(ticket=ticket, status=form.cleaned_data.get("status", ""), actor=request.user)
+    except DomainError as exc:
+        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    return _after_change(request, number)
+
+
+@login_required
+@require_POST
+def ticket_priority(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = get_ticket_for(request, number, write=True)
+    form = PriorityForm(request.POST)
+    form.is_valid()
+    try:
+        services.set_priority(ticket=ticket, priority=form.cleaned_data.get("priority", ""), actor=request.user)
+    except DomainError as exc:
+        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    return _after_change(request, number)
+
+
+@login_required
+@require_POST
+def ticket_assign(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = get_ticket_for(request, number, write=True)
+    form = AssignForm(request.POST)
+    form.is_valid()
+    raw = form.cleaned_data.get("assignee", "")
+    assignee = None
+    if raw:
+        team = {str(u.pk): u for u in selectors.team(ticket.organization)}
+        assignee = team.get(raw)
+        if assignee is None:
+            return _error(request, DomainError(_("Cet agent ne fait pas partie de l'équipe.")),
+                          redirect_to=reverse("tickets:detail", args=[number]))
+    try:
+        services.assign(ticket=ticket, assignee=assignee, actor=request.user)
+    except DomainError as exc:
+        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    return _after_change(request, number)
+
+
+@login_required
+@require_POST
+def ticket_tags(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = get_ticket_for(request, number, write=True)
+    form = TagsForm(request.POST)
+    form.is_valid()
+    try:
+        services.set_tags(ticket=ticket, names=form.names(), actor=request.user)
+    except DomainError as exc:
+        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    return _after_change(request, number)
+
+
+@login_required
+@require_GET
+def ticket_template(request: HttpRequest, number: int) -> HttpResponse:
+    """HTMX: the reply box filled with a template (placeholders rendered), after what was typed."""
+    ticket = get_ticket_for(request, number, write=True)
+    raw = request.GET.get("template", "")
+    current = request.GET.get("body", "")
+    if not raw.isdigit():
+        body = current
+    else:
+        template = get_template_for(request, int(raw))
+        filled = render_reply_template(template.body, ticket=ticket, agent=request.user)
+        body = f"{current.rstrip()}\n\n{filled}" if current.strip() else filled
+    if not request.htmx:
+        return redirect(f"{reverse('tickets:detail', args=[number])}?template={raw}")
+    return render(request, "tickets/detail.html#reply-body", {"body": body})
+
+
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, number: int, token: str) -> FileResponse:
+    att = get_attachment_for(request, number, token)
+    inline = att.content_type in INLINE_TYPES and request.GET.get("download") is None
+    response = FileResponse(
+        att.file.open("rb"), as_attachment=not inline, filename=att.filename, content_type=att.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --- shared views --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def view_create(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request, manage=True)
+    form = SavedViewForm(request.POST)
+    filters = selectors.TicketFilters.from_params(request.POST).as_dict()
+    back = f"{reverse('tickets:list')}?{urlencode(filters)}"
+    if not form.is_valid():
+        return _error(request, DomainError(_("Donnez un nom à la vue.")), redirect_to=back)
+    try:
+        view = services.save_view(
+            organization=membership.organization, name=form.cleaned_data["name"], filters=filters,
+            actor=request.user,
+        )
+    except DomainError as exc:
+        return _error(request, exc, redirect_to=back)
+    messages.success(request, _("Vue « %(name)s » enregistrée pour toute l'équipe.") % {"name": view.name})
+    response = redirect(back)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = back
+    return response
+
+
+@login_required
+@require_POST
+def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_view_for(request, pk)
+    services.delete_view(view=view, actor=request.user)
+    messages.success(request, _("Vue supprimée."))
+    return redirect("tickets:list")
+
+
+# --- reply templates -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def template_list(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    return render(request, "tickets/templates_list.html", {
+        "templates": selectors.reply_templates(membership.organization),
+        "can_manage": membership.can_manage,
+        "help": TEMPLATE_HELP,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    membership = require_membership(request, manage=True)
+    template = get_template_for(request, pk, manage=True) if pk else None
+    initial = {"name": template.name, "body": template.body} if template else None
+    form = ReplyTemplateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_reply_template(
+                organization=membership.organization, name=form.cleaned_data["name"],
+                body=form.cleaned_data["body"], actor=request.user, template=template,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Modèle enregistré."))
+            return redirect("tickets:templates")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "tickets/template_form.html", {"form": form, "template": template,
+                                                          "help": TEMPLATE_HELP}, status=status)
+
+
+@login_required
+@require_POST
+def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    template = get_template_for(request, pk, manage=True)
+    services.delete_reply_template(template=template, actor=request.user)
+    messages.success(request, _("Modèle supprimé."))
+    return redirect("tickets:templates")
