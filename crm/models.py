@@ -43,7 +43,12 @@ class Customer(models.Model):
     email = models.EmailField(_("email"))
     phone = models.CharField(_("téléphone"), max_length=40, blank=True)
     company = models.ForeignKey(
-        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers", verbose_name=_("entreprise")
+        Company,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+        verbose_name=_("entreprise"),
     )
     notification_preference = models.CharField(
         _("préférence de notification"),

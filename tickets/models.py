@@ -132,6 +132,9 @@ class TicketTag(models.Model):
         constraints = [models.UniqueConstraint(fields=["ticket", "tag"], name="tickettag_unique")]
         indexes = [models.Index(fields=["organization", "tag", "ticket"], name="tickettag_tag_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.ticket_id}:{self.tag_id}"
+
 
 class MessageKind(models.TextChoices):
     CUSTOMER = "customer", _("Message client")
@@ -162,6 +165,9 @@ class Message(models.Model):
             models.CheckConstraint(condition=models.Q(kind__in=MessageKind.values), name="message_kind_valid"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} on ticket {self.ticket_id}"
+
     @property
     def is_public(self) -> bool:
         return self.kind != MessageKind.NOTE
@@ -183,6 +189,9 @@ class Attachment(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["message"], name="attachment_message_idx")]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class SavedView(models.Model):
@@ -257,3 +266,6 @@ class CustomerNotification(models.Model):
             models.Index(fields=["organization", "customer", "-created_at"], name="custnotif_customer_idx"),
             models.Index(fields=["ticket", "-created_at"], name="custnotif_ticket_idx"),
         ]
+
+    def __str__(self) -> str:
+        return self.title

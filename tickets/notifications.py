@@ -44,10 +44,13 @@ def title_and_body(kind: str, subject: str) -> tuple[str, str]:
     )
 
 
-def notify_customer(*, ticket, kind: str, message=None) -> CustomerNotification | None:
-    """Record the notification and, after commit, queue its email. Call inside the service's transaction."""
+def notify_customer(*, ticket, kind: str, message=None, email: bool = True) -> CustomerNotification | None:
+    """Record the notification and, after commit, queue its email. Call inside the service's transaction.
+
+    ``email=False`` keeps it to the web list (used when another email of the same action says it).
+    """
     customer = ticket.customer
-    web, email = customer.wants_web, customer.wants_email
+    web, email = customer.wants_web, customer.wants_email and email
     if not (web or email):
         return None
     with override(ticket.organization.language):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import F, Func, IntegerField, Q
+from django.db.models import DurationField, F, Func, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -21,11 +21,12 @@ from django.utils.translation import override
 from billing.catalogue import Limit
 from billing.services import limit_status
 from crm.models import Customer
+from crm.services import get_or_create_customer
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, PermissionDenied, TransitionNotAllowed
 from lumiodesk.models import Membership, Organization, Role
 
-from .attachments import check_uploads
+from .attachments import CheckedFile, check_uploads
 from .content import body_from
 from .models import (
     Attachment,
@@ -123,8 +124,8 @@ def _validate_choice(value: str, choices, what: str) -> str:
     return value
 
 
-def _store_attachments(message: Message, uploads: Iterable[UploadedFile]) -> list[Attachment]:
-    checked = check_uploads(list(uploads))
+def _store_attachments(message: Message, checked: Sequence[CheckedFile]) -> list[Attachment]:
+    """Write files already validated by ``check_uploads``; on failure remove what was written."""
     saved: list[Attachment] = []
     try:
         for f in checked:
@@ -187,6 +188,8 @@ def create_ticket(
     html_body, text_body = body_from(text=body, html_body=body_html)
     if not text_body and not attachments:
         raise InvalidInput(_("La description est obligatoire."))
+    tag_names = _clean_tag_names(tags)
+    files = check_uploads(list(attachments))
 
     now = created_at or timezone.now()
     ticket = Ticket.objects.create(
@@ -213,15 +216,27 @@ def create_ticket(
         body_text=text_body,
         created_at=now,
     )
-    _store_attachments(message, attachments)
-    if tags:
-        _set_tags(ticket, tags)
+    _store_attachments(message, files)
+    if tag_names:
+        _set_tags(ticket, tag_names)
     refresh_search_document([ticket.pk])
     audit.record(
         organization=organization, actor=actor, action="ticket.created", target_type="ticket",
         target_id=ticket.pk, channel=channel, imported=imported,
     )
     return ticket
+
+
+@transaction.atomic
+def create_ticket_for_contact(
+    *, organization: Organization, email: str, name: str = "", company_name: str = "", **ticket_fields
+) -> Ticket:
+    """Find or create the customer by email and open the ticket, in one transaction:
+    a refused ticket leaves no customer behind."""
+    customer = get_or_create_customer(
+        organization=organization, email=email, name=name, company_name=company_name
+    )
+    return create_ticket(organization=organization, customer=customer, **ticket_fields)
 
 
 def tickets_quota(organization: Organization):
@@ -265,6 +280,7 @@ def add_message(
         raise InvalidInput(_("Le message est vide."))
     if then_status:
         _validate_choice(then_status, Status, _("Statut"))
+    files = check_uploads(list(attachments))
 
     ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
     now = created_at or timezone.now()
@@ -279,7 +295,7 @@ def add_message(
         body_text=text_body,
         created_at=now,
     )
-    _store_attachments(message, attachments)
+    _store_attachments(message, files)
 
     fields = {"updated_at"}
     ticket.updated_at = now
@@ -299,7 +315,11 @@ def add_message(
     if kind == MessageKind.REPLY and not ticket.imported:
         notify_customer(ticket=ticket, kind=NotificationKind.AGENT_REPLY, message=message)
     if then_status and then_status != ticket.status:
-        change_status(ticket=ticket, status=then_status, actor=author_user)
+        # One action, one email: the reply's email already shows the new status.
+        change_status(
+            ticket=ticket, status=then_status, actor=author_user,
+            email_customer=kind != MessageKind.REPLY,
+        )
     refresh_search_document([ticket.pk])
     audit.record(
         organization=organization, actor=author_user, action=f"message.{kind}", target_type="ticket",
@@ -311,7 +331,9 @@ def add_message(
 # --- status, assignment, priority, tags ---------------------------------------------------------------
 
 
-def _apply_status(ticket: Ticket, status: str, *, actor, now: datetime, fields: set[str], reason: str) -> str:
+def _apply_status(
+    ticket: Ticket, status: str, *, actor, now: datetime, fields: set[str], reason: str, email_customer: bool = True
+) -> str:
     """Move the in-memory ticket to ``status`` (checked), stamping the timestamps. Returns the old status."""
     old = ticket.status
     if status not in TRANSITIONS[old]:
@@ -343,12 +365,14 @@ def _apply_status(ticket: Ticket, status: str, *, actor, now: datetime, fields: 
         target_id=ticket.pk, old=old, new=status, reason=reason,
     )
     if status in NOTIFIED_STATUSES and not ticket.imported:
-        notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status])
+        notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer)
     return old
 
 
 @transaction.atomic
-def change_status(*, ticket: Ticket, status: str, actor, reason: str = "manual") -> Ticket:
+def change_status(
+    *, ticket: Ticket, status: str, actor, reason: str = "manual", email_customer: bool = True
+) -> Ticket:
     _validate_choice(status, Status, _("Statut"))
     ensure_agent(ticket.organization, actor)
     ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
@@ -357,7 +381,7 @@ def change_status(*, ticket: Ticket, status: str, actor, reason: str = "manual")
     now = timezone.now()
     fields = {"updated_at"}
     ticket.updated_at = now
-    _apply_status(ticket, status, actor=actor, now=now, fields=fields, reason=reason)
+    _apply_status(ticket, status, actor=actor, now=now, fields=fields, reason=reason, email_customer=email_customer)
     ticket.save(update_fields=sorted(fields))
     return ticket
 
@@ -451,7 +475,7 @@ def set_tags(*, ticket: Ticket, names: Iterable[str], actor) -> Ticket:
 
 class _Days(Func):
     template = "make_interval(days => %(expressions)s)"
-    output_field = IntegerField()
+    output_field = DurationField()
 
 
 def _older_than(field_days: str, now: datetime) -> Q:

@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.services import get_or_create_customer
 from lumiodesk.access import require_membership
 from lumiodesk.exceptions import DomainError
 
@@ -112,11 +111,9 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         assignee = next((u for u in team if u.pk == data["assignee"]), None)
         try:
-            customer = get_or_create_customer(
-                organization=org, email=data["customer_email"], name=data["customer_name"]
-            )
-            ticket = services.create_ticket(
-                organization=org, customer=customer, subject=data["subject"], body=data["body"],
+            ticket = services.create_ticket_for_contact(
+                organization=org, email=data["customer_email"], name=data["customer_name"],
+                subject=data["subject"], body=data["body"],
                 priority=data["priority"], actor=request.user, assignee=assignee,
                 tags=[t for t in data["tags"].split(",") if t.strip()], attachments=data["attachments"],
             )
