@@ -29,11 +29,26 @@ class Config:
     default_from_email: str
     media_root: Path
     attachment_max_bytes: int
+    inbound_email_domain: str
+    smtp_inbound_host: str
+    smtp_inbound_port: int
+    inbound_max_bytes: int
+
+
+def _redact(text: str, value: str) -> str:
+    """Hide the password of a URL (DATABASE_URL, EMAIL_URL, REDIS_URL) wherever ``text`` repeats it."""
+    try:
+        password = urlparse(value).password
+    except ValueError:
+        password = None
+    return text.replace(f":{password}@", ":***@") if password else text
 
 
 def _fail(name: str, value: str, example: str, why: str = "") -> ImproperlyConfigured:
-    detail = f" ({why})" if why else ""
-    return ImproperlyConfigured(f"{name}={value!r} is not valid{detail}. Example of a valid value: {example}")
+    detail = f" ({_redact(why, value)})" if why else ""
+    return ImproperlyConfigured(
+        f"{name}={_redact(value, value)!r} is not valid{detail}. Example of a valid value: {example}"
+    )
 
 
 def read_config(base_dir: Path) -> Config:
@@ -91,6 +106,19 @@ def read_config(base_dir: Path) -> Config:
     except ValueError as exc:
         raise _fail("ATTACHMENT_MAX_BYTES", env.str("ATTACHMENT_MAX_BYTES"), "10485760") from exc
 
+    def _int(name: str, default: int) -> int:
+        try:
+            return env.int(name, default=default)
+        except ValueError as exc:
+            raise _fail(name, env.str(name), str(default)) from exc
+
+    smtp_port = _int("SMTP_INBOUND_PORT", 2525)
+    if not 0 < smtp_port < 65536:
+        raise _fail("SMTP_INBOUND_PORT", str(smtp_port), "2525")
+    inbound_domain = env.str("INBOUND_EMAIL_DOMAIN", default="inbound.lumiodesk.test").strip().lower()
+    if not inbound_domain or "@" in inbound_domain or " " in inbound_domain:
+        raise _fail("INBOUND_EMAIL_DOMAIN", inbound_domain, "inbound.example.com")
+
     return Config(
         secret_key=secret_key,
         debug=debug,
@@ -102,4 +130,8 @@ def read_config(base_dir: Path) -> Config:
         default_from_email=env.str("DEFAULT_FROM_EMAIL", default="LumioDesk <support@lumiodesk.test>"),
         media_root=Path(env.str("MEDIA_ROOT", default=str(base_dir / "media"))),
         attachment_max_bytes=max_bytes,
+        inbound_email_domain=inbound_domain,
+        smtp_inbound_host=env.str("SMTP_INBOUND_HOST", default="127.0.0.1"),
+        smtp_inbound_port=smtp_port,
+        inbound_max_bytes=_int("INBOUND_MAX_BYTES", 25 * 1024 * 1024),
     )

@@ -129,11 +129,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.run_ticket_lifecycle",
         "schedule": crontab(minute="*/10"),
     },
+    "imap-poll": {
+        "task": "tickets.tasks.poll_imap_mailboxes",
+        "schedule": crontab(minute="*"),
+    },
 }
 
 # Attachments: size limit and the types we accept (see tickets.attachments).
 ATTACHMENT_MAX_BYTES = config.attachment_max_bytes
 TICKETS_PER_PAGE = 25
+
+# Email channel: forwarding addresses <org-slug>-<token>@INBOUND_EMAIL_DOMAIN, the SMTP receiver.
+INBOUND_EMAIL_DOMAIN = config.inbound_email_domain
+SMTP_INBOUND_HOST = config.smtp_inbound_host
+SMTP_INBOUND_PORT = config.smtp_inbound_port
+INBOUND_MAX_BYTES = config.inbound_max_bytes
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -1,19 +1,53 @@
-"""Outgoing customer emails."""
+"""Outgoing customer emails: threaded (Message-ID, In-Reply-To, References, [#number] token),
+HTML and text parts, sent through the mailbox's own SMTP server on plans that allow it."""
 
 from __future__ import annotations
 
+from email.utils import formataddr
+
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import override
 
-from .models import CustomerNotification
+from billing.catalogue import Feature
+from billing.services import has_feature
+
+from .email.models import EmailReference, Mailbox
+from .models import CustomerNotification, Message, MessageKind, NotificationKind
+
+
+def _domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">").strip() or "lumiodesk.local"
 
 
 def message_id_for(ticket, suffix: str) -> str:
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "lumiodesk.local"
-    return f"<ticket-{ticket.organization_id}-{ticket.number}-{suffix}@{domain}>"
+    return f"ticket-{ticket.organization_id}-{ticket.number}-{suffix}@{_domain()}"
+
+
+def mailbox_for(ticket) -> Mailbox | None:
+    if ticket.mailbox_id:
+        return ticket.mailbox
+    return Mailbox.objects.filter(organization_id=ticket.organization_id, is_active=True).order_by("id").first()
+
+
+def connection_for(mailbox: Mailbox | None, organization):
+    """The mailbox's own SMTP server on Business and Scale, else EMAIL_URL."""
+    if mailbox is not None and mailbox.uses_smtp and has_feature(organization, Feature.MAILBOX_SMTP_IMAP):
+        return get_connection(
+            "django.core.mail.backends.smtp.EmailBackend",
+            host=mailbox.smtp_host, port=mailbox.smtp_port, username=mailbox.smtp_user or None,
+            password=mailbox.smtp_password() or None, use_tls=mailbox.smtp_starttls, timeout=30,
+        )
+    return get_connection()
+
+
+def subject_for(notification: CustomerNotification) -> str:
+    ticket = notification.ticket
+    if notification.kind == NotificationKind.AGENT_REPLY:
+        return f"Re: {ticket.subject} [#{ticket.number}]"
+    return f"{notification.title} [#{ticket.number}]"
 
 
 def send_notification_email(notification_id: int) -> bool:
@@ -23,32 +57,57 @@ def send_notification_email(notification_id: int) -> bool:
     never zero times (the task retries).
     """
     notification = (
-        CustomerNotification.objects.select_related("ticket", "customer", "organization", "message")
+        CustomerNotification.objects.select_related(
+            "ticket", "ticket__mailbox", "customer", "organization", "message"
+        )
         .filter(pk=notification_id, email=True, emailed_at__isnull=True)
         .first()
     )
     if notification is None:
         return False
+    if notification.message is not None and notification.message.kind == MessageKind.NOTE:
+        return False  # internal notes are never sent
     ticket = notification.ticket
     org = notification.organization
+    mailbox = mailbox_for(ticket)
     context = {"n": notification, "ticket": ticket, "organization": org, "customer": notification.customer}
     with override(org.language):
-        subject = f"[#{ticket.number}] {notification.title}"
         text = render_to_string("tickets/email/notification.txt", context)
         html = render_to_string("tickets/email/notification.html", context)
+
+    root = message_id_for(ticket, "0")
+    own_id = message_id_for(ticket, f"n{notification.pk}")
+    # The customer's latest message, so their client threads our answer under it.
+    last_theirs = (
+        Message.objects.filter(ticket=ticket, kind=MessageKind.CUSTOMER).exclude(email_message_id="")
+        .order_by("-created_at").values_list("email_message_id", flat=True).first()
+    )
+    references = " ".join(f"<{m}>" for m in [root, last_theirs] if m)
+    from_email = settings.DEFAULT_FROM_EMAIL
+    reply_to = []
+    if mailbox is not None:
+        from_email = formataddr((org.name, mailbox.address))
+        reply_to = [mailbox.address]
     mail = EmailMultiAlternatives(
-        subject=subject,
+        subject=subject_for(notification),
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=from_email,
         to=[notification.customer.email],
+        reply_to=reply_to,
         headers={
-            "Message-ID": message_id_for(ticket, f"n{notification.pk}"),
-            "In-Reply-To": message_id_for(ticket, "0"),
-            "References": message_id_for(ticket, "0"),
+            "Message-ID": f"<{own_id}>",
+            "In-Reply-To": f"<{last_theirs or root}>",
+            "References": references,
             "Auto-Submitted": "auto-generated" if notification.message is None else "no",
+            "X-LumioDesk-Ticket": str(ticket.number),
         },
+        connection=connection_for(mailbox, org),
     )
     mail.attach_alternative(html, "text/html")
+    for mid in (root, own_id):
+        EmailReference.objects.get_or_create(
+            organization_id=org.pk, message_id=mid, defaults={"ticket": ticket, "outbound": True}
+        )
     mail.send()
     CustomerNotification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
         emailed_at=timezone.now()

@@ -81,6 +81,10 @@ class Ticket(models.Model):
         verbose_name=_("responsable"),
     )
     tags = models.ManyToManyField(Tag, through="TicketTag", related_name="tickets", blank=True)
+    mailbox = models.ForeignKey(
+        "tickets.Mailbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("boîte email"),
+    )
     imported = models.BooleanField(default=False, help_text="Historical import: no automation, no notification.")
 
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
@@ -155,6 +159,9 @@ class Message(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.MANUAL)
     body_html = models.TextField(blank=True)  # sanitized with nh3 before it is stored
     body_text = models.TextField(blank=True)
+    # Quoted history and signature of an email, folded away in the conversation.
+    body_quoted = models.TextField(blank=True)
+    email_message_id = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -269,3 +276,6 @@ class CustomerNotification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401

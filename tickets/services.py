@@ -166,6 +166,7 @@ def create_ticket(
     attachments: Sequence[UploadedFile] = (),
     created_at: datetime | None = None,
     imported: bool = False,
+    mailbox=None,
 ) -> Ticket:
     """Open a ticket with its first message.
 
@@ -201,6 +202,7 @@ def create_ticket(
         customer=customer,
         assignee=assignee,
         imported=imported,
+        mailbox=mailbox,
         created_at=now,
         updated_at=now,
         status_changed_at=now,
@@ -332,9 +334,13 @@ def add_message(
 
 
 def _apply_status(
-    ticket: Ticket, status: str, *, actor, now: datetime, fields: set[str], reason: str, email_customer: bool = True
+    ticket: Ticket, status: str, *, actor, now: datetime, fields: set[str], reason: str, email_customer: bool = True,
+    message: Message | None = None,
 ) -> str:
-    """Move the in-memory ticket to ``status`` (checked), stamping the timestamps. Returns the old status."""
+    """Move the in-memory ticket to ``status`` (checked), stamping the timestamps. Returns the old status.
+
+    ``message`` is the message that explains the change to the customer (the "closed for lack of reply" one).
+    """
     old = ticket.status
     if status not in TRANSITIONS[old]:
         raise TransitionNotAllowed(
@@ -365,7 +371,7 @@ def _apply_status(
         target_id=ticket.pk, old=old, new=status, reason=reason,
     )
     if status in NOTIFIED_STATUSES and not ticket.imported:
-        notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer)
+        notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer, message=message)
     return old
 
 
@@ -564,7 +570,9 @@ def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str,
                 fields = {"updated_at"}
                 t.updated_at = now
                 if final:
-                    _apply_status(t, Status.CLOSED, actor=None, now=now, fields=fields, reason="no_reply")
+                    _apply_status(
+                        t, Status.CLOSED, actor=None, now=now, fields=fields, reason="no_reply", message=message
+                    )
                     done["closed_no_reply"] += 1
                 else:
                     t.followups_sent = followups + 1

@@ -18,3 +18,24 @@ def send_customer_notification_email(self, notification_id: int) -> bool:
 @shared_task
 def run_ticket_lifecycle() -> dict[str, int]:
     return services.run_lifecycle()
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=10)
+def process_inbound_email(self, inbound_id: int) -> str:
+    from .email.intake import process
+
+    return process(inbound_id).status
+
+
+@shared_task
+def poll_imap_mailboxes() -> int:
+    from .email.imap import poll_all
+
+    return poll_all()
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+def poll_imap_mailbox(self, mailbox_id: int) -> int:
+    from .email.imap import poll_mailbox
+
+    return poll_mailbox(mailbox_id)

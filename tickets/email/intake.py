@@ -1,0 +1,314 @@
+"""Email intake: store the raw bytes first, then turn them into the right ticket message.
+
+Every channel (SMTP receiver, IMAP poller, ``ingest_email``) calls ``receive`` then
+``process``. ``process`` never raises: a message ends as a ticket message, a
+duplicate, an ignored automatic message (kept, listed) or in quarantine with its
+reason (kept, listed, retryable). Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from crm.services import get_or_create_customer
+from lumiodesk.exceptions import DomainError
+
+from ..attachments import check_uploads
+from ..content import sanitize_html, text_to_html
+from ..models import Channel, Message, MessageKind, Ticket
+from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
+from .parsing import ParsedEmail, decode_header_value, normalize_message_id, parse_email, raw_digest, split_quoted
+
+log = logging.getLogger(__name__)
+
+SUBJECT_TOKEN = re.compile(r"\[#(\d{1,9})\]")
+
+
+class UnknownMailbox(Exception):
+    pass
+
+
+# --- mailboxes ---------------------------------------------------------------------------------------
+
+
+def inbound_domain() -> str:
+    return settings.INBOUND_EMAIL_DOMAIN
+
+
+def find_mailbox(address: str) -> Mailbox:
+    """A mailbox by its forwarding address (global) or its own address (must be unambiguous)."""
+    address = (address or "").strip().strip("<>").lower()
+    local, _at, domain = address.rpartition("@")
+    if domain == inbound_domain().lower() and "-" in local:
+        token = local.rsplit("-", 1)[1]
+        mailbox = Mailbox.objects.select_related("organization").filter(forward_token=token).first()
+        if mailbox is not None and local == f"{mailbox.organization.slug}-{mailbox.forward_token}":
+            return mailbox
+    matches = list(Mailbox.objects.select_related("organization").filter(address__iexact=address)[:2])
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UnknownMailbox(f"{address} is used by several organizations: give the forwarding address")
+    raise UnknownMailbox(f"no mailbox for {address}")
+
+
+# --- receipt -----------------------------------------------------------------------------------------
+
+
+def message_key_of(raw: bytes) -> tuple[str, str]:
+    """(key, digest): the Message-ID, or a digest of the raw bytes when there is none."""
+    digest = raw_digest(raw)
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        mid = normalize_message_id(decode_header_value(headers.get("message-id")))
+    except Exception:
+        mid = ""
+    return (mid or f"sha256:{digest}"), digest
+
+
+def receive(
+    *, mailbox: Mailbox, raw: bytes, source: str, envelope_from: str = "", envelope_to: list[str] | None = None
+) -> InboundEmail:
+    """Store the raw message (one transaction). A second copy of a message the organization
+    already has is stored as a duplicate pointing at the original."""
+    key, digest = message_key_of(raw)
+    common = {
+        "organization_id": mailbox.organization_id,
+        "mailbox": mailbox,
+        "source": source,
+        "raw": raw,
+        "size": len(raw),
+        "digest": digest,
+        "message_key": key[:520],
+        "envelope_from": (envelope_from or "")[:320],
+        "envelope_to": list(envelope_to or []),
+    }
+    with transaction.atomic():
+        original = InboundEmail.objects.filter(
+            organization_id=mailbox.organization_id, message_key=common["message_key"]
+        ).exclude(status=InboundStatus.DUPLICATE).first()
+        if original is None:
+            try:
+                with transaction.atomic():
+                    inbound = InboundEmail.objects.create(**common)
+                if mailbox.is_paused:
+                    _finish(inbound, InboundStatus.QUARANTINED, _("boîte en pause à la réception"))
+                return inbound
+            except IntegrityError:  # another worker stored the same message a moment ago
+                original = InboundEmail.objects.filter(
+                    organization_id=mailbox.organization_id, message_key=common["message_key"]
+                ).exclude(status=InboundStatus.DUPLICATE).first()
+        return InboundEmail.objects.create(
+            **common,
+            status=InboundStatus.DUPLICATE,
+            duplicate_of=original,
+            ticket_id=original.ticket_id if original else None,
+            reason=_("même message déjà reçu"),
+            processed_at=timezone.now(),
+        )
+
+
+def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None, message=None) -> InboundEmail:
+    inbound.status = status
+    inbound.reason = reason[:2000]
+    inbound.ticket = ticket
+    inbound.message = message
+    inbound.processed_at = timezone.now()
+    inbound.save(update_fields=["status", "reason", "ticket", "message", "processed_at", "subject", "from_email",
+                                "attempts"])
+    return inbound
+
+
+# --- processing --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str
+    ticket_number: int | None
+    reason: str = ""
+
+
+def outcome_of(inbound: InboundEmail) -> Outcome:
+    number = None
+    if inbound.ticket_id:
+        number = Ticket.objects.filter(pk=inbound.ticket_id).values_list("number", flat=True).first()
+    return Outcome(inbound.status, number, inbound.reason)
+
+
+def find_ticket(organization_id: int, parsed: ParsedEmail) -> Ticket | None:
+    """In-Reply-To and References against the ticket's Message-IDs (ours and theirs), then
+    the [#1234] token in the subject when the sender is that ticket's customer."""
+    ids = parsed.thread_ids
+    if ids:
+        ref = (
+            EmailReference.objects.filter(organization_id=organization_id, message_id__in=ids)
+            .select_related("ticket")
+            .order_by("-created_at")
+            .first()
+        )
+        if ref is not None:
+            return ref.ticket
+    m = SUBJECT_TOKEN.search(parsed.subject or "")
+    if m and parsed.from_email:
+        ticket = (
+            Ticket.objects.select_related("customer")
+            .filter(organization_id=organization_id, number=int(m.group(1)))
+            .first()
+        )
+        if ticket is not None and ticket.customer.email.lower() == parsed.from_email.lower():
+            return ticket
+    return None
+
+
+def _split_attachments(parsed: ParsedEmail) -> tuple[list[SimpleUploadedFile], list[str]]:
+    """Files we accept, and a line for each one we could not keep as an attachment
+    (it stays in the raw message, downloadable)."""
+    accepted, refused = [], []
+    for att in parsed.attachments:
+        upload = SimpleUploadedFile(att.filename, att.data, content_type=att.content_type)
+        try:
+            check_uploads([upload])
+        except DomainError as exc:
+            refused.append(exc.message)
+            continue
+        upload.seek(0)
+        accepted.append(upload)
+    return accepted[:10], refused + [_("pièce jointe au-delà de 10 non importée") for _x in accepted[10:]]
+
+
+def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
+    """(html for display, plain text, folded quoted history)."""
+    from ..content import html_to_text
+
+    text = parsed.text.strip()
+    if not text and parsed.html:
+        text = html_to_text(sanitize_html(parsed.html))
+    new, quoted = split_quoted(text)
+    if not new.strip():
+        new = _("(message sans texte)")
+    return text_to_html(new), new, quoted
+
+
+def _record_reference(ticket: Ticket, message_id: str, *, outbound: bool = False) -> None:
+    if message_id:
+        EmailReference.objects.get_or_create(
+            organization_id=ticket.organization_id, message_id=message_id[:500],
+            defaults={"ticket": ticket, "outbound": outbound},
+        )
+
+
+def process(inbound_id: int) -> InboundEmail:
+    """Parse a stored message and make it a ticket message. Never raises."""
+    from .. import services
+
+    claimed = InboundEmail.objects.filter(
+        pk=inbound_id, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
+    ).select_related("mailbox", "mailbox__organization").first()
+    if claimed is None:
+        return InboundEmail.objects.get(pk=inbound_id)
+    inbound = claimed
+    inbound.attempts += 1
+    try:
+        with transaction.atomic():
+            locked = InboundEmail.objects.select_for_update(skip_locked=True).filter(
+                pk=inbound.pk, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
+            ).first()
+            if locked is None:
+                return InboundEmail.objects.get(pk=inbound_id)
+            return _process_locked(inbound, services)
+    except Exception as exc:  # quarantine, never lose
+        log.exception("inbound %s quarantined", inbound.pk)
+        inbound.refresh_from_db(fields=["subject", "from_email"])
+        return _finish(inbound, InboundStatus.QUARANTINED, f"{type(exc).__name__}: {exc}")
+
+
+def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
+    mailbox = inbound.mailbox
+    org = mailbox.organization
+    parsed = parse_email(bytes(inbound.raw))
+    inbound.subject = parsed.subject[:255]
+    inbound.from_email = parsed.from_email[:320]
+
+    own = parsed.message_id and EmailReference.objects.filter(
+        organization_id=org.pk, message_id=parsed.message_id, outbound=True
+    ).first()
+    if own:
+        return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), ticket=own.ticket)
+    sender = parsed.reply_to if parsed.reply_to and not parsed.from_email else parsed.from_email
+    ticket = find_ticket(org.pk, parsed)
+    if parsed.is_automatic:
+        if ticket is None:
+            return _finish(inbound, InboundStatus.IGNORED, _("message automatique : %(r)s") % {"r": parsed.auto_reason})
+        # Kept on the ticket for the agents, without reopening it or answering.
+        with override(org.language):
+            note = _("Message automatique reçu (%(r)s) de %(s)s : %(subj)s") % {
+                "r": parsed.auto_reason, "s": sender or "?", "subj": parsed.subject}
+        html, text, quoted = _bodies(parsed)
+        message = Message.objects.create(
+            organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
+            body_html=f"<p><em>{escape(note)}</em></p>{html}", body_text=f"{note}\n\n{text}", body_quoted=quoted,
+            email_message_id=parsed.message_id,
+        )
+        _record_reference(ticket, parsed.message_id)
+        return _finish(inbound, InboundStatus.IGNORED, _("message automatique : %(r)s") % {"r": parsed.auto_reason},
+                       ticket=ticket, message=message)
+    if not sender:
+        return _finish(inbound, InboundStatus.QUARANTINED, _("aucune adresse d'expéditeur lisible"))
+
+    html, text, quoted = _bodies(parsed)
+    files, refused = _split_attachments(parsed)
+    customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name)
+    when = timezone.now()
+    if ticket is None:
+        ticket = services.create_ticket(
+            organization=org, customer=customer, subject=parsed.subject or _("(sans sujet)"), body_html=html,
+            body=text, channel=Channel.EMAIL, attachments=files, created_at=when, mailbox=mailbox,
+        )
+        message = ticket.messages.order_by("created_at", "id").first()
+    else:
+        message = services.add_message(
+            ticket=ticket, kind=MessageKind.CUSTOMER, body_html=html, body=text, author_customer=customer,
+            channel=Channel.EMAIL, attachments=files, created_at=when,
+        )
+    Message.objects.filter(pk=message.pk).update(body_quoted=quoted, email_message_id=parsed.message_id[:500])
+    _record_reference(ticket, parsed.message_id or inbound.message_key)
+    if refused:
+        with override(org.language):
+            lines = "\n".join(f"- {r}" for r in refused)
+            note = _("Pièces jointes non importées (elles restent dans l'email d'origine) :\n%(l)s") % {"l": lines}
+        Message.objects.create(
+            organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
+            body_html=text_to_html(note), body_text=note,
+        )
+    reason = "; ".join(parsed.problems[:5])
+    return _finish(inbound, InboundStatus.IMPORTED, reason, ticket=ticket, message=message)
+
+
+def retry(inbound: InboundEmail) -> InboundEmail:
+    """An admin retries a quarantined message (e.g. after fixing the cause, or to import it
+    although its mailbox was paused)."""
+    if inbound.status != InboundStatus.QUARANTINED:
+        return inbound
+    return process(inbound.pk)
+
+
+def ingest(*, mailbox: Mailbox, raw: bytes, source: str, envelope_from: str = "",
+           envelope_to: list[str] | None = None) -> InboundEmail:
+    """Receive and process synchronously (ingest_email, IMAP)."""
+    inbound = receive(mailbox=mailbox, raw=raw, source=source, envelope_from=envelope_from, envelope_to=envelope_to)
+    if inbound.status == InboundStatus.RECEIVED:
+        inbound = process(inbound.pk)
+    return inbound
