@@ -25,8 +25,10 @@ class Command(BaseCommand):
             decode_data=False, ident="LumioDesk inbound",
         )
         controller.start()
-        self.stdout.write(f"SMTP receiver listening on {host}:{port} "
-                          f"(max {settings.INBOUND_MAX_BYTES} bytes; forwarding domain {settings.INBOUND_EMAIL_DOMAIN})")
+        self.stdout.write(
+            f"SMTP receiver listening on {host}:{port} (max {settings.INBOUND_MAX_BYTES} bytes; "
+            f"forwarding domain {settings.INBOUND_EMAIL_DOMAIN})"
+        )
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
