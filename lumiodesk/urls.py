@@ -14,5 +14,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("tickets/", include("tickets.urls")),
+    path("settings/channels/email/", include("tickets.email.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,162 @@
+"""Settings > Channels > Email: mailboxes, forwarding addresses, pause, the inbound log and quarantine."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.catalogue import Feature
+from billing.services import has_feature
+from lumiodesk.access import require_membership
+from lumiodesk.exceptions import DomainError
+
+from . import intake, mailboxes
+from .forms import InboundFilterForm, MailboxCreateForm, MailboxForm
+from .models import InboundEmail, InboundStatus, Mailbox
+
+
+def _admin(request: HttpRequest):
+    membership = require_membership(request)
+    if not membership.is_admin:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("admin only")
+    return membership
+
+
+def get_mailbox_for(request: HttpRequest, pk: int) -> Mailbox:
+    membership = _admin(request)
+    mailbox = Mailbox.objects.select_related("organization").filter(
+        organization=membership.organization, pk=pk
+    ).first()
+    if mailbox is None:
+        raise Http404("mailbox")
+    return mailbox
+
+
+def get_inbound_for(request: HttpRequest, pk: int) -> InboundEmail:
+    membership = _admin(request)
+    inbound = InboundEmail.objects.filter(organization=membership.organization, pk=pk).first()
+    if inbound is None:
+        raise Http404("inbound")
+    return inbound
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailbox_list(request: HttpRequest) -> HttpResponse:
+    membership = _admin(request)
+    org = membership.organization
+    form = MailboxCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailbox = mailboxes.create_mailbox(
+                organization=org, name=form.cleaned_data["name"], address=form.cleaned_data["address"],
+                actor=request.user,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Boîte %(a)s ajoutée. Configurez maintenant le transfert vers l'adresse "
+                                        "LumioDesk indiquée.") % {"a": mailbox.address})
+            return redirect("email:mailboxes")
+    boxes = list(Mailbox.objects.filter(organization=org).order_by("address"))
+    domain = settings.INBOUND_EMAIL_DOMAIN
+    quarantined = InboundEmail.objects.filter(organization=org, status=InboundStatus.QUARANTINED).count()
+    return render(request, "email/mailboxes.html", {
+        "form": form,
+        "mailboxes": [(m, m.forwarding_address(domain)) for m in boxes],
+        "quarantined": quarantined,
+        "smtp_imap": has_feature(org, Feature.MAILBOX_SMTP_IMAP),
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    mailbox = get_mailbox_for(request, pk)
+    org = mailbox.organization
+    initial = {f: getattr(mailbox, f) for f in ("name", *mailboxes.CONNECTION_FIELDS)}
+    form = MailboxForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            mailboxes.update_mailbox(
+                mailbox=mailbox, actor=request.user, name=data.pop("name"),
+                imap_password=data.pop("imap_password"), smtp_password=data.pop("smtp_password"),
+                connection=data,
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Boîte enregistrée."))
+            return redirect("email:mailboxes")
+    return render(request, "email/mailbox_form.html", {
+        "form": form, "mailbox": mailbox, "smtp_imap": has_feature(org, Feature.MAILBOX_SMTP_IMAP),
+        "forwarding_address": mailbox.forwarding_address(settings.INBOUND_EMAIL_DOMAIN),
+        "plan_name": org.get_plan_display(),
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def mailbox_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    from . import services as mailbox_services
+
+    mailbox = get_mailbox_for(request, pk)
+    try:
+        if mailbox.is_paused:
+            mailbox_services.resume_mailbox(mailbox=mailbox, actor=request.user)
+            messages.success(request, _("Boîte %(a)s réactivée.") % {"a": mailbox.address})
+        else:
+            mailbox_services.pause_mailbox(mailbox=mailbox, actor=request.user)
+            messages.success(request, _("Boîte %(a)s en pause : les emails reçus pendant la pause ne seront pas "
+                                        "importés.") % {"a": mailbox.address})
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("email:mailboxes")
+
+
+@login_required
+@require_GET
+def inbound_list(request: HttpRequest) -> HttpResponse:
+    membership = _admin(request)
+    form = InboundFilterForm(request.GET or None)
+    status = form.cleaned_data["status"] if form.is_valid() else ""
+    qs = InboundEmail.objects.filter(organization=membership.organization).select_related("mailbox", "ticket")
+    qs = qs.defer("raw").order_by("-received_at", "-id")
+    if status:
+        qs = qs.filter(status=status)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "email/inbound.html", {"page": page, "status": status,
+                                                  "statuses": InboundStatus.choices})
+
+
+@login_required
+@require_GET
+def inbound_raw(request: HttpRequest, pk: int) -> HttpResponse:
+    inbound = get_inbound_for(request, pk)
+    response = HttpResponse(bytes(inbound.raw), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="message-{inbound.pk}.eml"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def inbound_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    inbound = get_inbound_for(request, pk)
+    result = intake.retry(inbound)
+    if result.status == InboundStatus.IMPORTED:
+        messages.success(request, _("Email importé dans le ticket #%(n)s.") % {
+            "n": intake.outcome_of(result).ticket_number})
+    else:
+        messages.error(request, _("Toujours en quarantaine : %(r)s") % {"r": result.reason})
+    return redirect(f"{reverse('email:inbound')}?status={InboundStatus.QUARANTINED}")
