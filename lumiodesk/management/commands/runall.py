@@ -1,4 +1,4 @@
-"""Run the web server, a Celery worker and Celery beat in the foreground; Ctrl-C stops all three."""
+"""Run the web server, a Celery worker, Celery beat and the SMTP receiver in the foreground; Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             "worker": [py, "-m", "celery", "-A", "lumiodesk", "worker", "-l", "info", "--concurrency", "2",
                        "-n", "lumiodesk@%h"],
             "beat": [py, "-m", "celery", "-A", "lumiodesk", "beat", "-l", "info", "-s", beat_schedule],
+            "smtpd": [py, "manage.py", "smtpd"],
         }
         procs: dict[str, subprocess.Popen] = {}
         stopping = False
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             if stopping:
                 return
             stopping = True
-            self.stdout.write("\nStopping web, worker and beat ...")
+            self.stdout.write("\nStopping web, worker, beat and smtpd ...")
             for p in procs.values():
                 if p.poll() is None:
                     p.send_signal(signal.SIGTERM)
@@ -58,7 +59,10 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password: demo-lumiodesk):")
         for who in DEMO_LOGINS:
             self.stdout.write(f"  {who}@lumiodesk.test")
-        self.stdout.write("Press Ctrl-C to stop web, worker and beat.\n")
+        from django.conf import settings
+
+        self.stdout.write(f"Inbound SMTP for forwarded mail: {settings.SMTP_INBOUND_HOST}:{settings.SMTP_INBOUND_PORT}")
+        self.stdout.write("Press Ctrl-C to stop web, worker, beat and the SMTP receiver.\n")
 
         try:
             while not stopping:
