@@ -24,6 +24,7 @@ run: services
 	$(PY) manage.py runall
 
 test: services
+	bash tests/install_system_deps.sh
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadfile
