@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from lumiodesk.exceptions import InvalidInput
@@ -44,10 +44,18 @@ def get_or_create_customer(
     if company_name:
         company = Company.objects.filter(organization=organization, name__iexact=company_name).first()
         if company is None:
-            company = Company.objects.create(organization=organization, name=company_name)
-    return Customer.objects.create(
-        organization=organization, email=email, first_name=first, last_name=last, company=company
-    )
+            try:
+                with transaction.atomic():
+                    company = Company.objects.create(organization=organization, name=company_name)
+            except IntegrityError:
+                company = Company.objects.get(organization=organization, name__iexact=company_name)
+    try:
+        with transaction.atomic():  # savepoint: another message from the same new sender may win the race
+            return Customer.objects.create(
+                organization=organization, email=email, first_name=first, last_name=last, company=company
+            )
+    except IntegrityError:
+        return Customer.objects.get(organization=organization, email__iexact=email)
 
 
 def set_notification_preference(*, customer: Customer, preference: str) -> Customer:
