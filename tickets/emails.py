@@ -98,7 +98,10 @@ def send_notification_email(notification_id: int) -> bool:
             "Message-ID": f"<{own_id}>",
             "In-Reply-To": f"<{last_theirs or root}>",
             "References": references,
-            "Auto-Submitted": "auto-generated" if notification.message is None else "no",
+            # A status change or a lifecycle follow-up (no agent wrote it) is automatic (RFC 3834).
+            "Auto-Submitted": (
+                "no" if notification.message and notification.message.author_user_id else "auto-generated"
+            ),
             "X-LumioDesk-Ticket": str(ticket.number),
         },
         connection=connection_for(mailbox, org),

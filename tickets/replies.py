@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.utils.translation import gettext_lazy as _
 
 PLACEHOLDERS = {
@@ -18,6 +20,8 @@ PLACEHOLDERS = {
     "{ticket_number}": "number",
 }
 
+_PLACEHOLDER_RE = re.compile("|".join(re.escape(token) for token in PLACEHOLDERS))
+
 HELP = _(
     "Variables : {prenom_client} (prénom du client), {sujet} (sujet du ticket), "
     "{prenom_agent} (votre prénom), {numero} (numéro du ticket). "
@@ -32,7 +36,5 @@ def render_reply_template(body: str, *, ticket, agent) -> str:
         "agent_first_name": getattr(agent, "first_name", "") or getattr(agent, "email", ""),
         "number": str(ticket.number),
     }
-    out = body
-    for token, key in PLACEHOLDERS.items():
-        out = out.replace(token, values[key])
-    return out
+    # One pass: a value that looks like a placeholder (a subject "{prenom_agent}") is not expanded again.
+    return _PLACEHOLDER_RE.sub(lambda m: values[PLACEHOLDERS[m.group(0)]], body)

@@ -89,11 +89,17 @@ def ensure_manager(organization: Organization, user) -> None:
 
 
 def _next_number(organization: Organization) -> int:
+    """The organization's next ticket number, under the organization row's lock.
+
+    Never below the highest number in use: a stale ``Organization.save()`` (settings form,
+    admin) may write back an old ``last_ticket_number``.
+    """
     with connection.cursor() as cur:
         cur.execute(
-            "UPDATE lumiodesk_organization SET last_ticket_number = last_ticket_number + 1 "
+            "UPDATE lumiodesk_organization SET last_ticket_number = GREATEST(last_ticket_number, "
+            "(SELECT COALESCE(MAX(number), 0) FROM tickets_ticket WHERE organization_id = %s)) + 1 "
             "WHERE id = %s RETURNING last_ticket_number",
-            [organization.pk],
+            [organization.pk, organization.pk],
         )
         return cur.fetchone()[0]
 

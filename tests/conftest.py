@@ -1,0 +1,139 @@
+"""Shared test set-up.
+
+Settings are loaded by pytest-django before this file is imported, so the
+test-only values (Redis db 15, a Celery queue and a database of this run alone, a throw-away
+MEDIA_ROOT, a fast password hasher) are applied in ``pytest_configure``,
+before anything reads them: Celery and the cache read Django's settings lazily.
+
+The people (healthchecks style): an organization with an admin, a manager, an
+agent and a viewer, and an outsider organization with its own agent and ticket.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def xdist_worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+_SESSION_TOKEN = uuid.uuid4().hex[:8]
+
+
+def celery_test_queue() -> str:
+    """A Celery queue of this test process alone (per xdist worker and per run), so a real worker
+    started by a test only sees the tasks of that test, even when two test runs share the Redis."""
+    return f"lumiodesk-test-{xdist_worker()}-{_SESSION_TOKEN}"
+
+
+_media_root: str | None = None
+
+
+def pytest_configure(config):
+    global _media_root
+    from django.conf import settings
+
+    # WhiteNoise warns when collectstatic has not been run; tests do not need it.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning")
+
+    _media_root = tempfile.mkdtemp(prefix=f"lumiodesk-media-{xdist_worker()}-")
+    os.environ["REDIS_URL"] = TEST_REDIS_URL  # inherited by subprocesses (the real worker)
+    settings.CELERY_BROKER_URL = TEST_REDIS_URL
+    settings.CELERY_TASK_DEFAULT_QUEUE = celery_test_queue()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TEST_REDIS_URL,
+            "KEY_PREFIX": celery_test_queue(),
+        }
+    }
+    settings.MEDIA_ROOT = _media_root
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_unconfigure(config):
+    if _media_root:
+        shutil.rmtree(_media_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """A test database of this run alone (``test_lumiodesk_gw0_<token>``): two test runs at the same
+    time on one PostgreSQL (two engineers, CI) must not drop each other's database."""
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        test = db.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{_SESSION_TOKEN}"
+
+
+@pytest.fixture(autouse=True)
+def queued_emails(request, monkeypatch):
+    """Notification ids handed to Celery (``send_customer_notification_email.delay``).
+
+    Unit tests do not publish to the broker: they check what was queued (after
+    commit, see ``django_capture_on_commit_callbacks``) and call the task
+    function themselves. Tests marked ``worker`` use the real broker.
+    """
+    if request.node.get_closest_marker("worker"):
+        yield None
+        return
+    from tickets.tasks import send_customer_notification_email
+
+    queued: list[int] = []
+    monkeypatch.setattr(
+        send_customer_notification_email, "delay", lambda notification_id: queued.append(notification_id)
+    )
+    yield queued
+
+
+@dataclass
+class World:
+    """The base cast every view test checks."""
+
+    org: object
+    admin: object
+    manager: object
+    agent: object
+    viewer: object
+    customer: object
+    ticket: object
+    other_org: object
+    outsider: object
+    other_ticket: object
+
+
+@pytest.fixture
+def world(db) -> World:
+    import factories as f
+
+    from lumiodesk.models import Role
+
+    org = f.OrganizationFactory(name="Acme", slug="acme")
+    admin = f.member(org, Role.ADMIN, first_name="Alice", email="alice@acme.test")
+    manager = f.member(org, Role.MANAGER, first_name="Marc", email="marc@acme.test")
+    agent = f.member(org, Role.AGENT, first_name="Agathe", email="agathe@acme.test")
+    viewer = f.member(org, Role.VIEWER, first_name="Victor", email="victor@acme.test")
+    customer = f.CustomerFactory(
+        organization=org, first_name="Claire", last_name="Dupont", email="claire.dupont@example.com"
+    )
+    ticket = f.TicketFactory(
+        organization=org, customer=customer, subject="Facture en double", body="J'ai reçu deux fois la facture de mars."
+    )
+
+    other_org = f.OrganizationFactory(name="Globex", slug="globex")
+    # The outsider's ticket numbers do not exist in Acme: a URL naming one must answer 404 there.
+    other_org.last_ticket_number = 1000
+    other_org.save(update_fields=["last_ticket_number"])
+    outsider = f.member(other_org, Role.AGENT, first_name="Otto", email="otto@globex.test")
+    other_ticket = f.TicketFactory(organization=other_org, subject="Globex secret", body="Interne Globex.")
+    return World(org, admin, manager, agent, viewer, customer, ticket, other_org, outsider, other_ticket)
