@@ -42,3 +42,27 @@ class CurrentOrganizationMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class HtmxLoginRedirectMiddleware:
+    """An HTMX request whose session expired gets a full-page redirect to the login page,
+    not the login form swapped into a fragment of the console."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "htmx", False) and response.status_code == 302:
+            from django.conf import settings
+            from django.shortcuts import resolve_url
+
+            login = resolve_url(settings.LOGIN_URL)
+            location = response.get("Location", "")
+            if location.startswith(login):
+                from django.http import HttpResponse
+
+                out = HttpResponse(status=204)
+                out["HX-Redirect"] = location
+                return out
+        return response

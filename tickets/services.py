@@ -521,11 +521,6 @@ def _followup_text(ticket: Ticket, days: int, final: bool) -> str:
         ) % {"first": first, "subject": ticket.subject, "days": days}
 
 
-def _claim(ticket: Ticket, **expected) -> bool:
-    """Conditional update: only one worker wins a given lifecycle step."""
-    return Ticket.objects.filter(pk=ticket.pk, **expected).update(updated_at=timezone.now()) == 1
-
-
 def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
     """Auto-close resolved tickets; follow up and close tickets waiting on the customer.
 

@@ -96,7 +96,9 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     for error in filters.errors:
         messages.warning(request, _("Filtre inconnu ignoré : %(v)s") % {"v": error})
     if request.htmx and request.htmx.target == "ticket-list":
-        return render(request, "tickets/list.html#ticket-list", context)
+        html = render_to_string("tickets/list.html#ticket-list", context, request=request)
+        html += render_to_string("partials/flash.html", {"oob": True}, request=request)
+        return HttpResponse(html)
     return render(request, "tickets/list.html", context)
 
 
