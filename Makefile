@@ -20,7 +20,7 @@ services: $(INSTALLED)
 run: services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --anchor today
 	$(PY) manage.py runall
 
 test: services

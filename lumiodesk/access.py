@@ -16,7 +16,7 @@ def memberships_for(user) -> list[Membership]:
     return list(
         Membership.objects.filter(user=user, is_active=True)
         .select_related("organization")
-        .order_by("organization__name")
+        .order_by("created_at", "id")  # the first organization joined is the default one
     )
 
 
