@@ -34,6 +34,7 @@ SORTS = {
     "priority": ("-priority_rank", "-created_at", "-id"),
 }
 IN_PROGRESS = (Status.OPEN, Status.WAITING_INTERNAL)
+COUNT_CAP = 1000  # a filtered list counts its matches up to this many
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
 
 

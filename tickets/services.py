@@ -326,7 +326,7 @@ def add_message(
         # One action, one email: the reply's email already shows the new status.
         change_status(
             ticket=ticket, status=then_status, actor=author_user,
-            email_customer=kind != MessageKind.REPLY,
+            email_customer=kind != MessageKind.REPLY, at=now,
         )
     refresh_search_document([ticket.pk])
     audit.record(
@@ -383,14 +383,15 @@ def _apply_status(
 
 @transaction.atomic
 def change_status(
-    *, ticket: Ticket, status: str, actor, reason: str = "manual", email_customer: bool = True
+    *, ticket: Ticket, status: str, actor, reason: str = "manual", email_customer: bool = True,
+    at: datetime | None = None,
 ) -> Ticket:
     _validate_choice(status, Status, _("Statut"))
     ensure_agent(ticket.organization, actor)
     ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
     if ticket.status == status:
         return ticket
-    now = timezone.now()
+    now = at or timezone.now()
     fields = {"updated_at"}
     ticket.updated_at = now
     _apply_status(ticket, status, actor=actor, now=now, fields=fields, reason=reason, email_customer=email_customer)

@@ -72,13 +72,21 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.TicketFilters.from_params(request.GET)
     counts = selectors.counters(org)
     qs = selectors.ticket_list(org, filters, user=request.user)
-    paginator = KnownCountPaginator(qs, 25, known_count=selectors.count_for(filters, counts))
+    known = selectors.count_for(filters, counts)
+    capped = False
+    if known is None:
+        # Counting every match of a broad search costs more than the page itself: count up to the cap.
+        known = qs.order_by()[: selectors.COUNT_CAP + 1].count()
+        capped = known > selectors.COUNT_CAP
+    paginator = KnownCountPaginator(qs, 25, known_count=known)
     page = paginator.get_page(request.GET.get("page"))
     query = filters.as_dict()
     context = {
         "filters": filters,
         "counts": counts,
         "page": page,
+        "count_capped": capped,
+        "count_cap": selectors.COUNT_CAP,
         "tickets": list(page.object_list),
         "query": urlencode(query),
         "has_filters": bool({k for k in query if k != "sort"}),
