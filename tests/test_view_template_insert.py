@@ -26,7 +26,13 @@ def template(world):
 
 
 def test_anonymous_is_sent_to_login(client, world, template):
-    assert_login_redirect(client.get(url(), {"template": template.pk}, **htmx()), url())
+    assert_login_redirect(client.get(url(), {"template": template.pk}), url())
+
+
+def test_anonymous_htmx_request_redirects_the_whole_page(client, world, template):
+    response = client.get(url(), {"template": template.pk}, **htmx())
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith(reverse("login"))
 
 
 def test_another_organizations_ticket_or_template_is_404(client, world, template):

@@ -46,8 +46,12 @@ def connection_for(mailbox: Mailbox | None, organization):
 def subject_for(notification: CustomerNotification) -> str:
     ticket = notification.ticket
     if notification.kind == NotificationKind.AGENT_REPLY:
-        return f"Re: {ticket.subject} [#{ticket.number}]"
-    return f"{notification.title} [#{ticket.number}]"
+        subject = f"Re: {ticket.subject} [#{ticket.number}]"
+    else:
+        subject = f"{notification.title} [#{ticket.number}]"
+    # One line: a subject typed with a line break (API, import) would make Django refuse the header
+    # (BadHeaderError, not retried) and the customer would never get the email.
+    return " ".join(subject.split())
 
 
 def send_notification_email(notification_id: int) -> bool:

@@ -12,7 +12,6 @@ import logging
 import re
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -29,7 +28,15 @@ from ..attachments import check_uploads
 from ..content import sanitize_html, text_to_html
 from ..models import Channel, Message, MessageKind, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
-from .parsing import ParsedEmail, decode_header_value, normalize_message_id, parse_email, raw_digest, split_quoted
+from .parsing import (
+    RAW_POLICY,
+    ParsedEmail,
+    decode_header_value,
+    normalize_message_id,
+    parse_email,
+    raw_digest,
+    split_quoted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +78,7 @@ def message_key_of(raw: bytes) -> tuple[str, str]:
     """(key, digest): the Message-ID, or a digest of the raw bytes when there is none."""
     digest = raw_digest(raw)
     try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        headers = BytesHeaderParser(policy=RAW_POLICY).parsebytes(raw)  # same reading as parse_email
         mid = normalize_message_id(decode_header_value(headers.get("message-id")))
     except Exception:
         mid = ""
@@ -142,10 +149,21 @@ class Outcome:
 
 
 def outcome_of(inbound: InboundEmail) -> Outcome:
+    """What became of a message. A duplicate answers with its original's ticket (the original may have
+    been processed, or retried out of quarantine, after the copy arrived); a duplicate of an original
+    that has no ticket answers as that original does, so no caller shows "ticket None"."""
+    ticket_id = inbound.ticket_id
+    status, reason = inbound.status, inbound.reason
+    if inbound.status == InboundStatus.DUPLICATE and inbound.duplicate_of_id:
+        original = InboundEmail.objects.filter(pk=inbound.duplicate_of_id).only("status", "reason", "ticket").first()
+        if original is not None:
+            ticket_id = ticket_id or original.ticket_id
+            if ticket_id is None:
+                status, reason = original.status, f"{inbound.reason} ({original.reason or original.status})"
     number = None
-    if inbound.ticket_id:
-        number = Ticket.objects.filter(pk=inbound.ticket_id).values_list("number", flat=True).first()
-    return Outcome(inbound.status, number, inbound.reason)
+    if ticket_id:
+        number = Ticket.objects.filter(pk=ticket_id).values_list("number", flat=True).first()
+    return Outcome(status, number, reason)
 
 
 def find_ticket(organization_id: int, parsed: ParsedEmail) -> Ticket | None:
@@ -231,8 +249,13 @@ def process(inbound_id: int) -> InboundEmail:
             return _process_locked(inbound, services)
     except Exception as exc:  # quarantine, never lose
         log.exception("inbound %s quarantined", inbound.pk)
-        inbound.refresh_from_db(fields=["subject", "from_email"])
-        return _finish(inbound, InboundStatus.QUARANTINED, f"{type(exc).__name__}: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            with transaction.atomic():  # with the subject and sender read, so the quarantine list shows them
+                return _finish(inbound, InboundStatus.QUARANTINED, reason)
+        except Exception:
+            inbound.refresh_from_db(fields=["subject", "from_email"])
+            return _finish(inbound, InboundStatus.QUARANTINED, reason)
 
 
 def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
@@ -241,6 +264,10 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
     parsed = parse_email(bytes(inbound.raw))
     inbound.subject = parsed.subject[:255]
     inbound.from_email = parsed.from_email[:320]
+    if not parsed.auto_reason and inbound.source == "smtp" and inbound.envelope_from.strip() in ("", "<>"):
+        # MAIL FROM:<> (RFC 5321 4.5.5: bounces and auto-replies only). Received by our own SMTP
+        # receiver, the message has no Return-Path header for parse_email to see: the envelope says it.
+        parsed.auto_reason = "null sender"
 
     own = parsed.message_id and EmailReference.objects.filter(
         organization_id=org.pk, message_id=parsed.message_id, outbound=True
@@ -270,7 +297,8 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
 
     html, text, quoted = _bodies(parsed)
     files, refused = _split_attachments(parsed)
-    customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name)
+    # A display name can be any length; first and last name hold 100 characters each.
+    customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name[:100])
     when = timezone.now()
     if ticket is None:
         ticket = services.create_ticket(

@@ -8,20 +8,20 @@ names, nested multiparts, inline images and attachments.
 
 from __future__ import annotations
 
-import codecs
+import binascii
 import email
-import email.policy
+import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
+from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
 MAX_HEADER = 998 * 4
 
-# Labels that lie: mail clients often say iso-8859-1 or ascii and send windows-1252.
+# Labels that lie: mail clients often say iso-8859-1 or ascii and send windows-1252 (or UTF-8).
 CHARSET_ALIASES = {
     "iso-8859-1": "windows-1252",
     "iso8859-1": "windows-1252",
@@ -40,57 +40,142 @@ CHARSET_ALIASES = {
 }
 
 
+class _RawHeaders(Compat32):
+    """compat32, except that a header holding raw 8-bit bytes is returned as it is (surrogate-escaped)
+    instead of as a ``Header`` whose ``str()`` turns every such byte into U+FFFD: raw UTF-8 subjects,
+    names and file names (RFC 6532, or just sloppy mailers) are decoded by ``decode_header_value``."""
+
+    def header_fetch_parse(self, name, value):
+        return value
+
+
+RAW_POLICY = _RawHeaders()
+# Labels whose bytes are, in practice, windows-1252 or UTF-8 as often as what they claim.
+_LYING_LABELS = {k for k, v in CHARSET_ALIASES.items() if v == "windows-1252"}
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogates(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", text)
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Decode with the declared charset, fixing the usual lies; never raises."""
-    label = (charset or "").strip().strip('"').lower()
+    label = (charset or "").strip().strip("\"'").lower().split("*", 1)[0]  # RFC 2231 "utf-8*fr"
     candidates = []
-    if label:
+    if label in _LYING_LABELS:
+        # Valid non-ASCII UTF-8 is practically never real latin-1 text; then windows-1252, then latin-1.
+        candidates += ["utf-8", "windows-1252", "latin-1"]
+    elif label:
         candidates.append(CHARSET_ALIASES.get(label, label))
     candidates += ["utf-8", "windows-1252"]
     for cs in candidates:
         try:
-            codecs.lookup(cs)
-        except LookupError:
-            continue
-        try:
             text = data.decode(cs)
-        except (UnicodeDecodeError, LookupError):
+        except Exception:  # unknown label, not a text codec, or a codec that refuses the bytes (UnicodeError)
+            if cs == "utf-8" and _mostly_utf8(data):
+                # UTF-8 with a few broken bytes (a cut multi-byte character): keep the good characters
+                # rather than turn every accent into windows-1252 mojibake.
+                return data.decode("utf-8", errors="replace")
             continue
         # Declared utf-8 that decodes but is really latin-1 is caught by the strict decode above.
-        return text
+        return _no_surrogates(text)
     return data.decode("utf-8", errors="replace")
+
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    valid = len(_UTF8_SEQUENCE.findall(data))
+    if not valid:
+        return False
+    broken = data.decode("utf-8", errors="replace").count("\ufffd") - data.count(b"\xef\xbf\xbd")
+    return valid > broken
+
+
+def _recover_8bit(value: str) -> str:
+    """A header value as the parser gives it: raw 8-bit bytes surrogate-escaped. Decode them."""
+    if not _SURROGATES.search(value):
+        return value
+    try:
+        data = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return _no_surrogates(value)
+    return decode_bytes(data, None)
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([qQbB])\?(.*?)\?=", re.S)
+
+
+def _decode_word(encoding: str, payload: str) -> bytes | None:
+    data = payload.encode("utf-8", "replace")
+    try:
+        if encoding in "qQ":
+            return re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data.replace(b"_", b" "))
+        data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        if len(data) % 4 == 1:  # a truncated word: drop the lone sextet
+            data = data[:-1]
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_encoded_words(text: str) -> str:
+    """RFC 2047, word by word: a broken word stays as it is without spoiling the others; adjacent words
+    in the same charset are joined before decoding (a character may be split between two words)."""
+    if "=?" not in text:
+        return text
+    out: list[str] = []
+    run: list = []  # [charset, bytearray] of the current run of encoded words
+
+    def flush() -> None:
+        if run:
+            out.append(decode_bytes(bytes(run[1]), run[0]))
+            run.clear()
+
+    pos = 0
+    for m in _ENCODED_WORD.finditer(text):
+        between = text[pos:m.start()]
+        pos = m.end()
+        if between and not (run and not between.strip()):  # blanks between two encoded words are dropped
+            flush()
+            out.append(between)
+        charset = m.group(1).split("*", 1)[0]
+        data = _decode_word(m.group(2), m.group(3))
+        if data is None:
+            flush()
+            out.append(m.group(0))
+        elif run and run[0].lower() == charset.lower():
+            run[1] += data
+        else:
+            flush()
+            run[:] = [charset, bytearray(data)]
+    flush()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def decode_header_value(value) -> str:
     """An RFC 2047 header as text, tolerant of broken encoded words and raw 8-bit bytes."""
     if value is None:
         return ""
-    raw = str(value)
     try:
-        parts = decode_header(raw)
+        raw = str(value)
     except Exception:
-        return _clean_header(raw)
-    out = []
-    for chunk, cs in parts:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, cs))
-        else:
-            out.append(chunk)
-    text = "".join(out) if len(parts) > 1 else (out[0] if out else "")
+        return ""
     try:
-        if len(parts) > 1:
-            text = str(make_header([(p if isinstance(p, bytes) else p.encode("utf-8", "replace"),
-                                     (cs or "utf-8") if isinstance(p, bytes) else "utf-8") for p, cs in parts]))
+        text = _decode_encoded_words(_recover_8bit(raw))
     except Exception:
-        pass
+        text = raw
     return _clean_header(text)
 
 
 def _clean_header(text: str) -> str:
     text = text.replace("\r", " ").replace("\n", " ").replace("\x00", "")
     text = re.sub(r"\s+", " ", text).strip()
-    # Surrogates from undecodable bytes (email package's surrogateescape) become U+FFFD.
-    return text.encode("utf-8", "replace").decode("utf-8")[:MAX_HEADER]
+    # Lone surrogates (undecodable bytes, odd codecs) become U+FFFD: PostgreSQL cannot store them.
+    return _no_surrogates(text)[:MAX_HEADER]
 
 
 @dataclass
@@ -150,7 +235,9 @@ def message_ids(value: str) -> list[str]:
     found = _MSGID.findall(value or "")
     if not found and value and value.strip():
         found = [v for v in re.split(r"[\s,]+", value.strip()) if v]
-    return [f[:500] for f in found][:100]
+    found = [f[:500] for f in found]
+    # A long References header: keep the root and the nearest ancestors (the end), not the oldest 100.
+    return found if len(found) <= 100 else found[:1] + found[-99:]
 
 
 def raw_digest(raw: bytes) -> str:
@@ -158,11 +245,22 @@ def raw_digest(raw: bytes) -> str:
 
 
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
-    try:
-        pairs = getaddresses([decode_header_value(v) for v in values if v])
-    except Exception:
-        return []
-    return [(name.strip(), addr.strip().lower()) for name, addr in pairs if "@" in (addr or "")]
+    """(name, address) pairs. The header is split into addresses *before* RFC 2047 words are decoded:
+    an encoded display name may hold a comma or an address of its own ("=?utf-8?q?a=40b.com=2C?=
+    <x@evil>") and must not become a second (or a spoofed first) address."""
+    out = []
+    for value in values:
+        if not value:
+            continue
+        try:
+            pairs = getaddresses([_recover_8bit(str(value)).replace("\r", " ").replace("\n", " ")])
+        except Exception:
+            continue
+        for name, addr in pairs:
+            addr = _clean_header(addr or "").lower()
+            if "@" in addr:
+                out.append((decode_header_value(name), addr))
+    return out
 
 
 AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+@]|$)", re.I)
@@ -170,7 +268,8 @@ AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|
 
 def detect_automatic(msg: EmailMessage, from_email: str) -> str:
     def h(name: str) -> str:
-        return str(msg.get(name, "") or "").strip().lower()
+        # Decoded and cleaned: the value may end up in the stored reason (no raw 8-bit bytes there).
+        return decode_header_value(msg.get(name, "") or "").lower()
 
     auto = h("auto-submitted")
     if auto and auto != "no":
@@ -193,18 +292,31 @@ def detect_automatic(msg: EmailMessage, from_email: str) -> str:
     return ""
 
 
+def _param_text(value) -> str:
+    """A MIME parameter: RFC 2231 (charset, language, %-decoded text) or a plain (maybe RFC 2047) string."""
+    if isinstance(value, tuple):
+        charset, _lang, text = value
+        text = email.utils.unquote(text or "")
+        try:
+            data = text.encode("latin-1", "surrogateescape")  # the %XX bytes, one char each
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "surrogateescape")
+        return decode_bytes(data, charset or None)
+    return email.utils.unquote(str(value)) if value else ""
+
+
 def _part_filename(part: EmailMessage) -> str:
-    try:
-        name = part.get_filename()  # handles RFC 2231 and RFC 2047
-    except Exception:
-        name = None
-    if not name:
-        ctype_name = part.get_param("name")
-        if isinstance(ctype_name, tuple):
-            name = email.utils.collapse_rfc2231_value(ctype_name)
-        else:
-            name = ctype_name
-    return decode_header_value(name) if name else ""
+    """The file name, from Content-Disposition or Content-Type; RFC 2231 (continuations, charset) and
+    RFC 2047 both handled, with the same charset repairs as the body. Never raises."""
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        try:
+            name = _param_text(part.get_param(param, header=header))
+        except Exception:
+            name = ""
+        name = decode_header_value(name)
+        if name:
+            return name
+    return ""
 
 
 def _payload_bytes(part: EmailMessage) -> bytes:
@@ -225,27 +337,37 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
     if depth > 30:
         parsed.problems.append("multipart nesting too deep")
         return
+    ctype = (msg.get_content_type() or "text/plain").lower()
+    if ctype in ("message/rfc822", "message/global"):
+        # A forwarded message: kept whole as an .eml attachment, not mixed into the body
+        # (compat32 says a message/rfc822 part "is multipart", so this test comes first).
+        payload = msg.get_payload()
+        try:
+            if isinstance(payload, list) and payload:
+                data = payload[0].as_bytes()
+            else:
+                data = _payload_bytes(msg)
+        except Exception:
+            data = _payload_bytes(msg)
+        filename = _part_filename(msg) or "message.eml"
+        parsed.attachments.append(ParsedAttachment(filename, "message/rfc822", data))
+        return
     if msg.is_multipart():
         payload = msg.get_payload()
         if not isinstance(payload, list):
             parsed.problems.append("broken multipart")
             return
-        subtype = msg.get_content_subtype()
-        if subtype == "alternative":
-            # Prefer the richest readable version, but keep a text twin too.
-            for sub in payload:
+        for sub in payload:  # alternative: text and html twins both kept
+            try:
                 _walk(sub, parsed, depth + 1)
-            return
-        for sub in payload:
-            _walk(sub, parsed, depth + 1)
+            except Exception as exc:  # one broken part does not lose the others
+                parsed.problems.append(f"part: {type(exc).__name__}: {exc}")
         return
-    ctype = (msg.get_content_type() or "text/plain").lower()
     disposition = (msg.get_content_disposition() or "").lower()
     filename = _part_filename(msg)
-    if ctype == "message/rfc822" or (ctype.startswith("message/") and msg.is_multipart()):
-        data = msg.as_bytes() if hasattr(msg, "as_bytes") else b""
-        parsed.attachments.append(ParsedAttachment(filename or "message.eml", "message/rfc822", data))
-        return
+    if ctype.startswith("multipart/"):
+        # Declared multipart but no usable boundary: the parser leaves the body as one string; read it as text.
+        ctype = "text/plain"
     is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if is_body_text:
         text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
@@ -258,7 +380,7 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             parsed.text = f"{parsed.text}\n{text}" if parsed.text else text
         return
     data = _payload_bytes(msg)
-    content_id = normalize_message_id(str(msg.get("content-id", "") or ""))
+    content_id = normalize_message_id(decode_header_value(msg.get("content-id")))
     parsed.attachments.append(
         ParsedAttachment(
             filename=filename or _default_name(ctype),
@@ -279,7 +401,7 @@ def _default_name(ctype: str) -> str:
 def parse_email(raw: bytes) -> ParsedEmail:
     parsed = ParsedEmail()
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        msg = email.message_from_bytes(raw, policy=RAW_POLICY)
     except Exception as exc:  # pragma: no cover - compat32 parser is very tolerant
         parsed.problems.append(f"unparseable message: {exc}")
         return parsed
@@ -287,8 +409,9 @@ def parse_email(raw: bytes) -> ParsedEmail:
         parsed.problems += [type(d).__name__ for d in msg.defects][:10]
 
     parsed.message_id = normalize_message_id(decode_header_value(msg.get("message-id")))
-    parsed.in_reply_to = message_ids(str(msg.get("in-reply-to", "") or ""))
-    parsed.references = message_ids(str(msg.get("references", "") or ""))
+    # Not _clean_header: a long References header must not be cut (its end holds the nearest ancestors).
+    parsed.in_reply_to = message_ids(_no_surrogates(str(msg.get("in-reply-to", "") or "")).replace("\x00", ""))
+    parsed.references = message_ids(_no_surrogates(str(msg.get("references", "") or "")).replace("\x00", ""))
     parsed.subject = decode_header_value(msg.get("subject"))[:255]
     from_pairs = _addresses(msg.get_all("from") or [])
     if not from_pairs:
@@ -313,18 +436,37 @@ def parse_email(raw: bytes) -> ParsedEmail:
         parsed.problems.append(f"body: {type(exc).__name__}: {exc}")
     parsed.text = parsed.text.replace("\r\n", "\n").replace("\x00", "")
     parsed.html = parsed.html.replace("\x00", "")
-    parsed.auto_reason = detect_automatic(msg, parsed.from_email)
+    try:
+        parsed.auto_reason = detect_automatic(msg, parsed.from_email)
+    except Exception as exc:
+        parsed.problems.append(f"headers: {type(exc).__name__}: {exc}")
     return parsed
 
 
 # --- quoted history and signatures --------------------------------------------------------------------
 
-_QUOTE_HEADERS = re.compile(
-    r"^\s*(?:Le .{5,200}a écrit\s*:|On .{5,200}wrote:|-----\s*Original Message\s*-----|"
-    r"-----\s*Message d'origine\s*-----|De\s*:\s.+|From:\s.+|Envoyé\s*:\s.+|Sent:\s.+)\s*$",
-    re.I | re.M,
+# A one-line attribution: "Le ... a écrit :", "On ... wrote:", "-----Original Message-----".
+_ATTRIBUTION = re.compile(
+    r"^\s*(?:Le .{5,200}a\s+écrit\s*:|On .{5,200}wrote\s*:|"
+    r"-{3,}\s*(?:Original Message|Message d'origine)\s*-{3,})\s*$",
+    re.I,
 )
-_SIGNATURE = re.compile(r"^(--|__|—)\s*$", re.M)
+# An Outlook header block: "De : / From:" followed by "Envoyé : / Sent: / À : / Objet : ..." lines.
+# "De : mon côté, tout va bien." alone is the customer's own sentence, not quoted history.
+_HEADER_START = re.compile(r"^\s*(?:De|From)\s*:\s*\S", re.I)
+_HEADER_NEXT = re.compile(r"^\s*(?:Envoyé|Sent|Date|À|To|Cc|Objet|Subject)\s*:\s*\S", re.I)
+_OUTLOOK_RULE = re.compile(r"^\s*_{10,}\s*$")  # Outlook's line of underscores above the header block
+_SIGNATURE = re.compile(r"^(--|__|—)\s*$")
+
+
+def _quote_starts(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    if _ATTRIBUTION.match(line):
+        return True
+    # Gmail wraps a long attribution: "Le lun. 3 mars 2025 à 10:15, Support <" / "support@x> a écrit :"
+    if i + 1 < len(lines) and re.match(r"^\s*(?:Le|On)\s", line) and _ATTRIBUTION.match(f"{line} {lines[i + 1]}"):
+        return True
+    return bool(_HEADER_START.match(line) and any(_HEADER_NEXT.match(ln) for ln in lines[i + 1:i + 4]))
 
 
 def split_quoted(text: str) -> tuple[str, str]:
@@ -332,15 +474,26 @@ def split_quoted(text: str) -> tuple[str, str]:
     if not text:
         return "", ""
     lines = text.split("\n")
+    # quoted_tail[i]: every line from i on is a '>' line or blank (computed once: no quadratic rescans).
+    quoted_tail = [True] * (len(lines) + 1)
+    for i in range(len(lines) - 1, -1, -1):
+        quoted_tail[i] = quoted_tail[i + 1] and (lines[i].startswith(">") or not lines[i].strip())
     cut = len(lines)
     for i, line in enumerate(lines):
-        if _QUOTE_HEADERS.match(line) and i > 0:
+        if i == 0:
+            continue
+        if _quote_starts(lines, i):
+            cut = i
+            j = i - 1
+            while j > 0 and not lines[j].strip():
+                j -= 1
+            if j > 0 and _OUTLOOK_RULE.match(lines[j]):
+                cut = j
+            break
+        if line.startswith(">") and quoted_tail[i]:
             cut = i
             break
-        if line.startswith(">") and i > 0 and all(ln.startswith(">") or not ln.strip() for ln in lines[i:]):
-            cut = i
-            break
-        if _SIGNATURE.match(line) and i > 0:
+        if _SIGNATURE.match(line):
             cut = i
             break
     new = "\n".join(lines[:cut]).rstrip()

@@ -1,6 +1,7 @@
 """The SMTP receiver for forwarded mail (aiosmtpd).
 
-RCPT: 550 for an unknown address, 450 (temporary) while the mailbox is paused.
+RCPT: 550 for an unknown address, 450 (temporary) while the mailbox is paused, 451 if the
+database cannot be reached.
 DATA: above INBOUND_MAX_BYTES aiosmtpd answers 552; otherwise the raw bytes are
 stored (one row per mailbox) before we answer 250, and parsing is queued. If the
 database cannot store it we answer 451 so the sending server retries: the sender
@@ -54,7 +55,13 @@ def _queue(inbound_ids: list[int]) -> None:
 
 class InboundHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        mailbox = await sync_to_async(_lookup)(address)
+        try:
+            mailbox = await sync_to_async(_lookup)(address)
+        except Exception:
+            # Database unreachable: a temporary answer, so the sending server keeps the message and
+            # retries (aiosmtpd would otherwise answer a permanent "500 Error: (OperationalError) ...").
+            log.exception("could not look up recipient %s", address)
+            return "451 4.3.0 Temporary failure, please retry"
         if mailbox is None:
             return "550 5.1.1 No such mailbox here"
         if mailbox.is_paused or not mailbox.is_active:
