@@ -34,6 +34,8 @@ bench: services
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
 		$(PY) manage.py bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
+		$(PY) manage.py bench_ingest
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -173,6 +173,8 @@ def create_ticket(
     created_at: datetime | None = None,
     imported: bool = False,
     mailbox=None,
+    body_quoted: str = "",
+    email_message_id: str = "",
 ) -> Ticket:
     """Open a ticket with its first message.
 
@@ -222,8 +224,11 @@ def create_ticket(
         channel=channel,
         body_html=html_body,
         body_text=text_body,
+        body_quoted=body_quoted,
+        email_message_id=email_message_id,
         created_at=now,
     )
+    ticket.first_message = message
     _store_attachments(message, files)
     if tag_names:
         _set_tags(ticket, tag_names)
@@ -267,6 +272,8 @@ def add_message(
     attachments: Sequence[UploadedFile] = (),
     then_status: str | None = None,
     created_at: datetime | None = None,
+    body_quoted: str = "",
+    email_message_id: str = "",
 ) -> Message:
     """Add a customer message, a public reply or an internal note.
 
@@ -301,6 +308,8 @@ def add_message(
         channel=channel or (ticket.channel if kind == MessageKind.CUSTOMER else Channel.MANUAL),
         body_html=html_body,
         body_text=text_body,
+        body_quoted=body_quoted,
+        email_message_id=email_message_id,
         created_at=now,
     )
     _store_attachments(message, files)

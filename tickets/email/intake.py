@@ -105,7 +105,7 @@ def receive(
     with transaction.atomic():
         original = InboundEmail.objects.filter(
             organization_id=mailbox.organization_id, message_key=common["message_key"]
-        ).exclude(status=InboundStatus.DUPLICATE).first()
+        ).exclude(status=InboundStatus.DUPLICATE).only("id", "ticket_id").first()
         if original is None:
             try:
                 with transaction.atomic():
@@ -116,7 +116,7 @@ def receive(
             except IntegrityError:  # another worker stored the same message a moment ago
                 original = InboundEmail.objects.filter(
                     organization_id=mailbox.organization_id, message_key=common["message_key"]
-                ).exclude(status=InboundStatus.DUPLICATE).first()
+                ).exclude(status=InboundStatus.DUPLICATE).only("id", "ticket_id").first()
         return InboundEmail.objects.create(
             **common,
             status=InboundStatus.DUPLICATE,
@@ -222,9 +222,10 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
 
 def _record_reference(ticket: Ticket, message_id: str, *, outbound: bool = False) -> None:
     if message_id:
-        EmailReference.objects.get_or_create(
-            organization_id=ticket.organization_id, message_id=message_id[:500],
-            defaults={"ticket": ticket, "outbound": outbound},
+        EmailReference.objects.bulk_create(
+            [EmailReference(organization_id=ticket.organization_id, message_id=message_id[:500], ticket=ticket,
+                            outbound=outbound)],
+            ignore_conflicts=True,
         )
 
 
@@ -243,7 +244,7 @@ def process(inbound_id: int) -> InboundEmail:
         with transaction.atomic():
             locked = InboundEmail.objects.select_for_update(skip_locked=True).filter(
                 pk=inbound.pk, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
-            ).first()
+            ).values_list("pk", flat=True).first()
             if locked is None:
                 return InboundEmail.objects.get(pk=inbound_id)
             return _process_locked(inbound, services)
@@ -304,14 +305,15 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
         ticket = services.create_ticket(
             organization=org, customer=customer, subject=parsed.subject or _("(sans sujet)"), body_html=html,
             body=text, channel=Channel.EMAIL, attachments=files, created_at=when, mailbox=mailbox,
+            body_quoted=quoted, email_message_id=parsed.message_id[:500],
         )
-        message = ticket.messages.order_by("created_at", "id").first()
+        message = ticket.first_message
     else:
         message = services.add_message(
             ticket=ticket, kind=MessageKind.CUSTOMER, body_html=html, body=text, author_customer=customer,
             channel=Channel.EMAIL, attachments=files, created_at=when,
+            body_quoted=quoted, email_message_id=parsed.message_id[:500],
         )
-    Message.objects.filter(pk=message.pk).update(body_quoted=quoted, email_message_id=parsed.message_id[:500])
     _record_reference(ticket, parsed.message_id or inbound.message_key)
     if refused:
         with override(org.language):
