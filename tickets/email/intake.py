@@ -8,6 +8,7 @@ reason (kept, listed, retryable). Nothing is dropped.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from email.parser import BytesHeaderParser
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
@@ -103,20 +104,23 @@ def receive(
         "envelope_to": list(envelope_to or []),
     }
     with transaction.atomic():
-        original = InboundEmail.objects.filter(
-            organization_id=mailbox.organization_id, message_key=common["message_key"]
-        ).exclude(status=InboundStatus.DUPLICATE).only("id", "ticket_id").first()
-        if original is None:
+        if not mailbox.is_paused:
+            inbound_id = _insert_original(common)
+            if inbound_id is not None:
+                inbound = InboundEmail(pk=inbound_id, status=InboundStatus.RECEIVED, **common)
+                inbound._state.adding = False
+                return inbound
+        else:
             try:
                 with transaction.atomic():
                     inbound = InboundEmail.objects.create(**common)
-                if mailbox.is_paused:
-                    _finish(inbound, InboundStatus.QUARANTINED, _("boîte en pause à la réception"))
-                return inbound
-            except IntegrityError:  # another worker stored the same message a moment ago
-                original = InboundEmail.objects.filter(
-                    organization_id=mailbox.organization_id, message_key=common["message_key"]
-                ).exclude(status=InboundStatus.DUPLICATE).only("id", "ticket_id").first()
+                return _finish(inbound, InboundStatus.QUARANTINED, _("boîte en pause à la réception"))
+            except IntegrityError:
+                pass
+        # The organization already has this message (or another worker stored it a moment ago).
+        original = InboundEmail.objects.filter(
+            organization_id=mailbox.organization_id, message_key=common["message_key"]
+        ).exclude(status=InboundStatus.DUPLICATE).only("id", "ticket_id").first()
         return InboundEmail.objects.create(
             **common,
             status=InboundStatus.DUPLICATE,
@@ -125,6 +129,38 @@ def receive(
             reason=_("même message déjà reçu"),
             processed_at=timezone.now(),
         )
+
+
+def _insert_original(values: dict) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the
+    organization already has an original of this message (one round trip on the hot path)."""
+    columns = {
+        "organization_id": values["organization_id"],
+        "mailbox_id": values["mailbox"].pk,
+        "source": values["source"],
+        "raw": values["raw"],
+        "size": values["size"],
+        "digest": values["digest"],
+        "message_key": values["message_key"],
+        "envelope_from": values["envelope_from"],
+        "envelope_to": json.dumps(values["envelope_to"]),
+        "status": InboundStatus.RECEIVED,
+        "reason": "",
+        "subject": "",
+        "from_email": "",
+        "attempts": 0,
+        "received_at": timezone.now(),
+    }
+    names = ", ".join(columns)
+    marks = ", ".join("%s" for _c in columns)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {InboundEmail._meta.db_table} ({names}) VALUES ({marks}) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            list(columns.values()),
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
 
 
 def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None, message=None) -> InboundEmail:
@@ -233,24 +269,24 @@ def process(inbound_id: int) -> InboundEmail:
     """Parse a stored message and make it a ticket message. Never raises."""
     from .. import services
 
-    claimed = InboundEmail.objects.filter(
-        pk=inbound_id, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
-    ).select_related("mailbox", "mailbox__organization").first()
-    if claimed is None:
-        return InboundEmail.objects.get(pk=inbound_id)
-    inbound = claimed
-    inbound.attempts += 1
+    holder: dict[str, InboundEmail] = {}
     try:
         with transaction.atomic():
-            locked = InboundEmail.objects.select_for_update(skip_locked=True).filter(
-                pk=inbound.pk, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
-            ).values_list("pk", flat=True).first()
-            if locked is None:
+            inbound = (
+                InboundEmail.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("mailbox", "mailbox__organization")
+                .filter(pk=inbound_id, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED])
+                .first()
+            )
+            if inbound is None:  # already processed, or being processed by another worker
                 return InboundEmail.objects.get(pk=inbound_id)
+            inbound.attempts += 1
+            holder["inbound"] = inbound
             return _process_locked(inbound, services)
     except Exception as exc:  # quarantine, never lose
-        log.exception("inbound %s quarantined", inbound.pk)
+        log.exception("inbound %s quarantined", inbound_id)
         reason = f"{type(exc).__name__}: {exc}"
+        inbound = holder.get("inbound") or InboundEmail.objects.get(pk=inbound_id)
         try:
             with transaction.atomic():  # with the subject and sender read, so the quarantine list shows them
                 return _finish(inbound, InboundStatus.QUARANTINED, reason)
