@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := lumiodesk.settings
 
-.PHONY: run test bench lint format services messages clean-venv
+.PHONY: run test bench eval lint format services messages clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ bench: services
 		$(PY) manage.py bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
 		$(PY) manage.py bench_ingest
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py sla_bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py automation_bench
+
+# The knowledge-base assistant on its question set (kb/eval/questions.py), in a database of its own.
+eval: services
+	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
+		$(PY) -m lumiodesk.services_check --start
+	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
+		$(PY) manage.py migrate --noinput -v 0
+	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
+		$(PY) manage.py kb_eval
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -33,6 +33,7 @@ class Config:
     smtp_inbound_host: str
     smtp_inbound_port: int
     inbound_max_bytes: int
+    site_url: str
 
 
 def _redact(text: str, value: str) -> str:
@@ -119,6 +120,10 @@ def read_config(base_dir: Path) -> Config:
     if not inbound_domain or "@" in inbound_domain or " " in inbound_domain:
         raise _fail("INBOUND_EMAIL_DOMAIN", inbound_domain, "inbound.example.com")
 
+    site_url = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+    if urlparse(site_url).scheme not in {"http", "https"} or not urlparse(site_url).hostname:
+        raise _fail("SITE_URL", site_url, "https://help.example.com")
+
     return Config(
         secret_key=secret_key,
         debug=debug,
@@ -134,4 +139,5 @@ def read_config(base_dir: Path) -> Config:
         smtp_inbound_host=env.str("SMTP_INBOUND_HOST", default="127.0.0.1"),
         smtp_inbound_port=smtp_port,
         inbound_max_bytes=_int("INBOUND_MAX_BYTES", 25 * 1024 * 1024),
+        site_url=site_url,
     )

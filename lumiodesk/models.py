@@ -7,6 +7,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -122,3 +123,86 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}#{self.target_id}"
+
+
+# --- agent notifications (section 17): the mechanism every app uses ------------------------------------------
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNED = "assigned", _("Nouveau ticket assigné")
+    MENTION = "mention", _("Mention dans une note interne")
+    CUSTOMER_REPLY = "customer_reply", _("Réponse client")
+    SLA_WARNING = "sla_warning", _("SLA bientôt dépassé")
+    SLA_BREACH = "sla_breach", _("SLA dépassé")
+    URGENT = "urgent", _("Ticket urgent")
+    DAILY_DIGEST = "daily_digest", _("Résumé quotidien")
+    # automations: a rule's "notify" action; a webhook endpoint disabled after 6 failures (Admins).
+    AUTOMATION = "automation", _("Règle d'automatisation")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook désactivé")
+
+
+class AgentNotification(models.Model):
+    """One thing an agent is told, in the notification center and/or by email (their preference).
+
+    ``dedup_key`` names the event (``mention:<message id>``, ``sla:<alert id>``): the same event never
+    notifies the same person twice, however often the task that creates it runs.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_notifications"
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    dedup_key = models.CharField(max_length=200)
+    in_app = models.BooleanField(default=True)
+    email = models.BooleanField(default=False)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notification agent")
+        verbose_name_plural = _("notifications agents")
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "dedup_key"], name="agentnotif_once_per_event"),
+            models.CheckConstraint(condition=models.Q(kind__in=NotificationKind.values), name="agentnotif_kind_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "recipient", "-created_at"], name="agentnotif_list_idx"),
+            # The bell: unread in-app notifications of one person, counted every 20 s.
+            models.Index(
+                fields=["organization", "recipient"], name="agentnotif_unread_idx",
+                condition=models.Q(read_at__isnull=True, in_app=True),
+            ),
+            models.Index(
+                fields=["created_at"], name="agentnotif_unsent_idx",
+                condition=models.Q(email=True, emailed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NotificationPreference(models.Model):
+    """How one person wants one kind of notification; no row means the kind's default."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    in_app = models.BooleanField(default=True)
+    email = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("préférence de notification")
+        verbose_name_plural = _("préférences de notification")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user", "kind"], name="notifpref_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: in_app={self.in_app} email={self.email}"

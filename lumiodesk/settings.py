@@ -134,6 +134,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.poll_imap_mailboxes",
         "schedule": crontab(minute="*"),
     },
+    # SLA warnings and breach notices: a few indexed rows per minute (sla.alerts).
+    "sla-scan": {
+        "task": "sla.tasks.run_sla_scan",
+        "schedule": crontab(minute="*"),
+    },
+    # The managers' daily digest, due at 08:30 in each organization's time zone (sla.digest).
+    "sla-daily-digest": {
+        "task": "sla.tasks.send_daily_digests",
+        "schedule": crontab(minute="*/5"),
+    },
+    "agent-notification-emails": {
+        "task": "lumiodesk.tasks.resend_unsent_notification_emails",
+        "schedule": crontab(minute="*/10"),
+    },
+    # automations: time rules ("still New after 2 business hours"), once per ticket and episode.
+    "automation-time-rules": {
+        "task": "automations.tasks.run_time_rules",
+        "schedule": crontab(minute="*"),
+    },
+    # automations: webhook retries (1 min ... 15 h) and deliveries the broker missed.
+    "webhook-retries": {
+        "task": "automations.tasks.deliver_due_webhooks",
+        "schedule": crontab(minute="*"),
+    },
 }
 
 # Attachments: size limit and the types we accept (see tickets.attachments).
@@ -145,6 +169,9 @@ INBOUND_EMAIL_DOMAIN = config.inbound_email_domain
 SMTP_INBOUND_HOST = config.smtp_inbound_host
 SMTP_INBOUND_PORT = config.smtp_inbound_port
 INBOUND_MAX_BYTES = config.inbound_max_bytes
+
+# Links in emails to agents (notifications, daily digest) start with this.
+SITE_URL = config.site_url
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

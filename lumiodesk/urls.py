@@ -3,7 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from . import views
+from . import notification_views, views
+
+notification_patterns = [
+    path("", notification_views.notification_center, name="center"),
+    path("badge/", notification_views.badge, name="badge"),
+    path("read/", notification_views.mark_all_read, name="mark_all_read"),
+    path("preferences/", notification_views.preferences, name="preferences"),
+    path("<int:pk>/", notification_views.open_notification, name="open"),
+]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tickets:list", permanent=False)),
@@ -14,6 +22,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("tickets/", include("tickets.urls")),
+    path("notifications/", include((notification_patterns, "notifications"))),
+    path("", include("sla.urls")),
+    path("", include("automations.urls")),  # automations: settings/automations/, settings/webhooks/, journal
     path("settings/channels/email/", include("tickets.email.urls")),
+    path("kb/", include("kb.urls")),
+    path("help/", include("kb.public_urls")),
     path("admin/", admin.site.urls),
 ]

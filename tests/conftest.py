@@ -96,6 +96,68 @@ def queued_emails(request, monkeypatch):
     yield queued
 
 
+@pytest.fixture(autouse=True)
+def queued_tasks(request, monkeypatch):
+    """The agent-notification and SLA tasks handed to Celery after commit, as (task name, args, kwargs).
+
+    Like ``queued_emails``: unit tests check what was queued and run the task function themselves
+    (``run_queued`` below); tests marked ``worker`` use the real broker.
+    """
+    if request.node.get_closest_marker("worker"):
+        yield None
+        return
+    from lumiodesk.tasks import send_agent_notification_email
+    from sla.tasks import restamp_organization
+    from tickets.tasks import notify_agents
+
+    queued: list[tuple[str, tuple, dict]] = []
+    for task in (notify_agents, send_agent_notification_email, restamp_organization):
+        monkeypatch.setattr(
+            task, "delay", lambda *args, _name=task.name, **kwargs: queued.append((_name, args, kwargs))
+        )
+    yield queued
+
+
+def run_queued(queued: list) -> None:
+    """Run, in this process, the tasks queued so far (and those they queue), then forget them."""
+    from celery import current_app
+
+    while queued:
+        name, args, kwargs = queued.pop(0)
+        current_app.tasks[name](*args, **kwargs)
+
+
+class Clock:
+    """Stands in for ``django.utils.timezone.now``: services, the SLA scan and the digest run at ``clock.now``."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def set(self, now) -> None:
+        self.now = now
+
+    def advance(self, **delta) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Time under the test's control, starting on Monday 10 March 2025, 10:00 in Paris."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    c = Clock(datetime(2025, 3, 10, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    monkeypatch.setattr(timezone, "now", c)
+    return c
+
+
 @dataclass
 class World:
     """The base cast every view test checks."""

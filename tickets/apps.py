@@ -13,3 +13,5 @@ class TicketsConfig(AppConfig):
         from .selectors import tickets_created_this_month
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
+
+        from . import agent_notifications  # noqa: F401 - connects the agents' notifications to tickets.events

@@ -97,6 +97,20 @@ class Ticket(models.Model):
     # Follow-ups already sent in the current waiting_customer episode (0, 1 or 2).
     followups_sent = models.PositiveSmallIntegerField(default=0)
 
+    # SLA, in business time: stamped by the sla app from tickets.events, in the same transaction.
+    first_response_due_at = models.DateTimeField(_("première réponse attendue avant"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("résolution attendue avant"), null=True, blank=True)
+    # The resolution clock is stopped (waiting on the customer, resolved) since this instant...
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    # ... and has been stopped for this much business time before (it pushes resolution_due_at back).
+    sla_paused_seconds = models.PositiveIntegerField(default=0)
+    # The nearest due time still running (list sort and filters); NULL when no clock runs.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    # From this instant the ticket is "due soon" (the SLA warning's lead before sla_due_at).
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
+    # When the SLA scan must look at the ticket next (a warning, a breach, or the next opening).
+    sla_next_alert_at = models.DateTimeField(null=True, blank=True)
+
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
@@ -121,6 +135,12 @@ class Ticket(models.Model):
                 condition=models.Q(status__in=[Status.RESOLVED, Status.WAITING_CUSTOMER]),
             ),
             GinIndex(fields=["search_vector"], name="ticket_search_idx"),
+            # SLA: the list sorted or filtered by due time (only tickets with a running clock)...
+            models.Index("organization", models.F("is_urgent").desc(), "sla_due_at", name="ticket_sla_due_idx",
+                         condition=models.Q(sla_due_at__isnull=False)),
+            # ... and the SLA scan of every organization: the few tickets whose next alert has come.
+            models.Index("sla_next_alert_at", name="ticket_sla_alert_idx",
+                         condition=models.Q(sla_next_alert_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

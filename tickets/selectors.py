@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from lumiodesk.models import AuditLog, Membership, Organization, Role
@@ -32,7 +32,10 @@ SORTS = {
     "created": ("created_at", "id"),
     "-updated": ("-updated_at", "-id"),
     "priority": ("-priority_rank", "-created_at", "-id"),
+    # SLA: the nearest running due time first (set by the sla app); tickets without one last.
+    "due": (F("sla_due_at").asc(nulls_last=True), "-created_at", "-id"),
 }
+SLA_FILTERS = ("overdue", "due_soon")
 IN_PROGRESS = (Status.OPEN, Status.WAITING_INTERNAL)
 COUNT_CAP = 1000  # a filtered list counts its matches up to this many
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
@@ -52,12 +55,13 @@ class TicketFilters:
     customer: str = ""  # customer id
     q: str = ""
     sort: str = "-created"
+    sla: str = ""  # "", "overdue" or "due_soon"
     errors: list[str] = field(default_factory=list)
 
     @classmethod
     def from_params(cls, params) -> TicketFilters:
         f = cls(**{k: (params.get(k) or "").strip() for k in ("status", "priority", "assignee", "tag",
-                                                                "customer", "q", "sort")})
+                                                                "customer", "q", "sort", "sla")})
         if f.status and f.status not in Status.values and f.status != "in_progress":
             f.errors.append(f.status)
             f.status = ""
@@ -70,17 +74,20 @@ class TicketFilters:
             f.customer = ""
         if f.sort not in SORTS:
             f.sort = "-created"
+        if f.sla and f.sla not in SLA_FILTERS:
+            f.errors.append(f.sla)
+            f.sla = ""
         f.q = f.q[:200]
         return f
 
     def as_dict(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in ("status", "priority", "assignee", "tag", "customer", "q", "sort")
+        return {k: getattr(self, k) for k in ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla")
                 if getattr(self, k) and not (k == "sort" and getattr(self, k) == "-created")}
 
     @property
     def only_status(self) -> bool:
         """Filtered by status at most: the counters already know the count."""
-        return not (self.priority or self.assignee or self.tag or self.customer or self.q)
+        return not (self.priority or self.assignee or self.tag or self.customer or self.q or self.sla)
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -111,6 +118,11 @@ def ticket_list(organization: Organization, filters: TicketFilters, *, user) -> 
         qs = qs.filter(tickettag__tag__name=filters.tag.lower(), tickettag__organization=organization)
     if filters.customer:
         qs = qs.filter(customer_id=int(filters.customer))
+    if filters.sla == "overdue":  # a running SLA clock past its due time (index ticket_sla_due_idx)
+        qs = qs.filter(sla_due_at__lt=timezone.now())
+    elif filters.sla == "due_soon":  # within the "SLA soon breached" warning's lead
+        now = timezone.now()
+        qs = qs.filter(sla_due_at__gte=now, sla_warn_at__lte=now)
     if filters.q:
         q = filters.q.strip().lstrip("#")
         query = search_query(filters.q)

@@ -28,6 +28,7 @@ from lumiodesk.models import Membership, Organization, Role
 
 from .attachments import CheckedFile, check_uploads
 from .content import body_from
+from .events import Change, emit
 from .models import (
     Attachment,
     Channel,
@@ -232,6 +233,10 @@ def create_ticket(
     _store_attachments(message, files)
     if tag_names:
         _set_tags(ticket, tag_names)
+    # Domain event (tickets.events): sla stamps the due times, agents are told after commit.
+    stamped = emit(ticket, Change.CREATED, now=now, actor=actor, message=message)
+    if stamped:
+        ticket.save(update_fields=sorted(stamped))
     refresh_search_document([ticket.pk])
     audit.record(
         organization=organization, actor=actor, action="ticket.created", target_type="ticket",
@@ -327,6 +332,7 @@ def add_message(
             fields.add("first_response_at")
         if ticket.status == Status.NEW and then_status in (None, Status.OPEN):
             _apply_status(ticket, Status.OPEN, actor=author_user, now=now, fields=fields, reason="first_reply")
+    fields |= emit(ticket, Change.MESSAGE, now=now, actor=author_user, message=message)  # domain event
     ticket.save(update_fields=sorted(fields))
 
     if kind == MessageKind.REPLY and not ticket.imported:
@@ -387,6 +393,7 @@ def _apply_status(
     )
     if status in NOTIFIED_STATUSES and not ticket.imported:
         notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer, message=message)
+    fields.update(emit(ticket, Change.STATUS, now=now, actor=actor, old=old, new=status))  # domain event
     return old
 
 
@@ -418,7 +425,9 @@ def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
         return ticket
     ticket.assignee = assignee
     ticket.updated_at = timezone.now()
-    ticket.save(update_fields=["assignee", "updated_at"])
+    stamped = emit(ticket, Change.ASSIGNED, now=ticket.updated_at, actor=actor, old=old,  # domain event
+                   new=assignee.pk if assignee else None)
+    ticket.save(update_fields=["assignee", "updated_at", *sorted(stamped)])
     audit.record(
         organization=ticket.organization, actor=actor, action="ticket.assigned", target_type="ticket",
         target_id=ticket.pk, old=old, new=assignee.pk if assignee else None,
@@ -436,7 +445,8 @@ def set_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
     old = ticket.priority
     ticket.priority = priority
     ticket.updated_at = timezone.now()
-    ticket.save(update_fields=["priority", "updated_at"])
+    stamped = emit(ticket, Change.PRIORITY, now=ticket.updated_at, actor=actor, old=old, new=priority)  # domain event
+    ticket.save(update_fields=["priority", "updated_at", *sorted(stamped)])
     ticket.refresh_from_db(fields=["is_urgent"])
     audit.record(
         organization=ticket.organization, actor=actor, action="ticket.priority", target_type="ticket",
@@ -489,6 +499,8 @@ def set_tags(*, ticket: Ticket, names: Iterable[str], actor) -> Ticket:
             organization=ticket.organization, actor=actor, action="ticket.tags", target_type="ticket",
             target_id=ticket.pk, added=added, removed=removed,
         )
+        # automations: informational domain event (tickets.events), nothing a receiver sets is saved.
+        emit(ticket, Change.TAGS, now=ticket.updated_at, actor=actor, old=removed, new=added)
     return ticket
 
 
@@ -601,7 +613,7 @@ def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str,
 
 # --- shared views and reply templates -----------------------------------------------------------------
 
-VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort")
+VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla")
 
 
 @transaction.atomic

@@ -39,3 +39,12 @@ def poll_imap_mailbox(self, mailbox_id: int) -> int:
     from .email.imap import poll_mailbox
 
     return poll_mailbox(mailbox_id)
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=5)
+def notify_agents(self, event: str, ticket_id: int, *, actor_id: int | None = None, key: str,
+                  message_id: int | None = None) -> int:
+    """Agent notifications of one ticket event (tickets.agent_notifications); idempotent by ``key``."""
+    from .agent_notifications import deliver
+
+    return deliver(event, ticket_id, actor_id=actor_id, key=key, message_id=message_id)

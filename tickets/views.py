@@ -12,11 +12,14 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kb import selectors as kb_selectors
 from lumiodesk.access import require_membership
 from lumiodesk.exceptions import DomainError
+from sla import selectors as sla_selectors
 
 from . import selectors, services
 from .access import get_attachment_for, get_template_for, get_ticket_for, get_view_for
@@ -81,13 +84,18 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     paginator = KnownCountPaginator(qs, 25, known_count=known)
     page = paginator.get_page(request.GET.get("page"))
     query = filters.as_dict()
+    tickets = list(page.object_list)
+    # The SLA column: time left (or overdue) in business time, from the sla app (one query).
+    statuses = sla_selectors.sla_statuses(org, tickets, timezone.now())
+    for t in tickets:
+        t.sla_status = statuses[t.pk]
     context = {
         "filters": filters,
         "counts": counts,
         "page": page,
         "count_capped": capped,
         "count_cap": selectors.COUNT_CAP,
-        "tickets": list(page.object_list),
+        "tickets": tickets,
         "query": urlencode(query),
         "has_filters": bool({k for k in query if k != "sort"}),
         "statuses": Status.choices,
@@ -99,7 +107,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "can_manage": membership.can_manage,
         "view_form": SavedViewForm(),
         "sorts": [("-created", _("Plus récents")), ("created", _("Plus anciens")),
-                  ("-updated", _("Dernière activité")), ("priority", _("Priorité"))],
+                  ("-updated", _("Dernière activité")), ("priority", _("Priorité")), ("due", _("Échéance SLA"))],
+        "sla_filters": [("overdue", _("SLA dépassé")), ("due_soon", _("SLA bientôt dépassé"))],
     }
     for error in filters.errors:
         messages.warning(request, _("Filtre inconnu ignoré : %(v)s") % {"v": error})
@@ -155,6 +164,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
         "reply_form": reply_form or ReplyForm(),
         "all_statuses": Status.choices,
         **selectors.ticket_page(ticket),
+        "kb_suggestions": kb_selectors.suggestions_for_ticket(ticket),
+        "sla": sla_selectors.ticket_clocks(ticket, timezone.now()),  # due times and time left (one query)
     }
     context["tags_value"] = ", ".join(t.name for t in context["ticket_tags"])
     return context

@@ -32,9 +32,10 @@ import zoneinfo
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
@@ -43,7 +44,11 @@ from django.utils import timezone
 
 from crm.models import Company, Customer, NotificationPreference
 from crm.services import get_or_create_customer
+from lumiodesk import notifications as agent_notifications
 from lumiodesk.models import Membership, Organization, Plan, Role
+from lumiodesk.models import NotificationPreference as AgentNotificationPreference
+from sla.models import Holiday
+from sla.services import create_defaults, restamp_open_tickets
 from tickets import services, tasks
 from tickets.models import (
     Channel,
@@ -681,6 +686,7 @@ def scripted_time(clock: Clock, notifications: list[tuple[int, datetime]]):
         mock.patch.object(timezone, "now", clock),
         mock.patch.object(services, "notify_customer", notify_customer),
         mock.patch.object(tasks.send_customer_notification_email, "delay", lambda *a, **k: None),
+        agent_notifications.muted(),  # the scripted history notifies no agent
     ):
         yield
 
@@ -762,6 +768,7 @@ class Command(BaseCommand):
                                   "(--reset to seed it again).")
                 continue
             results.append(Seeder(spec, anchor_at).run())
+        self._channels_and_knowledge_base()
         if not results:
             self.stdout.write(self.style.SUCCESS("The demo is already seeded."))
             return
@@ -771,6 +778,31 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Demo seeded in {time.monotonic() - started:.1f} s. Logins (password {PASSWORD}): {logins}"
         ))
+
+    def _channels_and_knowledge_base(self) -> None:
+        """The demo's mailbox and knowledge base (both idempotent, also on an already seeded demo)."""
+        from kb.services import import_lumiodesk_documentation
+        from tickets.email.models import Mailbox
+
+        demo = Organization.objects.filter(slug=DEMO.slug).first()
+        if demo is None:
+            return
+        mailbox, created = Mailbox.objects.get_or_create(
+            organization=demo, address="support@lumiodesk.test", defaults={"name": "Support LumioDesk"}
+        )
+        if created:
+            self.stdout.write(f"Mailbox support@lumiodesk.test (forwarding address "
+                              f"{mailbox.forwarding_address(settings.INBOUND_EMAIL_DOMAIN)}).")
+        result = import_lumiodesk_documentation(organization=demo)
+        self.stdout.write(
+            f"Knowledge base: {result.created} articles created, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {result.kept} edited by the team and kept."
+        )
+        # automations: the four examples of section 7 as active rules (idempotent: by name).
+        from automations.services import install_section7_examples
+
+        rules = install_section7_examples(organization=demo)
+        self.stdout.write(f"Automations: {len(rules)} example rules of section 7 created.")
 
     def _delete(self, slug: str) -> None:
         org = Organization.objects.filter(slug=slug).first()
@@ -802,6 +834,7 @@ class Seeder:
             tickets = [self._play(plan) for plan in plans]
             self._date_notifications()
             services.refresh_search_document([t.pk for t in tickets])
+        restamp_open_tickets(self.org.pk, past_alerts=False)  # old overdue tickets shown, not notified
         return self._summary()
 
     def _setup(self) -> None:
@@ -811,6 +844,19 @@ class Seeder:
             org = Organization.objects.create(name=spec.name, slug=spec.slug, language="fr",
                                               time_zone="Europe/Paris", plan=spec.plan)
         self.org = org
+        create_defaults(org.pk)  # Mon–Fri 9:00–18:00 and the section 13 policies (idempotent)
+        Holiday.objects.bulk_create(
+            [
+                Holiday(organization=org, date=date(y, m, d), name=n)
+                for y in (self.anchor.year, self.anchor.year + 1)
+                for (m, d, n) in (
+                    (1, 1, "Jour de l'an"), (5, 1, "Fête du travail"), (5, 8, "Victoire 1945"),
+                    (7, 14, "Fête nationale"), (8, 15, "Assomption"), (11, 1, "Toussaint"),
+                    (11, 11, "Armistice"), (12, 25, "Noël"),
+                )
+            ],
+            ignore_conflicts=True,
+        )
         password = make_password(PASSWORD)
         self.members = []
         for email, first, last, role, share in spec.team:
@@ -825,6 +871,9 @@ class Seeder:
             self.members.append((user, role, share))
         self.manager = next((u for u, r, _s in self.members if r == Role.MANAGER),
                             next(u for u, r, _s in self.members if r == Role.ADMIN))
+        AgentNotificationPreference.objects.get_or_create(
+            organization=org, user=self.manager, kind="daily_digest", defaults={"in_app": True, "email": True}
+        )
         self.workers = [(u, s) for u, r, s in self.members if r != Role.VIEWER and s]
         Tag.objects.bulk_create([Tag(organization=org, name=n) for n in spec.tags], ignore_conflicts=True)
 

@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from .models import BusinessHours, DigestRun, Holiday, SlaAlert, SlaOutcome, SlaPolicy, SlaReport, SlaSettings
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(admin.ModelAdmin):
+    list_display = ("organization", "weekday", "is_open", "opens", "closes")
+    list_filter = ("weekday", "is_open")
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ("organization", "date", "name")
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ("organization", "priority", "first_response_amount", "first_response_unit", "resolution_amount",
+                    "resolution_unit")
+
+
+@admin.register(SlaAlert)
+class SlaAlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "organization", "ticket", "kind", "due_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("ticket",)
+
+
+@admin.register(SlaOutcome)
+class SlaOutcomeAdmin(admin.ModelAdmin):
+    list_display = ("ticket", "metric", "priority", "breached", "business_seconds", "achieved_at")
+    list_filter = ("metric", "breached")
+    raw_id_fields = ("ticket", "agent")
+
+
+admin.site.register(SlaSettings)
+admin.site.register(DigestRun)
+admin.site.register(SlaReport)

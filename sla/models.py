@@ -1,0 +1,247 @@
+"""Opening hours, holidays, SLA policies, the alerts sent, SLA outcomes, digests and stored reports.
+
+The due times themselves live on ``tickets.Ticket`` (indexed for the list and the scan); this app
+stamps them. Every table carries ``organization_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from lumiodesk.models import Organization
+from tickets.models import Priority, Ticket
+
+from .business_time import Unit
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Lundi")
+    TUESDAY = 1, _("Mardi")
+    WEDNESDAY = 2, _("Mercredi")
+    THURSDAY = 3, _("Jeudi")
+    FRIDAY = 4, _("Vendredi")
+    SATURDAY = 5, _("Samedi")
+    SUNDAY = 6, _("Dimanche")
+
+
+MIDNIGHT = time(0, 0)
+
+
+class BusinessHours(models.Model):
+    """One weekday's opening hours, in the organization's time zone. ``closes`` 00:00 means midnight
+    (end of the day). Every organization has the seven rows (created with it)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    weekday = models.PositiveSmallIntegerField(_("jour"), choices=Weekday.choices)
+    is_open = models.BooleanField(_("ouvert"), default=True)
+    opens = models.TimeField(_("ouverture"), default=time(9, 0))
+    closes = models.TimeField(_("fermeture"), default=time(18, 0))
+
+    class Meta:
+        verbose_name = _("horaires d'ouverture")
+        verbose_name_plural = _("horaires d'ouverture")
+        ordering = ["weekday"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "weekday"], name="businesshours_one_per_weekday"),
+            models.CheckConstraint(condition=models.Q(weekday__gte=0, weekday__lte=6), name="businesshours_weekday"),
+            models.CheckConstraint(
+                condition=models.Q(is_open=False) | models.Q(closes__gt=models.F("opens")) | models.Q(closes=MIDNIGHT),
+                name="businesshours_closes_after_opens",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}" if self.is_open else "-"
+
+    @property
+    def interval(self) -> tuple[int, int] | None:
+        """(opens, closes) in minutes after midnight, or None when closed."""
+        if not self.is_open:
+            return None
+        closes = 1440 if self.closes == MIDNIGHT else self.closes.hour * 60 + self.closes.minute
+        return self.opens.hour * 60 + self.opens.minute, closes
+
+
+class Holiday(models.Model):
+    """A whole local day off: no business time on that date."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("nom"), max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("jour férié")
+        verbose_name_plural = _("jours fériés")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["organization", "date"], name="holiday_one_per_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class TargetUnit(models.TextChoices):
+    MINUTES = Unit.MINUTES, _("minutes ouvrées")
+    HOURS = Unit.HOURS, _("heures ouvrées")
+    DAYS = Unit.DAYS, _("jours ouvrés")
+
+
+class SlaPolicy(models.Model):
+    """The targets of one priority (section 13)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    priority = models.CharField(_("priorité"), max_length=10, choices=Priority.choices)
+    first_response_amount = models.PositiveIntegerField(_("première réponse"))
+    first_response_unit = models.CharField(max_length=10, choices=TargetUnit.choices)
+    resolution_amount = models.PositiveIntegerField(_("résolution"))
+    resolution_unit = models.CharField(max_length=10, choices=TargetUnit.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("politique SLA")
+        verbose_name_plural = _("politiques SLA")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "priority"], name="slapolicy_one_per_priority"),
+            models.CheckConstraint(
+                condition=models.Q(first_response_amount__gt=0, resolution_amount__gt=0), name="slapolicy_positive"
+            ),
+            models.CheckConstraint(condition=models.Q(priority__in=Priority.values), name="slapolicy_priority"),
+            models.CheckConstraint(
+                condition=models.Q(first_response_unit__in=TargetUnit.values, resolution_unit__in=TargetUnit.values),
+                name="slapolicy_units",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.first_response_amount} {self.first_response_unit} / " \
+               f"{self.resolution_amount} {self.resolution_unit}"
+
+
+class SlaSettings(models.Model):
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    pause_when_waiting_customer = models.BooleanField(
+        _("suspendre le délai de résolution pendant l'attente client"), default=True
+    )
+
+    class Meta:
+        verbose_name = _("réglages SLA")
+        verbose_name_plural = _("réglages SLA")
+
+    def __str__(self) -> str:
+        return f"SLA settings of {self.organization_id}"
+
+
+class AlertKind(models.TextChoices):
+    FIRST_RESPONSE_WARNING = "first_response_warning", _("Première réponse bientôt dépassée")
+    FIRST_RESPONSE_BREACH = "first_response_breach", _("Première réponse dépassée")
+    RESOLUTION_WARNING = "resolution_warning", _("Résolution bientôt dépassée")
+    RESOLUTION_BREACH = "resolution_breach", _("Résolution dépassée")
+
+
+class SlaAlert(models.Model):
+    """A warning or breach notice sent: at most one per ticket, kind and due time (the unique
+    constraint is what makes two scans, or two workers, send it once)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_alerts")
+    kind = models.CharField(max_length=24, choices=AlertKind.choices)
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("alerte SLA")
+        verbose_name_plural = _("alertes SLA")
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "kind", "due_at"], name="slaalert_once_per_due_time"),
+        ]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="slaalert_org_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.ticket_id} {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Metric(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("Première réponse")
+    RESOLUTION = "resolution", _("Résolution")
+
+
+class SlaOutcome(models.Model):
+    """How one ticket did against one target: met or breached, and how long it took in business time.
+
+    Written when the target is reached (first public reply, resolution) or breached (the scan); kept
+    when the ticket is reopened (a breach stays a breach), updated when it is resolved again.
+    Reports aggregate these rows.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_outcomes")
+    metric = models.CharField(max_length=16, choices=Metric.choices)
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    # First response: who replied. Resolution: the assignee then (or who resolved it).
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    ticket_created_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    achieved_at = models.DateTimeField(null=True, blank=True)
+    business_seconds = models.PositiveIntegerField(null=True, blank=True)
+    breached = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("résultat SLA")
+        verbose_name_plural = _("résultats SLA")
+        constraints = [models.UniqueConstraint(fields=["ticket", "metric"], name="slaoutcome_one_per_metric")]
+        indexes = [models.Index(fields=["organization", "ticket_created_at"], name="slaoutcome_period_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.metric} {'breached' if self.breached else 'met'}"
+
+
+class DigestRun(models.Model):
+    """The managers' daily digest of one organization for one local date: claimed once, sent once."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    local_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+    recipients = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("résumé quotidien")
+        verbose_name_plural = _("résumés quotidiens")
+        constraints = [models.UniqueConstraint(fields=["organization", "local_date"], name="digestrun_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"digest {self.organization_id} {self.local_date}"
+
+
+class Granularity(models.TextChoices):
+    DAY = "day", _("Jour")
+    WEEK = "week", _("Semaine")
+    MONTH = "month", _("Mois")
+
+
+class SlaReport(models.Model):
+    """A generated SLA report, kept as it was: its figures and the time zone in force then (section 3)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    time_zone = models.CharField(max_length=64)
+    start = models.DateField(_("du"))
+    end = models.DateField(_("au"))
+    granularity = models.CharField(_("par"), max_length=8, choices=Granularity.choices, default=Granularity.WEEK)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("rapport SLA")
+        verbose_name_plural = _("rapports SLA")
+        indexes = [models.Index(fields=["organization", "-created_at"], name="slareport_org_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="slareport_period")]
+
+    def __str__(self) -> str:
+        return f"SLA {self.start} - {self.end}"

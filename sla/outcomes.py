@@ -1,0 +1,80 @@
+"""SLA outcomes: one row per ticket and metric, written when the target is reached or breached.
+
+Upserts, so the same fact recorded twice (a scan running twice, a ticket resolved again after a
+reopening) leaves one row; a breach is never undone (``breached = old OR new``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    organization_id: int
+    ticket_id: int
+    metric: str
+    priority: str
+    agent_id: int | None
+    ticket_created_at: datetime
+    due_at: datetime
+    achieved_at: datetime | None
+    business_seconds: int | None
+    breached: bool
+    at: datetime
+
+
+_UPSERT = """
+INSERT INTO sla_slaoutcome (organization_id, ticket_id, metric, priority, agent_id, ticket_created_at, due_at,
+                            achieved_at, business_seconds, breached, updated_at)
+VALUES {values}
+ON CONFLICT (ticket_id, metric) DO UPDATE SET
+    priority = EXCLUDED.priority,
+    agent_id = COALESCE(EXCLUDED.agent_id, sla_slaoutcome.agent_id),
+    due_at = EXCLUDED.due_at,
+    achieved_at = COALESCE(EXCLUDED.achieved_at, sla_slaoutcome.achieved_at),
+    business_seconds = COALESCE(EXCLUDED.business_seconds, sla_slaoutcome.business_seconds),
+    breached = sla_slaoutcome.breached OR EXCLUDED.breached,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+def record(rows: Sequence[OutcomeRow]) -> None:
+    if not rows:
+        return
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list = []
+    for r in rows:
+        params += [r.organization_id, r.ticket_id, r.metric, r.priority, r.agent_id, r.ticket_created_at, r.due_at,
+                   r.achieved_at, r.business_seconds, r.breached, r.at]
+    with connection.cursor() as cur:
+        cur.execute(_UPSERT.format(values=values), params)
+
+
+_BREACHES = """
+INSERT INTO sla_slaoutcome (organization_id, ticket_id, metric, priority, agent_id, ticket_created_at, due_at,
+                            achieved_at, business_seconds, breached, updated_at)
+SELECT t.organization_id, t.id, %(metric)s, t.priority, t.assignee_id, t.created_at, t.{due}, NULL, NULL, true,
+       %(now)s
+FROM tickets_ticket t
+WHERE t.organization_id = %(org)s AND NOT t.imported AND t.status NOT IN ('resolved', 'closed')
+  AND t.{due} <= %(now)s AND {running}
+ON CONFLICT (ticket_id, metric) DO UPDATE SET breached = true, due_at = EXCLUDED.due_at,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+def record_breaches(organization_id: int, now: datetime) -> None:
+    """Every running clock of the organization already past its due time is a breach (set-based; the
+    scan records them as it goes, this catches up before a report)."""
+    with connection.cursor() as cur:
+        for metric, due, running in (
+            ("first_response", "first_response_due_at", "t.first_response_at IS NULL"),
+            ("resolution", "resolution_due_at", "t.sla_paused_at IS NULL"),
+        ):
+            cur.execute(_BREACHES.format(due=due, running=running),
+                        {"metric": metric, "org": organization_id, "now": now})

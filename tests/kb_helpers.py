@@ -1,0 +1,37 @@
+"""Knowledge-base test data, made through kb.services like the console does."""
+
+from __future__ import annotations
+
+from kb import services
+from kb.models import ArticleStatus, Audience, CollectionVisibility
+
+
+def make_kb(org, manager):
+    """One article of each kind, each with a word of its own, so a page showing it is easy to spot."""
+    public = services.save_collection(actor=manager, organization=org, name="Facturation")
+    hidden = services.save_collection(actor=manager, organization=org, name="Coulisses",
+                                      visibility=CollectionVisibility.HIDDEN)
+
+    def article(title, word, *, collection=public, audience=Audience.PUBLIC, status=ArticleStatus.PUBLISHED):
+        a = services.create_article(
+            actor=manager, organization=org, title=title, collection=collection, audience=audience,
+            body=f"Le forfait {word} coute 42 EUR par mois.\n\nLe mot {word} sert aux tests de visibilite.",
+            publish=status == ArticleStatus.PUBLISHED,
+        )
+        if status == ArticleStatus.ARCHIVED:
+            services.publish_article(actor=manager, article=a)
+            a = services.archive_article(actor=manager, article=a)
+        return a
+
+    return {
+        "published": article("Tarif Zephyrin", "zephyrin"),
+        "draft": article("Tarif Brouillonix", "brouillonix", status=ArticleStatus.DRAFT),
+        "archived": article("Tarif Archivix", "archivix", status=ArticleStatus.ARCHIVED),
+        "internal": article("Tarif Internix", "internix", audience=Audience.INTERNAL),
+        "hidden": article("Tarif Cachotix", "cachotix", collection=hidden),
+        "public_collection": public,
+        "hidden_collection": hidden,
+    }
+
+
+HIDDEN_WORDS = ("brouillonix", "archivix", "internix", "cachotix")
