@@ -29,7 +29,7 @@ from lumiodesk.models import NotificationKind
 from tickets import services as tickets
 from tickets.models import MessageKind, Ticket
 
-from .models import AutomationRule, Outcome
+from .models import Outcome
 from .rules import Act, Names, NotifyTo, describe_action
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ def names_lookup(organization_id: int):
     return lookup
 
 
-def run(action: dict, *, ticket: Ticket, rule: AutomationRule, facts, key: str) -> Result:
+def run(action: dict, *, ticket: Ticket, rule, facts, key: str) -> Result:
+    """``rule``: the running rule (``engine.Rule``: its ``pk`` and ``name``)."""
     label = describe_action(action, Names(lookup=names_lookup(ticket.organization_id)))
     handler = HANDLERS.get(action.get("type"))
     if handler is None:

@@ -42,7 +42,7 @@ from sla.business_time import NoBusinessTime, subtract_target
 from tickets.models import Message, MessageKind, Ticket, TicketTag
 
 from . import actions as action_runner
-from .models import AutomationRule, AutomationRun, Match, Outcome, Trigger
+from .models import AutomationRun, Match, Outcome, Trigger
 from .rules import Cond, fold
 
 log = logging.getLogger(__name__)
@@ -71,38 +71,45 @@ def is_running() -> bool:
 
 # Conditions answered from the ticket row itself are checked first; those that need a query (the tags, the
 # message text, the company) last, so a rule that cannot match costs no query.
-_COST = {Cond.TAG: 2, Cond.TEXT: 2, Cond.COMPANY: 1, Cond.STATUS_FOR: 3}
+_COST = {Cond.COMPANY: 1, Cond.TAG: 2, Cond.TEXT: 2, Cond.STATUS_FOR: 3}
 
+# Compiled rules per organization, reused while the organization's active rules are unchanged: the
+# fingerprint (how many, the sum of their row versions) changes with any insert, update or delete.
+_FINGERPRINT_SQL = """
+SELECT count(*), coalesce(sum(xmin::text::bigint), 0), coalesce(max(id), 0)
+FROM automations_automationrule WHERE organization_id = %s AND is_active
+"""
 _RULES_SQL = """
 SELECT id, name, events, match, conditions, actions, stop_after, time_status, time_amount, time_unit
-FROM automations_automationrule
-WHERE organization_id = %s AND is_active
+FROM automations_automationrule WHERE organization_id = %s AND is_active
 ORDER BY position, id
-LIMIT %s
 """
+_cache: dict[int, tuple[tuple, list[Rule]]] = {}
+_CACHE_SIZE = 2000
 
 
 @dataclass(frozen=True)
 class Rule:
-    """An active rule as the engine runs it: read with one plain query, its texts folded once."""
+    """An active rule as the engine runs it: its conditions compiled into predicates, cheapest first."""
 
     pk: int
     name: str
     events: tuple[str, ...]
     match: str
-    conditions: tuple[dict, ...]  # in evaluation order (cheapest first)
+    conditions: tuple[dict, ...]
     actions: list[dict]
     stop_after: bool
     time_status: str | None = None
     time_amount: int | None = None
     time_unit: str | None = None
+    predicates: tuple[Callable[[Facts], bool], ...] = ()
 
     @classmethod
     def compile(cls, rule) -> Rule:
-        conditions = sorted(rule.conditions, key=lambda c: _COST.get(c.get("field"), 0))
-        prepared = tuple({**c, "_folded": fold(str(c.get("value") or ""))} for c in conditions)
-        return cls(rule.pk, rule.name, tuple(rule.events), rule.match, prepared, rule.actions, rule.stop_after,
-                   rule.time_status, rule.time_amount, rule.time_unit)
+        conditions = tuple(sorted(rule.conditions, key=lambda c: _COST.get(c.get("field"), 0)))
+        return cls(rule.pk, rule.name, tuple(rule.events or ()), rule.match, conditions, rule.actions,
+                   rule.stop_after, rule.time_status, rule.time_amount, rule.time_unit,
+                   tuple(predicate(c) for c in conditions))
 
 
 def _json(value):
@@ -110,18 +117,30 @@ def _json(value):
 
 
 def active_rules(organization: Organization) -> list[Rule]:
-    """The active rules the plan lets run, in evaluation order (one query)."""
-    limit = limit_of(organization, Limit.ACTIVE_AUTOMATIONS)
+    """The active rules the plan lets run, in evaluation order: one small query while they are unchanged."""
     with connection.cursor() as cur:
-        cur.execute(_RULES_SQL, [organization.pk, limit])
-        rows = cur.fetchall()
-    return [
-        Rule.compile(SimpleNamespace(
-            pk=pk, name=name, events=events or [], match=match, conditions=_json(conditions), actions=_json(actions),
-            stop_after=stop_after, time_status=time_status, time_amount=time_amount, time_unit=time_unit,
-        ))
-        for pk, name, events, match, conditions, actions, stop_after, time_status, time_amount, time_unit in rows
-    ]
+        cur.execute(_FINGERPRINT_SQL, [organization.pk])
+        fingerprint = tuple(cur.fetchone())
+        if not fingerprint[0]:
+            return []
+        cached = _cache.get(organization.pk)
+        if cached is not None and cached[0] == fingerprint:
+            rules = cached[1]
+        else:
+            cur.execute(_RULES_SQL, [organization.pk])
+            rules = [
+                Rule.compile(SimpleNamespace(
+                    pk=pk, name=name, events=events, match=match, conditions=_json(conditions),
+                    actions=_json(actions), stop_after=stop_after, time_status=time_status,
+                    time_amount=time_amount, time_unit=time_unit,
+                ))
+                for pk, name, events, match, conditions, actions, stop_after, time_status, time_amount, time_unit
+                in cur.fetchall()
+            ]
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[organization.pk] = (fingerprint, rules)
+    return rules[: limit_of(organization, Limit.ACTIVE_AUTOMATIONS)]
 
 
 def rules_for(organization: Organization, trigger: str) -> list[Rule]:
@@ -164,6 +183,14 @@ class Facts:
         return self.ticket.customer
 
     @cached_property
+    def customer_fields(self) -> dict[str, str]:
+        """The customer's email, name and attributes, folded once."""
+        c = self.customer
+        out = {k: fold("" if v is None else str(v)) for k, v in (c.attributes or {}).items()}
+        out.update(email=fold(c.email), name=fold(c.full_name))
+        return out
+
+    @cached_property
     def company(self):
         return self.customer.company if self.customer.company_id else None
 
@@ -176,77 +203,66 @@ class Facts:
         return self._calendar
 
 
-def _compare(op: str, actual: str, wanted: str) -> bool:
-    actual = fold(actual)
+def _text_test(op: str, wanted: str) -> Callable[[str], bool]:
     if op == "equals":
-        return actual == wanted
+        return lambda actual: actual == wanted
     if op == "not_equals":
-        return actual != wanted
+        return lambda actual: actual != wanted
     if op == "contains":
-        return wanted in actual
-    return wanted not in actual  # not_contains
+        return lambda actual: wanted in actual
+    return lambda actual: wanted not in actual  # not_contains
 
 
-def _is(op: str, actual, wanted) -> bool:
-    return (actual == wanted) if op == "is" else (actual != wanted)
+def predicate(c: dict) -> Callable[[Facts], bool]:
+    """One condition (``automations.rules``) as a function of the facts."""
+    kind, op, value = c["field"], c.get("op"), c.get("value")
+    negate = op in ("not_contains", "is_not", "has_not")
+    if kind in (Cond.SUBJECT, Cond.TEXT):
+        wanted, attr = fold(str(value)), "subject" if kind == Cond.SUBJECT else "text"
+        if negate:
+            return lambda f: wanted not in getattr(f, attr)
+        return lambda f: wanted in getattr(f, attr)
+    if kind in (Cond.CHANNEL, Cond.MAILBOX, Cond.STATUS, Cond.PRIORITY, Cond.ASSIGNEE):
+        attr = {Cond.CHANNEL: "channel", Cond.MAILBOX: "mailbox_id", Cond.STATUS: "status",
+                Cond.PRIORITY: "priority", Cond.ASSIGNEE: "assignee_id"}[kind]
+        if negate:
+            return lambda f: getattr(f.ticket, attr) != value
+        return lambda f: getattr(f.ticket, attr) == value
+    if kind == Cond.TAG:
+        if negate:
+            return lambda f: value not in f.tags
+        return lambda f: value in f.tags
+    if kind == Cond.CUSTOMER:
+        test, key = _text_test(op, fold(str(value))), c["key"]
+        return lambda f: test(f.customer_fields.get(key, ""))
+    if kind == Cond.COMPANY:
+        test, key = _text_test(op, fold(str(value))), c["key"]
+        return lambda f: test(fold(getattr(f.company, key, "") or "") if f.company is not None else "")
+    if kind == Cond.STATUS_FOR:
+        status, amount, unit = c["status"], c["amount"], c["unit"]
 
+        def in_status_long_enough(f: Facts) -> bool:
+            if f.ticket.status != status:
+                return False
+            try:
+                return f.ticket.status_changed_at <= subtract_target(f.calendar, f.now, amount, unit)
+            except NoBusinessTime:
+                return False
 
-def _folded(c: dict) -> str:
-    return c["_folded"] if "_folded" in c else fold(str(c.get("value") or ""))
+        return in_status_long_enough
+    return lambda f: False
 
 
 def condition_holds(c: dict, facts: Facts) -> bool:
-    t = facts.ticket
-    kind, op = c["field"], c.get("op")
-    if kind == Cond.SUBJECT:
-        found = _folded(c) in facts.subject
-        return found if op == "contains" else not found
-    if kind == Cond.TEXT:
-        found = _folded(c) in facts.text
-        return found if op == "contains" else not found
-    if kind == Cond.CHANNEL:
-        return _is(op, t.channel, c["value"])
-    if kind == Cond.MAILBOX:
-        return _is(op, t.mailbox_id, c["value"])
-    if kind == Cond.STATUS:
-        return _is(op, t.status, c["value"])
-    if kind == Cond.PRIORITY:
-        return _is(op, t.priority, c["value"])
-    if kind == Cond.ASSIGNEE:
-        return _is(op, t.assignee_id, c["value"])
-    if kind == Cond.TAG:
-        has = c["value"] in facts.tags
-        return has if op == "has" else not has
-    if kind == Cond.CUSTOMER:
-        customer, key = facts.customer, c["key"]
-        if key == "email":
-            actual = customer.email
-        elif key == "name":
-            actual = customer.full_name
-        else:
-            value = (customer.attributes or {}).get(key)
-            actual = "" if value is None else str(value)
-        return _compare(op, actual, _folded(c))
-    if kind == Cond.COMPANY:
-        company = facts.company
-        actual = getattr(company, c["key"], "") if company is not None else ""
-        return _compare(op, actual or "", _folded(c))
-    if kind == Cond.STATUS_FOR:
-        if t.status != c["status"]:
-            return False
-        try:
-            threshold = subtract_target(facts.calendar, facts.now, c["amount"], c["unit"])
-        except NoBusinessTime:
-            return False
-        return t.status_changed_at <= threshold
-    return False
+    return predicate(c)(facts)
 
 
 def rule_matches(rule: Rule, facts: Facts) -> bool:
-    if not rule.conditions:
+    if not rule.predicates:
         return True
-    checks = (condition_holds(c, facts) for c in rule.conditions)
-    return any(checks) if rule.match == Match.ANY else all(checks)
+    if rule.match == Match.ANY:
+        return any(p(facts) for p in rule.predicates)
+    return all(p(facts) for p in rule.predicates)
 
 
 # --- evaluating --------------------------------------------------------------------------------------------
@@ -306,62 +322,60 @@ def evaluate_created(ticket: Ticket, *, message: Message | None, now: datetime) 
 
 
 class AfterCommit:
-    """One evaluation of a ticket for a trigger, run once the change that caused it is committed."""
+    """One evaluation of a ticket for a trigger, once the change that caused it is committed.
 
-    def __init__(self, ticket_id: int, trigger: str, message_id: int | None):
-        self.ticket_id = ticket_id
-        self.trigger = trigger
-        self.message_id = message_id
+    It keeps the ticket as the service saved it (the last copy the transaction's events carried) and the
+    rules read when it was scheduled: after the commit, nothing is read again unless a rule matches.
+    """
+
+    def __init__(self, ticket: Ticket, trigger: str, message: Message | None, rules: list[Rule]):
+        self.ticket, self.trigger, self.message, self.rules = ticket, trigger, message, rules
 
     @property
     def key(self) -> tuple[int, str]:
-        return (self.ticket_id, self.trigger)
+        return (self.ticket.pk, self.trigger)
 
     def __call__(self) -> None:
         try:
-            evaluate_committed(self.ticket_id, self.trigger, message_id=self.message_id)
+            evaluate_event(self.ticket, self.trigger, message=self.message, rules=self.rules)
         except Exception:  # noqa: BLE001 - the change is committed; a failing rule must not break the request
-            log.exception("automation rules failed on ticket %s (%s)", self.ticket_id, self.trigger)
+            log.exception("automation rules failed on ticket %s (%s)", self.ticket.pk, self.trigger)
 
 
-def schedule_after_commit(ticket: Ticket, trigger: str, message_id: int | None = None) -> None:
-    """Evaluate after the commit; once per ticket and trigger however many events the transaction sends,
-    and not at all when the organization has no active rule for that trigger (one indexed query)."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        for _sids, func, _robust in getattr(connection, "run_on_commit", ()):
+def schedule_after_commit(ticket: Ticket, trigger: str, message: Message | None = None) -> None:
+    """Evaluate after the commit: once per ticket and trigger however many events the transaction sends, and
+    not at all when the organization has no active rule for that trigger."""
+    connection_ = transaction.get_connection()
+    if connection_.in_atomic_block:
+        for _sids, func, _robust in getattr(connection_, "run_on_commit", ()):
             if isinstance(func, AfterCommit) and func.key == (ticket.pk, trigger):
-                func.message_id = func.message_id or message_id
+                func.ticket = ticket  # the latest copy: the transaction's final state
+                func.message = func.message or message
                 return
-    if not AutomationRule.objects.filter(
-        organization_id=ticket.organization_id, is_active=True, events__contains=[trigger]
-    ).exists():
-        return
-    transaction.on_commit(AfterCommit(ticket.pk, trigger, message_id), robust=True)
+    rules = rules_for(ticket.organization, trigger)
+    if rules:
+        transaction.on_commit(AfterCommit(ticket, trigger, message, rules), robust=True)
 
 
-def evaluate_committed(ticket_id: int, trigger: str, *, message_id: int | None = None) -> list[AutomationRun]:
-    """An update or a customer reply, after its commit. The ticket row is locked only once a rule matched,
-    before its first action (a concurrent change evaluates the rules again after its own commit)."""
+def evaluate_event(ticket: Ticket, trigger: str, *, message: Message | None = None,
+                   rules: list[Rule] | None = None) -> list[AutomationRun]:
+    """An update or a customer reply, after its commit, in a transaction of its own. The ticket row is
+    locked (and read again) only once a rule matched, before its first action; a change made meanwhile by
+    someone else evaluates the rules again after its own commit."""
+    if ticket.imported:
+        return []
+    rules = rules_for(ticket.organization, trigger) if rules is None else rules
+    if not rules:
+        return []
+
+    def lock() -> None:
+        locked = Ticket.objects.select_for_update().defer("search_vector").get(pk=ticket.pk)
+        for f in Ticket._meta.concrete_fields:
+            if f.attname != "search_vector":
+                setattr(ticket, f.attname, getattr(locked, f.attname))
+
     with transaction.atomic():
-        ticket = (
-            Ticket.objects.select_related("organization", "customer", "customer__company")
-            .defer("search_vector").filter(pk=ticket_id).first()
-        )
-        if ticket is None or ticket.imported:
-            return []
-        rules = rules_for(ticket.organization, trigger)
-        if not rules:
-            return []
-        message = Message.objects.filter(pk=message_id).first() if message_id else None
-
-        def lock() -> None:
-            locked = Ticket.objects.select_for_update().defer("search_vector").get(pk=ticket_id)
-            for f in Ticket._meta.concrete_fields:
-                if f.attname != "search_vector":
-                    setattr(ticket, f.attname, getattr(locked, f.attname))
-
         return evaluate(ticket, trigger, rules=rules, now=timezone.now(), message=message, before_actions=lock)
 
 
-__all__ = ["Facts", "Outcome", "evaluate", "evaluate_created", "rules_for", "schedule_after_commit"]
+__all__ = ["Facts", "Outcome", "evaluate", "evaluate_created", "evaluate_event", "rules_for", "schedule_after_commit"]

@@ -1,7 +1,8 @@
 """The rule form: the rule's own fields, then one small form per condition and per action.
 
 Each row shows only the inputs its kind needs (``visible``). Adding, removing a row or changing a row's
-kind posts the whole form back (``add``, ``remove``, ``refresh``) and gets it re-rendered, not saved: with
+kind posts the whole form back (``add_row``, ``drop``, ``refresh``; not ``add``/``remove``, which
+would shadow the DOM methods of the <form> element) and gets it re-rendered, not saved: with
 HTMX only the form is swapped; without JavaScript the same buttons reload the page. Rows become the JSON
 of ``automations.rules``, which ``automations.services`` validates again before saving.
 """
@@ -70,6 +71,10 @@ class ConditionRow(forms.Form):
         }.get(self.kind, [])
         if self.kind == Cond.TAG:
             self.fields["value"].label = _("Tag")
+        placeholders = {Cond.SUBJECT: _("facture"), Cond.TEXT: _("mot de passe"), Cond.TAG: _("nom du tag"),
+                        Cond.CUSTOMER: _("Enterprise"), Cond.COMPANY: _("valeur")}
+        self.fields["value"].widget.attrs["placeholder"] = placeholders.get(self.kind, "")
+        self.fields["amount"].widget.attrs["placeholder"] = "2"
         self.json: dict | None = None
 
     def _current(self, name: str, default: str) -> str:
@@ -153,6 +158,9 @@ class ActionRow(forms.Form):
             (str(pk), title) for pk, title in choices.articles]
         self.fields["endpoint"].choices = _pick(_("Choisir un endpoint…")) + [
             (str(pk), url) for pk, url in choices.endpoints]
+        self.fields["tag"].widget.attrs["placeholder"] = _("nom du tag, par exemple facturation")
+        self.fields["message"].widget.attrs["placeholder"] = _("Message de la notification (facultatif)")
+        self.fields["text"].widget.attrs["placeholder"] = _("Texte de la note interne")
         self.json: dict | None = None
 
     def _current(self, name: str, default: str) -> str:
@@ -225,15 +233,15 @@ class RuleEditor:
         data = data.copy()
         n_cond = _count(data.get("c-count"))
         n_act = _count(data.get("a-count"))
-        remove = data.get("remove", "")
-        keep_c = [i for i in range(n_cond) if remove != f"c{i}"]
-        keep_a = [i for i in range(n_act) if remove != f"a{i}"]
-        if remove:
+        drop = data.get("drop", "")
+        keep_c = [i for i in range(n_cond) if drop != f"c{i}"]
+        keep_a = [i for i in range(n_act) if drop != f"a{i}"]
+        if drop:
             self.intent = "edit"
             data = _renumber(data, "c", keep_c)
             data = _renumber(data, "a", keep_a)
         n_cond, n_act = len(keep_c), len(keep_a)
-        add = data.get("add")
+        add = data.get("add_row")
         if add == "condition" and n_cond < MAX_ROWS:
             data[f"c{n_cond}-field"] = Cond.SUBJECT
             n_cond += 1

@@ -42,6 +42,6 @@ def on_ticket_changed(sender, *, ticket: Ticket, change: str, now: datetime, act
         if not engine.is_running():
             engine.evaluate_created(ticket, message=message, now=now)
     elif not engine.is_running():
-        engine.schedule_after_commit(ticket, trigger, message.pk if message is not None else None)
+        engine.schedule_after_commit(ticket, trigger, message)
     webhooks.on_ticket_event(ticket, change, old=old, new=new, now=now)
     return None

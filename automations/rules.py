@@ -94,7 +94,7 @@ CONDITION_LABELS = {
     Cond.ASSIGNEE: gettext_lazy("Responsable"),
     Cond.CUSTOMER: gettext_lazy("Champ du client"),
     Cond.COMPANY: gettext_lazy("Champ de l'entreprise"),
-    Cond.STATUS_FOR: gettext_lazy("Temps dans un statut (heures ouvrées)"),
+    Cond.STATUS_FOR: gettext_lazy("Temps dans un statut"),
 }
 ACTION_LABELS = {
     Act.ADD_TAG: gettext_lazy("Ajouter un tag"),

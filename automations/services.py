@@ -265,9 +265,12 @@ def section7_examples(organization: Organization) -> list[dict]:
 
 @transaction.atomic
 def install_section7_examples(*, organization: Organization, actor=None) -> list[AutomationRule]:
-    """Create the section 7 examples as active rules, once (a rule of the same name is left as it is)."""
+    """Create the section 7 examples as active rules, once (a rule of the same name is left as it is).
+    Named in the organization's language, whoever runs it."""
     created = []
-    for example in section7_examples(organization):
+    with override(organization.language):
+        examples = section7_examples(organization)
+    for example in examples:
         if _name_taken(organization, example["name"]):
             continue
         created.append(create_rule(organization=organization, actor=actor, is_active=True, **example))

@@ -23,3 +23,9 @@ def deliver_due_webhooks() -> int:
 def run_time_rules() -> dict[str, int]:
     """Beat, every minute: the time rules ("still New after 2 business hours"), once per episode."""
     return timerules.run_scan()
+
+
+@shared_task
+def purge_webhook_deliveries() -> int:
+    """Beat, daily: the delivery log keeps 30 days."""
+    return webhooks.purge_old_deliveries()

@@ -235,7 +235,7 @@ _EXAMPLE_PAYLOAD = """{
 @require_http_methods(["GET", "POST"])
 def webhook_list(request: HttpRequest) -> HttpResponse:
     membership = require_manager(request)
-    form = EndpointForm(request.POST or None)
+    form = EndpointForm(request.POST) if request.method == "POST" else None
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -76,6 +76,7 @@ RETRY_DELAYS = (
 MAX_ATTEMPTS = 1 + len(RETRY_DELAYS)
 TIMEOUT_SECONDS = 10
 CLAIM_MARGIN = timedelta(seconds=60)
+DELIVERY_RETENTION = timedelta(days=30)  # the delivery log keeps a month of attempts
 EXCERPT = 500
 
 SIGNATURE_HEADER = "X-LumioDesk-Signature"
@@ -408,3 +409,22 @@ def queue_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     )
     queue(ids)
     return len(ids)
+
+
+def purge_old_deliveries(*, now: datetime | None = None, batch: int = 2000) -> int:
+    """Beat, daily: forget deliveries (and their attempts) older than ``DELIVERY_RETENTION``, endpoint by
+    endpoint along the log's index; pending ones stay until they are delivered or given up."""
+    cutoff = (now or timezone.now()) - DELIVERY_RETENTION
+    total = 0
+    for endpoint_id in WebhookEndpoint.objects.values_list("id", flat=True).iterator():
+        while True:
+            ids = list(
+                WebhookDelivery.objects.filter(endpoint_id=endpoint_id, created_at__lt=cutoff)
+                .exclude(status=DeliveryStatus.PENDING).values_list("id", flat=True)[:batch]
+            )
+            if not ids:
+                break
+            WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
+            WebhookDelivery.objects.filter(pk__in=ids).delete()
+            total += len(ids)
+    return total

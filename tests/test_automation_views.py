@@ -104,9 +104,9 @@ def test_creating_a_rule_without_javascript(client, world):
 
 def test_adding_and_removing_rows_re_renders_without_saving(client, world):
     client.force_login(world.manager)
-    html = client.post(CREATE, form_data(save=None, add="condition")).content.decode()
+    html = client.post(CREATE, form_data(save=None, add_row="condition")).content.decode()
     assert 'name="c1-field"' in html and 'value="facture"' in html  # what was typed is kept
-    data = form_data(save=None, remove="c0", **{"c-count": "2", "c1-field": "priority", "c1-op": "is",
+    data = form_data(save=None, drop="c0", **{"c-count": "2", "c1-field": "priority", "c1-op": "is",
                                                  "c1-choice": "urgent"})
     html = client.post(CREATE, data).content.decode()
     assert 'name="c1-field"' not in html and 'value="urgent" selected' in html  # row 1 became row 0
@@ -117,7 +117,7 @@ def test_adding_and_removing_rows_re_renders_without_saving(client, world):
 
 def test_htmx_edits_swap_only_the_form(client, world):
     client.force_login(world.manager)
-    response = client.post(CREATE, form_data(save=None, add="action"), **htmx("rule-form"))
+    response = client.post(CREATE, form_data(save=None, add_row="action"), **htmx("rule-form"))
     html = assert_partial(response)
     assert html.strip().startswith('<form id="rule-form"') and 'name="a1-type"' in html
     assert 'hx-post="/settings/automations/new/"' in html

@@ -325,3 +325,13 @@ def test_two_workers_never_send_the_same_attempt(monkeypatch, receiver):
     assert sorted(results) == ["delivered", "not_due"]
     assert len(receiver.received) == 1
     assert WebhookAttempt.objects.filter(delivery__endpoint=endpoint).count() == 1
+
+
+def test_the_delivery_log_keeps_30_days(business, endpoint, queued, clock):
+    old = TicketFactory(organization=business.org, customer=business.customer)
+    WebhookDelivery.objects.filter(ticket=old).update(status=DeliveryStatus.DELIVERED)
+    pending = TicketFactory(organization=business.org, customer=business.customer)
+    clock.advance(days=31)
+    recent = TicketFactory(organization=business.org, customer=business.customer)
+    assert webhooks.purge_old_deliveries() == 1
+    assert set(WebhookDelivery.objects.values_list("ticket_id", flat=True)) == {pending.pk, recent.pk}

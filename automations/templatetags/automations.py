@@ -14,3 +14,10 @@ def timedelta_label(value: timedelta) -> str:
         return _("%(n)s min") % {"n": minutes}
     hours, rest = divmod(minutes, 60)
     return _("%(h)s h") % {"h": hours} if not rest else _("%(h)s h %(m)s") % {"h": hours, "m": f"{rest:02d}"}
+
+
+@register.filter
+def delivery_status(value: str) -> str:
+    from automations.models import DeliveryStatus
+
+    return DeliveryStatus(value).label if value in DeliveryStatus.values else value
