@@ -38,6 +38,7 @@ bench: services
 		$(PY) manage.py bench_ingest
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py sla_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py automation_bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py widget_bench
 
 # The knowledge-base assistant on its question set (kb/eval/questions.py), in a database of its own.
 eval: services

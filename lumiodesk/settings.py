@@ -125,6 +125,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+CELERY_IMPORTS = ("tickets.portal.tasks",)  # tasks outside an app's tasks.py (contact form, portal)
 CELERY_BEAT_SCHEDULE = {
     "ticket-lifecycle": {
         "task": "tickets.tasks.run_ticket_lifecycle",
@@ -157,6 +158,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-retries": {
         "task": "automations.tasks.deliver_due_webhooks",
         "schedule": crontab(minute="*"),
+    },
+    "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
+        "task": "automations.tasks.purge_webhook_deliveries",
+        "schedule": crontab(hour=3, minute=15),
     },
 }
 

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from tickets.chat import public_views as chat_public_views
+
 from . import notification_views, views
 
 notification_patterns = [
@@ -26,7 +28,12 @@ urlpatterns = [
     path("", include("sla.urls")),
     path("", include("automations.urls")),  # automations: settings/automations/, settings/webhooks/, journal
     path("settings/channels/email/", include("tickets.email.urls")),
+    path("", include("tickets.chat.urls")),  # settings/channels/chat/, chat/ (the console's chat inbox)
+    path("widget.js", chat_public_views.widget_js, name="widget_js"),  # the chat widget, on customers' sites
+    path("widget/", include("tickets.chat.public_urls")),
     path("kb/", include("kb.urls")),
+    path("help/<slug:org>/contact/", include("tickets.portal.contact_urls")),  # the contact form
     path("help/", include("kb.public_urls")),
+    path("portal/<slug:org>/", include("tickets.portal.urls")),  # the customer portal
     path("admin/", admin.site.urls),
 ]

@@ -23,6 +23,7 @@ from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
 from tickets.models import Priority, Ticket
+from tickets.portal.satisfaction import satisfaction_report
 
 from . import outcomes
 from .models import Granularity, Metric, SlaReport
@@ -98,6 +99,8 @@ def compute(organization: Organization, *, start: date, end: date, granularity: 
     ).count()
     return {
         "tickets": created,
+        # Customer satisfaction (CSAT) of the same tickets, per agent rated (tickets.portal.satisfaction).
+        "satisfaction": satisfaction_report(organization, start_at=start_at, end_at=end_at),
         "totals": totals,
         "by_priority": [{"priority": p, **by_priority[p]} for p in reversed(Priority.values)],
         "by_agent": sorted(

@@ -199,3 +199,64 @@ def world(db) -> World:
     outsider = f.member(other_org, Role.AGENT, first_name="Otto", email="otto@globex.test")
     other_ticket = f.TicketFactory(organization=other_org, subject="Globex secret", body="Interne Globex.")
     return World(org, admin, manager, agent, viewer, customer, ticket, other_org, outsider, other_ticket)
+
+
+# --- Real browser (Playwright driving Debian's Chromium) -------------------------------------------------
+
+CHROMIUM = os.environ.get("LUMIODESK_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "screenshots")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium per test process (tests/install_system_deps.sh installs it)."""
+    # Playwright's sync API runs an event loop in this thread; the Django ORM calls the tests make
+    # between two page actions are still synchronous, so allow them.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run tests/install_system_deps.sh (make test does)")
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    )
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def browser_context(browser):
+    """A fresh browser profile (cookies, storage) per test, in French like our users."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    return browser_context.new_page()
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, "name")`` keeps a PNG of a main screen under artifacts/screenshots/."""
+    os.makedirs(ARTIFACTS_DIR, exist_ok=True)
+
+    def take(target_page, name: str, **kwargs) -> str:
+        path = os.path.join(ARTIFACTS_DIR, f"{name}.png")
+        target_page.screenshot(path=path, **kwargs)
+        return path
+
+    return take
+
+
+def browser_login(page, live_server_url: str, email: str, password: str = "secret-pass-123") -> None:
+    """Sign an agent in through the real login form."""
+    page.goto(f"{live_server_url}/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)

@@ -16,6 +16,7 @@ from billing.services import has_feature
 
 from .email.models import EmailReference, Mailbox
 from .models import CustomerNotification, Message, MessageKind, NotificationKind
+from .portal.satisfaction import ask_in_email
 
 
 def _domain() -> str:
@@ -75,6 +76,7 @@ def send_notification_email(notification_id: int) -> bool:
     org = notification.organization
     mailbox = mailbox_for(ticket)
     context = {"n": notification, "ticket": ticket, "organization": org, "customer": notification.customer}
+    context["rating_url"] = ask_in_email(notification)  # the resolution email asks for a rating (CSAT)
     with override(org.language):
         text = render_to_string("tickets/email/notification.txt", context)
         html = render_to_string("tickets/email/notification.html", context)

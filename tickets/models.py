@@ -298,4 +298,5 @@ class CustomerNotification(models.Model):
         return self.title
 
 
+from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401

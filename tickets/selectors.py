@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
+from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -23,6 +25,7 @@ from .models import (
     Status,
     Tag,
     Ticket,
+    TicketTag,
 )
 
 User = get_user_model()
@@ -115,7 +118,17 @@ def ticket_list(organization: Organization, filters: TicketFilters, *, user) -> 
     elif filters.assignee:
         qs = qs.filter(assignee_id=int(filters.assignee))
     if filters.tag:
-        qs = qs.filter(tickettag__tag__name=filters.tag.lower(), tickettag__organization=organization)
+        # The tag's id first: with a constant id the planner reads the tag's share from the column
+        # statistics (a join on the tag's name estimated 76 rows for 7,000 and chose a plan 20x slower).
+        tag_id = (
+            Tag.objects.filter(organization=organization, name=filters.tag.lower()).values_list("id", flat=True).first()
+        )
+        if tag_id is None:
+            qs = qs.none()
+        else:
+            qs = qs.filter(
+                id__in=TicketTag.objects.filter(organization=organization, tag_id=tag_id).values("ticket_id")
+            )
     if filters.customer:
         qs = qs.filter(customer_id=int(filters.customer))
     if filters.sla == "overdue":  # a running SLA clock past its due time (index ticket_sla_due_idx)
@@ -145,12 +158,31 @@ def ticket_list(organization: Organization, filters: TicketFilters, *, user) -> 
     )
 
 
+CLOSED_COUNT_TTL = 120  # seconds; the key is dropped at once when a ticket enters or leaves "closed"
+
+
+def closed_count_key(organization_id: int) -> str:
+    return f"tickets:closed-count:{settings.DATABASES['default']['NAME']}:{organization_id}"
+
+
+def closed_count(organization: Organization) -> int:
+    """Closed tickets, most of an organization's: counting them is the costly part of the counters
+    (an index-only scan of ~94,000 entries at 100,000 tickets, 8-10 ms on every list page), so the
+    figure is kept in Redis and forgotten when a ticket is closed, reopened or deleted
+    (``tickets.receivers``)."""
+    key = closed_count_key(organization.pk)
+    n = cache.get(key)
+    if n is None:
+        n = Ticket.objects.filter(organization=organization, status=Status.CLOSED).count()
+        cache.set(key, n, CLOSED_COUNT_TTL)
+    return n
+
+
 def counters(organization: Organization) -> dict[str, int]:
     """The five counters of the support guide, plus the closed ones.
 
-    Two index-only scans rather than one pass over every ticket row (70-90 ms at 100,000
-    tickets, on every list page): the statuses still in play are few and counted on
-    ticket_status_list_idx; closed tickets, most of an organization's, are the total minus those.
+    The statuses still in play are few and counted exactly on ticket_status_list_idx (one index-only
+    scan); the closed count comes from ``closed_count``.
     """
     active = [s for s in Status.values if s != Status.CLOSED]
     row = dict.fromkeys(Status.values, 0)
@@ -158,8 +190,8 @@ def counters(organization: Organization) -> dict[str, int]:
         Ticket.objects.filter(organization=organization, status__in=active)
         .values_list("status").annotate(n=Count("*")).order_by()
     )
-    row["total"] = Ticket.objects.filter(organization=organization).count()
-    row["closed"] = max(row["total"] - sum(row[s] for s in active), 0)
+    row["closed"] = closed_count(organization)
+    row["total"] = sum(row[s] for s in active) + row["closed"]
     row["in_progress"] = row["open"] + row["waiting_internal"]
     return row
 

@@ -24,6 +24,7 @@ from sla import selectors as sla_selectors
 from . import selectors, services
 from .access import get_attachment_for, get_template_for, get_ticket_for, get_view_for
 from .attachments import INLINE_TYPES
+from .chat.views import live_context as chat_live_context
 from .forms import (
     AssignForm,
     PriorityForm,
@@ -34,7 +35,7 @@ from .forms import (
     TagsForm,
     TicketCreateForm,
 )
-from .models import MessageKind, Priority, Status, Ticket
+from .models import Channel, MessageKind, Priority, Status, Ticket
 from .replies import HELP as TEMPLATE_HELP
 from .replies import render_reply_template
 
@@ -87,8 +88,15 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     tickets = list(page.object_list)
     # The SLA column: time left (or overdue) in business time, from the sla app (one query).
     statuses = sla_selectors.sla_statuses(org, tickets, timezone.now())
+    # Choice labels translated once per page, not three times per row (get_FOO_display hashes the
+    # lazy choices and translates them on every call: ~10 ms for 25 rows).
+    status_labels, priority_labels, channel_labels = (
+        {code: str(label) for code, label in choices} for choices in (Status.choices, Priority.choices, Channel.choices)
+    )
     for t in tickets:
         t.sla_status = statuses[t.pk]
+        t.status_label, t.priority_label = status_labels[t.status], priority_labels[t.priority]
+        t.channel_label = channel_labels.get(t.channel, t.channel)
     context = {
         "filters": filters,
         "counts": counts,
@@ -98,8 +106,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "tickets": tickets,
         "query": urlencode(query),
         "has_filters": bool({k for k in query if k != "sort"}),
-        "statuses": Status.choices,
-        "priorities": Priority.choices,
+        "statuses": list(status_labels.items()),
+        "priorities": list(priority_labels.items()),
         "team": selectors.team(org),
         "tags": selectors.tags_of(org),
         "views": selectors.saved_views(org),
@@ -167,6 +175,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
         "kb_suggestions": kb_selectors.suggestions_for_ticket(ticket),
         "sla": sla_selectors.ticket_clocks(ticket, timezone.now()),  # due times and time left (one query)
     }
+    context["chat_live"] = chat_live_context(ticket, context["timeline"])  # chat tickets: live poll, no query
     context["tags_value"] = ", ".join(t.name for t in context["ticket_tags"])
     return context
 

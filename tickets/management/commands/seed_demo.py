@@ -793,6 +793,14 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(f"Mailbox support@lumiodesk.test (forwarding address "
                               f"{mailbox.forwarding_address(settings.INBOUND_EMAIL_DOMAIN)}).")
+        # The chat widget, allowed on localhost and 127.0.0.1 (any port) so it can be tried on a local page.
+        from tickets.chat.models import ChatWidget
+        from tickets.chat.services import create_widget
+
+        if not ChatWidget.objects.filter(organization=demo).exists():
+            widget = create_widget(organization=demo, actor=None, allowed_domains=["localhost", "127.0.0.1"])
+            self.stdout.write(f"Chat widget (localhost, 127.0.0.1): <script src=\"{settings.SITE_URL}/widget.js\" "
+                              f"data-workspace=\"{widget.workspace_id}\"></script>")
         result = import_lumiodesk_documentation(organization=demo)
         self.stdout.write(
             f"Knowledge base: {result.created} articles created, {result.updated} updated, "
@@ -832,6 +840,7 @@ class Seeder:
                 self._schedule(plan)
             plans.sort(key=lambda p: p.start)  # numbers follow creation order
             tickets = [self._play(plan) for plan in plans]
+            self._satisfaction_ratings(tickets)  # tickets.portal: customers rate some resolved tickets
             self._date_notifications()
             services.refresh_search_document([t.pk for t in tickets])
         restamp_open_tickets(self.org.pk, past_alerts=False)  # old overdue tickets shown, not notified
@@ -1181,6 +1190,33 @@ class Seeder:
                                    "Je reste à votre disposition.\n\nCordialement,"])
         first = ticket.customer.first_name or ticket.customer.display_name
         return f"Bonjour {first},\n\n{key.format_map(v)}\n\n{signoff}\n{agent.first_name}\n{self.spec.signature}"
+
+    def _satisfaction_ratings(self, tickets: list[Ticket]) -> None:
+        """About 60 % of resolved and closed tickets rated (1-5 stars, a few comments), a few hours after
+        resolution, through the rating service (stored against the assignee). Own random stream: the rest
+        of the demo stays the same."""
+        from tickets.portal.satisfaction import rate_ticket
+
+        rng = random.Random(f"{SEED}-{self.spec.slug}-csat")
+        comments = {
+            5: ["Réponse rapide et claire, merci !", "Parfait, problème réglé.", ""],
+            4: ["Bien, merci.", "Solution efficace, un peu d'attente au début.", ""],
+            3: ["Correct, mais il a fallu relancer.", ""],
+            2: ["Trop long à obtenir une réponse.", ""],
+            1: ["Le problème n'est pas vraiment réglé.", ""],
+        }
+        for ticket in tickets:
+            if ticket.status not in (Status.RESOLVED, Status.CLOSED) or ticket.resolved_at is None:
+                continue
+            if rng.random() >= 0.6:
+                continue
+            at = min(ticket.resolved_at + timedelta(minutes=rng.randint(30, 2 * 1440)), self.anchor)
+            if at <= ticket.resolved_at:
+                continue
+            score = weighted(rng, [(5, 45), (4, 30), (3, 13), (2, 7), (1, 5)])
+            self.clock.t = at
+            rate_ticket(ticket=ticket, customer=ticket.customer, score=score, comment=rng.choice(comments[score]),
+                        now=at)
 
     def _date_notifications(self) -> None:
         """Notification rows take their default time from the real clock: date them, mark them as sent/read."""

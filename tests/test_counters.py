@@ -1,0 +1,42 @@
+"""The list counters: active statuses counted exactly, the closed count cached in Redis and forgotten
+as soon as a ticket is closed, reopened or deleted."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tickets import selectors, services
+from tickets.models import Status
+
+pytestmark = pytest.mark.django_db
+
+
+def test_closing_and_reopening_a_ticket_moves_the_counters_at_once(world, django_capture_on_commit_callbacks):
+    before = selectors.counters(world.org)
+    assert cache.get(selectors.closed_count_key(world.org.pk)) == before["closed"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=world.agent)
+    closed = selectors.counters(world.org)
+    assert closed["closed"] == before["closed"] + 1
+    assert closed["total"] == before["total"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=world.agent)
+    assert selectors.counters(world.org)["closed"] == before["closed"]
+
+
+def test_deleting_a_closed_ticket_forgets_the_cached_count(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=world.agent)
+    assert selectors.counters(world.org)["closed"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        world.ticket.delete()
+    assert selectors.counters(world.org)["closed"] == 0
+
+
+def test_the_cached_count_is_per_organization(world):
+    assert selectors.counters(world.org)["total"] == 1
+    assert selectors.counters(world.other_org)["total"] == 1
+    assert selectors.closed_count_key(world.org.pk) != selectors.closed_count_key(world.other_org.pk)

@@ -1,0 +1,112 @@
+"""Emails of the customer-facing channels: the portal sign-in link and the contact form acknowledgement.
+
+Both in the organization's language, from the organization's mailbox when it has one (like every
+customer email, tickets.emails), sent from Celery after commit.
+"""
+
+from __future__ import annotations
+
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from crm.models import PortalSignInLink
+from lumiodesk import crypto
+
+from ..email.models import EmailReference, Mailbox
+from ..emails import connection_for, mailbox_for, message_id_for
+from ..models import Message, MessageKind, Ticket
+from .services import SIGN_IN_LINK_MINUTES, hash_token
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _sender(organization, mailbox) -> tuple[str, list[str]]:
+    if mailbox is not None:
+        return formataddr((organization.name, mailbox.address)), [mailbox.address]
+    return settings.DEFAULT_FROM_EMAIL, []
+
+
+def mailbox_for_organization(organization) -> Mailbox | None:
+    return Mailbox.objects.filter(organization=organization, is_active=True).order_by("id").first()
+
+
+def send_sign_in_link(link_id: int, sealed_token: str) -> bool:
+    """Send the sign-in link; False if the link was used, expired or the token does not match it."""
+    link = (
+        PortalSignInLink.objects.select_related("customer", "organization")
+        .filter(pk=link_id, used_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    token = crypto.decrypt(sealed_token)
+    if link is None or not token or hash_token(token) != link.token_hash:
+        return False
+    org, customer = link.organization, link.customer
+    mailbox = mailbox_for_organization(org)
+    url = absolute(reverse("portal:sign_in", args=[org.slug, token]))
+    context = {"organization": org, "customer": customer, "url": url, "minutes": SIGN_IN_LINK_MINUTES}
+    with override(org.language):
+        subject = _("Votre lien de connexion à l'espace client %(org)s") % {"org": org.name}
+        text = render_to_string("portal/email/sign_in.txt", context)
+        html = render_to_string("portal/email/sign_in.html", context)
+    from_email, reply_to = _sender(org, mailbox)
+    mail = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=from_email, to=[customer.email], reply_to=reply_to,
+        headers={"Auto-Submitted": "auto-generated"}, connection=connection_for(mailbox, org),
+    )
+    mail.attach_alternative(html, "text/html")
+    mail.send()
+    return True
+
+
+def send_contact_acknowledgement(ticket_id: int) -> bool:
+    """"We received your request #N": the number, a copy of the message, the portal link.
+
+    It opens the ticket's email thread (Message-ID = the ticket's root id), so a reply to it lands
+    in the ticket. Sent once: a second run of the task finds the marker and does nothing.
+    """
+    marker = f"portal:ack:{ticket_id}"
+    if cache.get(marker):
+        return False
+    ticket = (
+        Ticket.objects.select_related("organization", "customer", "mailbox").filter(pk=ticket_id).first()
+    )
+    if ticket is None or not ticket.customer.wants_email:
+        return False
+    org = ticket.organization
+    first = (
+        Message.objects.filter(ticket=ticket, kind=MessageKind.CUSTOMER).order_by("created_at", "id").first()
+    )
+    mailbox = mailbox_for(ticket)
+    context = {
+        "organization": org, "ticket": ticket, "customer": ticket.customer, "message": first,
+        "portal_url": absolute(reverse("portal:sign_in_request", args=[org.slug])),
+    }
+    with override(org.language):
+        subject = _("Nous avons bien reçu votre demande") + f" [#{ticket.number}]"
+        text = render_to_string("portal/email/contact_acknowledgement.txt", context)
+        html = render_to_string("portal/email/contact_acknowledgement.html", context)
+    root = message_id_for(ticket, "0")
+    from_email, reply_to = _sender(org, mailbox)
+    mail = EmailMultiAlternatives(
+        subject=" ".join(subject.split()), body=text, from_email=from_email, to=[ticket.customer.email],
+        reply_to=reply_to,
+        headers={"Message-ID": f"<{root}>", "Auto-Submitted": "auto-replied", "X-LumioDesk-Ticket": str(ticket.number)},
+        connection=connection_for(mailbox, org),
+    )
+    mail.attach_alternative(html, "text/html")
+    EmailReference.objects.get_or_create(
+        organization_id=org.pk, message_id=root, defaults={"ticket": ticket, "outbound": True}
+    )
+    mail.send()
+    cache.set(marker, 1, timeout=30 * 86400)
+    return True
