@@ -140,6 +140,10 @@ PHRASES: list[tuple[str, str]] = [
     (r"\bretries\b", "reessaie"),
     (r"\bhow often\b", "combien fois"),
     (r"\bhow many times\b", "combien fois"),
+    (r"\ba quel moment\b", "quand"),
+    (r"\bat what (?:time|point)\b", "when"),
+    (r"\bstands? for\b", "signifie"),
+    (r"\bacronyme? de\b", "signifie"),
 ]
 _PHRASES = [(re.compile(p), r) for p, r in PHRASES]
 
@@ -207,7 +211,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "customization": ("personnalisation",), "personnaliser": ("personnalisation",),
     "branding": ("personnalisation", "logo"), "colors": ("couleurs",), "colours": ("couleurs",),
     "color": ("couleurs",), "couleur": ("couleurs",), "welcome": ("accueil",), "greeting": ("accueil",),
-    "available": ("disponible",), "availability": ("disponible",), "disponibles": ("disponible",),
+    "available": ("disponible", "consultables"), "availability": ("disponible",), "disponibles": ("disponible",),
     "offline": ("hors", "ligne"), "display": ("affiche",), "shows": ("affiche",), "show": ("affiche",),
     "appear": ("affiche", "apparaissent"), "appears": ("affiche", "apparaissent"), "visible": ("affiche",),
     "afficher": ("affiche",), "apparait": ("affiche",), "domain": ("domaine",), "domains": ("domaine",),
@@ -294,6 +298,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "workspace": ("espace", "organisation"), "espace": ("organisation",), "glossary": ("glossaire",),
     "means": ("signifie", "designe"), "meaning": ("signifie",), "signifie": ("designe",),
     "definition": ("designe", "signifie"), "veut": ("signifie",),
+    # display, availability, permission
+    "affiche": ("apparaissent", "apparait"), "affichee": ("affiche", "apparaissent"),
+    "displayed": ("affiche", "apparaissent"), "premier": ("haut",), "first": ("premier", "premiere", "haut"),
+    "stay": ("restent", "reste"), "stays": ("restent", "reste"), "remain": ("restent", "reste"),
+    "remains": ("restent", "reste"), "rester": ("restent", "reste"), "restent": ("reste",),
+    "consultable": ("consultables", "disponible"), "accessible": ("consultables", "disponible"),
+    "autorise": ("permet",), "autoriser": ("permet", "autorise"), "allow": ("permet", "autorise"),
+    "allows": ("permet", "autorise"), "permettre": ("permet",),
 }
 
 
@@ -307,7 +319,12 @@ def rewrite(question: str) -> str:
 
 
 def alternatives(word: str) -> tuple[str, ...]:
-    return SYNONYMS.get(word, ())
+    """The word's synonyms, and those of its singular or plural ("affiches" -> those of "affiche")."""
+    out = list(SYNONYMS.get(word, ()))
+    if len(word) >= 4 and not word.isdigit() and "-" not in word and " " not in word:
+        other = word[:-1] if word.endswith(("s", "x")) else word + "s"
+        out += [s for s in SYNONYMS.get(other, ()) if s not in out and s != word]
+    return tuple(out)
 
 
 # Named things: a question naming one is only answered by a passage that names it too.
