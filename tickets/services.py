@@ -302,7 +302,8 @@ def add_message(
         _validate_choice(then_status, Status, _("Statut"))
     files = check_uploads(list(attachments))
 
-    ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
+    ticket = Ticket.objects.select_for_update().select_related("customer").get(pk=ticket.pk)
+    ticket.organization = organization
     now = created_at or timezone.now()
     message = Message.objects.create(
         organization=organization,

@@ -202,19 +202,28 @@ def outcome_of(inbound: InboundEmail) -> Outcome:
     return Outcome(status, number, reason)
 
 
-def find_ticket(organization_id: int, parsed: ParsedEmail) -> Ticket | None:
-    """In-Reply-To and References against the ticket's Message-IDs (ours and theirs), then
-    the [#1234] token in the subject when the sender is that ticket's customer."""
+def _references(organization_id: int, parsed: ParsedEmail) -> tuple[EmailReference | None, EmailReference | None]:
+    """(our own outgoing message come back, the newest reference the message threads to), read in
+    one query: the message's own Message-ID and its In-Reply-To and References together."""
     ids = parsed.thread_ids
-    if ids:
-        ref = (
-            EmailReference.objects.filter(organization_id=organization_id, message_id__in=ids)
-            .select_related("ticket")
-            .order_by("-created_at")
-            .first()
-        )
-        if ref is not None:
-            return ref.ticket
+    wanted = [*ids, parsed.message_id] if parsed.message_id else ids
+    if not wanted:
+        return None, None
+    refs = list(
+        EmailReference.objects.filter(organization_id=organization_id, message_id__in=wanted)
+        .select_related("ticket")
+        .order_by("-created_at", "-id")
+    )
+    own = next((r for r in refs if r.outbound and r.message_id == parsed.message_id), None)
+    thread = next((r for r in refs if r.message_id in ids), None)
+    return own, thread
+
+
+def find_ticket(organization_id: int, parsed: ParsedEmail, thread: EmailReference | None) -> Ticket | None:
+    """In-Reply-To and References against the ticket's Message-IDs (ours and theirs: ``thread``, read by
+    ``_references``), then the [#1234] token in the subject when the sender is that ticket's customer."""
+    if thread is not None:
+        return thread.ticket
     m = SUBJECT_TOKEN.search(parsed.subject or "")
     if m and parsed.from_email:
         ticket = (
@@ -265,19 +274,26 @@ def _record_reference(ticket: Ticket, message_id: str, *, outbound: bool = False
         )
 
 
-def process(inbound_id: int) -> InboundEmail:
-    """Parse a stored message and make it a ticket message. Never raises."""
+def process(inbound_id: int, *, received: InboundEmail | None = None) -> InboundEmail:
+    """Parse a stored message and make it a ticket message. Never raises.
+
+    ``received`` is the row ``receive`` just stored, with its mailbox (``ingest``): then only the
+    lock is taken, the message is not read back."""
     from .. import services
 
     holder: dict[str, InboundEmail] = {}
+    pending = [InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
     try:
         with transaction.atomic():
-            inbound = (
-                InboundEmail.objects.select_for_update(of=("self",), skip_locked=True)
-                .select_related("mailbox", "mailbox__organization")
-                .filter(pk=inbound_id, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED])
-                .first()
-            )
+            locked = InboundEmail.objects.select_for_update(of=("self",), skip_locked=True).filter(
+                pk=inbound_id, status__in=pending)
+            if received is not None:
+                attempts = locked.values_list("attempts", flat=True).first()
+                inbound = received if attempts is not None else None
+                if inbound is not None:
+                    inbound.attempts = attempts
+            else:
+                inbound = locked.select_related("mailbox", "mailbox__organization").first()
             if inbound is None:  # already processed, or being processed by another worker
                 return InboundEmail.objects.get(pk=inbound_id)
             inbound.attempts += 1
@@ -306,13 +322,11 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
         # receiver, the message has no Return-Path header for parse_email to see: the envelope says it.
         parsed.auto_reason = "null sender"
 
-    own = parsed.message_id and EmailReference.objects.filter(
-        organization_id=org.pk, message_id=parsed.message_id, outbound=True
-    ).first()
-    if own:
+    own, thread = _references(org.pk, parsed)
+    if own is not None:
         return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), ticket=own.ticket)
     sender = parsed.reply_to if parsed.reply_to and not parsed.from_email else parsed.from_email
-    ticket = find_ticket(org.pk, parsed)
+    ticket = find_ticket(org.pk, parsed, thread)
     if parsed.is_automatic:
         if ticket is None:
             return _finish(inbound, InboundStatus.IGNORED, _("message automatique : %(r)s") % {"r": parsed.auto_reason})
@@ -376,5 +390,5 @@ def ingest(*, mailbox: Mailbox, raw: bytes, source: str, envelope_from: str = ""
     """Receive and process synchronously (ingest_email, IMAP)."""
     inbound = receive(mailbox=mailbox, raw=raw, source=source, envelope_from=envelope_from, envelope_to=envelope_to)
     if inbound.status == InboundStatus.RECEIVED:
-        inbound = process(inbound.pk)
+        inbound = process(inbound.pk, received=inbound)
     return inbound
