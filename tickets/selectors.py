@@ -269,7 +269,7 @@ def ticket_page(ticket: Ticket) -> dict:
         ),
         "other_tickets": list(
             Ticket.objects.filter(organization_id=ticket.organization_id, customer_id=ticket.customer_id)
-            .exclude(pk=ticket.pk).defer("search_vector").order_by("-created_at")[:5]
+            .exclude(pk=ticket.pk).defer("search_vector").order_by("-is_urgent", "-created_at")[:5]
         ),
     }
 

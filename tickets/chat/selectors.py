@@ -66,16 +66,17 @@ def _last_text():
 
 
 def inbox(organization: Organization) -> tuple[list[ChatConversation], list[ChatConversation]]:
-    """(waiting for an answer, oldest first; other ongoing chats, latest first) — two queries."""
+    """(waiting for an answer, urgent then oldest first; other ongoing chats, urgent then latest first) — two
+    queries."""
     base = ChatConversation.objects.select_related("ticket", "ticket__customer", "ticket__assignee").defer(
         "ticket__search_vector"
     ).annotate(last_text=_last_text())
     waiting = list(base.filter(organization=organization, waiting_since__isnull=False)
-                   .order_by("waiting_since", "id")[:INBOX_SIZE])
+                   .order_by("-ticket__is_urgent", "waiting_since", "id")[:INBOX_SIZE])
     ongoing = list(
         base.filter(organization=organization, waiting_since__isnull=True)
         .exclude(ticket__status__in=DONE)
-        .order_by("-last_message_at", "-id")[:INBOX_SIZE]
+        .order_by("-ticket__is_urgent", "-last_message_at", "-id")[:INBOX_SIZE]
     )
     return waiting, ongoing
 
