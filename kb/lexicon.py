@@ -318,11 +318,19 @@ def rewrite(question: str) -> str:
     return text
 
 
+def inflections(word: str) -> list[str]:
+    """Singular and plural: French stemming does not always bring them together ("forfait" / "forfaits")."""
+    if word.isdigit() or len(word) < 4 or "-" in word or " " in word:
+        return []
+    if word.endswith(("s", "x")):
+        return [word[:-1]]
+    return [word + "s"]
+
+
 def alternatives(word: str) -> tuple[str, ...]:
     """The word's synonyms, and those of its singular or plural ("affiches" -> those of "affiche")."""
     out = list(SYNONYMS.get(word, ()))
-    if len(word) >= 4 and not word.isdigit() and "-" not in word and " " not in word:
-        other = word[:-1] if word.endswith(("s", "x")) else word + "s"
+    for other in inflections(word):
         out += [s for s in SYNONYMS.get(other, ()) if s not in out and s != word]
     return tuple(out)
 

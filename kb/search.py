@@ -99,15 +99,6 @@ def _split_words(text: str) -> list[str]:
     return out
 
 
-def _inflections(word: str) -> list[str]:
-    """Singular and plural: French stemming does not always bring them together ("forfait" / "forfaits")."""
-    if word.isdigit() or len(word) < 4 or "-" in word:
-        return []
-    if word.endswith(("s", "x")):
-        return [word[:-1]]
-    return [word + "s"]
-
-
 def _capitalized(question: str) -> set[str]:
     """Words written with a capital inside the sentence (names: Gmail, Okta, Starter...)."""
     names = set()
@@ -156,7 +147,7 @@ def analyze(organization: Organization, question: str) -> Analysis:
             if word not in index:
                 index[word] = len(analysis.concepts)
                 alts = [Alt(word, 1.0)] + [Alt(s, 0.85) for s in lexicon.alternatives(word) if s != word]
-                alts += [Alt(f, 0.95) for f in _inflections(word) if f not in {a.phrase for a in alts}]
+                alts += [Alt(f, 0.95) for f in lexicon.inflections(word) if f not in {a.phrase for a in alts}]
                 analysis.concepts.append(Concept(
                     word=word, alts=alts, number=word.isdigit(),
                     entity=word in lexicon.PLAN_NAMES or word in names or word.isdigit(),

@@ -255,3 +255,15 @@ def test_messages_of_other_channels_do_not_touch_chats(world, django_assert_num_
 
     with django_assert_num_queries(0):
         receivers.follow_chat_tickets(sender=Ticket, ticket=world.ticket, change="message", now=None, message=None)
+
+
+def test_inbox_puts_urgent_chats_first(world, clock):
+    from tickets.chat.selectors import inbox
+
+    widget = make_widget(world.org, world.admin)
+    older = start(widget, email="premier@example.com").conversation
+    clock.advance(minutes=1)
+    newer = start(widget, email="second@example.com").conversation
+    assert [c.pk for c in inbox(world.org)[0]] == [older.pk, newer.pk]  # oldest first
+    ticket_services.set_priority(ticket=newer.ticket, priority="urgent", actor=world.agent)
+    assert [c.pk for c in inbox(world.org)[0]] == [newer.pk, older.pk]

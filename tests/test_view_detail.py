@@ -162,3 +162,14 @@ def test_viewer_sees_the_assignee_even_without_a_full_name(client, world):
     responsible = properties[: properties.index("</div>")]
     assert "support-bot@acme.test" in responsible
     assert "Non assigné" not in responsible
+
+
+def test_other_tickets_of_the_customer_put_urgent_first(world):
+    from factories import TicketFactory
+
+    from tickets.selectors import ticket_page
+
+    urgent = TicketFactory(organization=world.org, customer=world.customer, subject="Urgent", priority="urgent")
+    later = TicketFactory(organization=world.org, customer=world.customer, subject="Plus récent")
+    others = ticket_page(world.ticket)["other_tickets"]
+    assert [t.pk for t in others] == [urgent.pk, later.pk]

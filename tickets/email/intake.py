@@ -212,6 +212,7 @@ def _references(organization_id: int, parsed: ParsedEmail) -> tuple[EmailReferen
     refs = list(
         EmailReference.objects.filter(organization_id=organization_id, message_id__in=wanted)
         .select_related("ticket")
+        .defer("ticket__search_vector")
         .order_by("-created_at", "-id")
     )
     own = next((r for r in refs if r.outbound and r.message_id == parsed.message_id), None)
