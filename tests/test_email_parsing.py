@@ -311,7 +311,9 @@ def test_split_quoted_is_linear_on_long_quotes():
         ("Renée".encode(), "utf-8*fr", "Renée"),
         (b"abc", "undefined", "abc"),  # a codec that always raises UnicodeError
         (b"abc", "rot13", "abc"),  # not a text codec
-        (b"\\ud800", "unicode_escape", "\ufffd"),  # a lone surrogate cannot be stored
+        # Python's escape codecs are no MIME charset: the backslashes stay as they were written.
+        (b"\\ud800", "unicode_escape", "\\ud800"),
+        (b"C:\\Sales\\x41", "raw_unicode_escape", "C:\\Sales\\x41"),
         ("Перевод".encode("koi8-r"), "KOI8-R", "Перевод"),
     ],
 )

@@ -9,6 +9,7 @@ names, nested multiparts, inline images and attachments.
 from __future__ import annotations
 
 import binascii
+import codecs
 import email
 import email.utils
 import hashlib
@@ -70,6 +71,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         candidates.append(CHARSET_ALIASES.get(label, label))
     candidates += ["utf-8", "windows-1252"]
     for cs in candidates:
+        if _not_a_charset(cs):
+            continue
         try:
             text = data.decode(cs)
         except Exception:  # unknown label, not a text codec, or a codec that refuses the bytes (UnicodeError)
@@ -81,6 +84,18 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         # Declared utf-8 that decodes but is really latin-1 is caught by the strict decode above.
         return _no_surrogates(text)
     return data.decode("utf-8", errors="replace")
+
+
+# Python's escape codecs are no MIME charset: a part labelled with one is read as UTF-8 or windows-1252,
+# not unescaped ("\\S" would warn, "\\x41" would become "A").
+_PYTHON_ONLY_CODECS = {"unicode-escape", "raw-unicode-escape"}
+
+
+def _not_a_charset(label: str) -> bool:
+    try:
+        return codecs.lookup(label).name in _PYTHON_ONLY_CODECS
+    except (LookupError, ValueError):  # unknown, or not even a name ("utf\x00-8")
+        return False  # the decode below fails and the next candidate is tried
 
 
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
