@@ -37,6 +37,13 @@ class NotificationPreference(models.TextChoices):
     NONE = "none", _("Aucune")
 
 
+class CustomerQuerySet(models.QuerySet):
+    def with_email(self, email: str) -> CustomerQuerySet:
+        """Case-insensitive, on the (organization, lower(email)) unique index; ``email__iexact`` compiles
+        to UPPER() = UPPER(), which no index serves."""
+        return self.alias(_email_lower=Lower("email")).filter(_email_lower=Lower(models.Value(email)))
+
+
 class Customer(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     first_name = models.CharField(_("prénom"), max_length=100, blank=True)
@@ -60,6 +67,8 @@ class Customer(models.Model):
     # Free customer fields used by rules (e.g. {"plan": "Enterprise"}).
     attributes = models.JSONField(_("attributs"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("client")

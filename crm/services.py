@@ -30,15 +30,19 @@ def split_name(name: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-@transaction.atomic
 def get_or_create_customer(
     *, organization: Organization, email: str, name: str = "", company_name: str = ""
 ) -> Customer:
     """The customer with this email in the organization, created on first contact."""
     email = normalize_email(email)
-    customer = Customer.objects.filter(organization=organization, email__iexact=email).first()
-    if customer is not None:
+    customer = Customer.objects.filter(organization=organization).with_email(email).first()
+    if customer is not None:  # the usual case: one query, no transaction of its own
         return customer
+    return _create_customer(organization=organization, email=email, name=name, company_name=company_name)
+
+
+@transaction.atomic
+def _create_customer(*, organization: Organization, email: str, name: str, company_name: str) -> Customer:
     first, last = split_name(name)
     company = None
     if company_name:
@@ -55,7 +59,7 @@ def get_or_create_customer(
                 organization=organization, email=email, first_name=first, last_name=last, company=company
             )
     except IntegrityError:
-        return Customer.objects.get(organization=organization, email__iexact=email)
+        return Customer.objects.filter(organization=organization).with_email(email).get()
 
 
 def set_notification_preference(*, customer: Customer, preference: str) -> Customer:

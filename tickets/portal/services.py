@@ -96,7 +96,7 @@ def request_sign_in_link(
         email = normalize_email(email)
     except InvalidInput:
         return None
-    customer = Customer.objects.filter(organization=organization, email__iexact=email).first()
+    customer = Customer.objects.filter(organization=organization).with_email(email).first()
     if customer is None:
         return None
     now = now or timezone.now()
