@@ -84,6 +84,11 @@ def read_config(base_dir: Path) -> Config:
         raise _fail("DATABASE_URL", raw_db, "postgres://USER:PASSWORD@HOST:5432/DBNAME", str(exc)) from exc
     database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     database["CONN_HEALTH_CHECKS"] = True
+    # Server-side binding: psycopg sends the parameters apart and prepares a statement it has run
+    # five times, so the hot paths (email intake, lists) skip the planner. DB_SERVER_SIDE_BINDING=0
+    # turns it off behind a transaction-mode pooler (PgBouncer without prepared statements).
+    if env.bool("DB_SERVER_SIDE_BINDING", default=True):
+        database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
     redis_url = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
     rp = urlparse(redis_url)
