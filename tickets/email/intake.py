@@ -24,6 +24,7 @@ from django.utils.translation import override
 
 from crm.services import get_or_create_customer
 from lumiodesk.exceptions import DomainError
+from lumiodesk.models import Organization
 
 from ..attachments import check_uploads
 from ..content import sanitize_html, text_to_html
@@ -163,10 +164,12 @@ def _insert_original(values: dict) -> int | None:
     return row[0] if row else None
 
 
-def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None, message=None) -> InboundEmail:
+def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None, message=None,
+            keep_ticket: bool = False) -> InboundEmail:
     inbound.status = status
     inbound.reason = reason[:2000]
-    inbound.ticket = ticket
+    if not keep_ticket:
+        inbound.ticket = ticket
     inbound.message = message
     inbound.processed_at = timezone.now()
     inbound.save(update_fields=["status", "reason", "ticket", "message", "processed_at", "subject", "from_email",
@@ -202,37 +205,43 @@ def outcome_of(inbound: InboundEmail) -> Outcome:
     return Outcome(status, number, reason)
 
 
-def _references(organization_id: int, parsed: ParsedEmail) -> tuple[EmailReference | None, EmailReference | None]:
-    """(our own outgoing message come back, the newest reference the message threads to), read in
-    one query: the message's own Message-ID and its In-Reply-To and References together."""
+def _references(organization_id: int, parsed: ParsedEmail) -> tuple[int | None, int | None]:
+    """(the ticket of our own outgoing message come back, the ticket of the newest reference the message
+    threads to), as ids, read in one query: the message's own Message-ID and its In-Reply-To and
+    References together."""
     ids = parsed.thread_ids
     wanted = [*ids, parsed.message_id] if parsed.message_id else ids
     if not wanted:
         return None, None
     refs = list(
         EmailReference.objects.filter(organization_id=organization_id, message_id__in=wanted)
-        .select_related("ticket")
-        .defer("ticket__search_vector")
         .order_by("-created_at", "-id")
+        .values_list("message_id", "outbound", "ticket_id")
     )
-    own = next((r for r in refs if r.outbound and r.message_id == parsed.message_id), None)
-    thread = next((r for r in refs if r.message_id in ids), None)
+    own = next((t for m, out, t in refs if out and m == parsed.message_id), None)
+    thread = next((t for m, _out, t in refs if m in ids), None)
     return own, thread
 
 
-def find_ticket(organization_id: int, parsed: ParsedEmail, thread: EmailReference | None) -> Ticket | None:
-    """In-Reply-To and References against the ticket's Message-IDs (ours and theirs: ``thread``, read by
-    ``_references``), then the [#1234] token in the subject when the sender is that ticket's customer."""
-    if thread is not None:
-        return thread.ticket
+def find_ticket(organization: Organization, parsed: ParsedEmail, thread_ticket_id: int | None) -> Ticket | None:
+    """In-Reply-To and References against the ticket's Message-IDs (ours and theirs: ``thread_ticket_id``,
+    read by ``_references``), then the [#1234] token in the subject when the sender is that ticket's
+    customer."""
+    if thread_ticket_id is not None:
+        # A reference by id: ``add_message`` locks and reads the ticket itself.
+        ticket = Ticket(pk=thread_ticket_id, organization=organization)
+        ticket._state.adding = False
+        return ticket
     m = SUBJECT_TOKEN.search(parsed.subject or "")
     if m and parsed.from_email:
         ticket = (
             Ticket.objects.select_related("customer")
-            .filter(organization_id=organization_id, number=int(m.group(1)))
+            .defer("search_vector")
+            .filter(organization_id=organization.pk, number=int(m.group(1)))
             .first()
         )
         if ticket is not None and ticket.customer.email.lower() == parsed.from_email.lower():
+            ticket.organization = organization
             return ticket
     return None
 
@@ -323,11 +332,12 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
         # receiver, the message has no Return-Path header for parse_email to see: the envelope says it.
         parsed.auto_reason = "null sender"
 
-    own, thread = _references(org.pk, parsed)
-    if own is not None:
-        return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), ticket=own.ticket)
+    own_ticket_id, thread_ticket_id = _references(org.pk, parsed)
+    if own_ticket_id is not None:
+        inbound.ticket_id = own_ticket_id
+        return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), keep_ticket=True)
     sender = parsed.reply_to if parsed.reply_to and not parsed.from_email else parsed.from_email
-    ticket = find_ticket(org.pk, parsed, thread)
+    ticket = find_ticket(org, parsed, thread_ticket_id)
     if parsed.is_automatic:
         if ticket is None:
             return _finish(inbound, InboundStatus.IGNORED, _("message automatique : %(r)s") % {"r": parsed.auto_reason})
