@@ -131,6 +131,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.run_ticket_lifecycle",
         "schedule": crontab(minute="*/10"),
     },
+    # Email stored but never processed (its task was lost): processed within 5 to 10 minutes.
+    "inbound-email-sweep": {
+        "task": "tickets.tasks.process_stale_inbound_emails",
+        "schedule": crontab(minute="*/5"),
+    },
     "imap-poll": {
         "task": "tickets.tasks.poll_imap_mailboxes",
         "schedule": crontab(minute="*"),

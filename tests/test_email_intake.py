@@ -6,6 +6,7 @@ message or a quarantined one; through ``intake.ingest`` / ``receive`` + ``proces
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,23 @@ def test_receive_then_process(world, support):
     again = intake.process(inbound.pk)
     assert again.status == InboundStatus.IMPORTED and again.message_id == done.message_id
     assert Message.objects.filter(ticket_id=done.ticket_id).count() == 1
+
+
+def test_a_stored_message_whose_task_was_lost_is_taken_up(world, support):
+    """The receiver committed the raw bytes, then the worker died or the broker lost the task."""
+    from tickets.tasks import process_stale_inbound_emails
+
+    lost = intake.receive(mailbox=support, raw=raw("charset_win1252_labelled_latin1.eml"), source="smtp",
+                          envelope_from="claire.dupont@example.com", envelope_to=["support@acme.test"])
+    recent = intake.receive(mailbox=support, raw=raw("rfc2231_filename.eml"), source="smtp",
+                            envelope_from="claire.dupont@example.com", envelope_to=["support@acme.test"])
+    InboundEmail.objects.filter(pk=lost.pk).update(received_at=timezone.now() - timedelta(minutes=6))
+
+    assert process_stale_inbound_emails.apply().get() == 1
+    assert InboundEmail.objects.get(pk=lost.pk).status == InboundStatus.IMPORTED
+    # One still within its task's reach is left to it.
+    assert InboundEmail.objects.get(pk=recent.pk).status == InboundStatus.RECEIVED
+    assert intake.process_stale() == 0
 
 
 def test_forwarding_address_names_the_mailbox(world, support, settings):

@@ -28,6 +28,14 @@ def process_inbound_email(self, inbound_id: int) -> str:
 
 
 @shared_task
+def process_stale_inbound_emails() -> int:
+    """Stored messages whose processing task never ran (worker lost, broker down): nothing stays unread."""
+    from .email.intake import process_stale
+
+    return process_stale()
+
+
+@shared_task
 def poll_imap_mailboxes() -> int:
     from .email.imap import poll_all
 

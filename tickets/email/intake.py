@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from email.parser import BytesHeaderParser
 
 from django.conf import settings
@@ -386,6 +387,22 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
         )
     reason = "; ".join(parsed.problems[:5])
     return _finish(inbound, InboundStatus.IMPORTED, reason, ticket=ticket, message=message)
+
+
+def process_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 500) -> int:
+    """Messages stored but still unprocessed after ``older_than``: the worker died or the broker lost the
+    task after the raw bytes were committed. Process them now (a worker already on one skips it: the
+    lock is taken with SKIP LOCKED). Returns how many were taken up."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundEmail.objects.filter(status=InboundStatus.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at").values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:  # one transaction per message, as on arrival
+        process(pk)
+    if ids:
+        log.warning("took up %s inbound message(s) left unprocessed", len(ids))
+    return len(ids)
 
 
 def retry(inbound: InboundEmail) -> InboundEmail:

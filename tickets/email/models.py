@@ -116,6 +116,8 @@ class InboundEmail(models.Model):
             models.Index(fields=["organization", "status", "-received_at"], name="inbound_status_idx"),
             models.Index(fields=["organization", "message_key"], name="inbound_key_idx"),
             models.Index(fields=["mailbox", "-received_at"], name="inbound_mailbox_idx"),
+            # Stored but not processed yet: the sweeper (intake.process_stale) reads these.
+            models.Index(fields=["received_at"], name="inbound_pending_idx", condition=models.Q(status="received")),
         ]
         constraints = [
             # One original per organization and message: duplicates point at it.
