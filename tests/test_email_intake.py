@@ -561,3 +561,33 @@ def test_retry_imports_even_while_paused(world, support):
     support.save()
     inbound = ingest(support, "plain_ascii.eml")
     assert intake.retry(inbound).status == InboundStatus.IMPORTED
+
+
+# --- cost -----------------------------------------------------------------------------------------------
+
+
+def test_ingest_costs_a_fixed_number_of_statements(world, support):
+    """From raw bytes to a threaded ticket message: the same few statements whatever the thread's length
+    and the number of known customers (bench: ``manage.py bench_ingest``)."""
+    import random
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets.management.commands.bench_ingest import build
+
+    rng = random.Random(3)
+    first_raw, first_id = build(1, rng, None)
+
+    def statements(raw_message: bytes) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            inbound = intake.ingest(mailbox=support, raw=raw_message, source="file")
+        assert inbound.status == InboundStatus.IMPORTED
+        return len(captured.captured_queries)
+
+    new_ticket = statements(first_raw)
+    replies = [statements(build(4 * k + 5, rng, first_id)[0]) for k in range(4)]  # no attachment
+    assert Ticket.objects.get(pk=InboundEmail.objects.get(message_key=first_id).ticket_id).messages.count() == 5
+    assert len(set(replies[1:])) == 1  # the fifth message costs what the second did
+    # Each from a new sender (a customer created: 5 of them); savepoints count, as the test runs in a transaction.
+    assert new_ticket <= 25 and replies[-1] <= 23
