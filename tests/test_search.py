@@ -116,6 +116,24 @@ def test_filters(world, tickets, params, expected):
     assert found(world, **params) == expected
 
 
+@pytest.mark.parametrize("small_tag", [1000, 1], ids=["read-by-ids", "walked-in-order"])
+def test_tag_filter_reads_small_and_large_tags_alike(world, tickets, monkeypatch, small_tag):
+    """A tag up to SMALL_TAG tickets is read by ids, a larger one while walking the list: same answer,
+    with other filters, and the same count."""
+    printer, login = tickets
+    monkeypatch.setattr(selectors, "SMALL_TAG", small_tag)
+    services.set_tags(ticket=world.ticket, names=["vip"], actor=world.agent)
+    services.set_tags(ticket=login, names=["vip", "sso"], actor=world.agent)
+    services.change_status(ticket=login, status=Status.OPEN, actor=world.agent)
+    assert found(world, tag="vip") == [3, 1]
+    assert found(world, tag="VIP", status="open") == [3]
+    assert found(world, tag="sso", sort="created") == [3]
+    filters = TicketFilters.from_params({"tag": "vip"})
+    assert selectors.count_matches(world.org, filters, user=world.agent, cap=1000) == 2
+    assert found(world, tag="unknown") == []
+    assert selectors.ticket_list(world.other_org, filters, user=world.outsider).count() == 0
+
+
 def test_filter_by_customer_and_assignee_id(world, tickets):
     printer, login = tickets
     services.assign(ticket=printer, assignee=world.manager, actor=world.agent)

@@ -80,7 +80,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     capped = False
     if known is None:
         # Counting every match of a broad search costs more than the page itself: count up to the cap.
-        known = qs.order_by()[: selectors.COUNT_CAP + 1].count()
+        known = selectors.count_matches(org, filters, user=request.user, cap=selectors.COUNT_CAP)
         capped = known > selectors.COUNT_CAP
     paginator = KnownCountPaginator(qs, 25, known_count=known)
     page = paginator.get_page(request.GET.get("page"))
