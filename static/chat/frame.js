@@ -117,6 +117,7 @@
       }, function () { showError("start-error", T.network); })
       .then(function () { button.disabled = false; button.textContent = label; });
   });
+  $("start-button").disabled = false;  // the form is handled from here on
 
   // --- the conversation ------------------------------------------------------------------------------
   function showChat(data) {
