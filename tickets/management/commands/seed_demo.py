@@ -138,15 +138,15 @@ DEMO_SCENARIOS: list[dict] = [
         "key": "invoice", "weight": 9, "tags": ["facturation"],
         "priority": {"normal": 8, "low": 2},
         "variants": [
-            ("Montant de la facture de {month} incorrect",
-             "Notre facture de {month} ({invoice}) s'élève à {amount} EUR alors que nous sommes sur le forfait "
+            ("Montant de la facture {of_month} incorrect",
+             "Notre facture {of_month} ({invoice}) s'élève à {amount} EUR alors que nous sommes sur le forfait "
              "{plan} à {price} EUR par mois. Pourriez-vous m'expliquer la différence ? À ma connaissance nous "
              "n'avons ajouté personne à l'équipe."),
             ("Facture {invoice} : montant contesté",
              "Je conteste le montant de la facture {invoice} : {amount} EUR au lieu des {price} EUR habituels. "
              "Notre comptable a besoin d'une explication avant de la régler."),
-            ("Je ne comprends pas ma facture de {month}",
-             "Bonjour, notre facture de {month} comporte une ligne « agents supplémentaires » que je ne comprends "
+            ("Je ne comprends pas ma facture {of_month}",
+             "Bonjour, notre facture {of_month} comporte une ligne « agents supplémentaires » que je ne comprends "
              "pas. Nous avons toujours eu le même nombre d'agents. Pouvez-vous vérifier ?"),
         ],
         "ask": "Pour vérifier votre facture, pourriez-vous me préciser :\n- le nom de l'organisation concernée ;\n"
@@ -191,7 +191,7 @@ DEMO_SCENARIOS: list[dict] = [
         "variants": [
             ("Ajouter notre numéro de TVA sur les factures",
              "Notre service comptable a besoin que notre numéro de TVA intracommunautaire {vat} figure sur nos "
-             "factures. Est-il possible de modifier la facture de {month} et les suivantes ?"),
+             "factures. Est-il possible de modifier la facture {of_month} et les suivantes ?"),
             ("Facture avec numéro de TVA intracommunautaire",
              "Pouvez-vous ajouter le numéro de TVA {vat} et notre raison sociale sur nos factures ? Sinon notre "
              "cabinet comptable ne peut pas les traiter."),
@@ -200,8 +200,8 @@ DEMO_SCENARIOS: list[dict] = [
                "de TVA ?",
         "answer": "La raison sociale est {company_or_name}, l'adresse ne change pas. Merci !",
         "solution": "C'est fait : le numéro {vat} a été ajouté aux informations de facturation de votre "
-                    "organisation. Il figurera sur toutes les prochaines factures, et j'ai régénéré celle de "
-                    "{month}, disponible dans Paramètres > Facturation.",
+                    "organisation. Il figurera sur toutes les prochaines factures, et j'ai régénéré celle "
+                    "{of_month}, disponible dans Paramètres > Facturation.",
     },
     {
         "key": "plan_change", "weight": 4, "tags": ["facturation", "question-produit"],
@@ -699,6 +699,21 @@ class _Vars(dict):
         return "{" + key + "}"
 
 
+MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre")
+
+
+def _dates(start: datetime) -> dict[str, str]:
+    """The dates a customer writes about, in French: last month's invoice ({month}, {of_month}), debited on
+    the 1st of this one ({month_next}), a day one to two weeks before writing ({day}). No random draw: the
+    rest of the demo stays as it was."""
+    local = start.astimezone(PARIS)
+    before = local - timedelta(days=7 + local.day % 8)
+    month = MONTHS_FR[(local.month - 2) % 12]
+    return {"month": month, "of_month": ("d'" if month[0] in "ao" else "de ") + month,  # d'août, de mars
+            "month_next": MONTHS_FR[local.month - 1], "day": f"{before.day} {MONTHS_FR[before.month - 1]}"}
+
+
 def ascii_slug(text: str, sep: str = ".") -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     out = "".join(c if c.isalnum() else " " for c in plain)
@@ -1132,6 +1147,7 @@ class Seeder:
         clock.t = plan.start
         customer = plan.customer
         v = plan.variables
+        v.update(_dates(plan.start))
         subject = plan.subject.format_map(v)
         v["subject"] = subject
         actor = plan.assignee if plan.channel == Channel.MANUAL else None
