@@ -591,3 +591,37 @@ def test_ingest_costs_a_fixed_number_of_statements(world, support):
     assert len(set(replies[1:])) == 1  # the fifth message costs what the second did
     # Each from a new sender (a customer created: 5 of them); savepoints count, as the test runs in a transaction.
     assert new_ticket <= 25 and replies[-1] <= 23
+
+
+# --- HTML for display -----------------------------------------------------------------------------------
+
+
+def test_html_reply_is_shown_as_written_above_its_history(world, support):
+    message = message_of(ingest(support, "html_gmail_reply.eml"))
+    html = message.body_html
+    assert "<b>fonctionne</b>" in html and "<li>Montant HT</li>" in html and "<table>" in html
+    assert "a écrit" not in html and "réessayer" not in html  # the history is folded, not shown
+    assert "tracker.example.net" not in html  # a remote image would tell the sender the agent read it
+    assert message.body_text.startswith("Merci, l'export fonctionne maintenant.")
+    assert "> Pouvez-vous réessayer l'export ?" in message.body_quoted
+
+
+def test_html_only_outlook_reply_folds_its_header_block(world, support):
+    message = message_of(ingest(support, "html_outlook_reply.eml"))
+    assert message.body_html.startswith("<div><p>C'est débloqué, <i>merci</i> !</p><p>Marc</p></div>")
+    assert message.body_html.endswith("</div>")  # the rule above the history went with it
+    assert "Envoyé" not in message.body_html and "Envoyé : lundi 3 mars 2025 10:15" in message.body_quoted
+    assert message.body_text == "C'est débloqué, merci !\nMarc"
+
+
+def test_inline_image_is_shown_in_the_message(world, support, client):
+    inbound = ingest(support, "inline_image_cid.eml")
+    message = message_of(inbound)
+    [image] = message.attachments.all()
+    assert image.content_id == "err@example.fr" and 'src="cid:err@example.fr"' in message.body_html
+    client.force_login(world.agent)
+    page = client.get(f"/tickets/{ticket_of(inbound).number}/").content.decode()
+    url = f"/tickets/{ticket_of(inbound).number}/attachments/{image.token}/"
+    assert f'<img src="{url}">' in page and "cid:" not in page
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"

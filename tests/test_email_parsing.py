@@ -115,6 +115,13 @@ EXPECTED: dict[str, dict] = {
     # --- quotes and signatures
     "outlook_quote_fr.eml": dict(text=["Merci, c'est réglé.", "De : mon côté", "Envoyé : lundi 3 mars 2025"]),
     "gmail_quote_en.eml": dict(text=["Thanks, it works now!", "> Please restart the router."]),
+    "html_gmail_reply.eml": dict(
+        text=["Merci, l'export fonctionne maintenant.", "> Pouvez-vous réessayer l'export ?"],
+        html='class="gmail_quote"', message_id="html-gmail-reply@example.com",
+    ),
+    "html_outlook_reply.eml": dict(
+        text="", html="C'est débloqué, <i>merci</i> !", sender=("Marc Petit", "marc.petit@example.fr")
+    ),
     "signature_dashes.eml": dict(text=["Pouvez-vous m'appeler ?", "Directrice financière"]),
     # --- damaged
     "malformed_headers.eml": dict(

@@ -32,6 +32,26 @@ def sanitize_html(raw: str) -> str:
     )
 
 
+def _email_attribute(tag: str, attribute: str, value: str) -> str | None:
+    # An image from the web would tell the sender when (and from where) an agent read the message.
+    if tag == "img" and attribute == "src" and not value.lower().startswith("cid:"):
+        return None
+    return value
+
+
+def sanitize_email_html(raw: str) -> str:
+    """A customer's HTML email for display: as ``sanitize_html``, and images only from the message itself
+    (``cid:``, shown from its attachments), never fetched from the web."""
+    return nh3.clean(
+        raw or "",
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_email_attribute,
+        url_schemes={"http", "https", "mailto", "cid"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
 _BLOCK_END = re.compile(r"</(p|div|li|tr|h[1-6]|blockquote|pre)>|<br\s*/?>", re.I)
 _TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"[ \t]+")

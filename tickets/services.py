@@ -143,6 +143,7 @@ def _store_attachments(message: Message, checked: Sequence[CheckedFile]) -> list
                 filename=f.filename,
                 content_type=f.content_type,
                 size=f.size,
+                content_id=getattr(f.upload, "content_id", "")[:255],  # set by the email intake
             )
             att.file.save(f.token, f.upload, save=False)
             saved.append(att)

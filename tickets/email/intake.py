@@ -28,7 +28,7 @@ from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
 
 from ..attachments import check_uploads
-from ..content import sanitize_html, text_to_html
+from ..content import sanitize_email_html, sanitize_html, text_to_html
 from ..models import Channel, Message, MessageKind, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
@@ -39,6 +39,7 @@ from .parsing import (
     parse_email,
     raw_digest,
     split_quoted,
+    split_quoted_html,
 )
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,7 @@ def _split_attachments(parsed: ParsedEmail) -> tuple[list[SimpleUploadedFile], l
     accepted, refused = [], []
     for att in parsed.attachments:
         upload = SimpleUploadedFile(att.filename, att.data, content_type=att.content_type)
+        upload.content_id = att.content_id  # the HTML's <img src="cid:..."> (tickets.services keeps it)
         try:
             check_uploads([upload])
         except DomainError as exc:
@@ -263,8 +265,15 @@ def _split_attachments(parsed: ParsedEmail) -> tuple[list[SimpleUploadedFile], l
     return accepted[:10], refused + [_("pièce jointe au-delà de 10 non importée") for _x in accepted[10:]]
 
 
+# What a mail client leaves above the history it quotes: empty lines and paragraphs, a rule.
+_TRAILING_SPACE = re.compile(r"(?:\s|&nbsp;|<br>|<hr>|<(p|div)>(?:\s|&nbsp;|<br>)*</\1>)+$")
+
+
 def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
-    """(html for display, plain text, folded quoted history)."""
+    """(html for display, plain text, folded quoted history).
+
+    The HTML is shown as the customer wrote it (sanitized, images from the message only) when it can be
+    cut above the same history the text folds away; otherwise the text is shown, paragraphs kept."""
     from ..content import html_to_text
 
     text = parsed.text.strip()
@@ -273,7 +282,15 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
     new, quoted = split_quoted(text)
     if not new.strip():
         new = _("(message sans texte)")
-    return text_to_html(new), new, quoted
+    html = text_to_html(new)
+    if parsed.html:
+        above, history = split_quoted_html(parsed.html)
+        shown = _TRAILING_SPACE.sub("", sanitize_email_html(above))
+        if (history or not quoted) and (html_to_text(shown).strip() or "<img" in shown):
+            html = shown
+            if history and not quoted:
+                quoted = html_to_text(sanitize_html(history))
+    return html, new, quoted
 
 
 def _record_reference(ticket: Ticket, message_id: str, *, outbound: bool = False) -> None:

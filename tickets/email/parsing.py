@@ -19,6 +19,7 @@ from datetime import datetime
 from email.message import Message as EmailMessage
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
 
 MAX_HEADER = 998 * 4
 
@@ -516,3 +517,68 @@ def split_quoted(text: str) -> tuple[str, str]:
     if not new.strip():
         return text.strip(), ""
     return new, rest
+
+
+# Where mail clients put the quoted history (or the signature) in an HTML reply: Gmail, Thunderbird, Apple
+# Mail and Outlook (desktop and web), Yahoo, Proton, Zoho. Read on the raw HTML: sanitizing drops class and id.
+_HTML_QUOTE_CLASSES = {
+    "gmail_quote", "gmail_extra", "gmail_signature", "moz-cite-prefix", "moz-signature", "yahoo_quoted",
+    "protonmail_quote", "protonmail_signature_block", "zmail_extra", "outlookmessageheader",
+    "ms-outlook-mobile-reference-message",
+}
+_HTML_QUOTE_IDS = {
+    "divrplyfwdmsg", "x_divrplyfwdmsg", "appendonsend", "mail-editor-reference-message-container", "signature",
+}
+
+
+class _QuoteFinder(HTMLParser):
+    """The offset in the raw HTML where the quoted history starts: the first element a mail client marks as
+    quote or signature, a <blockquote>, or a text line that is an attribution ("Le ... a écrit :") or a
+    signature separator ("-- ")."""
+
+    def __init__(self, markup: str):
+        super().__init__(convert_charrefs=True)
+        self.starts = [0]
+        for m in re.finditer("\n", markup):
+            self.starts.append(m.end())
+        self.cut: int | None = None
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self.starts[line - 1] + col
+
+    def handle_starttag(self, tag, attrs):
+        if self.cut is not None:
+            return
+        values = dict(attrs)
+        classes = {c.lower() for c in (values.get("class") or "").split()}
+        if (tag == "blockquote" or classes & _HTML_QUOTE_CLASSES
+                or (values.get("id") or "").lower() in _HTML_QUOTE_IDS):
+            self.cut = self._offset()
+
+    def handle_data(self, data):
+        if self.cut is not None:
+            return
+        start = self._offset()
+        for n, line in enumerate(data.split("\n")):
+            if _ATTRIBUTION.match(line.strip()) or _SIGNATURE.match(line.strip()):
+                # A later line of the same text: found in the markup after the text's start when it can be.
+                at = self.rawdata.find(line.strip(), start) if n else -1
+                self.cut = at if at >= 0 else start
+                return
+
+
+def split_quoted_html(markup: str) -> tuple[str, str]:
+    """(the raw HTML above the quoted history, the history) — ("whole", "") without one. Unclosed tags are
+    the sanitizer's to close; markup the parser cannot read is returned whole."""
+    if not markup:
+        return "", ""
+    finder = _QuoteFinder(markup)
+    try:
+        finder.feed(markup)
+        finder.close()
+    except Exception:  # noqa: BLE001 - unreadable markup: shown whole, sanitized
+        return markup, ""
+    if not finder.cut:
+        return markup, ""
+    return markup[: finder.cut], markup[finder.cut:]
