@@ -76,7 +76,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, change: str, now: datetime, act
     elif change == Change.PRIORITY and new == Priority.URGENT and old != Priority.URGENT:
         _queue(NotificationKind.URGENT, ticket, actor=actor, key=f"urgent:{ticket.pk}:{stamp}")
     elif change == Change.MESSAGE and message is not None:
-        if message.kind == MessageKind.CUSTOMER:
+        if message.kind == MessageKind.CUSTOMER and ticket.assignee_id:  # unassigned: back in the queue instead
             _queue(NotificationKind.CUSTOMER_REPLY, ticket, actor=actor, key=f"customer_reply:{message.pk}",
                    message=message)
         elif message.kind == MessageKind.NOTE and "@" in (message.body_text or ""):

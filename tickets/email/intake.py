@@ -174,9 +174,20 @@ def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None
         inbound.ticket = ticket
     inbound.message = message
     inbound.processed_at = timezone.now()
-    inbound.save(update_fields=["status", "reason", "ticket", "message", "processed_at", "subject", "from_email",
-                                "attempts"])
+    if inbound._state.adding:
+        inbound.save()
+        return inbound
+    with connection.cursor() as cur:  # every message ends here: one prepared statement, no ORM save
+        cur.execute(_FINISH_SQL, [inbound.status, inbound.reason, inbound.ticket_id, inbound.message_id,
+                                  inbound.processed_at, inbound.subject, inbound.from_email, inbound.attempts,
+                                  inbound.pk])
     return inbound
+
+
+_FINISH_SQL = (
+    f"UPDATE {InboundEmail._meta.db_table} SET status = %s, reason = %s, ticket_id = %s, message_id = %s, "
+    "processed_at = %s, subject = %s, from_email = %s, attempts = %s WHERE id = %s"
+)
 
 
 # --- processing --------------------------------------------------------------------------------------
@@ -207,6 +218,12 @@ def outcome_of(inbound: InboundEmail) -> Outcome:
     return Outcome(status, number, reason)
 
 
+_REFERENCES_SQL = (
+    f"SELECT message_id, outbound, ticket_id FROM {EmailReference._meta.db_table} "
+    "WHERE organization_id = %s AND message_id = ANY(%s) ORDER BY created_at DESC, id DESC"
+)
+
+
 def _references(organization_id: int, parsed: ParsedEmail) -> tuple[int | None, int | None]:
     """(the ticket of our own outgoing message come back, the ticket of the newest reference the message
     threads to), as ids, read in one query: the message's own Message-ID and its In-Reply-To and
@@ -215,11 +232,9 @@ def _references(organization_id: int, parsed: ParsedEmail) -> tuple[int | None, 
     wanted = [*ids, parsed.message_id] if parsed.message_id else ids
     if not wanted:
         return None, None
-    refs = list(
-        EmailReference.objects.filter(organization_id=organization_id, message_id__in=wanted)
-        .order_by("-created_at", "-id")
-        .values_list("message_id", "outbound", "ticket_id")
-    )
+    with connection.cursor() as cur:  # every message asks: one prepared statement, no ORM compilation
+        cur.execute(_REFERENCES_SQL, [organization_id, wanted])
+        refs = cur.fetchall()
     own = next((t for m, out, t in refs if out and m == parsed.message_id), None)
     thread = next((t for m, _out, t in refs if m in ids), None)
     return own, thread
@@ -294,12 +309,22 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
 
 
 def _record_reference(ticket: Ticket, message_id: str, *, outbound: bool = False) -> None:
-    if message_id:
-        EmailReference.objects.bulk_create(
-            [EmailReference(organization_id=ticket.organization_id, message_id=message_id[:500], ticket=ticket,
-                            outbound=outbound)],
-            ignore_conflicts=True,
-        )
+    if message_id:  # one per message: a prepared statement; a Message-ID already known keeps its ticket
+        with connection.cursor() as cur:
+            cur.execute(_REFERENCE_SQL, [ticket.organization_id, ticket.pk, message_id[:500], outbound,
+                                         timezone.now()])
+
+
+_REFERENCE_SQL = (
+    f"INSERT INTO {EmailReference._meta.db_table} (organization_id, ticket_id, message_id, outbound, created_at) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+
+
+_LOCK_SQL = (
+    f"SELECT attempts FROM {InboundEmail._meta.db_table} WHERE id = %s AND status = ANY(%s) "
+    "FOR UPDATE SKIP LOCKED"
+)
 
 
 def process(inbound_id: int, *, received: InboundEmail | None = None) -> InboundEmail:
@@ -313,15 +338,20 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
     pending = [InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
     try:
         with transaction.atomic():
-            locked = InboundEmail.objects.select_for_update(of=("self",), skip_locked=True).filter(
-                pk=inbound_id, status__in=pending)
-            if received is not None:
-                attempts = locked.values_list("attempts", flat=True).first()
-                inbound = received if attempts is not None else None
+            if received is not None:  # the hot path (every message): the lock in one prepared statement
+                with connection.cursor() as cur:
+                    cur.execute(_LOCK_SQL, [inbound_id, [str(p) for p in pending]])
+                    row = cur.fetchone()
+                inbound = received if row is not None else None
                 if inbound is not None:
-                    inbound.attempts = attempts
+                    inbound.attempts = row[0]
             else:
-                inbound = locked.select_related("mailbox", "mailbox__organization").first()
+                inbound = (
+                    InboundEmail.objects.select_for_update(of=("self",), skip_locked=True)
+                    .filter(pk=inbound_id, status__in=pending)
+                    .select_related("mailbox", "mailbox__organization")
+                    .first()
+                )
             if inbound is None:  # already processed, or being processed by another worker
                 return InboundEmail.objects.get(pk=inbound_id)
             inbound.attempts += 1
