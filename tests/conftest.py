@@ -77,6 +77,18 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's language: a request through the test client leaves the language it
+    activated (an English organization, an Accept-Language header) in the thread for the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def queued_emails(request, monkeypatch):
     """Notification ids handed to Celery (``send_customer_notification_email.delay``).
 

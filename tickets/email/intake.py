@@ -106,14 +106,16 @@ def receive(
         "envelope_from": (envelope_from or "")[:320],
         "envelope_to": list(envelope_to or []),
     }
+    if not mailbox.is_paused:
+        # The usual case is one statement, committed on its own (no BEGIN and COMMIT round trips): when it
+        # returns, the raw bytes and the receipt are stored together, for good.
+        inbound_id = _insert_original(common)
+        if inbound_id is not None:
+            inbound = InboundEmail(pk=inbound_id, status=InboundStatus.RECEIVED, **common)
+            inbound._state.adding = False
+            return inbound
     with transaction.atomic():
-        if not mailbox.is_paused:
-            inbound_id = _insert_original(common)
-            if inbound_id is not None:
-                inbound = InboundEmail(pk=inbound_id, status=InboundStatus.RECEIVED, **common)
-                inbound._state.adding = False
-                return inbound
-        else:
+        if mailbox.is_paused:
             try:
                 with transaction.atomic():
                     inbound = InboundEmail.objects.create(**common)
@@ -357,7 +359,7 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
             inbound.attempts += 1
             holder["inbound"] = inbound
             return _process_locked(inbound, services)
-    except Exception as exc:  # quarantine, never lose
+    except Exception as exc:  # quarantine, never lose: the whole transaction is dropped (no savepoint needed inside)
         log.exception("inbound %s quarantined", inbound_id)
         reason = f"{type(exc).__name__}: {exc}"
         inbound = holder.get("inbound") or InboundEmail.objects.get(pk=inbound_id)
@@ -370,6 +372,13 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
 
 
 def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
+    # The reasons the quarantine list shows, and the notes left on tickets, in the organization's language,
+    # whatever the worker or command processing the message has active.
+    with override(inbound.mailbox.organization.language):
+        return _process_in_language(inbound, services)
+
+
+def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
     mailbox = inbound.mailbox
     org = mailbox.organization
     parsed = parse_email(bytes(inbound.raw))
@@ -414,14 +423,14 @@ def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
         ticket = services.create_ticket(
             organization=org, customer=customer, subject=parsed.subject or _("(sans sujet)"), body_html=html,
             body=text, channel=Channel.EMAIL, attachments=files, created_at=when, mailbox=mailbox,
-            body_quoted=quoted, email_message_id=parsed.message_id[:500],
+            body_quoted=quoted, email_message_id=parsed.message_id[:500], savepoint=False,  # see process()
         )
         message = ticket.first_message
     else:
         message = services.add_message(
             ticket=ticket, kind=MessageKind.CUSTOMER, body_html=html, body=text, author_customer=customer,
             channel=Channel.EMAIL, attachments=files, created_at=when,
-            body_quoted=quoted, email_message_id=parsed.message_id[:500],
+            body_quoted=quoted, email_message_id=parsed.message_id[:500], savepoint=False,
         )
     _record_reference(ticket, parsed.message_id or inbound.message_key)
     if refused:
