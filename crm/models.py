@@ -43,6 +43,16 @@ class CustomerQuerySet(models.QuerySet):
         to UPPER() = UPPER(), which no index serves."""
         return self.alias(_email_lower=Lower("email")).filter(_email_lower=Lower(models.Value(email)))
 
+    def find_by_email(self, organization_id: int, email: str) -> Customer | None:
+        """The customer of the organization with this email (as ``with_email``), read on every message of
+        every channel: a fixed statement the server prepares, no ORM compilation."""
+        found = list(self.raw(
+            f"SELECT * FROM {self.model._meta.db_table} WHERE organization_id = %s AND lower(email) = lower(%s) "
+            "LIMIT 1",
+            [organization_id, email],
+        ))
+        return found[0] if found else None
+
 
 class Customer(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")

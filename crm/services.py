@@ -30,21 +30,14 @@ def split_name(name: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-_BY_EMAIL_SQL = (
-    f"SELECT * FROM {Customer._meta.db_table} WHERE organization_id = %s AND lower(email) = lower(%s) LIMIT 1"
-)
-
-
 def get_or_create_customer(
     *, organization: Organization, email: str, name: str = "", company_name: str = ""
 ) -> Customer:
     """The customer with this email in the organization, created on first contact."""
     email = normalize_email(email)
-    # The usual case (every email, chat and form message): one prepared statement on the
-    # (organization, lower(email)) unique index, no ORM compilation, no transaction of its own.
-    found = list(Customer.objects.raw(_BY_EMAIL_SQL, [organization.pk, email]))
-    if found:
-        return found[0]
+    customer = Customer.objects.find_by_email(organization.pk, email)
+    if customer is not None:  # the usual case: one statement, no transaction of its own
+        return customer
     return _create_customer(organization=organization, email=email, name=name, company_name=company_name)
 
 

@@ -21,15 +21,20 @@ ALLOWED_ATTRIBUTES = {
 }
 
 
-def sanitize_html(raw: str) -> str:
-    """Keep formatting, drop scripts, styles, event handlers and unsafe URLs."""
+def _clean(raw: str, attribute_filter=None) -> str:
     return nh3.clean(
         raw or "",
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=attribute_filter,
         url_schemes={"http", "https", "mailto", "cid"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+def sanitize_html(raw: str) -> str:
+    """Keep formatting, drop scripts, styles, event handlers and unsafe URLs."""
+    return _clean(raw)
 
 
 def _email_attribute(tag: str, attribute: str, value: str) -> str | None:
@@ -42,14 +47,7 @@ def _email_attribute(tag: str, attribute: str, value: str) -> str | None:
 def sanitize_email_html(raw: str) -> str:
     """A customer's HTML email for display: as ``sanitize_html``, and images only from the message itself
     (``cid:``, shown from its attachments), never fetched from the web."""
-    return nh3.clean(
-        raw or "",
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=_email_attribute,
-        url_schemes={"http", "https", "mailto", "cid"},
-        link_rel="noopener noreferrer nofollow",
-    )
+    return _clean(raw, _email_attribute)
 
 
 _BLOCK_END = re.compile(r"</(p|div|li|tr|h[1-6]|blockquote|pre)>|<br\s*/?>", re.I)

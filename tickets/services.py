@@ -105,8 +105,9 @@ def _next_number(organization: Organization) -> int:
         return cur.fetchone()[0]
 
 
-SEARCH_DOCUMENT_SQL = """
-UPDATE tickets_ticket t SET search_vector =
+# ``{assignments}``: other columns saved in the same UPDATE (``_save_with_search_document``).
+_SEARCH_DOCUMENT_TEMPLATE = """
+UPDATE tickets_ticket t SET {assignments}search_vector =
     setweight(to_tsvector('lumiodesk_fr', t.subject || ' ' || t.number::text), 'A')
     || setweight(to_tsvector('lumiodesk_fr',
          coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' || c.email || ' '
@@ -117,6 +118,7 @@ UPDATE tickets_ticket t SET search_vector =
 FROM crm_customer c
 WHERE c.id = t.customer_id AND t.id = ANY(%s)
 """
+SEARCH_DOCUMENT_SQL = _SEARCH_DOCUMENT_TEMPLATE.format(assignments="")
 
 
 def refresh_search_document(ticket_ids: Sequence[int]) -> None:
@@ -140,7 +142,7 @@ def _save_with_search_document(ticket: Ticket, fields: Iterable[str]) -> None:
         field = Ticket._meta.get_field(name)
         assignments.append(f"{connection.ops.quote_name(field.column)} = %s")
         params.append(field.get_db_prep_save(getattr(ticket, field.attname), connection))
-    sql = SEARCH_DOCUMENT_SQL.replace("SET search_vector =", f"SET {', '.join(assignments)}, search_vector =", 1)
+    sql = _SEARCH_DOCUMENT_TEMPLATE.format(assignments="".join(f"{a}, " for a in assignments))
     with connection.cursor() as cur:
         cur.execute(sql, [*params, [ticket.pk]])
 
