@@ -603,6 +603,7 @@ def test_html_reply_is_shown_as_written_above_its_history(world, support):
     assert "<b>fonctionne</b>" in html and "<li>Montant HT</li>" in html and "<table>" in html
     assert "a écrit" not in html and "réessayer" not in html  # the history is folded, not shown
     assert "tracker.example.net" not in html  # a remote image would tell the sender the agent read it
+    assert "<img" not in html  # nor is the pixel kept without its source: it left an empty line
     assert message.body_text.startswith("Merci, l'export fonctionne maintenant.")
     assert "> Pouvez-vous réessayer l'export ?" in message.body_quoted
 

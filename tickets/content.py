@@ -46,8 +46,12 @@ def _email_attribute(tag: str, attribute: str, value: str) -> str | None:
 
 def sanitize_email_html(raw: str) -> str:
     """A customer's HTML email for display: as ``sanitize_html``, and images only from the message itself
-    (``cid:``, shown from its attachments), never fetched from the web."""
-    return _clean(raw, _email_attribute)
+    (``cid:``, shown from its attachments), never fetched from the web. An image left without its source
+    (a tracking pixel) goes too: it would only leave an empty line."""
+    return _SOURCELESS_IMG.sub("", _clean(raw, _email_attribute))
+
+
+_SOURCELESS_IMG = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")
 
 
 _BLOCK_END = re.compile(r"</(p|div|li|tr|h[1-6]|blockquote|pre)>|<br\s*/?>", re.I)
