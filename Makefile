@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := lumiodesk.settings
 
-.PHONY: run test bench eval lint format services messages clean-venv
+.PHONY: run test bench eval lint format services dev-env messages clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ $(INSTALLED): pyproject.toml requirements.lock
 services: $(INSTALLED)
 	@$(PY) -m lumiodesk.services_check --start
 
-run: services
+# Local development: DEBUG=true and random SECRET_KEY / ENCRYPTION_KEY in the git-ignored .env, written on first
+# run and kept afterwards (never overwritten). Production sets its own; the tests make theirs (tests/settings.py).
+dev-env: $(INSTALLED)
+	@$(PY) -m lumiodesk.dev_env
+
+run: dev-env services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) manage.py seed_demo --anchor today
@@ -25,11 +30,11 @@ run: services
 
 test: services
 	bash tests/install_system_deps.sh
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
-bench: services
+bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
@@ -41,7 +46,7 @@ bench: services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py widget_bench
 
 # The knowledge-base assistant on its question set (kb/eval/questions.py), in a database of its own.
-eval: services
+eval: dev-env services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
@@ -57,7 +62,7 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-messages: $(INSTALLED)
+messages: dev-env
 	$(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=staticfiles
 	$(PY) manage.py compilemessages --ignore=.venv
 

@@ -118,7 +118,7 @@ def main(argv: list[str]) -> None:
     from lumiodesk.config import read_config
 
     try:
-        config = read_config(Path(__file__).resolve().parent.parent)
+        config = read_config(Path(__file__).resolve().parent.parent, require_secrets=False)
     except ImproperlyConfigured as exc:
         sys.exit(f"Configuration error: {exc}")
     start = "--start" in argv

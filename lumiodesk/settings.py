@@ -1,7 +1,9 @@
 """LumioDesk settings, read from the environment (django-environ).
 
-Every value has a safe default for local use; a malformed value stops start-up
-with a message naming the variable (see ``lumiodesk.config``).
+Defaults are production-safe: DEBUG off, HTTPS redirect, HSTS and secure cookies; SECRET_KEY and
+ENCRYPTION_KEY are required everywhere (``make run`` writes DEBUG=true and random local secrets to a
+git-ignored .env on first run; the test suite makes its own, see tests/settings.py). A malformed value
+stops start-up with a message naming the variable (see ``lumiodesk.config``).
 """
 
 from pathlib import Path
@@ -15,6 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 config = read_config(BASE_DIR)
 
 SECRET_KEY = config.secret_key
+# Mailbox passwords and webhook secrets at rest (lumiodesk.crypto); never derived from SECRET_KEY.
+ENCRYPTION_KEY = config.encryption_key
+ENCRYPTION_KEY_FALLBACKS = config.encryption_key_fallbacks
 DEBUG = config.debug
 ALLOWED_HOSTS = config.allowed_hosts
 CSRF_TRUSTED_ORIGINS = config.csrf_trusted_origins
@@ -185,6 +190,18 @@ SITE_URL = config.site_url
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# HTTPS: production-safe when DEBUG is off, each switch overridable by its environment variable (lumiodesk.config).
+SECURE_SSL_REDIRECT = config.security.ssl_redirect
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # the container's health check probes plain HTTP on loopback
+SECURE_HSTS_SECONDS = config.security.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.security.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = config.security.hsts_preload
+SESSION_COOKIE_SECURE = config.security.session_cookie_secure
+CSRF_COOKIE_SECURE = config.security.csrf_cookie_secure
+SECURE_PROXY_SSL_HEADER = config.security.proxy_ssl_header
+# HSTS preload is an opt-in (SECURE_HSTS_PRELOAD=true): once a domain is on the browsers' list, every one of its
+# subdomains must serve HTTPS for months, a decision for whoever owns the domain, not a default of this product.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
