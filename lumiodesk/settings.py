@@ -6,6 +6,7 @@ git-ignored .env on first run; the test suite makes its own, see tests/settings.
 stops start-up with a message naming the variable (see ``lumiodesk.config``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     "lumiodesk",
     "billing",
     "crm",
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "lumiodesk.middleware.HtmxLoginRedirectMiddleware",
     "lumiodesk.middleware.CurrentOrganizationMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a lock-out into the sign-in page with its message (429)
 ]
 
 ROOT_URLCONF = "lumiodesk.urls"
@@ -96,6 +99,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Brute-force protection of /login/ and /admin/login/: django-axes, see lumiodesk/signin.py for the contract.
+# Counts in PostgreSQL (shared by every web process, survives restarts, listed in /admin/, reset by its commands).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked account or address before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account (any address) and per address (any account)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts neither count nor extend the lock-out
+AXES_RESET_ON_SUCCESS = False  # a success from an address must not clear the failures counted against it
+AXES_CLIENT_IP_CALLABLE = "lumiodesk.ratelimit.client_ip"
+AXES_HANDLER = "lumiodesk.signin.AuditedDatabaseHandler"
+AXES_LOCKOUT_CALLABLE = "lumiodesk.signin.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (no table that grows with every login)
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -211,5 +231,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO" if not DEBUG else "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

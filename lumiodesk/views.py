@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from .access import switch_organization
+from . import signin
+from .access import require_membership, switch_organization
+from .exceptions import InvalidInput
 
 
 @login_required
@@ -30,3 +34,36 @@ def health(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cur:
         cur.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+# --- Settings > Sign-in security: an organization's Admins unlock their members (lumiodesk.signin) -------------
+
+
+def _admin_membership(request: HttpRequest):
+    membership = require_membership(request)
+    if not membership.is_admin:
+        raise DjangoPermissionDenied("admin only")
+    return membership
+
+
+@login_required
+@require_GET
+def sign_in_security(request: HttpRequest) -> HttpResponse:
+    membership = _admin_membership(request)
+    return render(request, "lumiodesk/sign_in_security.html", {
+        "locked": signin.locked_members(actor=membership),
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "cooloff_minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
+    })
+
+
+@login_required
+@require_POST
+def unlock_member(request: HttpRequest, user_id: int) -> HttpResponse:
+    membership = _admin_membership(request)
+    try:
+        signin.unlock_member(actor=membership, user_id=user_id)
+    except InvalidInput as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, _("Le compte est débloqué : ce membre peut se connecter à nouveau."))
+    return redirect("sign_in_security")

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from lumiodesk.models import Organization
 from tickets.email.models import Mailbox
@@ -26,7 +27,9 @@ def test_seed_demo():
     assert Ticket.objects.filter(organization__slug="atelier-nord").count() == 15
     assert set(Ticket.objects.filter(organization=org).values_list("status", flat=True)) == set(Status.values)
     for email in ("admin@lumiodesk.test", "manager@lumiodesk.test", "agent@lumiodesk.test", "viewer@lumiodesk.test"):
-        assert authenticate(username=email, password="demo-lumiodesk") is not None, email
+        # A request, as on the sign-in page: the brute-force protection (django-axes) needs one.
+        request = RequestFactory().post("/login/")
+        assert authenticate(request, username=email, password="demo-lumiodesk") is not None, email
     assert Mailbox.objects.get(organization=org).address == "support@lumiodesk.test"
 
     # Every scripted subject and message is written out: no "{month}" left for anyone to read.
