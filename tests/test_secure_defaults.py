@@ -287,3 +287,11 @@ def test_production_404_does_not_list_the_urlconf_and_plain_http_is_redirected()
     assert "URLconf" not in page["body"] and "admin/" not in page["body"]
     assert page["plain_status"] == 301 and page["plain_location"].startswith("https://")
     assert page["hsts"].startswith("max-age=31536000")
+
+
+@pytest.mark.django_db
+def test_the_health_check_is_not_redirected_to_https(client, settings):
+    """The container's health check probes http://127.0.0.1:8000/health/ (docker-compose.yml)."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/health/").status_code == 200
+    assert client.get("/login/").status_code == 301

@@ -50,7 +50,7 @@ def failures_counted(**filters) -> int:
 
 
 def test_the_settings_say_five_failures_then_fifteen_minutes_by_account_and_address():
-    assert settings.AXES_FAILURE_LIMIT == 5 and settings.AXES_COOLOFF_TIME == timedelta(minutes=15)
+    assert (5, timedelta(minutes=15)) == (settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)
     assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
     assert settings.AXES_CLIENT_IP_CALLABLE == "lumiodesk.ratelimit.client_ip"
     assert settings.AXES_HANDLER == "lumiodesk.signin.AuditedDatabaseHandler"  # in PostgreSQL
