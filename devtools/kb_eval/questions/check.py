@@ -3,7 +3,7 @@
 import json, re, sys, unicodedata
 from collections import Counter
 
-DOC = "/work/shared/seeds/000_a8f03ec589036778.txt"
+DOC = str(__import__("pathlib").Path(__file__).resolve().parents[3] / "kb" / "data" / "lumiodesk_documentation.md")
 QF = "devtools/kb_eval/questions/all.json"
 
 def norm(s):
