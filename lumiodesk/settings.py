@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "kb",
     "sla",
     "automations",
+    "devtools",
 ]
 
 MIDDLEWARE = [
