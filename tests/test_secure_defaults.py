@@ -295,3 +295,9 @@ def test_the_health_check_is_not_redirected_to_https(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/health/").status_code == 200
     assert client.get("/login/").status_code == 301
+
+
+def test_the_local_dotenv_never_reaches_the_docker_image():
+    """``make run`` writes DEBUG=true and the local secrets to .env; ``COPY . .`` must not bake them in."""
+    ignored = (BASE_DIR / ".dockerignore").read_text().split()
+    assert ".env" in ignored
