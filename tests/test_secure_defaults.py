@@ -166,8 +166,8 @@ def test_a_rating_link_signed_with_the_old_development_key_is_refused(client, wo
     forged = signing.dumps([ticket.organization_id, ticket.pk, ticket.customer_id], key=OLD_DEV_KEY,
                            salt=satisfaction._SALT)
     assert satisfaction.ticket_for_rating_token(world.org, forged) is None
-    response = client.post(reverse("portal:rate_link", args=[world.org.slug, forged]), {"score": "1"})
-    assert response.status_code == 410
+    response = client.get(reverse("portal:rate_link", args=[world.org.slug, forged]) + "?score=1")
+    assert response.status_code == 410  # the link's page refuses it: nothing to rate from there
     assert not ticket.__class__.objects.filter(pk=ticket.pk, satisfaction__isnull=False).exists()
     genuine = satisfaction.rating_token(ticket)  # the control: a link the product signed still works
     assert satisfaction.ticket_for_rating_token(world.org, genuine) == ticket
