@@ -20,7 +20,7 @@ services: $(INSTALLED)
 # Local development: DEBUG=true and random SECRET_KEY / ENCRYPTION_KEY in the git-ignored .env, written on first
 # run and kept afterwards (never overwritten). Production sets its own; the tests make theirs (tests/settings.py).
 dev-env: $(INSTALLED)
-	@$(PY) -m lumiodesk.dev_env
+	@$(PY) -m devtools.dev_env
 
 run: dev-env services
 	$(PY) manage.py migrate --noinput

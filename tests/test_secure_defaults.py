@@ -27,9 +27,9 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from devtools.dev_env import ensure_dev_env
 from lumiodesk import crypto
 from lumiodesk.config import PUBLISHED_SECRET_KEYS, read_config
-from lumiodesk.dev_env import ensure_dev_env
 from tickets.portal import satisfaction
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ Writes to the git-ignored ``.env`` of the project, on first run, ``DEBUG=true`` 
 persist across restarts (sessions stay valid, encrypted mailbox passwords and webhook secrets stay readable).
 Runs before Django: the settings need these values.
 
-Usage: python -m lumiodesk.dev_env [PATH]   (default: .env beside manage.py)
+Usage: python -m devtools.dev_env [PATH]   (default: .env beside manage.py)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def ensure_dev_env(path: Path) -> list[str]:
     if not missing:
         return []
     lines = [] if not existing or existing.endswith("\n") else [""]
-    lines.append("# Written by `make run` for local development (lumiodesk/dev_env.py); never commit this file.")
+    lines.append("# Written by `make run` for local development (devtools/dev_env.py); never commit this file.")
     lines += [f"{name}={value}" for name, value in missing.items()]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as out:
