@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import connection
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -35,7 +36,8 @@ from django.utils.translation import override
 
 from lumiodesk.models import Organization
 
-from . import lexicon
+from . import embeddings, lexicon
+from . import model_weights as model
 from .search import Analysis, Clause, Concept, analyze, idf
 from .selectors import Scope, visible_articles
 
@@ -78,6 +80,11 @@ class Candidate:
     counts: set[int] = field(default_factory=set)  # concepts the passage counts ("30 agents")
     # concept index -> 1.0 when the passage's text carries it, 0.5 when only its title or heading does
     covered: dict[int, float] = field(default_factory=dict)
+    dense: float = 0.0  # cosine between the question's and the passage's vectors
+    lex_rank: int = 0  # 1-based rank by the lexical score (0: no lexical match)
+    dense_rank: int = 0  # 1-based rank by the dense cosine among all visible passages (0: no vector)
+    fused: float = 0.0  # reciprocal rank fusion of the two
+    final: float = 0.0  # after the rerank of the first RERANK candidates
 
 
 @dataclass
@@ -103,6 +110,7 @@ class Answer:
     quotes: list[str] = field(default_factory=list)  # what the answer quotes, one per cited passage
     elapsed_ms: float = 0.0
     top_score: float = 0.0
+    missing: list[str] = field(default_factory=list)  # abstention: the question's words no passage covers
 
     @property
     def items(self) -> list[tuple[Citation, str | None]]:
@@ -125,22 +133,42 @@ JOIN kb_article a ON a.id = p.article_id
 CROSS JOIN (SELECT count(*) AS n, coalesce(avg(n_tokens), 1) AS avgdl
             FROM kb_passage WHERE organization_id = %s) s
 WHERE p.organization_id = %s AND NOT p.is_question AND p.article_id IN ({visible})
-  AND p.search_vector @@ to_tsquery('simple', %s)
-ORDER BY ts_rank(p.search_vector, to_tsquery('simple', %s)) DESC, p.id
+  AND (p.id = ANY(%s) OR p.search_vector @@ to_tsquery('simple', %s))
+ORDER BY p.id = ANY(%s) DESC, ts_rank(p.search_vector, to_tsquery('simple', %s)) DESC, p.id
 LIMIT %s
+"""
+# Every visible passage's vector: at a few hundred passages per organization a numpy product is
+# faster than any index; an organization with tens of thousands would move this to an ANN index.
+DENSE_SQL = """
+SELECT p.id, p.embedding FROM kb_passage p
+WHERE p.organization_id = %s AND NOT p.is_question AND p.embedding IS NOT NULL AND p.article_id IN ({visible})
 """
 
 
-def _candidates(organization: Organization, analysis: Analysis, scope: str) -> tuple[list[Candidate], int, float]:
+def _dense(organization: Organization, question: str, scope: str) -> dict[int, tuple[float, int]]:
+    """passage id -> (cosine with the question, rank) for every visible passage that has a vector."""
+    visible_sql, params = visible_articles(organization, scope=scope).values("id").query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute(DENSE_SQL.format(visible=visible_sql), [organization.pk, *params])
+        rows = cur.fetchall()
+    if not rows:
+        return {}
+    sims = embeddings.matrix([r[1] for r in rows]) @ embeddings.encode_query(question)
+    order = np.argsort(-sims, kind="stable")
+    return {rows[i][0]: (float(sims[i]), rank) for rank, i in enumerate(order, 1)}
+
+
+def _candidates(organization: Organization, analysis: Analysis, scope: str, dense_ids: list[int]
+                ) -> tuple[list[Candidate], int, float]:
     lexemes = [x for x in analysis.lexemes if re.match(r"^[\w-]+$", x)]
-    if not lexemes:
+    if not lexemes and not dense_ids:
         return [], 0, 1.0
-    query = " | ".join(f"'{x}'" for x in lexemes)
+    query = " | ".join(f"'{x}'" for x in lexemes) or None
     visible_sql, params = visible_articles(organization, scope=scope).values("id").query.sql_with_params()
     with connection.cursor() as cur:
         cur.execute(
             CANDIDATES_SQL.format(visible=visible_sql),
-            [organization.pk, organization.pk, *params, query, query, CANDIDATES],
+            [organization.pk, organization.pk, *params, dense_ids, query, dense_ids, query, CANDIDATES],
         )
         rows = cur.fetchall()
     out: list[Candidate] = []
@@ -215,6 +243,138 @@ def _score(cands: list[Candidate], analysis: Analysis, n: int, avgdl: float, wei
         cand.proximity = _proximity(where, weights)
         coverage = sum(weights[i] * f for i, f in cand.covered.items()) / total_weight
         cand.score = (sum(cand.values.values()) + cand.proximity) * (0.5 + 0.5 * coverage)
+
+
+RRF_K = 60  # reciprocal rank fusion: 1 / (RRF_K + rank) from each list
+DENSE_POOL = 30  # the dense list's first passages join the lexical candidates
+RERANK = 20  # the fused list's first passages are reranked
+
+
+@dataclass
+class Retrieval:
+    """The question's analysis and its candidate passages, best first."""
+
+    analysis: Analysis
+    ranked: list[Candidate]
+    weights: list[float]
+    n: int
+
+
+def retrieve(organization: Organization, question: str, *, scope: str = Scope.PUBLIC) -> Retrieval:
+    """Full text (lexicon, typos) and dense vectors, fused by reciprocal rank, the first RERANK reranked.
+    The help center's Ask, the widget's suggestions, the ticket page's suggestions and ``manage.py ask``
+    all rank passages here."""
+    analysis = analyze(organization, question)
+    dense = _dense(organization, question, scope)
+    dense_ids = [pk for pk, (_sim, rank) in dense.items() if rank <= DENSE_POOL]
+    cands, n, avgdl = _candidates(organization, analysis, scope, dense_ids)
+    weights = _weights(analysis, n)
+    _score(cands, analysis, n, avgdl, weights)
+    lexical = sorted((c for c in cands if c.score > 0), key=lambda c: (-c.score, c.pk))
+    for rank, c in enumerate(lexical, 1):
+        c.lex_rank = rank
+    for c in cands:
+        c.dense, c.dense_rank = dense.get(c.pk, (0.0, 0))
+        c.fused = (1 / (RRF_K + c.lex_rank) if c.lex_rank else 0.0) + (
+            1 / (RRF_K + c.dense_rank) if c.dense_rank else 0.0)
+    ranked = sorted(cands, key=lambda c: (-c.fused, c.pk))
+    head = ranked[:RERANK]
+    _rerank(head, weights)
+    ranked = sorted(head, key=lambda c: (-c.final, c.pk)) + ranked[RERANK:]
+    return Retrieval(analysis, ranked, weights, n)
+
+
+def rerank_features(cands: list[Candidate], weights: list[float]) -> np.ndarray:
+    """One row per candidate (``model.RERANK_FEATURES``): what the rerank reads."""
+    if not cands:
+        return np.zeros((0, len(model.RERANK_FEATURES)))
+    top_lex = max((c.score for c in cands), default=0.0) or 1.0
+    denses = np.asarray([c.dense for c in cands])
+    spread = float(denses.std()) or 1.0
+    total = sum(weights) or 1.0
+    rows = []
+    for c in cands:
+        coverage = sum(weights[i] * f for i, f in c.covered.items()) / total
+        in_text = sum(weights[i] for i, f in c.covered.items() if f == 1.0) / total
+        rows.append([
+            c.dense, (c.dense - float(denses.max())) / spread, (c.dense - float(denses.mean())) / spread,
+            c.score / top_lex, c.score / total, coverage, in_text,
+            RRF_K / (RRF_K + c.lex_rank) if c.lex_rank else 0.0,
+            RRF_K / (RRF_K + c.dense_rank) if c.dense_rank else 0.0,
+            1.0 if "?" in c.text[:200] else 0.0, math.log(1 + c.n_tokens), c.proximity / total,
+        ])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _rerank(cands: list[Candidate], weights: list[float]) -> None:
+    if not cands:
+        return
+    scores = rerank_features(cands, weights) @ np.asarray(model.RERANK_WEIGHTS)
+    for c, value in zip(cands, scores, strict=True):
+        c.final = float(value)
+
+
+ANSWER_FEATURES = [
+    "dense_top", "dense_margin", "final_margin", "lexical_top", "coverage_top", "coverage_three",
+    "lex_agrees", "dense_agrees", "unknown_share", "entity_missing",
+]
+
+
+def answer_features(retrieval: Retrieval) -> np.ndarray:
+    """What the abstention model reads: how strong and how consistent the retrieval of the best passages is."""
+    ranked, weights, concepts = retrieval.ranked, retrieval.weights, retrieval.analysis.concepts
+    if not ranked:
+        return np.zeros(len(ANSWER_FEATURES))
+    top, three = ranked[0], ranked[:MAX_CITATIONS]
+    total = sum(weights) or 1.0
+    denses = sorted((c.dense for c in ranked), reverse=True) + [0.0, 0.0]
+    finals = [c.final for c in ranked[:2]] + [0.0]
+    unknown = sum(w for c, w in zip(concepts, weights, strict=True) if hard_unknown(c))
+    covered = {i for c in three for i in c.covered}
+    entity_missing = any(c.entity and not c.number and i not in covered and not _plan_wide(c, three)
+                         for i, c in enumerate(concepts))
+    return np.asarray([
+        top.dense, denses[0] - denses[1], finals[0] - finals[1],
+        top.score / total, _coverage([top], weights), _coverage(three, weights),
+        1.0 if top.lex_rank == 1 else 0.0, 1.0 if top.dense_rank == 1 else 0.0,
+        unknown / total, 1.0 if entity_missing else 0.0,
+    ], dtype=np.float64)
+
+
+def answer_confidence(retrieval: Retrieval) -> float:
+    """Probability that the first passages answer the question (logistic regression, kb.model_weights)."""
+    if not retrieval.ranked:
+        return 0.0
+    x = (answer_features(retrieval) - np.asarray(model.ABSTAIN_MEAN)) / np.asarray(model.ABSTAIN_SCALE)
+    z = float(x @ np.asarray(model.ABSTAIN_COEF) + model.ABSTAIN_INTERCEPT)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def missing_words(retrieval: Retrieval) -> list[str]:
+    """The question's content words that none of the first passages carries (unknown words first)."""
+    concepts, three = retrieval.analysis.concepts, retrieval.ranked[:MAX_CITATIONS]
+    covered = {i for c in three for i in c.covered}
+    unknown = [c.word for c in concepts if hard_unknown(c)]
+    rest = [c.word for i, c in enumerate(concepts) if i not in covered and not c.number and c.word not in unknown
+            and len(c.word) >= 4]
+    return (unknown + rest)[:3]
+
+
+def _citations(retrieval: Retrieval) -> list[Candidate]:
+    """The first passages; for a question in several parts, each part's best passage among the first ten
+    is cited within the first three."""
+    ranked, analysis, weights = retrieval.ranked, retrieval.analysis, retrieval.weights
+    out = ranked[:MAX_CITATIONS]
+    if len(analysis.clauses) > 1:
+        for clause in analysis.clauses:
+            if any(_clause_score(c, clause, weights) > 0 and all(i in c.covered for i in clause.concepts
+                                                                   if weights[i] > 0) for c in out):
+                continue
+            best = max(ranked[:10], key=lambda c: (_clause_score(c, clause, weights), -c.pk))
+            if best not in out and _clause_score(best, clause, weights) > 0:
+                out = out[:1] + [best] + [c for c in out[1:] if c is not best]
+                out = out[:MAX_CITATIONS]
+    return out
 
 
 def _clause_score(cand: Candidate, clause: Clause, weights: list[float]) -> float:
@@ -402,27 +562,19 @@ def ask(
     url_for = url_for or default_url(organization, scope)
     if not question:
         return _abstain(question, language, "empty", started)
-    analysis = analyze(organization, question)
-    if not analysis.concepts:
-        return _abstain(question, language, "no-content-word", started)
-    cands, n, avgdl = _candidates(organization, analysis, scope)
-    weights = _weights(analysis, n)
-    _score(cands, analysis, n, avgdl, weights)
-    ranked = sorted(cands, key=lambda c: (-c.score, c.pk))
-    picks = _select(ranked, analysis, weights)
-    chosen = [p for p, _clause in picks]
-    reason = _check(analysis, picks, weights) if checks else ("no-passage" if not picks else "")
-    top = ranked[0].score if ranked else 0.0
-    if reason:
-        answer = _abstain(question, language, reason, started)
-        answer.top_score = top
-        answer.citations = []
+    retrieval = retrieve(organization, question, scope=scope)
+    analysis, ranked = retrieval.analysis, retrieval.ranked
+    confidence = answer_confidence(retrieval)
+    if checks and confidence < model.ABSTAIN_THRESHOLD or not ranked:
+        answer = _abstain(question, language, "low-confidence" if ranked else "no-passage", started,
+                          missing=missing_words(retrieval))
+        answer.top_score = confidence
         return answer
-    extra = _runners_up(ranked, picks, weights)[: MAX_CITATIONS - len(chosen)]
+    chosen = _citations(retrieval)
     citations = [
         Citation(article=c.title, url=url_for(c), passage=c.text, article_id=c.article_id, anchor=c.anchor,
-                 score=round(c.score, 3))
-        for c in chosen + extra
+                 score=round(c.final, 3))
+        for c in chosen
     ]
     quotes = [_quote(c, analysis) for c in chosen]
     with override(language):
@@ -433,16 +585,23 @@ def ask(
         from .llm import rephrase as llm_rephrase
 
         text = llm_rephrase(question, quotes, language) or text
-    return Answer(question, text, False, citations, "", quotes, _ms(started), top)
+    return Answer(question, text, False, citations, "", quotes, _ms(started), confidence)
 
 
-def _abstain(question: str, language: str, reason: str, started: float) -> Answer:
+def _abstain(question: str, language: str, reason: str, started: float, missing: list[str] | None = None
+             ) -> Answer:
     with override(language):
-        text = _(
-            "Je ne trouve pas la réponse à cette question dans la base de connaissance. "
-            "Ouvrez un ticket : notre équipe vous répondra."
-        )
-    return Answer(question, text, True, [], reason, [], _ms(started))
+        if missing:
+            text = _(
+                "Je ne trouve pas la réponse à cette question dans la base de connaissance : aucun article "
+                "ne parle de %(missing)s. Ouvrez un ticket : notre équipe vous répondra."
+            ) % {"missing": ", ".join(f"« {w} »" for w in missing)}
+        else:
+            text = _(
+                "Je ne trouve pas la réponse à cette question dans la base de connaissance. "
+                "Ouvrez un ticket : notre équipe vous répondra."
+            )
+    return Answer(question, text, True, [], reason, [], _ms(started), missing=missing or [])
 
 
 def _ms(started: float) -> float:

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Validate the LumioDesk evaluation question set."""
-import json, re, sys, unicodedata
+import json
+import re
+import unicodedata
 from collections import Counter
 
 DOC = str(__import__("pathlib").Path(__file__).resolve().parents[3] / "kb" / "data" / "lumiodesk_documentation.md")

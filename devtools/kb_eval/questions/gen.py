@@ -1,4 +1,5 @@
-import json, random
+import json
+import random
 
 Q = []
 def add(q, expect, note, kinds, lang="fr"):
