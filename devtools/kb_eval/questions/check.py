@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Validate the LumioDesk evaluation question set."""
-import json
-import re
-import unicodedata
+import json, re, sys, unicodedata
 from collections import Counter
 
 DOC = str(__import__("pathlib").Path(__file__).resolve().parents[3] / "kb" / "data" / "lumiodesk_documentation.md")

@@ -1,5 +1,4 @@
-import json
-import random
+import json, random
 
 Q = []
 def add(q, expect, note, kinds, lang="fr"):
