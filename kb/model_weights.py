@@ -13,16 +13,19 @@ RERANK_WEIGHTS = [
 
 ABSTAIN_FEATURES = [
     "dense_top", "dense_margin", "final_margin", "lexical_top", "coverage_top", "coverage_three",
-    "lex_agrees", "dense_agrees", "unknown_share", "entity_missing",
+    "lex_agrees", "dense_agrees", "unknown_share", "entity_missing", "unknown_any", "figure_missing",
 ]
 ABSTAIN_MEAN = [
     0.872071, 0.015376, 1.598235, 0.692224, 0.649383, 0.726205, 0.660584, 0.529197, 0.178211, 0.065693,
+    0.364964, 0.010949,
 ]
 ABSTAIN_SCALE = [
-    0.031708, 0.012678, 1.439487, 0.441773, 0.307363, 0.303416, 0.473511, 0.499147, 0.268194, 0.247745,
+    0.031708, 0.012678, 1.439487, 0.441773, 0.307363, 0.303416, 0.473511, 0.499147, 0.268194, 0.247745, 0.48142,
+    0.104063,
 ]
 ABSTAIN_COEF = [
-    0.464591, 0.963173, 0.171085, 1.33924, 1.169998, -1.138186, 0.299296, -0.212477, -0.624287, -1.428948,
+    0.063589, 1.25969, 0.044481, 0.843918, 1.975492, -0.836901, 0.120456, -0.327948, -1.203222, -1.426953,
+    0.780673, -0.687967,
 ]
-ABSTAIN_INTERCEPT = 2.117429
-ABSTAIN_THRESHOLD = 0.236563
+ABSTAIN_INTERCEPT = 2.372895
+ABSTAIN_THRESHOLD = 0.230976

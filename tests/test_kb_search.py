@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from factories import OrganizationFactory, member
+from kb_helpers import embed_all
 
 from kb import content, services
 from kb.assistant import ask
@@ -20,9 +21,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo(db):
+def demo(db, monkeypatch):
     org = OrganizationFactory(name="Demo", slug="demo")
     services.import_lumiodesk_documentation(organization=org)
+    embed_all(org, monkeypatch)  # what the Celery task does after the import's commit
     return org
 
 

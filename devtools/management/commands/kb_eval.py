@@ -106,13 +106,13 @@ class Command(BaseCommand):
                             for c, a in zip(dev, answers_dev, strict=True)])
         w("abstention on dev (out-of-fold probabilities): threshold, wrong refusals, unanswerable refused, "
           "precision (answered and answerable), answered and right first")
-        for t in sorted({0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, round(threshold, 3)}):
+        for t in sorted({0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, threshold}):
             answered = oof >= t
             wrong_refusals = float((~answered & (y_dev > 0)).sum() / max(1, (y_dev > 0).sum()))
             refused = float((~answered & (y_dev == 0)).sum() / max(1, (y_dev == 0).sum()))
             precision = float((answered & (y_dev > 0)).sum() / max(1, answered.sum()))
             good = float((answered & right).sum() / max(1, answered.sum()))
-            mark = "  <- chosen" if abs(t - round(threshold, 3)) < 1e-9 else ""
+            mark = "  <- chosen" if t == threshold else ""
             w(f"  {t:5.3f}  {wrong_refusals:6.1%}  {refused:6.1%}  {precision:6.1%}  {good:6.1%}{mark}")
         values.update({
             "ABSTAIN_MEAN": [round(float(v), 6) for v in mean],
