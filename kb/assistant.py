@@ -160,10 +160,14 @@ def _dense(organization: Organization, question: str, scope: str) -> dict[int, t
     return {rows[i][0]: (float(sims[i]), rank) for rank, i in enumerate(order, 1)}
 
 
+def query_cache_key(question: str) -> str:
+    return "kb:qvec:" + embeddings.MODEL + ":" + hashlib.sha1(question.encode()).hexdigest()
+
+
 def _query_vector(question: str) -> np.ndarray:
     """The question's vector, kept an hour in the cache (a ticket page shown again, a widget question
     typed again, the same question asked by many)."""
-    key = "kb:qvec:" + embeddings.MODEL + ":" + hashlib.sha1(question.encode()).hexdigest()
+    key = query_cache_key(question)
     blob = cache.get(key)
     if blob is None:
         blob = embeddings.to_bytes(embeddings.encode_query(question))
@@ -307,18 +311,16 @@ def fuse(cands: list[Candidate], dense: dict[int, tuple[float, int]]) -> list[Ca
 def suggest_articles(organization: Organization, text: str, *, scope: str = Scope.PUBLIC, limit: int = 5
                      ) -> list[Candidate]:
     """The articles of the best passages for a question (the widget's and help center's suggestions,
-    the ticket page's): the same retrieval as ``ask``, one entry per article, best first. Nothing when
-    the retrieval is not confident and no passage shares a word with the text."""
+    the ticket page's): the same retrieval as ``ask``, one entry per article, best first."""
     text = " ".join((text or "").split())[:300]
     if not text:
         return []
     retrieval = retrieve(organization, text, scope=scope)
-    if not any(c.lex_rank for c in retrieval.ranked[:MAX_CITATIONS]) and (
-            answer_confidence(retrieval) < model.ABSTAIN_THRESHOLD):
-        return []
+    # Passages sharing a word (or a synonym, a translation, a corrected typo) with the text, in the fused
+    # and reranked order: a suggestion shown while typing must visibly relate to what is typed.
     out: list[Candidate] = []
     for c in retrieval.ranked[:RERANK]:
-        if c.article_id not in {o.article_id for o in out} and (c.lex_rank or c is retrieval.ranked[0]):
+        if c.lex_rank and c.article_id not in {o.article_id for o in out}:
             out.append(c)
         if len(out) >= limit:
             break

@@ -63,7 +63,8 @@ class Command(BaseCommand):
                 w(f"{which:5s} {len(cases):3d} questions ({fig.n_answerable} answerable, {fig.n_unanswerable} not): "
                   f"first {s['first_citation_right']:6.1%}  three first {s['three_first_right']:6.1%}  "
                   f"wrong refusals {s['wrongly_abstained']:5.1%}  unanswerable refused "
-                  f"{s['abstained_on_unanswerable']:6.1%}  p95 {s['p95_ms']:5.1f} ms (median {s['median_ms']:.1f})")
+                  f"{s['abstained_on_unanswerable']:6.1%}  p95 {s['p95_ms']:5.1f} ms (median {s['median_ms']:.1f}, "
+                  f"CPU p95 {s['cpu_p95_ms']:.1f})")
                 if opts["verbose"]:
                     for line in fig.failures:
                         w("    " + line)
