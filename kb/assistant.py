@@ -275,6 +275,8 @@ class Retrieval:
     ranked: list[Candidate]
     weights: list[float]
     n: int
+    dense_mean: float = 0.0  # the question's mean cosine over every visible passage, and its spread
+    dense_std: float = 1.0
 
 
 def retrieve(organization: Organization, question: str, *, scope: str = Scope.PUBLIC) -> Retrieval:
@@ -291,7 +293,8 @@ def retrieve(organization: Organization, question: str, *, scope: str = Scope.PU
     head = ranked[:RERANK]
     _rerank(head, weights)
     ranked = sorted(head, key=lambda c: (-c.final, c.pk)) + ranked[RERANK:]
-    return Retrieval(analysis, ranked, weights, n)
+    sims = np.asarray([sim for sim, _rank in dense.values()]) if dense else np.zeros(1)
+    return Retrieval(analysis, ranked, weights, n, float(sims.mean()), float(sims.std()) or 1.0)
 
 
 def fuse(cands: list[Candidate], dense: dict[int, tuple[float, int]]) -> list[Candidate]:
@@ -390,6 +393,7 @@ def _rerank(cands: list[Candidate], weights: list[float]) -> None:
 ANSWER_FEATURES = [
     "dense_top", "dense_margin", "final_margin", "lexical_top", "coverage_top", "coverage_three",
     "lex_agrees", "dense_agrees", "unknown_share", "entity_missing", "unknown_any", "figure_missing",
+    "dense_standout",
 ]
 
 
@@ -416,6 +420,7 @@ def answer_features(retrieval: Retrieval) -> np.ndarray:
         top.score / total, _coverage([top], weights), _coverage(three, weights),
         1.0 if top.lex_rank == 1 else 0.0, 1.0 if top.dense_rank == 1 else 0.0,
         unknown / total, 1.0 if entity_missing else 0.0, 1.0 if unknown else 0.0, 1.0 if figure_missing else 0.0,
+        (denses[0] - retrieval.dense_mean) / retrieval.dense_std,
     ], dtype=np.float64)
 
 
