@@ -290,7 +290,7 @@ def test_attachments_are_stored(world, support):
     assert message.attachments.get().filename == "relevé de compte décembre.pdf"
     message = message_of(ingest(support, "forwarded_message_rfc822.eml"))
     att = message.attachments.get()
-    assert (att.filename, att.content_type) == ("message.eml", "message/rfc822")
+    assert (att.filename, att.content_type) == ("Original question.eml", "message/rfc822")  # named after its subject
     assert b"Inner body that must not be mixed" in att.file.read()
     assert "Inner body" not in message.body_text
 

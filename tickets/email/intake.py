@@ -34,6 +34,7 @@ from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
     RAW_POLICY,
     ParsedEmail,
+    addresses,
     decode_header_value,
     normalize_message_id,
     parse_email,
@@ -242,6 +243,11 @@ def _references(organization_id: int, parsed: ParsedEmail) -> tuple[int | None, 
     return own, thread
 
 
+def _envelope_sender(value: str) -> str:
+    pairs = addresses([value])
+    return pairs[0][1] if pairs else ""
+
+
 def find_ticket(organization: Organization, parsed: ParsedEmail, thread_ticket_id: int | None) -> Ticket | None:
     """In-Reply-To and References against the ticket's Message-IDs (ours and theirs: ``thread_ticket_id``,
     read by ``_references``), then the [#1234] token in the subject when the sender is that ticket's
@@ -393,7 +399,10 @@ def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
     if own_ticket_id is not None:
         inbound.ticket_id = own_ticket_id
         return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), keep_ticket=True)
-    sender = parsed.reply_to if parsed.reply_to and not parsed.from_email else parsed.from_email
+    sender = parsed.from_email  # From, else Reply-To, Sender or Return-Path (parse_email); else the envelope
+    if not sender and inbound.envelope_from.strip() not in ("", "<>"):
+        sender = _envelope_sender(inbound.envelope_from)
+        inbound.from_email = sender[:320]
     ticket = find_ticket(org, parsed, thread_ticket_id)
     if parsed.is_automatic:
         if ticket is None:
