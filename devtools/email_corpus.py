@@ -28,8 +28,9 @@ from pathlib import Path
 
 from django.core.management import call_command
 
+from tickets.attachments import safe_filename
 from tickets.email.models import InboundEmail, InboundStatus
-from tickets.models import Attachment, Message, Ticket
+from tickets.models import Attachment, Message, MessageKind, Ticket
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "email_corpus" / "real_world"
 FIELDS = ("subject", "sender", "text", "attachments")
@@ -149,12 +150,17 @@ def _observe(result: Result, inbound: InboundEmail) -> None:
         return  # text and files are measured on the ticket messages made from the message itself
     text = f"{message.body_text}\n{message.body_quoted}" if message is not None else ""
     names = list(Attachment.objects.filter(message=message).values_list("filename", flat=True)) if message else []
+    # A file the attachment rules refuse (an .htm, an .exe) stays in the original message and is named in
+    # the note left on the ticket: the agent sees its name there.
+    notes = " ".join(Message.objects.filter(ticket=ticket, kind=MessageKind.NOTE).values_list("body_text", flat=True))
     result.got.update(text=text[:300], attachments=names)
     if exp["text"]:
         result.ok["text"] = _norm(exp["text"]) in _norm(text)
     if exp["attachments"]:
         have = Counter(names)
-        result.ok["attachments"] = all(have[n] >= k for n, k in Counter(exp["attachments"]).items())
+        result.ok["attachments"] = all(
+            have[safe_filename(n)] >= k or safe_filename(n) in notes for n, k in Counter(exp["attachments"]).items()
+        )
 
 
 def evaluate(*, address: str, half: str | None = None) -> Report:

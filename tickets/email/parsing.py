@@ -13,6 +13,7 @@ import codecs
 import email
 import email.utils
 import hashlib
+import logging
 import mimetypes
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
+from flufl.bounce import all_failures
 from tnefparse import TNEF
 
 MAX_HEADER = 998 * 4
@@ -238,6 +240,16 @@ class ParsedAttachment:
 
 
 @dataclass
+class Bounce:
+    """A delivery report: who could not be reached, why, and the Message-IDs of the message that bounced."""
+
+    recipients: list[str] = field(default_factory=list)
+    temporary: bool = False
+    reason: str = ""
+    original_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ParsedEmail:
     message_id: str = ""
     in_reply_to: list[str] = field(default_factory=list)
@@ -254,6 +266,7 @@ class ParsedEmail:
     attachments: list[ParsedAttachment] = field(default_factory=list)
     sender_header: str = ""  # where from_email was read: "from", "reply-to", "sender" or "return-path"
     auto_reason: str = ""  # why this is an auto-reply / bounce / list mail, or ""
+    bounce: Bounce | None = None  # a delivery report (DSN or a common non-standard bounce)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -309,7 +322,9 @@ def addresses(values: list[str]) -> list[tuple[str, str]]:
         if not value:
             continue
         try:
-            text = _recover_8bit(str(value)).replace("\r", " ").replace("\n", " ")
+            # Cut to a size no real header reaches (hundreds of recipients): the stdlib address parser is
+            # slow (though linear) on a crafted 50 KB value.
+            text = _recover_8bit(str(value)[:_MAX_ADDRESS_HEADER]).replace("\r", " ").replace("\n", " ")
             pairs = getaddresses([text])
         except Exception:
             continue
@@ -330,6 +345,7 @@ def addresses(values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+_MAX_ADDRESS_HEADER = 16 * 1024
 _NOT_IN_ADDRESS = frozenset(' \t\r\n<>()[]",;:@')
 
 
@@ -689,7 +705,121 @@ def parse_email(raw: bytes) -> ParsedEmail:
         parsed.auto_reason = detect_automatic(msg, parsed.from_email)
     except Exception as exc:
         parsed.problems.append(f"headers: {type(exc).__name__}: {exc}")
+    try:
+        parsed.bounce = detect_bounce(msg, parsed, size=len(raw))
+    except Exception as exc:  # noqa: BLE001 - a report we cannot read is an automatic message all the same
+        parsed.problems.append(f"bounce: {type(exc).__name__}: {exc}")
+    if parsed.bounce is not None and not parsed.auto_reason:
+        parsed.auto_reason = "delivery report"
     return parsed
+
+
+# --- delivery reports -----------------------------------------------------------------------------------
+
+# Subjects of the usual non-standard bounces (substrings, lower case: no regex over untrusted text).
+_BOUNCE_SUBJECTS = (
+    "undeliver", "delivery status", "delivery failure", "delivery notification", "delivery report",
+    "delivery has failed", "returned mail", "mail delivery", "failure notice", "could not be delivered",
+    "not delivered", "not be delivered", "rejected", "failed mail", "mail system error", "message delayed",
+    "not yet been delivered", "delivery failed", "non remis", "non distribu", "échec de la remise",
+    "unzustellbar", "nicht zustellbar", "banned file", "returned - error", "user unknown", "no such user",
+)
+# A report scanned for failed recipients by flufl.bounce is cut to this size: its heuristics are
+# regular expressions, so the work stays bounded whatever a sender puts in a message.
+_BOUNCE_SCAN_LIMIT = 128 * 1024
+logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every detector it runs at INFO
+
+
+def _bounce_sender(msg: EmailMessage, from_email: str) -> bool:
+    if from_email and AUTO_SENDERS.match(from_email):
+        return True
+    local = from_email.partition("@")[0]
+    if local in ("mdaemon", "mailadm", "mail-daemon", "maildaemon", "mail.daemon", "postoffice"):
+        return True
+    return_path = decode_header_value(msg.get("return-path") or "")
+    return msg.get("return-path") is not None and return_path.strip("<> ") == ""
+
+
+def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, size: int) -> Bounce | None:
+    """A delivery report (RFC 3464 multipart/report with a message/delivery-status part) or a common
+    non-standard bounce (a delivery-failure subject from a mailer daemon, or one in which flufl.bounce
+    finds the recipients that failed). None for anything else: a customer writing "delivery failed" about
+    a parcel is a customer, unless flufl.bounce, run only then, finds a failed recipient."""
+    ctype = (msg.get_content_type() or "").lower()
+    report_type = str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
+    bounce = Bounce()
+    status_blocks = []
+    for part in msg.walk():
+        part_type = (part.get_content_type() or "").lower()
+        if part_type in ("message/delivery-status", "message/global-delivery-status"):
+            status_blocks.append(part)
+        elif part_type in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers"):
+            bounce.original_ids += _original_ids(part)
+    is_dsn = ctype == "multipart/report" and (report_type == "delivery-status" or bool(status_blocks))
+    subject = parsed.subject.lower()
+    looks_like = any(word in subject for word in _BOUNCE_SUBJECTS)
+    if not is_dsn and not looks_like:
+        return None
+    for block in status_blocks:
+        _read_status(block, bounce)
+    if not bounce.recipients and size <= _BOUNCE_SCAN_LIMIT:
+        temporary, permanent = all_failures(msg)
+        found = [*permanent, *temporary]
+        bounce.recipients = [a.decode("utf-8", "replace").lower() if isinstance(a, bytes) else str(a).lower()
+                             for a in found][:20]
+        bounce.temporary = bool(temporary) and not permanent
+    if not is_dsn and not (bounce.recipients or _bounce_sender(msg, parsed.from_email)):
+        return None
+    if not bounce.reason:
+        bounce.reason = _first_words(parsed.text) or parsed.subject
+    bounce.original_ids = list(dict.fromkeys(bounce.original_ids))[:20]
+    return bounce
+
+
+def _original_ids(part: EmailMessage) -> list[str]:
+    """The Message-ID (and References) of the message a report returns, whole or headers only."""
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload:
+        inner = payload[0]
+    else:
+        try:
+            inner = email.message_from_bytes(_payload_bytes(part)[:65536], policy=RAW_POLICY)
+        except Exception:  # noqa: BLE001
+            return []
+    ids = [normalize_message_id(decode_header_value(inner.get("message-id")))]
+    return [i for i in ids if i]
+
+
+def _read_status(block: EmailMessage, bounce: Bounce) -> None:
+    """RFC 3464 per-recipient fields: Final-Recipient (or Original-Recipient), Action, Status,
+    Diagnostic-Code. compat32 gives the blocks as sub-messages, or the whole as text."""
+    payload = block.get_payload()
+    groups = payload if isinstance(payload, list) else [email.message_from_string(
+        "\n\n".join(str(payload or "").split("\n\n")[1:]) or "", policy=RAW_POLICY)]
+    failed = delayed = 0
+    for group in groups:
+        recipient = str(group.get("final-recipient") or group.get("original-recipient") or "")
+        action = str(group.get("action") or "").strip().lower()
+        if not recipient or action in ("delivered", "relayed", "expanded"):
+            continue
+        address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+        if "@" in address and address not in bounce.recipients:
+            bounce.recipients.append(address[:320])
+        failed += action == "failed"
+        delayed += action == "delayed"
+        if not bounce.reason:
+            diagnostic = decode_header_value(group.get("diagnostic-code") or "").split(";", 1)[-1].strip()
+            status = str(group.get("status") or "").strip()
+            bounce.reason = " ".join(x for x in (status, diagnostic) if x)[:500]
+    bounce.temporary = bool(delayed) and not failed
+
+
+def _first_words(text: str) -> str:
+    for line in (text or "").splitlines():
+        line = " ".join(line.split())
+        if len(line) > 15 and not line.startswith(("--", ">")):
+            return line[:300]
+    return ""
 
 
 # --- quoted history and signatures --------------------------------------------------------------------
