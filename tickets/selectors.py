@@ -333,13 +333,15 @@ def ticket_page(ticket: Ticket) -> dict:
     timeline = [TimelineEntry(at=m.created_at, message=m) for m in messages]
     timeline += [TimelineEntry(at=e.created_at, event=e) for e in events]
     timeline.sort(key=lambda e: (e.at, 0 if e.message else 1))
+    notifications = list(CustomerNotification.objects.filter(ticket=ticket).order_by("-created_at")[:10])
     return {
         "timeline": timeline,
         "message_count": len(messages),
         "ticket_tags": list(ticket.tags.order_by("name")),
-        "notifications": list(
-            CustomerNotification.objects.filter(ticket=ticket).order_by("-created_at")[:10]
-        ),
+        "notifications": notifications,
+        # The latest email to the customer came back (a delivery report matched to it): the page says so.
+        "failed_email": next((n for n in notifications if n.email and n.emailed_at), None)
+        if any(n.email_failed_at for n in notifications) else None,
         "other_tickets": list(
             Ticket.objects.filter(organization_id=ticket.organization_id, customer_id=ticket.customer_id)
             .exclude(pk=ticket.pk).defer("search_vector").order_by("-is_urgent", "-created_at")[:5]
