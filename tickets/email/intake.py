@@ -335,11 +335,12 @@ _LOCK_SQL = (
 )
 
 
-def process(inbound_id: int, *, received: InboundEmail | None = None) -> InboundEmail:
+def process(inbound_id: int, *, received: InboundEmail | None = None, sender: str = "") -> InboundEmail:
     """Parse a stored message and make it a ticket message. Never raises.
 
     ``received`` is the row ``receive`` just stored, with its mailbox (``ingest``): then only the
-    lock is taken, the message is not read back."""
+    lock is taken, the message is not read back. ``sender``: the customer's address an agent gave for a
+    message in which none could be read (quarantine screen)."""
     from .. import services
 
     holder: dict[str, InboundEmail] = {}
@@ -364,7 +365,7 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
                 return InboundEmail.objects.get(pk=inbound_id)
             inbound.attempts += 1
             holder["inbound"] = inbound
-            return _process_locked(inbound, services)
+            return _process_locked(inbound, services, sender)
     except Exception as exc:  # quarantine, never lose: the whole transaction is dropped (no savepoint needed inside)
         log.exception("inbound %s quarantined", inbound_id)
         reason = f"{type(exc).__name__}: {exc}"
@@ -377,14 +378,14 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
             return _finish(inbound, InboundStatus.QUARANTINED, reason)
 
 
-def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
+def _process_locked(inbound: InboundEmail, services, sender_given: str = "") -> InboundEmail:
     # The reasons the quarantine list shows, and the notes left on tickets, in the organization's language,
     # whatever the worker or command processing the message has active.
     with override(inbound.mailbox.organization.language):
-        return _process_in_language(inbound, services)
+        return _process_in_language(inbound, services, sender_given)
 
 
-def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
+def _process_in_language(inbound: InboundEmail, services, sender_given: str = "") -> InboundEmail:
     mailbox = inbound.mailbox
     org = mailbox.organization
     parsed = parse_email(bytes(inbound.raw))
@@ -402,6 +403,9 @@ def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
     sender = parsed.from_email  # From, else Reply-To, Sender or Return-Path (parse_email); else the envelope
     if not sender and inbound.envelope_from.strip() not in ("", "<>"):
         sender = _envelope_sender(inbound.envelope_from)
+        inbound.from_email = sender[:320]
+    if not sender and sender_given:
+        sender = sender_given.strip().lower()
         inbound.from_email = sender[:320]
     if parsed.bounce is not None:
         return _process_bounce(inbound, org, parsed, thread_ticket_id)
@@ -592,12 +596,13 @@ def process_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 
     return len(ids)
 
 
-def retry(inbound: InboundEmail) -> InboundEmail:
+def retry(inbound: InboundEmail, *, sender: str = "") -> InboundEmail:
     """An admin retries a quarantined message (e.g. after fixing the cause, or to import it
-    although its mailbox was paused)."""
+    although its mailbox was paused); ``sender``: the customer's address, for a message in which none
+    could be read (the customer is found, or created, by it)."""
     if inbound.status != InboundStatus.QUARANTINED:
         return inbound
-    return process(inbound.pk)
+    return process(inbound.pk, sender=sender)
 
 
 def ingest(*, mailbox: Mailbox, raw: bytes, source: str, envelope_from: str = "",
