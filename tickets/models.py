@@ -88,9 +88,9 @@ class Ticket(models.Model):
     imported = models.BooleanField(default=False, help_text="Historical import: no automation, no notification.")
     # Written by a machine (Auto-Submitted, a list, a no-reply sender...): a ticket all the same, never
     # acknowledged, no agent notification, no automatic email to its sender (issue 22).
-    is_automatic = models.BooleanField(_("automatique"), default=False)
+    is_automatic = models.BooleanField(_("automatique"), default=False, db_default=False)
     # No SLA clock (the organization's setting for automatic mail, read when the ticket is created).
-    out_of_sla = models.BooleanField(default=False)
+    out_of_sla = models.BooleanField(default=False, db_default=False)  # db_default: raw INSERTs (benches) omit it
 
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     updated_at = models.DateTimeField(_("mis à jour le"), default=timezone.now)
@@ -299,7 +299,7 @@ class CustomerNotification(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True)
     # The email came back (a delivery report matched to it): when, and the reason the report gives.
     email_failed_at = models.DateTimeField(null=True, blank=True)
-    email_failure = models.TextField(blank=True)
+    email_failure = models.TextField(blank=True, db_default="")
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
