@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from kb import evaluation
 from kb.services import import_lumiodesk_documentation
 from lumiodesk.models import Organization
+from lumiodesk.permissions import SystemActor
 
 TARGETS = {"first_citation_right": 0.90, "three_first_right": 0.97, "abstained_on_unanswerable": 1.0}
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no organization {opts['org']!r}")
         else:
             org, _created = Organization.objects.get_or_create(slug="kb-eval", defaults={"name": "KB evaluation"})
-            import_lumiodesk_documentation(organization=org)
+            import_lumiodesk_documentation(organization=org, actor=SystemActor("kb_eval"))
         cases = evaluation.cases(opts["set"])
         fig, _answers = evaluation.run_assistant(org, cases)
         shares = fig.shares()
