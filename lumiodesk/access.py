@@ -123,8 +123,8 @@ def requires(
                 return redirect_to_login(request.get_full_path())
             actor = getattr(request, "actor", None)
             try:
-                if actor is None:
-                    raise NotPermitted("no organization")
+                if actor is None:  # signed in, but a member of no organization (or all deactivated)
+                    raise NotPermitted(_("Vous n'êtes membre d'aucune organisation."))
                 if not actor.can(capability) or (post and request.method == "POST" and not actor.can(post)):
                     raise NotPermitted(_refused_message())
                 return view(request, *args, **kwargs)

@@ -20,7 +20,8 @@ def rule(org, *conditions, actions, events=(Trigger.CREATED,), name=None, match=
     ``actor``: a user (as that member) or, by default, the system."""
     rule.n = getattr(rule, "n", 0) + 1
     return services.create_rule(
-        organization=org, actor=SYSTEM if actor is None else acting(actor, org), name=name or f"Règle {rule.n}", conditions=list(conditions),
+        organization=org, actor=SYSTEM if actor is None else acting(actor, org), name=name or f"Règle {rule.n}",
+        conditions=list(conditions),
         actions=list(actions), events=events, match=match, stop_after=stop_after, is_active=active,
     )
 

@@ -141,7 +141,8 @@ def test_a_ticket_created_urgent_and_assigned_sends_both(world, queued_tasks, dj
 
 def test_imported_tickets_and_muted_blocks_notify_no_one(world, queued_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Ancien", body="x",
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Ancien",
+                               body="x",
                                priority="urgent", assignee=world.agent, imported=True)
         with notifications.muted():
             services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))

@@ -213,7 +213,8 @@ def test_notify_managers_assignee_and_a_person(world):
 
 
 def test_suggest_article_links_a_visible_article_in_a_note(world):
-    article = create_article(actor=acting(world.manager), organization=world.org, title="Réinitialiser son mot de passe",
+    article = create_article(actor=acting(world.manager), organization=world.org,
+                             title="Réinitialiser son mot de passe",
                              body="Cliquez sur « Mot de passe oublié ».", publish=True)
     rule(world.org, {"field": "text", "op": "contains", "value": "mot de passe"},
          actions=[{"type": "suggest_article", "article": article.pk}], events=[Trigger.CREATED,
@@ -346,7 +347,8 @@ def test_customer_replied_rules(world, django_capture_on_commit_callbacks):
     rule(world.org, {"field": "text", "op": "contains", "value": "toujours"}, actions=[HIT],
          events=[Trigger.CUSTOMER_REPLIED])
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Toujours là ?", actor=acting(world.agent))
+        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Toujours là ?",
+                             actor=acting(world.agent))
     assert "hit" not in tags(world.ticket)  # an agent's reply is not the customer's
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(ticket=world.ticket, kind=MessageKind.CUSTOMER, body="Le problème est toujours là.")

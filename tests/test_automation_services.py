@@ -64,7 +64,8 @@ def test_downgrading_keeps_every_rule(world):
     assert AutomationRule.objects.filter(organization=world.org, is_active=True).count() == 8
     # Editing an active rule is still allowed; activating one more is not.
     r = AutomationRule.objects.get(name="R7")
-    services.update_rule(rule=r, actor=acting(world.manager), name="R7 bis", events=["created"], conditions=[], actions=TAG)
+    services.update_rule(rule=r, actor=acting(world.manager), name="R7 bis", events=["created"], conditions=[],
+                         actions=TAG)
     services.set_rule_active(rule=r, actor=acting(world.manager), active=False)
     with pytest.raises(PlanLimitReached):
         services.set_rule_active(rule=r, actor=acting(world.manager), active=True)

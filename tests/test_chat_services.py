@@ -82,7 +82,8 @@ def test_create_widget_is_admin_only_and_audited(world):
         services.create_widget(organization=world.org, actor=acting(world.manager))
     widget = services.create_widget(organization=world.org, actor=acting(world.admin))
     assert len(widget.workspace_id) == 20
-    assert services.create_widget(organization=world.org, actor=acting(world.admin)).pk == widget.pk  # one per organization
+    assert services.create_widget(organization=world.org,
+                                  actor=acting(world.admin)).pk == widget.pk  # one per organization
     assert AuditLog.objects.filter(organization=world.org, action="chat.widget_created").count() == 1
 
 
@@ -113,7 +114,8 @@ def test_branding_is_refused_on_starter_and_defaults_shown(world):
 
 def test_branding_on_business_and_back_to_defaults_after_a_downgrade(world):
     widget = make_widget(world.org, world.admin, plan=BUSINESS)
-    widget = services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=["a.test"],
+    widget = services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True,
+                                    allowed_domains=["a.test"],
                                     color="#0b7285", welcome_message="Salut !", logo_url="https://cdn.acme.test/l.png")
     branding = services.branding_of(widget, world.org)
     assert (branding.color, branding.welcome_message, branding.logo_url) == (
@@ -126,7 +128,8 @@ def test_branding_on_business_and_back_to_defaults_after_a_downgrade(world):
 def test_bad_colour_and_plain_http_logo_are_refused(world):
     widget = make_widget(world.org, world.admin, plan=BUSINESS)
     with pytest.raises(InvalidInput):
-        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[], color="red")
+        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
+                               color="red")
     with pytest.raises(InvalidInput):
         services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
                                logo_url="http://cdn.acme.test/l.png")

@@ -67,7 +67,8 @@ def test_config_refuses_another_origin_with_a_clear_message(client, widget):
 def test_config_of_an_unknown_or_disabled_widget(client, world, widget):
     response = client.get(reverse("chat_public:config", args=["nope"]), HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 404 and "nope" in response.json()["error"]
-    services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=False, allowed_domains=widget.allowed_domains)
+    services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=False,
+                           allowed_domains=widget.allowed_domains)
     response = client.get(reverse("chat_public:config", args=[widget.workspace_id]), HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 403 and "désactivé" in response.json()["error"]
 

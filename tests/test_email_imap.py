@@ -354,7 +354,8 @@ def test_pause_and_resume_skip_what_arrived_during_the_pause(
     monkeypatch.setattr(
         imap, "_fetch", lambda client, uids, item: fetched.extend(uids) or real_fetch(client, uids, item)
     )
-    mailbox = resume_mailbox(mailbox=Mailbox.objects.select_related("organization").get(pk=mailbox.pk), actor=acting(admin))
+    mailbox = resume_mailbox(mailbox=Mailbox.objects.select_related("organization").get(pk=mailbox.pk),
+                             actor=acting(admin))
 
     assert not mailbox.is_paused
     assert during not in fetched  # skipped without downloading it

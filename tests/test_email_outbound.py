@@ -206,7 +206,8 @@ def test_status_notification_is_threaded_and_marked_automatic(world, email_ticke
 def test_subject_with_a_line_break_is_sent_on_one_line(world, support, queued_emails,
                                                        django_capture_on_commit_callbacks):
     """A subject typed with a line break (API, import) must not stop the email (BadHeaderError)."""
-    ticket = services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Ligne 1\nLigne 2",
+    ticket = services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer,
+                                    subject="Ligne 1\nLigne 2",
                                     body="Bonjour")
     reply(ticket, world.agent, "Réponse.", django_capture_on_commit_callbacks)
     [sent] = send_queued(queued_emails)

@@ -65,14 +65,16 @@ def test_ticket_numbers_are_sequential_per_organization(world):
 def test_empty_subject_is_rejected_and_nothing_is_written(world, subject):
     before = Ticket.objects.count()
     with pytest.raises(InvalidInput):
-        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject=subject, body="Bonjour")
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject=subject,
+                               body="Bonjour")
     assert Ticket.objects.count() == before
     assert Organization.objects.get(pk=world.org.pk).last_ticket_number == 1
 
 
 def test_empty_description_is_rejected(world):
     with pytest.raises(InvalidInput):
-        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Sujet", body="  ")
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Sujet",
+                               body="  ")
 
 
 @pytest.mark.parametrize("field, value", [("priority", "critical"), ("channel", "pigeon")])
@@ -84,7 +86,8 @@ def test_unknown_priority_or_channel_is_rejected(world, field, value):
 
 def test_a_customer_of_another_organization_is_rejected(world):
     with pytest.raises(InvalidInput):
-        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.other_ticket.customer, subject="S", body="B")
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.other_ticket.customer,
+                               subject="S", body="B")
 
 
 @pytest.mark.parametrize("who", ["viewer", "outsider"])
@@ -222,7 +225,8 @@ def test_forbidden_then_status_rolls_the_reply_back(world, queued_emails, django
     before = _state(ticket)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(TransitionNotAllowed):
         services.add_message(
-            ticket=ticket, kind=MessageKind.REPLY, body="Réponse", actor=acting(world.agent), then_status=Status.RESOLVED
+            ticket=ticket, kind=MessageKind.REPLY, body="Réponse", actor=acting(world.agent),
+            then_status=Status.RESOLVED,
         )
     assert _state(ticket) == before
     assert queued_emails == []
@@ -304,7 +308,8 @@ def test_cannot_assign_to_a_viewer_or_an_outsider(world, who):
 
 
 def test_tags_are_normalized_and_scoped_to_the_organization(world):
-    services.set_tags(ticket=world.ticket, names=["Facturation", " facturation ", "VIP  client", ""], actor=acting(world.agent))
+    services.set_tags(ticket=world.ticket, names=["Facturation", " facturation ", "VIP  client", ""],
+                      actor=acting(world.agent))
     assert sorted(t.name for t in world.ticket.tags.all()) == ["facturation", "vip client"]
     services.set_tags(ticket=world.other_ticket, names=["facturation"], actor=acting(world.outsider))
     assert world.other_ticket.tags.get().organization_id == world.other_org.pk

@@ -122,7 +122,8 @@ def test_preference_none_records_nothing(world, queued_emails, django_capture_on
     ticket = TicketFactory(organization=world.org, customer=customer)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(
-            ticket=ticket, kind=MessageKind.REPLY, body="Bonjour", actor=acting(world.agent), then_status=Status.RESOLVED
+            ticket=ticket, kind=MessageKind.REPLY, body="Bonjour", actor=acting(world.agent),
+            then_status=Status.RESOLVED,
         )
     assert _notifications(ticket) == []
     assert queued_emails == []

@@ -55,7 +55,8 @@ def test_managers_save_templates(world, who):
     )
     assert AuditLog.objects.filter(action="template.saved", target_id=template.pk).exists()
     services.save_reply_template(
-        organization=world.org, name="Remerciement", body="Merci beaucoup", actor=acting(world.manager), template=template
+        organization=world.org, name="Remerciement", body="Merci beaucoup", actor=acting(world.manager),
+        template=template,
     )
     template.refresh_from_db()
     assert template.body == "Merci beaucoup"
@@ -81,7 +82,8 @@ def test_template_names_are_unique_per_organization_whatever_the_case(world):
     services.save_reply_template(organization=world.org, name="Relance", body="A", actor=acting(world.admin))
     with pytest.raises(InvalidInput):
         services.save_reply_template(organization=world.org, name="RELANCE", body="B", actor=acting(world.admin))
-    services.save_reply_template(organization=world.other_org, name="Relance", body="C", actor=acting(_admin_of_other(world)))
+    services.save_reply_template(organization=world.other_org, name="Relance", body="C",
+                                 actor=acting(_admin_of_other(world)))
 
 
 def _admin_of_other(world):

@@ -29,7 +29,8 @@ def fresh(ticket) -> Ticket:
 
 
 def reply(ticket, agent, **kw):
-    return services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Nous regardons.", actor=acting(agent), **kw)
+    return services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Nous regardons.", actor=acting(agent),
+                                **kw)
 
 
 def customer_says(ticket):
@@ -64,7 +65,8 @@ def test_a_ticket_created_at_the_weekend_starts_on_monday_morning(clock, world):
 
 
 def test_imported_tickets_have_no_sla(clock, world):
-    ticket = fresh(services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Ancien",
+    ticket = fresh(services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer,
+                                          subject="Ancien",
                                           body="Import", imported=True, created_at=paris(2024, 1, 3, 10)))
     assert (ticket.first_response_due_at, ticket.resolution_due_at, ticket.sla_due_at) == (None, None, None)
     assert ticket.sla_next_alert_at is None
@@ -262,7 +264,8 @@ def test_only_managers_change_the_settings(clock, world):
     from lumiodesk.exceptions import NotPermitted
 
     with pytest.raises(NotPermitted):
-        sla_services.save_sla_settings(organization=world.org, pause_when_waiting_customer=False, actor=acting(world.agent))
+        sla_services.save_sla_settings(organization=world.org, pause_when_waiting_customer=False,
+                                       actor=acting(world.agent))
     viewer = member(world.org, Role.VIEWER)
     with pytest.raises(NotPermitted):
         sla_services.add_holiday(organization=world.org, day=date(2025, 5, 1), name="", actor=acting(viewer))

@@ -65,7 +65,8 @@ def test_agent_sees_the_timeline_and_the_allowed_status_buttons(client, world):
         actor=acting(world.agent),
         then_status=Status.RESOLVED,
     )
-    services.save_reply_template(organization=world.org, name="Merci", body="Merci {prenom_client}", actor=acting(world.admin))
+    services.save_reply_template(organization=world.org, name="Merci", body="Merci {prenom_client}",
+                                 actor=acting(world.admin))
     client.force_login(world.agent)
     response = client.get(url(1))
     assert response.status_code == 200

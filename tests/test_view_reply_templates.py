@@ -28,7 +28,8 @@ def template(world):
 @pytest.fixture
 def their_template(world):
     return services.save_reply_template(
-        organization=world.other_org, name="Globex interne", body="Secret", actor=acting(member(world.other_org, Role.ADMIN))
+        organization=world.other_org, name="Globex interne", body="Secret", actor=acting(member(world.other_org,
+                                                                                                Role.ADMIN))
     )
 
 

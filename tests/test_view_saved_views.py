@@ -17,7 +17,8 @@ DATA = {"name": "Urgences ouvertes", "status": "open", "priority": "urgent", "q"
 
 @pytest.fixture
 def view(world):
-    return services.save_view(organization=world.org, name="Existante", filters={"status": "new"}, actor=acting(world.manager))
+    return services.save_view(organization=world.org, name="Existante", filters={"status": "new"},
+                              actor=acting(world.manager))
 
 
 @pytest.fixture

@@ -122,7 +122,8 @@ def test_met_and_late_on_the_ticket_page(client, board, clock):
 
 
 def test_an_imported_ticket_has_no_sla(client, world):
-    ticket = services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Import", body="x",
+    ticket = services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Import",
+                                    body="x",
                                     imported=True)
     client.force_login(world.agent)
     response = client.get(reverse("tickets:detail", args=[ticket.number]))

@@ -60,7 +60,8 @@ def business(world):
 
 @pytest.fixture
 def endpoint(business, receiver):
-    endpoint, secret = services.create_endpoint(organization=business.org, actor=acting(business.admin), url=receiver.url,
+    endpoint, secret = services.create_endpoint(organization=business.org, actor=acting(business.admin),
+                                                url=receiver.url,
                                                 events=ALL_EVENTS)
     endpoint.secret = secret
     return endpoint

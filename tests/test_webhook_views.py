@@ -36,7 +36,8 @@ def business(world):
 
 @pytest.fixture
 def endpoint(business, receiver):
-    endpoint, _secret = services.create_endpoint(organization=business.org, actor=acting(business.admin), url=receiver.url,
+    endpoint, _secret = services.create_endpoint(organization=business.org, actor=acting(business.admin),
+                                                 url=receiver.url,
                                                  events=["ticket.created"])
     return endpoint
 
