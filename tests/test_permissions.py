@@ -19,12 +19,14 @@ from datetime import date
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from factories import SYSTEM, TicketFactory, member, upload
+from factories import SYSTEM, TicketFactory, acting, member, upload
+from helpers import assert_partial, htmx
 
 from automations import services as automation_services
 from kb import services as kb_services
+from lumiodesk.exceptions import NotPermitted
 from lumiodesk.models import AgentNotification, NotificationKind, Organization, Plan, Role
-from lumiodesk.permissions import CAPABILITIES, role_can
+from lumiodesk.permissions import CAPABILITIES, MemberActor, SystemActor, require, role_can
 from sla import reports
 from sla import services as sla_services
 from tickets import services as ticket_services
@@ -231,3 +233,51 @@ def test_every_url_answers_as_the_table_says(client, settings, tmp_path):
                 method = client.post if response.status_code == 405 else client.get
                 check(role, route, foreign_url, method(foreign_url).status_code, "404" if allowed else "403")
     assert not wrong, "answers that differ from lumiodesk.permissions.CAPABILITIES:\n" + "\n".join(wrong)
+
+
+# --- the actor and require --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_require_refuses_a_missing_actor_a_user_and_another_organizations_member(world):
+    for nobody in (None, world.agent):  # no actor, or a bare user instead of an actor: refused, never allowed
+        with pytest.raises(NotPermitted):
+            require(nobody, "tickets.reply", world.org)
+    with pytest.raises(NotPermitted):
+        require(acting(world.outsider), "tickets.reply", world.org)  # a member acts in their organization only
+    with pytest.raises(NotPermitted):
+        require(acting(world.viewer), "tickets.reply", world.org)
+    require(acting(world.agent), "tickets.reply", world.org)
+    require(SystemActor("email intake"), "tickets.create", world.org)
+    with pytest.raises(KeyError):
+        SystemActor("test").can("tickets.fly")  # a typo is a bug, even for the system
+    assert MemberActor.of(world.org, world.manager).can("rules.manage")
+    with pytest.raises(NotPermitted):
+        MemberActor.of(world.org, world.outsider)
+
+
+@pytest.mark.django_db
+def test_a_service_refusal_is_a_403_flash_for_htmx_and_the_403_page_otherwise(client, world):
+    client.force_login(world.viewer)
+    url = reverse("tickets:reply", args=[world.ticket.number])
+    response = client.post(url, {"kind": "reply", "body": "Bonjour"}, **htmx())
+    assert response.status_code == 403
+    assert response["HX-Retarget"] == "#flash"
+    assert "Votre rôle ne permet pas cette action." in assert_partial(response)
+    assert client.post(url, {"kind": "reply", "body": "Bonjour"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_templates_read_the_table_through_can(client, world):
+    client.force_login(world.agent)
+    html = client.get(reverse("tickets:list")).content.decode()
+    assert reverse("sla:settings") not in html and reverse("sla:reports") not in html  # no menu an Agent can't use
+    client.force_login(world.viewer)
+    html = client.get(reverse("tickets:list")).content.decode()
+    assert reverse("sla:reports") in html and reverse("sla:settings") not in html  # Viewers read reports
+    client.force_login(world.admin)
+    html = client.get(reverse("tickets:list")).content.decode()
+    assert reverse("email:mailboxes") in html and reverse("chat:settings") in html
+    client.force_login(world.manager)
+    html = client.get(reverse("tickets:list")).content.decode()
+    assert reverse("automations:rules") in html and reverse("email:mailboxes") not in html
