@@ -9,7 +9,9 @@ Every console view is wrapped in ``@requires("capability")`` (``lumiodesk.permis
   and a redirect (``back``), unless the screen gives its own ``on_refusal`` (its section re-rendered).
 - an object of another organization is a 404: the access helpers (``get_ticket_for``…) load objects
   only within ``request.organization``.
-Public URLs (help center, widget, portal, contact form, login) are marked ``@public`` instead.
+Public URLs (help center, widget, portal, contact form, health) are marked ``@public`` instead, and the
+two that only need a login in any organization (switching organization, opening a notification)
+``@signed_in``.
 ``tests/test_permissions.py`` walks every URL and checks each is declared one way or the other.
 """
 
@@ -31,7 +33,7 @@ from django.views.defaults import permission_denied
 
 from .exceptions import DomainError, NotPermitted
 from .models import Membership, Organization
-from .permissions import MemberActor, roles_with
+from .permissions import roles_with
 
 SESSION_KEY = "lumiodesk_org_id"
 
@@ -44,11 +46,6 @@ def memberships_for(user) -> list[Membership]:
         .select_related("organization")
         .order_by("created_at", "id")  # the first organization joined is the default one
     )
-
-
-def actor_of(request: HttpRequest) -> MemberActor:
-    """The signed-in member of the current organization (set by ``requires``)."""
-    return request.actor
 
 
 def switch_organization(request: HttpRequest, organization_id: int) -> Organization | None:
@@ -126,7 +123,7 @@ def requires(
                 if actor is None:  # signed in, but a member of no organization (or all deactivated)
                     raise NotPermitted(_("Vous n'êtes membre d'aucune organisation."))
                 if not actor.can(capability) or (post and request.method == "POST" and not actor.can(post)):
-                    raise NotPermitted(_refused_message())
+                    raise NotPermitted(_("Votre rôle ne permet pas cette action."))
                 return view(request, *args, **kwargs)
             except DomainError as exc:
                 return refusal_response(request, exc, back=back, on_refusal=on_refusal, kwargs=kwargs)
@@ -151,7 +148,3 @@ def public(view):
     URL (tests/test_permissions.py) requires each view to be ``@requires`` or ``@public``."""
     view.public = True
     return view
-
-
-def _refused_message() -> str:
-    return _("Votre rôle ne permet pas cette action.")
