@@ -40,8 +40,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit
-from .exceptions import InvalidInput, PermissionDenied
+from .exceptions import InvalidInput
 from .models import AuditLog, Membership
+from .permissions import MemberActor, require
 
 
 def _cooloff_minutes(request: HttpRequest | None = None) -> int:
@@ -111,10 +112,9 @@ class LockedMember:
     locked_until: datetime
 
 
-def locked_members(*, actor: Membership) -> list[LockedMember]:
+def locked_members(*, actor: MemberActor) -> list[LockedMember]:
     """The members of the actor's organization whose account is locked now (two queries)."""
-    if not actor.is_admin:
-        raise PermissionDenied(_("Seul un administrateur peut débloquer un compte."))
+    require(actor, "members.unlock")
     cool_off = get_cool_off() or timedelta(0)
     now = timezone.now()
     usernames = {
@@ -139,11 +139,10 @@ def locked_members(*, actor: Membership) -> list[LockedMember]:
 
 
 @transaction.atomic
-def unlock_member(*, actor: Membership, user_id: int) -> int:
+def unlock_member(*, actor: MemberActor, user_id: int) -> int:
     """Clear the failed sign-ins of one member of the actor's organization (an Admin's); returns how many attempt
     records were removed. A lock on a client address stays (it may hold other organizations' accounts)."""
-    if not actor.is_admin:
-        raise PermissionDenied(_("Seul un administrateur peut débloquer un compte."))
+    require(actor, "members.unlock")
     membership = (
         Membership.objects.filter(organization_id=actor.organization_id, user_id=user_id).select_related("user").first()
     )

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,11 +10,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from . import signin
-from .access import require_membership, switch_organization
+from .access import public, requires, signed_in, switch_organization
 from .exceptions import InvalidInput
 
 
-@login_required
+@signed_in
 @require_POST
 def switch_organization_view(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("organization", "")
@@ -30,6 +28,7 @@ def switch_organization_view(request: HttpRequest) -> HttpResponse:
     return redirect("tickets:list")
 
 
+@public
 def health(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cur:
         cur.execute("SELECT 1")
@@ -39,31 +38,22 @@ def health(request: HttpRequest) -> JsonResponse:
 # --- Settings > Sign-in security: an organization's Admins unlock their members (lumiodesk.signin) -------------
 
 
-def _admin_membership(request: HttpRequest):
-    membership = require_membership(request)
-    if not membership.is_admin:
-        raise DjangoPermissionDenied("admin only")
-    return membership
-
-
-@login_required
+@requires("members.unlock")
 @require_GET
 def sign_in_security(request: HttpRequest) -> HttpResponse:
-    membership = _admin_membership(request)
     return render(request, "lumiodesk/sign_in_security.html", {
-        "locked": signin.locked_members(actor=membership),
+        "locked": signin.locked_members(actor=request.actor),
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "cooloff_minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
     })
 
 
-@login_required
+@requires("members.unlock")
 @require_POST
 def unlock_member(request: HttpRequest, user_id: int) -> HttpResponse:
-    membership = _admin_membership(request)
     try:
-        signin.unlock_member(actor=membership, user_id=user_id)
-    except InvalidInput as exc:
+        signin.unlock_member(actor=request.actor, user_id=user_id)
+    except InvalidInput as exc:  # not a member of this organization
         raise Http404(exc.message) from exc
     messages.success(request, _("Le compte est débloqué : ce membre peut se connecter à nouveau."))
     return redirect("sign_in_security")

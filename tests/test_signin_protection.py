@@ -20,8 +20,9 @@ from django.db.models import F, Sum
 from django.urls import reverse
 
 from lumiodesk import signin
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AuditLog, Membership, Role
+from lumiodesk.permissions import MemberActor
 
 pytestmark = pytest.mark.django_db
 
@@ -135,8 +136,8 @@ def _lock(client, username, ip=ATTACKER):
         sign_in(client, "/login/", username, f"guess-{i}", ip=ip)
 
 
-def membership(user, org):
-    return Membership.objects.select_related("organization", "user").get(user=user, organization=org)
+def membership(user, org) -> MemberActor:
+    return MemberActor(Membership.objects.select_related("organization", "user").get(user=user, organization=org))
 
 
 def test_an_admin_sees_and_unlocks_a_locked_member(client, world):
@@ -155,9 +156,9 @@ def test_an_admin_sees_and_unlocks_a_locked_member(client, world):
 def test_only_an_admin_of_the_members_organization_unlocks(client, world):
     _lock(client, "agathe@acme.test")
     for user in (world.manager, world.agent, world.viewer):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotPermitted):
             signin.unlock_member(actor=membership(user, world.org), user_id=world.agent.pk)
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotPermitted):
             signin.locked_members(actor=membership(user, world.org))
     other_admin = f.member(world.other_org, Role.ADMIN, email="olga@globex.test")
     with pytest.raises(InvalidInput):
