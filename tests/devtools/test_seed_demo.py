@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import Organization
 from tickets.email.models import Mailbox
-from tickets.management.commands.seed_demo import MONTHS_FR
 from tickets.models import Message, Status, Ticket
 
 PLACEHOLDER = re.compile(r"\{[a-z_0-9]+\}")

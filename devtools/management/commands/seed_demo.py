@@ -1,5 +1,10 @@
 """``python manage.py seed_demo``: the demo organizations, their team, customers and tickets.
 
+The data lives in ``fixtures/demo/`` (JSON): the organizations and their teams (``organizations.json``),
+the customers' names and companies (``people.json``), the ticket scripts of each organization
+(``scripts_*.json``), the texts every conversation reuses (``conversations.json``), the reply templates,
+shared views, channels and holidays (``workspace.json``). This command plays them through the services.
+
 - "LumioDesk Demo" (slug ``demo``): LumioDesk's own support team answering its customers
   (invoices, password resets, widget, SLA, bugs, feature requests), ~300 tickets;
 - "Atelier Nord" (slug ``atelier-nord``): a small furniture workshop, ~15 tickets, where
@@ -25,6 +30,7 @@ Idempotent: an organization that already has its tickets is left alone.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import unicodedata
@@ -33,6 +39,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from unittest import mock
 
 from django.conf import settings
@@ -42,10 +49,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm.models import Company, Customer, NotificationPreference
+from crm.models import Company, Customer
 from crm.services import get_or_create_customer
 from lumiodesk import notifications as agent_notifications
-from lumiodesk.models import Membership, Organization, Plan, Role
+from lumiodesk.models import Membership, Organization, Role
 from lumiodesk.models import NotificationPreference as AgentNotificationPreference
 from sla.models import Holiday
 from sla.services import create_defaults, restamp_open_tickets
@@ -71,558 +78,56 @@ PASSWORD = "demo-lumiodesk"
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SEED = 20261101
 
-# --- people ----------------------------------------------------------------------------------------------
+# --- the data: fixtures/demo/*.json ----------------------------------------------------------------------
+# The people, the ticket scripts (what customers write about and how each conversation goes), the texts
+# every conversation reuses, and the workspace (reply templates, shared views, channels, holidays) are
+# data files; this module plays them through the services.
 
-DEMO_TEAM = [
-    # email, first name, last name, role, share of the tickets they are assigned
-    ("admin@lumiodesk.test", "Claire", "Fontaine", Role.ADMIN, 2),
-    ("manager@lumiodesk.test", "Julien", "Mercier", Role.MANAGER, 6),
-    ("agent@lumiodesk.test", "Sophie", "Lambert", Role.AGENT, 30),
-    ("viewer@lumiodesk.test", "Thomas", "Girard", Role.VIEWER, 0),
-    ("nadia.benali@lumiodesk.test", "Nadia", "Benali", Role.AGENT, 24),
-    ("hugo.perrin@lumiodesk.test", "Hugo", "Perrin", Role.AGENT, 22),
-    ("lea.rousseau@lumiodesk.test", "Léa", "Rousseau", Role.AGENT, 18),
-]
-NORD_TEAM = [
-    ("admin@lumiodesk.test", "Claire", "Fontaine", Role.ADMIN, 35),
-    ("manon.chevalier@atelier-nord.test", "Manon", "Chevalier", Role.AGENT, 65),
-]
+DEMO_DATA = Path(settings.BASE_DIR) / "fixtures" / "demo"
 
-FIRST_NAMES = [
-    "Camille", "Louise", "Emma", "Chloé", "Manon", "Inès", "Juliette", "Alice", "Sarah", "Lucie", "Margaux",
-    "Élodie", "Anaïs", "Mathilde", "Pauline", "Amélie", "Céline", "Nathalie", "Isabelle", "Sandrine", "Aurélie",
-    "Hélène", "Agnès", "Mélanie", "Lucas", "Hugo", "Louis", "Gabriel", "Arthur", "Jules", "Maxime", "Antoine",
-    "Nicolas", "Julien", "Thomas", "Pierre", "Olivier", "Sébastien", "François", "Mathieu", "Romain", "Benoît",
-    "Cédric", "Jérôme", "Laurent", "Stéphane", "Yannick", "Karim", "Mehdi", "Sofiane", "Yasmine", "Nora",
-]
-LAST_NAMES = [
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon",
-    "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier", "Morel",
-    "Girard", "André", "Mercier", "Dupont", "Lambert", "Bonnet", "François", "Martinez", "Legrand", "Garnier",
-    "Faure", "Rousseau", "Blanc", "Guérin", "Muller", "Henry", "Roussel", "Nicolas", "Perrin", "Morin",
-    "Mathieu", "Clément", "Gauthier", "Dumont", "Lopez", "Fontaine", "Chevalier", "Robin", "Masson", "Sanchez",
-    "Gérard", "Nguyen", "Boyer", "Denis", "Lemaire", "Duval", "Joly", "Gautier", "Roger", "Roche", "Le Gall",
-    "Kerjean", "Benali", "Haddad", "Da Silva",
-]
-COMPANIES = [
-    "Boulangerie Martin & Fils", "Cabinet Lefort Avocats", "Librairie du Marais", "Transports Rivière",
-    "Studio Pixelune", "Maison Cazenave", "Vélos Lumière", "Clinique vétérinaire des Alpes",
-    "Agence Horizon Voyages", "Fromagerie Delmas", "Groupe Solvéo", "Nébuleuse Jeux", "Éditions Chardon",
-    "Pharmacie du Vieux-Port", "Domaine des Trois Chênes", "Kerlann Immobilier", "Mobilités Urbaines",
-    "Optique Vision Claire", "La Ruche Numérique", "Brasserie Gambrinus", "École de musique Piano Forte",
-    "Fleurs de Provence", "Cyclades Informatique", "Mutuelle des Artisans du Rhône", "Atelier Cuir & Lin",
-    "Hôtel Le Belvédère", "Biocoop des Tilleuls", "Scop Les Compagnons", "Garage Moderne Lemaire",
-    "Tisanes & Merveilles",
-]
-PREFERENCES = [
-    (NotificationPreference.BOTH, 50),
-    (NotificationPreference.EMAIL_ONLY, 22),
-    (NotificationPreference.WEB_ONLY, 18),
-    (NotificationPreference.NONE, 10),
-]
-CUSTOMER_PLANS = [("Starter", 40), ("Business", 40), ("Scale", 15), ("Enterprise", 5)]
-PLAN_PRICES = {"Starter": (29, 9, 2), "Business": (89, 7, 20), "Scale": (249, 5, 100), "Enterprise": (249, 5, 100)}
 
-FR_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-             "novembre", "décembre"]
-BROWSERS = ["Chrome 130", "Firefox 132", "Safari 18", "Edge 130", "Chrome sur Android"]
-PROVIDERS = ["Gmail", "Outlook", "Zoho Mail", "OVH", "Infomaniak"]
-SITES = ["www.{slug}.fr", "boutique.{slug}.fr", "{slug}.com", "www.{slug}.com"]
+def load(name: str):
+    """A data file of fixtures/demo/, without its ``_comment``."""
+    with (DEMO_DATA / name).open(encoding="utf-8") as fh:
+        data = json.load(fh)
+    if isinstance(data, dict):
+        data.pop("_comment", None)
+    return data
 
-# --- what the customers write about (LumioDesk documentation and support guide) ------------------------------
-# Texts use {placeholders} filled per ticket (see _variables). ``variants`` pair a subject with its
-# opening message; the other texts are the steps of the conversation.
 
-DEMO_SCENARIOS: list[dict] = [
-    {
-        "key": "invoice", "weight": 9, "tags": ["facturation"],
-        "priority": {"normal": 8, "low": 2},
-        "variants": [
-            ("Montant de la facture {of_month} incorrect",
-             "Notre facture {of_month} ({invoice}) s'élève à {amount} EUR alors que nous sommes sur le forfait "
-             "{plan} à {price} EUR par mois. Pourriez-vous m'expliquer la différence ? À ma connaissance nous "
-             "n'avons ajouté personne à l'équipe."),
-            ("Facture {invoice} : montant contesté",
-             "Je conteste le montant de la facture {invoice} : {amount} EUR au lieu des {price} EUR habituels. "
-             "Notre comptable a besoin d'une explication avant de la régler."),
-            ("Je ne comprends pas ma facture {of_month}",
-             "Bonjour, notre facture {of_month} comporte une ligne « agents supplémentaires » que je ne comprends "
-             "pas. Nous avons toujours eu le même nombre d'agents. Pouvez-vous vérifier ?"),
-        ],
-        "ask": "Pour vérifier votre facture, pourriez-vous me préciser :\n- le nom de l'organisation concernée ;\n"
-               "- si un agent a été invité ou réactivé en cours de mois ;\n- si le forfait a été modifié récemment ?",
-        "answer": "L'organisation s'appelle {company_or_name}. Effectivement, un collègue a invité deux agents "
-                  "temporaires le {day} pour le pic d'activité, je n'avais pas vu que c'était facturé.",
-        "solution": "J'ai vérifié votre compte : la différence correspond à deux agents supplémentaires ajoutés le "
-                    "{day}, facturés au prorata ({extra} EUR par mois et par agent sur {plan}). Les factures sont "
-                    "générées le premier jour du mois en UTC, la régularisation apparaît donc sur la facture "
-                    "suivante.\n\nSi ces agents ne sont plus nécessaires, vous pouvez les désactiver depuis "
-                    "Paramètres > Équipe : ils ne seront plus facturés à partir du mois prochain.",
-        "note": "Vérifié dans la facturation : 2 agents ajoutés en cours de mois, prorata correct. Pas de geste "
-                "commercial nécessaire.",
-    },
-    {
-        "key": "double_charge", "weight": 4, "tags": ["facturation"],
-        "priority": {"normal": 7, "high": 3},
-        "variants": [
-            ("Double prélèvement sur notre carte bancaire",
-             "Nous avons été débités deux fois de {price} EUR le 1er {month_next}. Pouvez-vous vérifier et nous "
-             "rembourser le doublon ?"),
-            ("Prélevés deux fois ce mois-ci",
-             "Notre relevé bancaire montre deux prélèvements LumioDesk identiques de {price} EUR ce mois-ci. "
-             "Merci de corriger rapidement, notre trésorerie est suivie de près."),
-        ],
-        "ask": "Pourriez-vous m'envoyer les quatre derniers chiffres de la carte utilisée et une capture du relevé "
-               "où apparaissent les deux prélèvements ?",
-        "answer": "Voici : carte se terminant par {last4}, les deux lignes sont datées du 1er {month_next}, "
-                  "même montant. La capture est dans le mail précédent de notre comptable.",
-        "solution": "Le second prélèvement était bien un doublon, dû à une nouvelle tentative de paiement après un "
-                    "refus temporaire de votre banque. Le remboursement de {price} EUR a été validé et apparaîtra "
-                    "sous 5 à 10 jours ouvrés sur votre relevé.\n\nToutes nos excuses pour ce désagrément.",
-        "note": "Remboursement de {price} EUR : {approver}. Aucun remboursement n'est déclenché automatiquement.",
-        "escalate_note": "Doublon confirmé côté prestataire de paiement. Remboursement de {price} EUR à valider "
-                         "({approver}).",
-        "escalate_reply": "Le doublon est confirmé. Le remboursement doit être validé par notre responsable, je "
-                          "reviens vers vous dès que c'est fait.",
-    },
-    {
-        "key": "vat", "weight": 3, "tags": ["facturation"],
-        "priority": {"low": 6, "normal": 4},
-        "variants": [
-            ("Ajouter notre numéro de TVA sur les factures",
-             "Notre service comptable a besoin que notre numéro de TVA intracommunautaire {vat} figure sur nos "
-             "factures. Est-il possible de modifier la facture {of_month} et les suivantes ?"),
-            ("Facture avec numéro de TVA intracommunautaire",
-             "Pouvez-vous ajouter le numéro de TVA {vat} et notre raison sociale sur nos factures ? Sinon notre "
-             "cabinet comptable ne peut pas les traiter."),
-        ],
-        "ask": "Pourriez-vous me confirmer la raison sociale exacte et l'adresse à faire figurer à côté du numéro "
-               "de TVA ?",
-        "answer": "La raison sociale est {company_or_name}, l'adresse ne change pas. Merci !",
-        "solution": "C'est fait : le numéro {vat} a été ajouté aux informations de facturation de votre "
-                    "organisation. Il figurera sur toutes les prochaines factures, et j'ai régénéré celle "
-                    "{of_month}, disponible dans Paramètres > Facturation.",
-    },
-    {
-        "key": "plan_change", "weight": 4, "tags": ["facturation", "question-produit"],
-        "priority": {"normal": 6, "low": 4},
-        "variants": [
-            ("Passer de Starter à Business en cours de mois",
-             "Nous sommes sur Starter et nous aimerions passer sur Business pour le SSO. Si nous changeons "
-             "aujourd'hui, est-ce que tout le mois est facturé au nouveau tarif ?"),
-            ("Changement de forfait et prorata",
-             "Nous allons passer de 8 à 14 agents. Vaut-il mieux rester sur {plan} et payer les agents "
-             "supplémentaires, ou changer de forfait ? Comment est calculé le mois en cours ?"),
-        ],
-        "solution": "Un changement de forfait en milieu de mois est calculé au prorata : vous payez l'ancien "
-                    "forfait jusqu'à la date du changement, puis le nouveau pour le reste du mois. Pour comparer : "
-                    "Starter inclut 3 agents (9 EUR par agent supplémentaire), Business 10 agents (7 EUR) et "
-                    "Scale 30 agents (5 EUR).\n\nUn Admin de votre organisation peut faire le changement depuis "
-                    "Paramètres > Facturation ; le SSO SAML est disponible dès le passage sur Business.",
-    },
-    {
-        "key": "password", "weight": 9, "tags": ["question-produit"],
-        "priority": {"normal": 7, "high": 3},
-        "variants": [
-            ("Impossible de réinitialiser mon mot de passe",
-             "Depuis ce matin je n'arrive plus à me connecter à la console. J'ai cliqué sur « Mot de passe "
-             "oublié » trois fois mais je ne reçois aucun email, même dans les spams. Mon adresse est {email}."),
-            ("Je ne reçois pas l'email de réinitialisation",
-             "Je ne reçois pas l'email de réinitialisation du mot de passe. J'ai vérifié les indésirables. "
-             "Pouvez-vous m'aider, j'ai des tickets clients en attente ?"),
-            ("Lien de réinitialisation expiré",
-             "Le lien de réinitialisation de mot de passe que j'ai reçu indique « lien expiré » alors que je viens "
-             "de le recevoir. Que faire ?"),
-        ],
-        "ask": "Pourriez-vous vérifier si votre messagerie filtre les emails envoyés par LumioDesk, et me dire à "
-               "quelle heure approximative vous avez fait la dernière demande ?",
-        "answer": "J'ai retrouvé les emails dans la quarantaine de notre antivirus. Par contre le lien indique "
-                  "maintenant qu'il a expiré.",
-        "solution": "Les liens de réinitialisation sont valables une heure, c'est pourquoi celui de la quarantaine "
-                    "avait expiré. Je vous ai renvoyé un nouveau lien à l'instant : pensez à ajouter notre adresse "
-                    "d'envoi à la liste blanche de votre antivirus.\n\nJe vous conseille aussi d'activer "
-                    "l'authentification à deux facteurs, disponible sur tous les forfaits.",
-        "note": "Domaine du client derrière une passerelle antivirus qui met nos emails en quarantaine.",
-    },
-    {
-        "key": "two_factor", "weight": 3, "tags": ["question-produit"],
-        "priority": {"high": 6, "normal": 4},
-        "variants": [
-            ("Code de double authentification refusé",
-             "J'ai changé de téléphone et l'application d'authentification ne me donne plus les bons codes. Je "
-             "suis bloqué hors de mon compte agent alors que j'ai des tickets en cours."),
-            ("Téléphone perdu, impossible de passer la 2FA",
-             "J'ai perdu mon téléphone ce week-end et je ne peux plus valider la double authentification. "
-             "Comment récupérer l'accès à mon compte ?"),
-        ],
-        "ask": "Pour des raisons de sécurité, la réinitialisation de la double authentification doit être "
-               "confirmée par un Admin de votre organisation. Pourriez-vous lui demander de nous écrire depuis son "
-               "adresse ?",
-        "answer": "Notre Admin, {colleague}, vient de vous écrire depuis son adresse pour confirmer la demande.",
-        "solution": "Merci, la demande a bien été confirmée par votre Admin. La double authentification de votre "
-                    "compte est réinitialisée : à la prochaine connexion, vous pourrez enregistrer votre nouveau "
-                    "téléphone.",
-    },
-    {
-        "key": "widget", "weight": 9, "tags": ["bug"], "urgent_share": 0.15,
-        "priority": {"high": 6, "normal": 4},
-        "variants": [
-            ("Le widget chat ne s'affiche plus sur notre site",
-             "Depuis la mise en ligne de notre nouveau site {site} hier soir, la bulle du widget chat n'apparaît "
-             "plus du tout. Le script est pourtant bien copié depuis Paramètres > Canaux > Chat. Nos clients ne "
-             "peuvent plus nous contacter par chat."),
-            ("Widget invisible sur {site}",
-             "Le widget n'apparaît pas sur {site}, alors qu'il fonctionne sur notre site de test. Avez-vous une "
-             "idée ?"),
-            ("Bulle de chat absente depuis la mise en production",
-             "Nous avons mis en production notre refonte ce matin et le widget chat a disparu. C'est notre "
-             "principal canal de contact, pouvez-vous regarder vite ?"),
-        ],
-        "ask": "Pour identifier la cause, pourriez-vous me préciser :\n- l'URL exacte d'une page où le widget "
-               "devrait apparaître ;\n- le navigateur utilisé ;\n- si le script est placé juste avant la balise "
-               "</body> ?\nUne capture de la console du navigateur nous aiderait aussi.",
-        "answer": "La page est https://{site}/contact, testée sous {browser}. Le script est dans le <head> avec "
-                  "les autres balises. La console affiche « domain not allowed ».",
-        "solution": "Merci pour ces éléments : le message « domain not allowed » indique que le domaine {site} "
-                    "n'est pas autorisé. Voici les étapes :\n1. Allez dans Paramètres > Canaux > Chat.\n"
-                    "2. Ajoutez {site} à la liste des domaines autorisés.\n3. Placez le script juste avant la "
-                    "balise </body> de fermeture.\n\nVérifiez aussi qu'aucun bloqueur de contenu ne bloque "
-                    "cdn.lumidesk.example. Le widget devrait réapparaître immédiatement.",
-        "note": "Domaine {site} absent de la liste des domaines autorisés : cas très fréquent après une refonte.",
-        "escalate_note": "Domaine autorisé et script bien placé, mais le widget ne charge toujours pas sur {site}. "
-                         "Transmis à l'équipe technique (#dev-team) avec l'URL et la capture de la console.",
-        "escalate_reply": "Votre configuration est correcte : j'ai transmis le cas à notre équipe technique avec "
-                          "tous les éléments. Je reviens vers vous dès que j'ai leur retour.",
-    },
-    {
-        "key": "email_intake", "weight": 7, "tags": ["bug"], "urgent_share": 0.25,
-        "priority": {"high": 7, "normal": 3},
-        "variants": [
-            ("Les emails clients n'arrivent plus dans LumioDesk",
-             "Depuis ce matin vers {hour}h, plus aucun email envoyé à {support_address} ne crée de ticket. Nos "
-             "clients nous écrivent mais rien n'apparaît dans la console. Nous utilisons le transfert automatique "
-             "depuis {provider}."),
-            ("Plus aucun ticket créé depuis notre boîte support",
-             "Notre boîte {support_address} ne remonte plus rien dans LumioDesk depuis hier soir. Nous ne pouvons "
-             "plus traiter les demandes de nos clients, c'est très bloquant."),
-            ("Transfert email : rien ne remonte depuis ce matin",
-             "Le transfert de {support_address} vers LumioDesk semble cassé : le dernier ticket date de {hour}h. "
-             "Pouvez-vous vérifier de votre côté ?"),
-        ],
-        "ask": "Pourriez-vous vérifier que le transfert est toujours actif chez {provider}, que l'adresse de "
-               "destination est bien l'adresse LumioDesk générée, et nous indiquer l'heure d'envoi d'un email de "
-               "test ?",
-        "answer": "Vous aviez raison : une règle de sécurité {provider} a désactivé le transfert automatique vers "
-                  "l'extérieur. Je l'ai réactivée, un email de test envoyé à {hour2}h est bien arrivé.",
-        "solution": "Parfait, tout est rentré dans l'ordre. Attention : les emails reçus pendant l'interruption ne "
-                    "sont pas importés rétroactivement. Je vous conseille de les transférer manuellement à votre "
-                    "adresse LumioDesk pour qu'ils deviennent des tickets.",
-        "note": "Transfert désactivé par une règle de sécurité du fournisseur email du client.",
-        "escalate_note": "Transfert actif côté client et adresse correcte. Possible souci sur notre passerelle "
-                         "entrante : escaladé à l'équipe technique.",
-        "escalate_reply": "La configuration de votre côté est correcte. J'ai escaladé le problème à notre équipe "
-                          "technique en priorité et je vous tiens informé de l'avancement.",
-    },
-    {
-        "key": "automation", "weight": 5, "tags": ["bug"],
-        "priority": {"normal": 8, "high": 2},
-        "variants": [
-            ("Une règle d'automatisation ne se déclenche pas",
-             "Nous avons une règle « si le sujet contient facture, ajouter le tag facturation » mais depuis "
-             "quelques jours elle ne s'applique plus. Le ticket d'un client ce matin avec « Facture » dans le "
-             "sujet n'a pas été tagué."),
-            ("Le tag facturation n'est plus ajouté automatiquement",
-             "Notre automatisation qui ajoute le tag facturation ne fonctionne plus depuis que nous avons créé "
-             "d'autres règles. Est-ce un bug ?"),
-        ],
-        "ask": "Pourriez-vous me donner le numéro d'un ticket concerné ? Je vais consulter son journal "
-               "d'automatisation.",
-        "answer": "Par exemple le ticket n° {n} de ce matin.",
-        "solution": "Le journal d'automatisation du ticket n° {n} montre qu'une règle placée avant la vôtre a "
-                    "l'option « Stopper après cette règle » activée : l'évaluation s'arrête donc avant d'atteindre "
-                    "votre règle. Les automatisations sont évaluées dans l'ordre affiché.\n\nDeux solutions : "
-                    "désactiver cette option, ou remonter votre règle facturation en tête de liste.",
-        "note": "Ordre des règles + option « Stopper après cette règle ». Rien d'anormal côté moteur.",
-    },
-    {
-        "key": "export", "weight": 4, "tags": ["question-produit"],
-        "priority": {"normal": 6, "low": 4},
-        "variants": [
-            ("L'export CSV ne contient pas les pièces jointes",
-             "J'ai lancé un export des tickets du trimestre depuis Rapports > Exports mais le fichier ne contient "
-             "aucune pièce jointe. Est-ce un bug ? Nous en avons besoin pour un audit."),
-            ("Limite d'exports atteinte",
-             "Impossible de lancer un nouvel export : un message indique que la limite est atteinte. Pouvez-vous "
-             "débloquer un export supplémentaire ce mois-ci ?"),
-        ],
-        "solution": "Ce n'est pas un bug : les pièces jointes ne sont jamais incluses dans les exports CSV. Elles "
-                    "se téléchargent depuis l'archive complète, disponible sur Business et Scale. Pour information, "
-                    "votre forfait {plan} permet {exports} exports CSV par mois ; le compteur repart à zéro le "
-                    "premier du mois.",
-    },
-    {
-        "key": "sla", "weight": 6, "tags": ["question-produit"],
-        "priority": {"low": 5, "normal": 5},
-        "variants": [
-            ("Comment sont calculés les délais SLA ?",
-             "Notre rapport SLA indique des premières réponses hors délai alors que nous répondons toujours le "
-             "matin même. Comment sont calculés les SLA ? Est-ce que la nuit compte ?"),
-            ("Objectif SLA pour un ticket urgent",
-             "Quel est l'objectif de première réponse et de résolution pour un ticket urgent ? Nous voulons "
-             "l'indiquer dans nos conditions de service."),
-            ("SLA et horaires d'ouverture",
-             "Nos agents travaillent de 8h à 17h. Le calcul des SLA tient-il compte de nos horaires ou est-il en "
-             "heures calendaires ?"),
-        ],
-        "ask": "Pourriez-vous m'indiquer un ticket concerné et les horaires d'ouverture configurés dans "
-               "Paramètres > Horaires ?",
-        "answer": "Nos horaires sont 8h-17h, mais je vois que le fuseau horaire de l'organisation est resté sur "
-                  "UTC au lieu de Paris.",
-        "solution": "Les SLA mesurent le délai de première réponse et le délai de résolution, uniquement pendant "
-                    "les horaires d'ouverture configurés dans Paramètres > Horaires (par défaut lundi-vendredi, "
-                    "9h-18h) : la nuit et le week-end ne comptent pas.\n\nLes objectifs dépendent de la priorité : "
-                    "premiere réponse en 30 minutes ouvrées pour un ticket urgent (résolution en 4 heures), 2 heures "
-                    "pour un ticket haut, 8 heures pour un ticket normal et 24 heures pour un ticket bas. Vérifiez "
-                    "aussi le fuseau horaire de l'organisation : c'est souvent la cause de ce type d'écart.",
-    },
-    {
-        "key": "sso", "weight": 3, "tags": ["question-produit"],
-        "priority": {"low": 6, "normal": 4},
-        "variants": [
-            ("Le SSO est-il disponible sur Starter ?",
-             "Notre DSI souhaite que nos agents se connectent via notre fournisseur d'identité (SAML). Est-ce "
-             "possible avec notre forfait {plan} ?"),
-            ("Configurer le SSO SAML",
-             "Nous voulons activer le SSO SAML avec Azure AD. Où se trouve la configuration ?"),
-        ],
-        "solution": "Le SSO SAML est disponible uniquement sur les forfaits Business et Scale, dans Paramètres > "
-                    "Sécurité. Sur Starter, vous pouvez en revanche rendre la double authentification obligatoire "
-                    "pour tous vos agents. Si vous passez sur Business, le changement est calculé au prorata.",
-    },
-    {
-        "key": "api", "weight": 3, "tags": ["question-produit"],
-        "priority": {"normal": 7, "high": 3},
-        "variants": [
-            ("Erreurs 429 sur l'API REST",
-             "Notre intégration reçoit régulièrement des erreurs 429 de l'API quand nous synchronisons nos "
-             "clients le soir. Quelle est la limite exacte ?"),
-            ("Webhook désactivé automatiquement",
-             "Notre système interne ne reçoit plus les notifications de tickets résolus depuis mardi. Dans "
-             "l'interface, le webhook apparaît comme désactivé."),
-        ],
-        "solution": "Les erreurs 429 indiquent que la limite de requêtes est atteinte : 600 requêtes par minute sur "
-                    "Business, 2 400 sur Scale. Espacez les appels et respectez l'en-tête Retry-After.\n\nPour les "
-                    "webhooks : un appel échoué est réessayé 6 fois pendant 24 heures ; après 6 échecs, le webhook "
-                    "est désactivé automatiquement. Réactivez-le depuis Paramètres > API une fois votre serveur "
-                    "disponible.",
-        "note": "Le serveur du client répondait en erreur 503 pendant sa maintenance de mardi.",
-    },
-    {
-        "key": "kb", "weight": 3, "tags": ["question-produit"],
-        "priority": {"low": 5, "normal": 5},
-        "variants": [
-            ("Article non suggéré dans le widget",
-             "Nous avons rédigé un article « Suivre ma commande » mais il n'est jamais proposé dans le widget, "
-             "même quand un client tape « commande »."),
-            ("Nos articles archivés sont-ils encore visibles ?",
-             "Si j'archive un vieil article de la base de connaissance, est-ce que nos clients peuvent encore le "
-             "voir ?"),
-        ],
-        "ask": "L'article est-il publié ou encore en brouillon, et dans quelle collection se trouve-t-il ?",
-        "answer": "Il est encore en brouillon, dans la collection « Premiers pas ».",
-        "solution": "Le moteur de suggestion du widget ne propose que les articles publiés : les brouillons et les "
-                    "articles archivés ne sont jamais suggérés ni visibles côté client (les agents gardent l'accès "
-                    "aux archives dans l'historique). Publiez l'article et vérifiez que son titre contient les "
-                    "mots-clés attendus.",
-    },
-    {
-        "key": "trial", "weight": 3, "tags": ["question-produit"],
-        "priority": {"low": 5, "normal": 5},
-        "variants": [
-            ("Que se passe-t-il à la fin de l'essai ?",
-             "Notre essai se termine dans trois jours. Que se passe-t-il si nous n'avons pas encore choisi de "
-             "forfait ? Faut-il une carte bancaire ?"),
-        ],
-        "solution": "L'essai dure 14 jours, sans carte bancaire. À la fin, si aucun forfait n'est choisi, "
-                    "l'organisation passe en lecture seule : vos agents consultent les tickets existants mais ne "
-                    "peuvent plus répondre, créer de tickets ni publier d'articles. Il suffit de choisir un forfait "
-                    "dans Paramètres > Facturation pour tout réactiver.",
-    },
-    {
-        "key": "feature", "weight": 8, "tags": ["feature-request"], "feature": True,
-        "priority": {"low": 8, "normal": 2},
-        "variants": [
-            ("Suggestion : notifier Slack pour les tickets urgents",
-             "Ce serait très pratique de recevoir une alerte dans notre canal Slack quand un ticket urgent "
-             "arrive. Nos {agents} agents ne gardent pas toujours la console ouverte."),
-            ("Export PDF des rapports SLA",
-             "Notre direction voudrait recevoir chaque mois le rapport SLA en PDF. Est-ce prévu ?"),
-            ("Mode sombre pour la console agent",
-             "Nos agents du soir aimeraient un mode sombre dans la console. Est-ce envisagé ?"),
-            ("Pouvoir fusionner deux tickets",
-             "Il arrive qu'un client écrive deux fois pour la même demande (email puis chat). Pourrait-on "
-             "fusionner les deux tickets ?"),
-            ("Champs personnalisés dans le formulaire de contact",
-             "Nous aimerions ajouter un champ « numéro de commande » obligatoire dans le formulaire de contact."),
-            ("Programmer l'envoi d'une réponse",
-             "Serait-il possible de programmer l'envoi d'une réponse (par exemple le lendemain à 9h) ?"),
-        ],
-        "solution": "Merci pour cette suggestion très claire. Je l'ai transmise à notre équipe produit avec votre "
-                    "cas d'usage. Je ne peux pas vous donner de date de livraison, mais la demande est bien "
-                    "enregistrée.",
-        "note": "Demande de fonctionnalité reformulée pour l'équipe produit. Utilisateurs concernés : {agents} "
-                "agents. Pas de solution de contournement simple.",
-    },
-    {
-        "key": "spam", "weight": 1, "tags": [], "spam": True,
-        "priority": {"low": 1},
-        "variants": [
-            ("Offre exceptionnelle : boostez votre référencement",
-             "Bonjour, nous proposons des backlinks premium à prix cassés. Répondez à ce message pour en "
-             "profiter."),
-            ("Partenariat commercial",
-             "Madame, Monsieur, nous aimerions vous présenter notre solution de prospection automatisée."),
-        ],
-    },
-]
+_PEOPLE = load("people.json")
+FIRST_NAMES: list[str] = _PEOPLE["first_names"]
+LAST_NAMES: list[str] = _PEOPLE["last_names"]
+COMPANIES: list[str] = _PEOPLE["companies"]
+PREFERENCES: list[list] = _PEOPLE["notification_preferences"]  # [value, weight]
+CUSTOMER_PLANS: list[list] = _PEOPLE["customer_plans"]  # [plan name, weight]
+PLAN_PRICES: dict[str, list[int]] = _PEOPLE["plan_prices"]  # monthly price, extra agent, exports
+BROWSERS: list[str] = _PEOPLE["browsers"]
+PROVIDERS: list[str] = _PEOPLE["providers"]
+SITES: list[str] = _PEOPLE["sites"]
 
-NORD_SCENARIOS: list[dict] = [
-    {
-        "key": "late", "weight": 5, "tags": ["livraison"],
-        "priority": {"normal": 7, "high": 3},
-        "variants": [
-            ("Commande {order} toujours pas livrée",
-             "J'ai commandé une table basse en chêne le {day} (commande {order}) et je n'ai toujours aucune "
-             "nouvelle de la livraison. Pouvez-vous me dire où elle en est ?"),
-            ("Changer l'adresse de livraison",
-             "Je viens de passer la commande {order} mais je me suis trompé d'adresse. Est-il encore possible de "
-             "la modifier ?"),
-        ],
-        "ask": "Pourriez-vous nous confirmer l'adresse de livraison complète et un numéro de téléphone pour le "
-               "transporteur ?",
-        "answer": "C'est au 12 rue des Arts à Lille, et mon numéro est le {phone}.",
-        "solution": "Votre commande est partie de l'atelier ce matin. Le transporteur vous appellera la veille pour "
-                    "convenir d'un créneau ; le numéro de suivi est {tracking}.",
-    },
-    {
-        "key": "damaged", "weight": 3, "tags": ["sav"],
-        "priority": {"high": 6, "normal": 4},
-        "variants": [
-            ("Pied de table abîmé à la livraison",
-             "Le colis est arrivé hier mais un des pieds de la table est fendu. J'ai fait des photos. Comment "
-             "faire ?"),
-        ],
-        "ask": "Désolés pour ce désagrément. Pourriez-vous nous envoyer les photos du pied et du carton ?",
-        "answer": "Voici les photos, le carton était enfoncé sur le côté.",
-        "solution": "Merci pour les photos. Nous vous envoyons un pied de remplacement sous 5 jours ouvrés, sans "
-                    "frais. Inutile de renvoyer la table.",
-    },
-    {
-        "key": "invoice", "weight": 3, "tags": ["facturation"],
-        "priority": {"low": 5, "normal": 5},
-        "variants": [
-            ("Facture de la commande {order}",
-             "Pourriez-vous m'envoyer la facture de ma commande {order} au nom de mon entreprise ? J'en ai besoin "
-             "pour ma comptabilité."),
-        ],
-        "solution": "Voici : la facture de la commande {order} est disponible dans votre espace client, au nom de "
-                    "votre entreprise.",
-    },
-    {
-        "key": "custom", "weight": 3, "tags": ["sur-mesure"],
-        "priority": {"normal": 6, "low": 4},
-        "variants": [
-            ("Devis pour une bibliothèque sur mesure",
-             "Je souhaiterais une bibliothèque en chêne d'environ 2,40 m de haut sur 3 m de large pour mon salon. "
-             "Quel serait le délai de fabrication ?"),
-            ("Table sur mesure pour 10 personnes",
-             "Est-il possible de commander une table de 2,80 m en noyer massif ? Quel budget prévoir ?"),
-        ],
-        "ask": "Avec plaisir ! Pourriez-vous nous envoyer les dimensions exactes et une photo de la pièce ?",
-        "answer": "Voici les dimensions : 238 cm de haut, 297 cm de large, avec une prise électrique à 30 cm du "
-                  "sol.",
-        "solution": "Notre devis est prêt et vous a été envoyé par email. Le délai de fabrication est de 6 semaines "
-                    "à réception de l'acompte.",
-    },
-    {
-        "key": "care", "weight": 2, "tags": [],
-        "priority": {"low": 8, "normal": 2},
-        "variants": [
-            ("Entretien d'une table en chêne huilé",
-             "Quel produit utiliser pour entretenir ma table en chêne huilé ? Une tache d'eau est apparue."),
-        ],
-        "solution": "Poncez légèrement la tache avec un papier de grain 240 dans le sens du bois, dépoussiérez, puis "
-                    "appliquez une fine couche d'huile dure. Laissez sécher 24 heures avant utilisation.",
-    },
-]
+_TEXTS = load("conversations.json")
+CUSTOMER_NUDGES: list[str] = _TEXTS["customer_nudges"]
+CUSTOMER_THANKS: list[str] = _TEXTS["customer_thanks"]
+CUSTOMER_STILL_BROKEN: list[str] = _TEXTS["customer_still_broken"]
+GENERIC_ANSWERS: list[str] = _TEXTS["generic_answers"]
+CUSTOMER_MORE: dict[str, list[str]] = _TEXTS["customer_more"]  # a customer reopening, by the first tag
+FOLLOWUP_REPLY: str = _TEXTS["followup_reply"]
+REOPEN_NOTES: list[str] = _TEXTS["reopen_notes"]
+GENERIC_NOTES: list[str] = _TEXTS["generic_notes"]
+ANSWER_ACK: str = _TEXTS["answer_ack"]
+ESCALATE_NOTE: str = _TEXTS["escalate_note"]
+ESCALATE_REPLY: str = _TEXTS["escalate_reply"]
+CUSTOMER_CLOSINGS: list[str] = _TEXTS["customer_closings"]
+AGENT_SIGNOFFS: list[str] = _TEXTS["agent_signoffs"]
+SATISFACTION_COMMENTS: dict[int, list[str]] = {int(k): v for k, v in _TEXTS["satisfaction_comments"].items()}
 
-CUSTOMER_NUDGES = [
-    "Je n'ai pas encore eu de retour sur ma demande. Pouvez-vous me dire où vous en êtes ?",
-    "Je me permets de relancer : le problème est toujours présent de notre côté.",
-    "Des nouvelles ? C'est assez bloquant pour notre équipe.",
-]
-CUSTOMER_THANKS = [
-    "Merci beaucoup, tout fonctionne à nouveau !",
-    "Parfait, c'est réglé de notre côté. Merci pour votre réactivité.",
-    "Super, merci pour ces explications claires. Vous pouvez fermer le ticket.",
-]
-CUSTOMER_STILL_BROKEN = [
-    "Merci, mais j'ai suivi les étapes et le problème est toujours là.",
-    "Malheureusement ça ne fonctionne toujours pas chez nous, même après avoir vidé le cache.",
-]
-GENERIC_ANSWERS = [
-    "Pour compléter ma demande : nous sommes {agents} agents sur le forfait {plan}.",
-    "Je précise que toute l'équipe est concernée, pas seulement moi. Je reste disponible si besoin.",
-]
-CUSTOMER_MORE = {  # a customer reopening a solved ticket, by the ticket's first tag
-    "bug": CUSTOMER_STILL_BROKEN,
-    "facturation": ["Merci pour l'explication, mais le montant ne correspond toujours pas : pouvez-vous revérifier ?"],
-    "": ["Merci pour la réponse. Une précision toutefois : est-ce que cela vaut aussi pour nos autres équipes ?",
-         "Merci, mais ce n'est pas encore tout à fait clair pour moi. Pouvez-vous me détailler la marche à suivre ?"],
-}
-FOLLOWUP_REPLY = (
-    "Je me permets de revenir vers vous au sujet de votre demande « {subject} ». Avez-vous pu regarder les "
-    "éléments demandés ?"
-)
-REOPEN_NOTES = [
-    "Le client indique que le problème persiste : je reprends l'analyse.",
-    "Réouvert par le client. À revoir avec {colleague_agent} demain matin.",
-]
-GENERIC_NOTES = [
-    "Client {plan}, compte à jour.",
-    "Vu avec {colleague_agent} : même cas que la semaine dernière.",
-    "À surveiller : deuxième demande de ce client ce mois-ci.",
-]
-ANSWER_ACK = "Merci pour ces précisions, je regarde cela et je reviens vers vous rapidement."
-
-REPLY_TEMPLATES = [
-    ("Réponse initiale",
-     "Bonjour {prenom_client},\n\nMerci pour votre message. J'ai bien pris en compte votre demande concernant "
-     "« {sujet} ».\n\nJe regarde cela et je reviens vers vous rapidement.\n\nJe reste à votre disposition.\n\n"
-     "Cordialement,\n{prenom_agent}\nÉquipe support LumioDesk"),
-    ("Demande d'informations",
-     "Bonjour {prenom_client},\n\nPour mieux vous aider, pourriez-vous me préciser :\n- la page ou l'écran "
-     "concerné ;\n- l'heure approximative du problème ;\n- le navigateur utilisé (et une capture d'écran si "
-     "possible).\n\nCela me permettra de vous apporter une solution adaptée.\n\nMerci d'avance,\n{prenom_agent}"),
-    ("Solution fournie",
-     "Bonjour {prenom_client},\n\nJ'ai trouvé la solution à votre problème :\n\n[Explication détaillée de la "
-     "solution]\n\nÉtapes à suivre :\n1. [Étape 1]\n2. [Étape 2]\n3. [Étape 3]\n\nN'hésitez pas à me recontacter "
-     "si vous avez besoin d'aide supplémentaire.\n\nCordialement,\n{prenom_agent}"),
-    ("Fermeture sans réponse",
-     "Bonjour {prenom_client},\n\nN'ayant pas eu de retour de votre part depuis 7 jours, je considère que votre "
-     "problème est résolu.\n\nJe ferme donc ce ticket. Si vous avez encore besoin d'aide, n'hésitez pas à créer "
-     "un nouveau ticket ou à répondre à celui-ci.\n\nCordialement,\n{prenom_agent}"),
-]
-SHARED_VIEWS = [
-    ("Tickets urgents", {"priority": "urgent"}),
-    ("Facturation", {"tag": "facturation"}),
-    ("En attente client", {"status": "waiting_customer"}),
-    ("Non assignés", {"assignee": "none"}),
-]
-DEMO_TAGS = ["facturation", "bug", "question-produit", "feature-request"]
-NORD_TAGS = ["facturation", "livraison", "sav", "sur-mesure"]
-
-CHANNELS = [(Channel.EMAIL, 40), (Channel.CHAT, 22), (Channel.FORM, 18), (Channel.MANUAL, 12), (Channel.API, 8)]
+_WORKSPACE = load("workspace.json")
+REPLY_TEMPLATES: list[list[str]] = _WORKSPACE["reply_templates"]  # [name, body]
+SHARED_VIEWS: list[list] = _WORKSPACE["shared_views"]  # [name, filters]
+CHANNELS: list[list] = _WORKSPACE["channels"]  # [channel, weight]
+HOLIDAYS: list[list] = _WORKSPACE["holidays"]  # [month, day, name]
+SATISFACTION_SCORES: list[list[int]] = _WORKSPACE["satisfaction_scores"]  # [stars, weight]
 
 
 @dataclass(frozen=True)
@@ -630,7 +135,7 @@ class OrgSpec:
     slug: str
     name: str
     plan: str
-    team: list
+    team: list  # (email, first name, last name, role, share of the assigned tickets)
     scenarios: list[dict]
     tags: list[str]
     tickets: int
@@ -642,20 +147,18 @@ class OrgSpec:
     days: int
 
 
-DEMO = OrgSpec(
-    slug="demo", name="LumioDesk Demo", plan=Plan.BUSINESS, team=DEMO_TEAM, scenarios=DEMO_SCENARIOS,
-    tags=DEMO_TAGS, tickets=300, customers=120, companies=30, signature="Équipe support LumioDesk",
-    status_weights={Status.NEW: 12, Status.OPEN: 15, Status.WAITING_CUSTOMER: 9, Status.WAITING_INTERNAL: 7,
-                     Status.RESOLVED: 11, Status.CLOSED: 46},
-    with_views=True, days=80,
-)
-NORD = OrgSpec(
-    slug="atelier-nord", name="Atelier Nord", plan=Plan.STARTER, team=NORD_TEAM, scenarios=NORD_SCENARIOS,
-    tags=NORD_TAGS, tickets=15, customers=12, companies=0, signature="L'équipe Atelier Nord",
-    status_weights={Status.NEW: 2, Status.OPEN: 3, Status.WAITING_CUSTOMER: 2, Status.WAITING_INTERNAL: 1,
-                    Status.RESOLVED: 2, Status.CLOSED: 5},
-    with_views=False, days=40,
-)
+def _org_spec(data: dict) -> OrgSpec:
+    team = [(m["email"], m["first_name"], m["last_name"], m["role"], m["share"]) for m in data["team"]]
+    scenarios = load(data["scripts"])["scripts"]
+    fields = {k: v for k, v in data.items() if k not in ("team", "scripts")}
+    return OrgSpec(team=team, scenarios=scenarios, **fields)
+
+
+DEMO, NORD = (_org_spec(org) for org in load("organizations.json")["organizations"])
+DEMO_SCENARIOS: list[dict] = DEMO.scenarios
+NORD_SCENARIOS: list[dict] = NORD.scenarios
+DEMO_TAGS: list[str] = DEMO.tags
+NORD_TAGS: list[str] = NORD.tags
 
 
 # --- the clock ---------------------------------------------------------------------------------------------
@@ -873,11 +376,7 @@ class Seeder:
             [
                 Holiday(organization=org, date=date(y, m, d), name=n)
                 for y in (self.anchor.year, self.anchor.year + 1)
-                for (m, d, n) in (
-                    (1, 1, "Jour de l'an"), (5, 1, "Fête du travail"), (5, 8, "Victoire 1945"),
-                    (7, 14, "Fête nationale"), (8, 15, "Assomption"), (11, 1, "Toussaint"),
-                    (11, 11, "Armistice"), (12, 25, "Noël"),
-                )
+                for (m, d, n) in HOLIDAYS
             ],
             ignore_conflicts=True,
         )
@@ -1077,11 +576,9 @@ class Seeder:
             if rng.random() < 0.4 and has_ask:
                 ask_flow()
                 steps.append(Step(customer(), "customer", text=answer))
-            steps.append(Step(agent((10, 240)), "note",
-                              text=sc.get("escalate_note") or "Escaladé à l'équipe technique pour analyse."))
+            steps.append(Step(agent((10, 240)), "note", text=sc.get("escalate_note") or ESCALATE_NOTE))
             steps.append(Step(agent((2, 30)), "reply", status=Status.WAITING_INTERNAL,
-                              text=sc.get("escalate_reply") or "J'ai transmis votre demande à l'équipe concernée. "
-                              "Je reviens vers vous dès que j'ai leur retour."))
+                              text=sc.get("escalate_reply") or ESCALATE_REPLY))
             if rng.random() < 0.25:
                 steps.append(Step(customer(), "customer", text=rng.choice(CUSTOMER_NUDGES)))
         elif status == Status.RESOLVED:
@@ -1187,7 +684,7 @@ class Seeder:
     def _customer_text(self, body: str, customer: Customer, channel: str) -> str:
         if channel == Channel.CHAT:
             return body
-        closing = self.rng.choice(["Cordialement,", "Merci d'avance,", "Bonne journée,", "Bien à vous,"])
+        closing = self.rng.choice(CUSTOMER_CLOSINGS)
         signature = customer.full_name
         if customer.company_id:
             signature += f"\n{customer.company.name}"
@@ -1202,8 +699,7 @@ class Seeder:
             return render_reply_template(templates["Demande d'informations"], ticket=ticket, agent=agent)
         if key == "close_template":
             return render_reply_template(templates["Fermeture sans réponse"], ticket=ticket, agent=agent)
-        signoff = self.rng.choice(["Cordialement,", "Bien cordialement,", "Belle journée,",
-                                   "Je reste à votre disposition.\n\nCordialement,"])
+        signoff = self.rng.choice(AGENT_SIGNOFFS)
         first = ticket.customer.first_name or ticket.customer.display_name
         return f"Bonjour {first},\n\n{key.format_map(v)}\n\n{signoff}\n{agent.first_name}\n{self.spec.signature}"
 
@@ -1214,13 +710,6 @@ class Seeder:
         from tickets.portal.satisfaction import rate_ticket
 
         rng = random.Random(f"{SEED}-{self.spec.slug}-csat")
-        comments = {
-            5: ["Réponse rapide et claire, merci !", "Parfait, problème réglé.", ""],
-            4: ["Bien, merci.", "Solution efficace, un peu d'attente au début.", ""],
-            3: ["Correct, mais il a fallu relancer.", ""],
-            2: ["Trop long à obtenir une réponse.", ""],
-            1: ["Le problème n'est pas vraiment réglé.", ""],
-        }
         for ticket in tickets:
             if ticket.status not in (Status.RESOLVED, Status.CLOSED) or ticket.resolved_at is None:
                 continue
@@ -1229,10 +718,10 @@ class Seeder:
             at = min(ticket.resolved_at + timedelta(minutes=rng.randint(30, 2 * 1440)), self.anchor)
             if at <= ticket.resolved_at:
                 continue
-            score = weighted(rng, [(5, 45), (4, 30), (3, 13), (2, 7), (1, 5)])
+            score = weighted(rng, SATISFACTION_SCORES)
             self.clock.t = at
-            rate_ticket(ticket=ticket, customer=ticket.customer, score=score, comment=rng.choice(comments[score]),
-                        now=at)
+            rate_ticket(ticket=ticket, customer=ticket.customer, score=score,
+                        comment=rng.choice(SATISFACTION_COMMENTS[score]), now=at)
 
     def _date_notifications(self) -> None:
         """Notification rows take their default time from the real clock: date them, mark them as sent/read."""
