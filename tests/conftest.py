@@ -11,6 +11,8 @@ agent and a viewer, and an outsider organization with its own agent and ticket.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import shutil
 import tempfile
@@ -186,8 +188,7 @@ class World:
     other_ticket: object
 
 
-@pytest.fixture
-def world(db) -> World:
+def build_world() -> World:
     import factories as f
 
     from lumiodesk.models import Role
@@ -211,6 +212,165 @@ def world(db) -> World:
     outsider = f.member(other_org, Role.AGENT, first_name="Otto", email="otto@globex.test")
     other_ticket = f.TicketFactory(organization=other_org, subject="Globex secret", body="Interne Globex.")
     return World(org, admin, manager, agent, viewer, customer, ticket, other_org, outsider, other_ticket)
+
+
+_TRANSACTIONAL_FIXTURES = {
+    "transactional_db",
+    "live_server",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+}
+_DB_FIXTURES = {"db", *_TRANSACTIONAL_FIXTURES}
+
+
+def _shares_the_world(items) -> bool:
+    """Whether a module's tests can share one world: every test that touches the database asks for
+    ``world``, none needs real commits (``transaction=True``, a live server), and none asks for the
+    ``clock`` before the world (its world was built at the clock's time)."""
+    uses_world = False
+    for item in items:
+        names = list(getattr(item, "fixturenames", ()))
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not _DB_FIXTURES.intersection(names):
+            continue  # no database
+        if "world" not in names:
+            return False  # it would see rows it did not make
+        if _TRANSACTIONAL_FIXTURES.intersection(names) or (
+            marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+        ):
+            return False
+        if "clock" in names and names.index("clock") < names.index("world"):
+            return False
+        uses_world = True
+    return uses_world
+
+
+@pytest.fixture(scope="module")
+def module_world(request, django_db_setup, django_db_blocker):
+    """The world built once per test module, where the module allows it (``_shares_the_world``).
+
+    Like Django's ``TestCase.setUpTestData``: the rows are written inside a transaction held open for the
+    module; each test runs in a savepoint of it (pytest-django's ``db``), rolled back at the test's end, so
+    a test that writes still leaves a clean world to the next one; the Python objects are deep-copied per
+    test (see ``world``). The transaction is rolled back after the module's last test. Elsewhere
+    (``None``), or with ``LUMIODESK_SHARED_WORLD=0``: each test builds its own world, as before."""
+    items = [item for item in request.session.items if item.module is request.module]
+    if os.environ.get("LUMIODESK_SHARED_WORLD", "1") == "0" or not _shares_the_world(items):
+        yield None
+        return
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        module_atomic = transaction.atomic()
+        module_atomic.__enter__()
+        try:
+            built = build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            module_atomic.__exit__(None, None, None)
+            raise
+    try:
+        yield built
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            module_atomic.__exit__(None, None, None)
+
+
+_cache_namespaces = itertools.count()
+
+
+@pytest.fixture
+def world(module_world, db, monkeypatch) -> World:
+    """The two organizations every view test checks: Acme (admin, manager, agent, viewer, a customer and
+    her ticket) and Globex (an outsider and his ticket)."""
+    if module_world is None:
+        return build_world()
+    # The same primary keys in every test of the module: what a test left in the cache (counters,
+    # presence, rate limits, keyed by organization) must not reach the next one, as it could not when
+    # each test had organizations of its own. A cache namespace of its own per test.
+    from django.core.cache import caches
+
+    backend = caches["default"]  # this thread's backend (not the proxy: monkeypatch restores its __dict__)
+    monkeypatch.setattr(backend, "key_prefix", f"{backend.key_prefix}-{next(_cache_namespaces)}")
+    return copy.deepcopy(module_world)
+
+
+# --- Real Celery worker ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mail_dir(tmp_path):
+    """Where the real worker's email backend (``filemail://``) writes what it sends (``worker_helpers.sent_mails``)."""
+    path = tmp_path / "mails"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, mail_dir, tmp_path):
+    """A real ``celery worker`` process on this test's database, the real Redis and this run's own queue,
+    configured by environment variables only, as in production; stopped afterwards. Tests using it are
+    marked ``worker`` (automatically) and commit for real (``transactional_db``)."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import redis
+    from django.conf import settings
+    from worker_helpers import database_url
+
+    queue = celery_test_queue()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": TEST_REDIS_URL,
+        "EMAIL_URL": f"filemail:///{mail_dir}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "lumiodesk.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w")
+    # fmt: off
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "lumiodesk", "worker", "-P", "solo", "-c", "1",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+         "-n", f"{queue}@%h", "--", f"task.default_queue={queue}"],
+        cwd=Path(settings.BASE_DIR), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    # fmt: on
+    process.log_path = log_path
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        log.close()
+        client = redis.Redis.from_url(TEST_REDIS_URL)
+        for key in client.scan_iter(match=f"*{queue}*"):
+            client.delete(key)
+        client.close()
+
+
+# The markers follow from the fixtures a test uses, so a new test cannot forget its marker and slip into
+# the fast lane (``make test-fast``: ``-m "not browser and not worker and not imap"``).
+_MARKER_OF_FIXTURE = {"celery_worker_process": "worker", "dovecot": "imap", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in _MARKER_OF_FIXTURE.items():
+            if fixture in names and item.get_closest_marker(marker) is None:
+                item.add_marker(getattr(pytest.mark, marker))
 
 
 # --- Real browser (Playwright driving Debian's Chromium) -------------------------------------------------

@@ -2,27 +2,17 @@
 
 The service commits, ``transaction.on_commit`` publishes the task, the worker (a separate process,
 configured only by environment variables like in production) sends the email and marks the
-notification. Email goes to files (``filemail://``) so the test can read what was sent.
+notification. Email goes to files (``filemail://``) so the test can read what was sent. The worker is the
+``celery_worker_process`` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
-import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import redis
-from conftest import TEST_REDIS_URL, celery_test_queue
-from django.conf import settings
-from django.db import connection
 from factories import CustomerFactory, OrganizationFactory, TicketFactory, member
+from worker_helpers import sent_mails, wait_for
 
 from lumiodesk.models import Role
 from tickets import services
@@ -30,114 +20,6 @@ from tickets.models import CustomerNotification, Status, Ticket
 from tickets.tasks import run_ticket_lifecycle
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-BASE_DIR = Path(settings.BASE_DIR)
-TIMEOUT = 45  # seconds; the worker needs a few to start Django
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] or "postgres"
-    if s.get("PASSWORD"):
-        auth += f":{s['PASSWORD']}"
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-@pytest.fixture
-def mail_dir(tmp_path) -> Path:
-    path = tmp_path / "mails"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def celery_worker_process(transactional_db, mail_dir, tmp_path):
-    """A real ``celery worker`` on this test's database and this run's own queue; stopped afterwards."""
-    queue = celery_test_queue()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": TEST_REDIS_URL,
-        "EMAIL_URL": f"filemail:///{mail_dir}",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "DEBUG": "true",
-        "DJANGO_SETTINGS_MODULE": "lumiodesk.settings",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log_path = tmp_path / "worker.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "lumiodesk",
-            "worker",
-            "-P",
-            "solo",
-            "-c",
-            "1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"{queue}@%h",
-            "--",
-            f"task.default_queue={queue}",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    process.log_path = log_path
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # warm shutdown
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        log.close()
-        client = redis.Redis.from_url(TEST_REDIS_URL)
-        for key in client.scan_iter(match=f"*{queue}*"):
-            client.delete(key)
-        client.close()
-
-
-def wait_for(predicate, process, what: str):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.25)
-    log = process.log_path.read_text(errors="replace")[-6000:]
-    pytest.fail(f"timed out waiting for {what} (worker exit code {process.poll()}).\nWorker log:\n{log}")
-
-
-def sent_mails(mail_dir: Path) -> list[dict[str, str]]:
-    """The emails the file backend wrote: subject, recipient and text body, decoded."""
-    mails = []
-    for path in sorted(mail_dir.glob("*.log")):
-        for raw in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
-            if not raw.strip():
-                continue
-            msg = email.message_from_bytes(raw, policy=email.policy.default)
-            text = msg.get_body(preferencelist=("plain",))
-            mails.append(
-                {"subject": str(msg["Subject"]), "to": str(msg["To"]), "body": text.get_content() if text else ""}
-            )
-    return mails
-
 
 def test_worker_sends_the_notification_email_after_commit(celery_worker_process, mail_dir):
     org = OrganizationFactory(name="Acme")
