@@ -159,15 +159,20 @@ class Clock:
         self.now = self.now + timedelta(**delta)
 
 
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    """Time under the test's control, starting on Monday 10 March 2025, 10:00 in Paris."""
+def clock_start():
+    """Monday 10 March 2025, 10:00 in Paris."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    return datetime(2025, 3, 10, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Time under the test's control, starting on Monday 10 March 2025, 10:00 in Paris."""
     from django.utils import timezone
 
-    c = Clock(datetime(2025, 3, 10, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    c = Clock(clock_start())
     monkeypatch.setattr(timezone, "now", c)
     return c
 
@@ -223,31 +228,30 @@ _TRANSACTIONAL_FIXTURES = {
 _DB_FIXTURES = {"db", *_TRANSACTIONAL_FIXTURES}
 
 
-def _shares_the_world(items) -> bool:
-    """Whether a module's tests can share one world: every test that touches the database asks for
-    ``world``, none needs real commits (``transaction=True``, a live server), and none asks for the
-    ``clock`` before the world (its world was built at the clock's time)."""
-    uses_world = False
+def _world_time(items) -> str | None:
+    """When a module's shared world is built: ``"now"``, ``"clock"`` (its tests ask for the ``clock`` before
+    the world, so their world was made at the clock's start), or ``None`` when the module cannot share
+    one: a test that commits for real (``transaction=True``, a live server, the worker), or tests of both
+    times. The module's tests that do not ask for the world run first, before it exists."""
+    times = set()
     for item in items:
         names = list(getattr(item, "fixturenames", ()))
         marker = item.get_closest_marker("django_db")
         if marker is None and not _DB_FIXTURES.intersection(names):
             continue  # no database
         if "world" not in names:
-            return False  # it would see rows it did not make
+            continue  # run before the world is built (pytest_collection_modifyitems)
         if _TRANSACTIONAL_FIXTURES.intersection(names) or (
             marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
         ):
-            return False
-        if "clock" in names and names.index("clock") < names.index("world"):
-            return False
-        uses_world = True
-    return uses_world
+            return None
+        times.add("clock" if "clock" in names and names.index("clock") < names.index("world") else "now")
+    return times.pop() if len(times) == 1 else None
 
 
 @pytest.fixture(scope="module")
 def module_world(request, django_db_setup, django_db_blocker):
-    """The world built once per test module, where the module allows it (``_shares_the_world``).
+    """The world built once per test module, where the module allows it (``_world_time``).
 
     Like Django's ``TestCase.setUpTestData``: the rows are written inside a transaction held open for the
     module; each test runs in a savepoint of it (pytest-django's ``db``), rolled back at the test's end, so
@@ -255,16 +259,24 @@ def module_world(request, django_db_setup, django_db_blocker):
     test (see ``world``). The transaction is rolled back after the module's last test. Elsewhere
     (``None``), or with ``LUMIODESK_SHARED_WORLD=0``: each test builds its own world, as before."""
     items = [item for item in request.session.items if item.module is request.module]
-    if os.environ.get("LUMIODESK_SHARED_WORLD", "1") == "0" or not _shares_the_world(items):
+    when = _world_time(items)
+    if os.environ.get("LUMIODESK_SHARED_WORLD", "1") == "0" or when is None:
         yield None
         return
+    from unittest import mock
+
     from django.db import transaction
+    from django.utils import timezone
 
     with django_db_blocker.unblock():
         module_atomic = transaction.atomic()
         module_atomic.__enter__()
         try:
-            built = build_world()
+            if when == "clock":
+                with mock.patch.object(timezone, "now", Clock(clock_start())):
+                    built = build_world()
+            else:
+                built = build_world()
         except BaseException:
             transaction.set_rollback(True)
             module_atomic.__exit__(None, None, None)
@@ -365,12 +377,20 @@ def celery_worker_process(transactional_db, mail_dir, tmp_path):
 _MARKER_OF_FIXTURE = {"celery_worker_process": "worker", "dovecot": "imap", "browser": "browser"}
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for fixture, marker in _MARKER_OF_FIXTURE.items():
             if fixture in names and item.get_closest_marker(marker) is None:
                 item.add_marker(getattr(pytest.mark, marker))
+    # In each file, the tests that do not ask for the world run first (in their order), then those that
+    # do: a shared world (module_world) is built by the first test asking for it, so the others never see
+    # its rows. Files keep their order.
+    files: dict[str, int] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], len(files))
+    items.sort(key=lambda item: (files[item.nodeid.split("::")[0]], "world" in getattr(item, "fixturenames", ())))
 
 
 # --- Real browser (Playwright driving Debian's Chromium) -------------------------------------------------
