@@ -377,7 +377,7 @@ def celery_worker_process(transactional_db, mail_dir, tmp_path):
 _MARKER_OF_FIXTURE = {"celery_worker_process": "worker", "dovecot": "imap", "browser": "browser"}
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
