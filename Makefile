@@ -29,11 +29,12 @@ test: services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
-# The fast lane while working: everything but the browser, the real Celery worker and the IMAP server
-# (markers set from the fixtures in tests/conftest.py). `make test` stays the full suite, run by CI.
+# The fast lane while working: everything but the browser, the real Celery worker, the IMAP server and
+# the slow checks (demo seed, property-based tests); markers set from the fixtures in tests/conftest.py.
+# `make test` stays the full suite, run by CI.
 test-fast: services
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
-	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap"
+	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
 
 # The benches live in devtools/ (devtools/management/commands/, devtools/bench/), not in the product's apps.
 bench: services

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import is_hypothesis_test
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -373,7 +374,8 @@ def celery_worker_process(transactional_db, mail_dir, tmp_path):
 
 
 # The markers follow from the fixtures a test uses, so a new test cannot forget its marker and slip into
-# the fast lane (``make test-fast``: ``-m "not browser and not worker and not imap"``).
+# the fast lane (``make test-fast``: ``-m "not browser and not worker and not imap and not slow"``).
+# Property-based tests (hypothesis: hundreds of examples each) are ``slow``.
 _MARKER_OF_FIXTURE = {"celery_worker_process": "worker", "dovecot": "imap", "browser": "browser"}
 
 
@@ -384,6 +386,8 @@ def pytest_collection_modifyitems(config, items):
         for fixture, marker in _MARKER_OF_FIXTURE.items():
             if fixture in names and item.get_closest_marker(marker) is None:
                 item.add_marker(getattr(pytest.mark, marker))
+        if is_hypothesis_test(getattr(item, "obj", None)) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
     # In each file, the tests that do not ask for the world run first (in their order), then those that
     # do: a shared world (module_world) is built by the first test asking for it, so the others never see
     # its rows. Files keep their order.

@@ -17,6 +17,7 @@ from tickets.models import Message, Status, Ticket
 PLACEHOLDER = re.compile(r"\{[a-z_0-9]+\}")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_seed_demo():
     call_command("seed_demo", "--anchor", "2026-11-01", stdout=io.StringIO())
