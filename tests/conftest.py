@@ -232,20 +232,21 @@ _DB_FIXTURES = {"db", *_TRANSACTIONAL_FIXTURES}
 def _world_time(items) -> str | None:
     """When a module's shared world is built: ``"now"``, ``"clock"`` (its tests ask for the ``clock`` before
     the world, so their world was made at the clock's start), or ``None`` when the module cannot share
-    one: a test that commits for real (``transaction=True``, a live server, the worker), or tests of both
-    times. The module's tests that do not ask for the world run first, before it exists."""
+    one: a test that commits for real (``transaction=True``, a live server, the worker; with or without the
+    world), or tests of both times. The module's tests that do not ask for the world run first, before it
+    exists."""
     times = set()
     for item in items:
         names = list(getattr(item, "fixturenames", ()))
         marker = item.get_closest_marker("django_db")
         if marker is None and not _DB_FIXTURES.intersection(names):
             continue  # no database
-        if "world" not in names:
-            continue  # run before the world is built (pytest_collection_modifyitems)
         if _TRANSACTIONAL_FIXTURES.intersection(names) or (
             marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
         ):
-            return None
+            return None  # pytest-django runs it after the others, while the module's transaction is open
+        if "world" not in names:
+            continue  # run before the world is built (pytest_collection_modifyitems)
         times.add("clock" if "clock" in names and names.index("clock") < names.index("world") else "now")
     return times.pop() if len(times) == 1 else None
 
