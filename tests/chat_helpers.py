@@ -7,7 +7,7 @@ import secrets
 from datetime import time, timedelta
 
 from django.utils import timezone
-from factories import bulk_tickets
+from factories import acting, bulk_tickets
 
 from lumiodesk.models import Plan
 from sla import services as sla_services
@@ -24,8 +24,8 @@ def make_widget(org, admin, *, domains=("shop.acme.test", "*.acme.test", "127.0.
     if plan is not None:
         org.plan = plan
         org.save(update_fields=["plan"])
-    widget = services.create_widget(organization=org, actor=admin)
-    return services.update_widget(widget=widget, actor=admin, is_enabled=True, allowed_domains=list(domains))
+    widget = services.create_widget(organization=org, actor=acting(admin))
+    return services.update_widget(widget=widget, actor=acting(admin), is_enabled=True, allowed_domains=list(domains))
 
 
 def open_all_week(org) -> None:

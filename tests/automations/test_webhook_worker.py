@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from automation_helpers import Receiver
 from django.utils import timezone
-from factories import CustomerFactory, OrganizationFactory, TicketFactory, member
+from factories import SYSTEM, CustomerFactory, OrganizationFactory, TicketFactory, member
 from worker_helpers import wait_for
 
 from automations import services, webhooks
@@ -32,7 +32,7 @@ def receiver():
 def test_a_webhook_is_delivered_by_the_worker_and_retried(celery_worker_process, receiver):
     org = OrganizationFactory(name="Acme", slug="acme", plan=Plan.BUSINESS)
     member(org, Role.ADMIN)
-    endpoint, secret = services.create_endpoint(organization=org, actor=None, url=receiver.url,
+    endpoint, secret = services.create_endpoint(organization=org, actor=SYSTEM, url=receiver.url,
                                                 events=["ticket.created"])
     receiver.responses = [500]  # the first attempt fails, the retry succeeds
     customer = CustomerFactory(organization=org, email="claire@example.com")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories import CustomerFactory, OrganizationFactory, TicketFactory, member
+from factories import CustomerFactory, OrganizationFactory, TicketFactory, acting, member
 from worker_helpers import sent_mails, wait_for
 
 from lumiodesk.models import Role
@@ -27,7 +27,7 @@ def test_worker_sends_the_notification_email_after_commit(celery_worker_process,
     customer = CustomerFactory(organization=org, first_name="Claire", email="claire@example.com")
     ticket = TicketFactory(organization=org, customer=customer, subject="Facture en double")
 
-    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=agent)  # commits, then publishes
+    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(agent))  # commits, then publishes
     notification = CustomerNotification.objects.get(ticket=ticket)
     assert notification.email is True
 
@@ -47,7 +47,7 @@ def test_worker_runs_the_lifecycle_and_the_email_it_queues(celery_worker_process
     customer = CustomerFactory(organization=org, first_name="Claire", email="claire@example.com")
     ticket = TicketFactory(organization=org, customer=customer, subject="Imprimante")
     agent = member(org, Role.AGENT)
-    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=agent)
+    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=acting(agent))
     Ticket.objects.filter(pk=ticket.pk).update(status_changed_at=ticket.status_changed_at - timedelta(days=8))
 
     run_ticket_lifecycle.delay()
