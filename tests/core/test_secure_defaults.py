@@ -32,7 +32,7 @@ from lumiodesk import crypto
 from lumiodesk.config import PUBLISHED_SECRET_KEYS, read_config
 from tickets.portal import satisfaction
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 OLD_DEV_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"  # published until issue 15
 CONFIG_VARIABLES = (
     "DEBUG", "SECRET_KEY", "ENCRYPTION_KEY", "ENCRYPTION_KEY_FALLBACKS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
