@@ -9,22 +9,19 @@ from billing.catalogue import Feature
 from billing.services import has_feature, require_feature
 from crm.services import normalize_email
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import Organization
 
+from . import verification
 from .models import Mailbox
-
-
-def ensure_admin(organization: Organization, user) -> None:
-    ok = Membership.objects.filter(
-        organization=organization, user=user, is_active=True, role=Role.ADMIN
-    ).exists()
-    if not ok:
-        raise PermissionDenied(_("Réservé aux Admins."))
+from .permissions import ensure_admin
 
 
 @transaction.atomic
 def create_mailbox(*, organization: Organization, name: str, address: str, actor) -> Mailbox:
+    """Add a mailbox; it receives through its forwarding address at once, and through its own address once
+    that address is verified: the first verification link is emailed to it (when no other organization
+    holds the address verified)."""
     ensure_admin(organization, actor)
     require_feature(organization, Feature.EMAIL_FORWARDING)
     address = normalize_email(address).lower()
@@ -34,6 +31,7 @@ def create_mailbox(*, organization: Organization, name: str, address: str, actor
     mailbox = Mailbox.objects.create(organization=organization, name=name[:100], address=address)
     audit.record(organization=organization, actor=actor, action="mailbox.created", target_type="mailbox",
                  target_id=mailbox.pk, address=address)
+    verification.start_verification(mailbox=mailbox, actor=actor)
     return mailbox
 
 

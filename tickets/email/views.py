@@ -17,7 +17,7 @@ from billing.services import has_feature
 from lumiodesk.access import require_membership
 from lumiodesk.exceptions import DomainError
 
-from . import intake, mailboxes
+from . import intake, mailboxes, verification
 from .forms import InboundFilterForm, MailboxCreateForm, MailboxForm
 from .models import InboundEmail, InboundStatus, Mailbox
 
@@ -66,6 +66,10 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Boîte %(a)s ajoutée. Configurez maintenant le transfert vers l'adresse "
                                         "LumioDesk indiquée.") % {"a": mailbox.address})
+            if mailbox.verification_sent_at:
+                messages.info(request, _("Un lien de vérification est parti vers %(a)s : tant qu'elle n'est pas "
+                                         "vérifiée, seule l'adresse de transfert reçoit vos emails.")
+                              % {"a": mailbox.address})
             return redirect("email:mailboxes")
     boxes = list(Mailbox.objects.filter(organization=org).order_by("address"))
     domain = settings.INBOUND_EMAIL_DOMAIN
@@ -121,6 +125,23 @@ def mailbox_pause(request: HttpRequest, pk: int) -> HttpResponse:
                                         "importés.") % {"a": mailbox.address})
     except DomainError as exc:
         messages.error(request, exc.message)
+    return redirect("email:mailboxes")
+
+
+@login_required
+@require_POST
+def mailbox_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send (again) the verification link to the mailbox's own address."""
+    mailbox = get_mailbox_for(request, pk)
+    try:
+        verification.request_verification(mailbox=mailbox, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Lien de vérification envoyé à %(a)s. Il est valable %(h)s heures.")
+                         % {"a": mailbox.address, "h": verification.LINK_HOURS})
+    if request.POST.get("back") == "edit":
+        return redirect("email:mailbox_edit", pk=pk)
     return redirect("email:mailboxes")
 
 

@@ -6,8 +6,6 @@ customer email, tickets.emails), sent from Celery after commit.
 
 from __future__ import annotations
 
-from email.utils import formataddr
-
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
@@ -21,7 +19,7 @@ from crm.models import PortalSignInLink
 from lumiodesk import crypto
 
 from ..email.models import EmailReference, Mailbox
-from ..emails import connection_for, mailbox_for, message_id_for
+from ..emails import connection_for, mailbox_for, message_id_for, sender_for
 from ..models import Message, MessageKind, Ticket
 from .services import SIGN_IN_LINK_MINUTES, hash_token
 
@@ -31,9 +29,7 @@ def absolute(path: str) -> str:
 
 
 def _sender(organization, mailbox) -> tuple[str, list[str]]:
-    if mailbox is not None:
-        return formataddr((organization.name, mailbox.address)), [mailbox.address]
-    return settings.DEFAULT_FROM_EMAIL, []
+    return sender_for(mailbox, organization)
 
 
 def mailbox_for_organization(organization) -> Mailbox | None:
