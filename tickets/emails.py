@@ -14,6 +14,7 @@ from django.utils.translation import override
 from billing.catalogue import Feature
 from billing.services import has_feature
 
+from .content import neutral_subject
 from .email.models import EmailReference, Mailbox
 from .models import CustomerNotification, Message, MessageKind, NotificationKind
 from .portal.satisfaction import ask_in_email
@@ -59,8 +60,10 @@ def connection_for(mailbox: Mailbox | None, organization):
 
 def subject_for(notification: CustomerNotification) -> str:
     ticket = notification.ticket
+    # A contact-form ticket whose sender has not confirmed the address: their subject is not repeated as-is.
+    shown = neutral_subject(ticket.subject) if ticket.sender_unverified else ticket.subject
     if notification.kind == NotificationKind.AGENT_REPLY:
-        subject = f"Re: {ticket.subject} [#{ticket.number}]"
+        subject = f"Re: {shown} [#{ticket.number}]"
     else:
         subject = f"{notification.title} [#{ticket.number}]"
     # One line: a subject typed with a line break (API, import) would make Django refuse the header

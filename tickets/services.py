@@ -205,6 +205,7 @@ def create_ticket(
     body_quoted: str = "",
     email_message_id: str = "",
     savepoint: bool = True,
+    sender_unverified: bool = False,
 ) -> Ticket:
     """Open a ticket with its first message.
 
@@ -242,6 +243,7 @@ def create_ticket(
             assignee=assignee,
             imported=imported,
             mailbox=mailbox,
+            sender_unverified=sender_unverified,
             created_at=now,
             updated_at=now,
             status_changed_at=now,
