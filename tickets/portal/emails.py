@@ -49,7 +49,7 @@ def send_sign_in_link(link_id: int, sealed_token: str) -> bool:
         return False
     org, customer = link.organization, link.customer
     mailbox = mailbox_for_organization(org)
-    url = absolute(reverse("portal:sign_in", args=[org.slug, token]))
+    url = absolute(reverse("portal:sign_in_link", args=[org.slug, token]))
     context = {"organization": org, "customer": customer, "url": url, "minutes": SIGN_IN_LINK_MINUTES}
     with override(org.language):
         subject = _("Votre lien de connexion à l'espace client %(org)s") % {"org": org.name}

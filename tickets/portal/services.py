@@ -183,23 +183,29 @@ def _ip_or_none(ip: str | None) -> str | None:
 
 
 def find_sign_in_link(
-    *, organization: Organization, token: str, now: datetime | None = None
+    *, organization: Organization, token: str = "", token_hash: str = "", now: datetime | None = None
 ) -> PortalSignInLink | None:
-    """The link if it can still be used (read only: showing the confirmation page does not spend it)."""
+    """The link if it can still be used (read only: showing the confirmation page does not spend it).
+    By its token, or by the token's hash (what the session keeps once the link was opened)."""
+    token_hash = token_hash or (hash_token(token) if token else "")
+    if not token_hash:
+        return None
     now = now or timezone.now()
     return (
         PortalSignInLink.objects.select_related("customer")
-        .filter(organization=organization, token_hash=hash_token(token), used_at__isnull=True, expires_at__gt=now)
+        .filter(organization=organization, token_hash=token_hash, used_at__isnull=True, expires_at__gt=now)
         .first()
     )
 
 
 @transaction.atomic
-def redeem_sign_in_link(*, organization: Organization, token: str, now: datetime | None = None) -> Customer:
-    """Spend the link (once: a conditional UPDATE) and return its customer."""
+def redeem_sign_in_link(
+    *, organization: Organization, token: str = "", token_hash: str = "", now: datetime | None = None
+) -> Customer:
+    """Spend the link (once: a conditional UPDATE) and return its customer. By its token or its hash."""
     now = now or timezone.now()
-    token_hash = hash_token(token)
-    spent = PortalSignInLink.objects.filter(
+    token_hash = token_hash or (hash_token(token) if token else "")
+    spent = 0 if not token_hash else PortalSignInLink.objects.filter(
         organization=organization, token_hash=token_hash, used_at__isnull=True, expires_at__gt=now
     ).update(used_at=now)
     if spent != 1:
