@@ -81,6 +81,25 @@ def find_mailbox(address: str) -> Mailbox:
     raise UnknownMailbox(f"no mailbox for {address}")
 
 
+def find_mailbox_for_import(address: str) -> Mailbox:
+    """``ingest_email`` (run by whoever operates the server, not by a tenant): the routed mailbox, else the
+    one mailbox that has this own address, verified or not; several: the forwarding address is needed."""
+    try:
+        return find_mailbox(address)
+    except UnknownMailbox:
+        pass
+    address = (address or "").strip().strip("<>").lower()
+    matches = list(
+        Mailbox.objects.select_related("organization").alias(lower_address=Lower("address"))
+        .filter(lower_address=address)[:2]
+    )
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UnknownMailbox(f"{address} is used by several organizations: give the forwarding address")
+    raise UnknownMailbox(f"no mailbox for {address}")
+
+
 # --- receipt -----------------------------------------------------------------------------------------
 
 
