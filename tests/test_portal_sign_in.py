@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from factories import CustomerFactory
 from portal_helpers import (
@@ -159,6 +160,10 @@ def test_a_link_of_one_organization_does_not_open_another(client, world, portal_
     assert client.post(clean).status_code == 410
     clean = open_link(client, reverse("portal:sign_in_link", args=[world.org.slug, "forged" + token]))
     assert client.post(clean).status_code == 410
+    # A forged link writes no session (bots opening random links fill no table).
+    stranger = client_class_new()
+    response = stranger.get(reverse("portal:sign_in_link", args=[world.org.slug, "forged" + token]))
+    assert response.status_code == 302 and settings.SESSION_COOKIE_NAME not in response.cookies
 
 
 def test_email_not_sent_if_the_link_was_already_used_or_tampered(world, mailoutbox):

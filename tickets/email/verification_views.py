@@ -23,7 +23,11 @@ SESSION_KEY = "lumiodesk_mailbox_verification"
 @never_cache
 @require_GET
 def link(request: HttpRequest, token: str) -> HttpResponse:
-    request.session[SESSION_KEY] = verification.hash_token(token)
+    token_hash = verification.hash_token(token)
+    if verification.find_pending_verification(token_hash=token_hash):  # an unknown token writes no session
+        request.session[SESSION_KEY] = token_hash
+    else:
+        request.session.pop(SESSION_KEY, None)
     return redirect("mailbox_verification:confirm")
 
 

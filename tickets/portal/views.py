@@ -116,9 +116,12 @@ def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpRespon
 def sign_in_link(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
     """The emailed link. Spends nothing (mail scanners open links): keeps the token's hash in the session
     and redirects to ``login/confirm/``, a URL without the token (access logs, Referer, history)."""
-    pending = dict(request.session.get(SESSION_LINK, {}))
-    pending[str(organization.pk)] = services.hash_token(token)
-    request.session[SESSION_LINK] = pending
+    token_hash, key = services.hash_token(token), str(organization.pk)
+    pending = request.session.get(SESSION_LINK, {})
+    if services.find_sign_in_link(organization=organization, token_hash=token_hash):
+        request.session[SESSION_LINK] = {**pending, key: token_hash}
+    elif key in pending:  # an unknown or spent token: the page says so (410); no session is created for it
+        request.session[SESSION_LINK] = {k: v for k, v in pending.items() if k != key}
     return redirect("portal:sign_in", org=organization.slug)
 
 
