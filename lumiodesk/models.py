@@ -41,6 +41,8 @@ class Organization(models.Model):
     close_waiting_days = models.PositiveSmallIntegerField(
         _("fermeture faute de réponse (jours)"), default=7
     )
+    # Automatic mail (notifications, lists, no-reply senders) becomes a ticket without an SLA clock.
+    automatic_mail_out_of_sla = models.BooleanField(_("emails automatiques hors SLA"), default=True, db_default=True)
     last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -84,20 +86,7 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization} ({self.role})"
 
-    # Pure helpers on the role; no queries.
-    @property
-    def can_write(self) -> bool:
-        """Anything but a viewer may work tickets."""
-        return self.is_active and self.role != Role.VIEWER
-
-    @property
-    def can_manage(self) -> bool:
-        """Shared views, reply templates, team, automations: Admin and Manager."""
-        return self.is_active and self.role in (Role.ADMIN, Role.MANAGER)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.is_active and self.role == Role.ADMIN
+    # What a role may do is in lumiodesk.permissions (CAPABILITIES), not here.
 
 
 class AuditLog(models.Model):

@@ -12,6 +12,7 @@ import re
 import pytest
 from django.core import mail
 from django.urls import reverse
+from factories import acting
 from portal_helpers import patch_portal_tasks, run_portal_tasks, sign_in_as, unique_ip
 
 from tickets import services as ticket_services
@@ -165,7 +166,7 @@ def test_agent_reply_to_an_unverified_ticket(client, world, ip, portal_tasks, qu
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Nous regardons.",
-                                    author_user=world.agent)
+                                    actor=acting(world.agent))
     [notification_id] = queued_emails
     assert send_customer_notification_email(notification_id)
     [sent] = mail.outbox

@@ -193,16 +193,17 @@ def test_two_mailboxes_of_the_organization_make_one_ticket(world, mailboxes, rec
 
 
 def test_null_sender_is_automatic(world, mailboxes, receiver):
-    """MAIL FROM:<> is a bounce or an auto-reply (RFC 5321 4.5.5): accepted, kept, no ticket, no answer.
-    Our receiver is the final delivery: there is no Return-Path header, only the envelope says it."""
+    """MAIL FROM:<> is a bounce or an auto-reply (RFC 5321 4.5.5): accepted, kept, a ticket marked automatic
+    (issue 22), no answer. Our receiver is the final delivery: there is no Return-Path header, only the
+    envelope says it."""
     raw = crlf_message("Réponse automatique", "Je suis absente.", "smtp-null@x.fr")
     assert b"Return-Path" not in raw and b"Auto-Submitted" not in raw
     assert receiver.send(raw, ["support@acme.test"], sender="<>") == {}
     [done] = receiver.process_queued()
     assert done.envelope_from == "<>"
-    assert done.status == InboundStatus.IGNORED
+    assert done.status == InboundStatus.IMPORTED
     assert done.reason == "message automatique : null sender"
-    assert not Ticket.objects.filter(organization=world.org, channel=Channel.EMAIL).exists()
+    assert Ticket.objects.get(organization=world.org, channel=Channel.EMAIL).is_automatic
 
 
 def test_broker_down_processes_inline_and_database_down_answers_451(world, mailboxes, receiver, monkeypatch):
@@ -304,7 +305,8 @@ def test_another_tenant_registering_a_verified_address_changes_nothing(world, ma
 
     support, _sales = mailboxes
     globex_admin = f.member(world.other_org, Role.ADMIN, email="gadmin@globex.test")
-    claim = create_mailbox(organization=world.other_org, name="Pris", address="SUPPORT@acme.test", actor=globex_admin)
+    claim = create_mailbox(organization=world.other_org, name="Pris", address="SUPPORT@acme.test",
+                           actor=f.acting(globex_admin))
     assert not claim.is_verified
     assert queued_tasks == []  # no verification email to an address another organization holds verified
     assert receiver.send(crlf_message("Toujours chez Acme", "x", "smtp-claim@x.fr"), ["support@acme.test"]) == {}

@@ -15,6 +15,7 @@ from django.core import mail
 from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
+from factories import acting
 
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Role
@@ -50,7 +51,7 @@ def create(world, queued_tasks, capture, address=None, org=None, actor=None) -> 
     address = address or unique_address()
     with capture(execute=True):
         mailbox = create_mailbox(organization=org or world.org, name="Support", address=address,
-                                 actor=actor or world.admin)
+                                 actor=acting(actor or world.admin))
     run_queued(queued_tasks)
     return mailbox
 
@@ -118,7 +119,7 @@ def test_resend_replaces_the_previous_link(world, client, queued_tasks, django_c
     first = link_from(mail.outbox[0])
     Mailbox.objects.filter(pk=mailbox.pk).update(verification_sent_at=timezone.now() - timedelta(minutes=2))
     with django_capture_on_commit_callbacks(execute=True):
-        verification.request_verification(mailbox=mailbox, actor=world.admin)
+        verification.request_verification(mailbox=mailbox, actor=acting(world.admin))
     run_queued(queued_tasks)
     second = link_from(mail.outbox[1])
     assert first != second
@@ -129,7 +130,7 @@ def test_resend_replaces_the_previous_link(world, client, queued_tasks, django_c
     # Asked again within a minute: refused with a clear message.
     other = create(world, queued_tasks, django_capture_on_commit_callbacks, address=unique_address("sales"))
     with pytest.raises(InvalidInput, match="minute"):
-        verification.request_verification(mailbox=other, actor=world.admin)
+        verification.request_verification(mailbox=other, actor=acting(world.admin))
 
 
 def test_tenant_b_cannot_take_a_verified_address(world, client, globex_admin, queued_tasks,
@@ -143,7 +144,7 @@ def test_tenant_b_cannot_take_a_verified_address(world, client, globex_admin, qu
                    org=world.other_org, actor=globex_admin)
     assert mail.outbox == []  # Acme's support inbox gets no mail on Globex's demand
     with pytest.raises(InvalidInput, match="autre organisation"):
-        verification.request_verification(mailbox=claim, actor=globex_admin)
+        verification.request_verification(mailbox=claim, actor=acting(globex_admin))
     assert intake.find_mailbox(acme.address).pk == acme.pk
     # The database refuses a second verified copy, whatever the code path.
     with pytest.raises(IntegrityError):

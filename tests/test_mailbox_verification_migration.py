@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("tickets", "0007_attachment_content_id")]
-AFTER = [("tickets", "0008_mailbox_verification_contact_unverified")]
+BEFORE = [("tickets", "0008_automatic_mail_and_bounces")]
+AFTER = [("tickets", "0009_mailbox_verification_contact_unverified")]
 
 
 @pytest.mark.django_db(transaction=True)

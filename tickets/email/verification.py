@@ -32,11 +32,11 @@ from django.utils.translation import override
 
 from lumiodesk import audit, crypto
 from lumiodesk.exceptions import InvalidInput
+from lumiodesk.permissions import Actor, require
 from lumiodesk.ratelimit import hit
 
 from ..tasks import send_mailbox_verification
 from .models import Mailbox
-from .permissions import ensure_admin
 
 LINK_HOURS = 24
 RESEND_AFTER_SECONDS = 60
@@ -63,14 +63,14 @@ def verified_elsewhere(mailbox: Mailbox) -> bool:
     )
 
 
-def request_verification(*, mailbox: Mailbox, actor, now: datetime | None = None) -> Mailbox:
+def request_verification(*, mailbox: Mailbox, actor: Actor, now: datetime | None = None) -> Mailbox:
     """Email a new verification link to the mailbox's address (the previous link stops working)."""
-    ensure_admin(mailbox.organization, actor)
+    require(actor, "mailboxes.manage", mailbox.organization)
     return _send_new_link(mailbox=mailbox, actor=actor, now=now)
 
 
 @transaction.atomic
-def _send_new_link(*, mailbox: Mailbox, actor, now: datetime | None = None) -> Mailbox:
+def _send_new_link(*, mailbox: Mailbox, actor: Actor, now: datetime | None = None) -> Mailbox:
     now = now or timezone.now()
     current = Mailbox.objects.select_for_update().select_related("organization").get(pk=mailbox.pk)
     if current.is_verified:
@@ -93,7 +93,8 @@ def _send_new_link(*, mailbox: Mailbox, actor, now: datetime | None = None) -> M
     current.verification_token_hash = hash_token(token)
     current.verification_sent_at = now
     current.save(update_fields=["verification_token_hash", "verification_sent_at"])
-    audit.record(organization=current.organization, actor=actor, action="mailbox.verification_sent",
+    audit.record(organization=current.organization, actor=actor.user,
+                 action="mailbox.verification_sent",
                  target_type="mailbox", target_id=current.pk, address=current.address)
     sealed = crypto.encrypt(token)
     transaction.on_commit(lambda: send_mailbox_verification.delay(current.pk, sealed))
@@ -102,7 +103,7 @@ def _send_new_link(*, mailbox: Mailbox, actor, now: datetime | None = None) -> M
     return mailbox
 
 
-def start_verification(*, mailbox: Mailbox, actor) -> bool:
+def start_verification(*, mailbox: Mailbox, actor: Actor) -> bool:
     """On creation: send the first link when the address is free; False when it is not sent (verified
     elsewhere, or too many sends): the mailbox works through its forwarding address meanwhile."""
     try:

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import Customer, NotificationPreference
+from lumiodesk.access import public
 from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
 from lumiodesk.ratelimit import client_ip, hit_all
@@ -69,6 +70,7 @@ def _rating_of(ticket: Ticket):
 # --- signing in ---------------------------------------------------------------------------------------
 
 
+@public
 @access.public_page
 @require_http_methods(["GET", "POST"])
 def sign_in_request(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -102,6 +104,7 @@ def sign_in_request(request: HttpRequest, organization: Organization) -> HttpRes
     return redirect("portal:sign_in_sent", org=organization.slug)
 
 
+@public
 @access.public_page
 @require_GET
 def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -110,6 +113,7 @@ def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpRespon
                                                              minutes=services.SIGN_IN_LINK_MINUTES))
 
 
+@public
 @never_cache
 @access.public_page
 @require_GET
@@ -155,6 +159,7 @@ def _portal_url(organization: Organization, url: str) -> bool:
     return bool(url) and url.startswith(prefix) and url_has_allowed_host_and_scheme(url, allowed_hosts=None)
 
 
+@public
 @access.public_page
 @require_POST
 def sign_out(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -166,6 +171,7 @@ def sign_out(request: HttpRequest, organization: Organization) -> HttpResponse:
 # --- my tickets -----------------------------------------------------------------------------------------
 
 
+@public
 @access.customer_required
 @require_GET
 def ticket_list(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:
@@ -201,6 +207,7 @@ def _my_ticket_or_404(customer: Customer, number: int) -> Ticket:
     return ticket
 
 
+@public
 @access.customer_required
 @require_GET
 def ticket_detail(request: HttpRequest, organization: Organization, customer: Customer, number: int) -> HttpResponse:
@@ -210,6 +217,7 @@ def ticket_detail(request: HttpRequest, organization: Organization, customer: Cu
     return render(request, "portal/ticket.html", _ticket_context(organization, customer, ticket))
 
 
+@public
 @access.customer_required
 @require_POST
 def ticket_reply(request: HttpRequest, organization: Organization, customer: Customer, number: int) -> HttpResponse:
@@ -231,6 +239,7 @@ def ticket_reply(request: HttpRequest, organization: Organization, customer: Cus
     return render(request, "portal/ticket.html", context, status=400)
 
 
+@public
 @access.customer_required
 @require_POST
 def ticket_rate(request: HttpRequest, organization: Organization, customer: Customer, number: int) -> HttpResponse:
@@ -250,6 +259,7 @@ def ticket_rate(request: HttpRequest, organization: Organization, customer: Cust
                   status=400)
 
 
+@public
 @access.customer_required
 @require_GET
 def attachment(request: HttpRequest, organization: Organization, customer: Customer, number: int,
@@ -269,6 +279,7 @@ def attachment(request: HttpRequest, organization: Organization, customer: Custo
 # --- rating from the email link (no sign-in) ------------------------------------------------------------
 
 
+@public
 @never_cache
 @access.public_page
 @require_GET
@@ -327,6 +338,7 @@ def rate_ticket(request: HttpRequest, organization: Organization, number: int) -
 # --- notifications and preference -----------------------------------------------------------------------
 
 
+@public
 @access.customer_required
 @require_GET
 def notification_list(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:
@@ -335,6 +347,7 @@ def notification_list(request: HttpRequest, organization: Organization, customer
                   _base(organization, customer, page=page, items=list(page.object_list)))
 
 
+@public
 @access.customer_required
 @require_GET
 def notification_open(request: HttpRequest, organization: Organization, customer: Customer, pk: int) -> HttpResponse:
@@ -346,6 +359,7 @@ def notification_open(request: HttpRequest, organization: Organization, customer
     return redirect("portal:ticket", org=organization.slug, number=n.ticket.number)
 
 
+@public
 @access.customer_required
 @require_POST
 def notifications_read(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:
@@ -353,6 +367,7 @@ def notifications_read(request: HttpRequest, organization: Organization, custome
     return redirect("portal:notifications", org=organization.slug)
 
 
+@public
 @access.customer_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('lumiodesk', '0004_notification_kinds_automations'),
-        ('tickets', '0007_attachment_content_id'),
+        ('tickets', '0008_automatic_mail_and_bounces'),
     ]
 
     operations = [
