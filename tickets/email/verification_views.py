@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from lumiodesk.access import public
 from lumiodesk.exceptions import DomainError
 
 from . import verification
@@ -20,6 +21,7 @@ from . import verification
 SESSION_KEY = "lumiodesk_mailbox_verification"
 
 
+@public
 @never_cache
 @require_GET
 def link(request: HttpRequest, token: str) -> HttpResponse:
@@ -31,6 +33,7 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("mailbox_verification:confirm")
 
 
+@public
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest) -> HttpResponse:

@@ -89,6 +89,7 @@ def sent(request: HttpRequest, organization: Organization) -> HttpResponse:
 SESSION_CONFIRM = "lumiodesk_contact_confirm"
 
 
+@public
 @never_cache
 @public_page
 @require_GET
@@ -102,6 +103,7 @@ def confirm_link(request: HttpRequest, organization: Organization, token: str) -
     return redirect("contact:confirm", org=organization.slug, number=ticket.number)
 
 
+@public
 @never_cache
 @public_page
 @require_http_methods(["GET", "POST"])

@@ -129,6 +129,7 @@ def sign_in_link(request: HttpRequest, organization: Organization, token: str) -
     return redirect("portal:sign_in", org=organization.slug)
 
 
+@public
 @never_cache
 @access.public_page
 @require_http_methods(["GET", "POST"])
@@ -297,6 +298,7 @@ def rate_link(request: HttpRequest, organization: Organization, token: str) -> H
     return redirect(target)
 
 
+@public
 @never_cache
 @access.public_page
 @require_http_methods(["GET", "POST"])
