@@ -56,3 +56,11 @@ def notify_agents(self, event: str, ticket_id: int, *, actor_id: int | None = No
     from .agent_notifications import deliver
 
     return deliver(event, ticket_id, actor_id=actor_id, key=key, message_id=message_id)
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, retry_backoff_max=300, max_retries=5,
+             retry_jitter=True)
+def send_mailbox_verification(self, mailbox_id: int, sealed_token: str) -> bool:
+    from .email.verification import send_verification_email
+
+    return send_verification_email(mailbox_id, sealed_token)

@@ -12,6 +12,7 @@ from django.test import RequestFactory
 
 from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import Organization
+from tickets.email.intake import find_mailbox
 from tickets.email.models import Mailbox
 from tickets.models import Message, Status, Ticket
 
@@ -31,7 +32,11 @@ def test_seed_demo():
         # A request, as on the sign-in page: the brute-force protection (django-axes) needs one.
         request = RequestFactory().post("/login/")
         assert authenticate(request, username=email, password="demo-lumiodesk") is not None, email
-    assert Mailbox.objects.get(organization=org).address == "support@lumiodesk.test"
+    demo_mailbox = Mailbox.objects.get(organization=org)
+    assert demo_mailbox.address == "support@lumiodesk.test"
+    # Verified: the SMTP receiver answers for the demo's own address (issue 15, item 5).
+    assert demo_mailbox.is_verified
+    assert find_mailbox("support@lumiodesk.test") == demo_mailbox
 
     # Every scripted subject and message is written out: no "{month}" left for anyone to read.
     subjects = [s for s in Ticket.objects.values_list("subject", flat=True) if PLACEHOLDER.search(s)]
