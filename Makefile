@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := lumiodesk.settings
 
-.PHONY: run test test-fast bench eval email-corpus lint format services messages clean-venv
+.PHONY: run test test-fast bench eval email-corpus lint format services dev-env messages clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ $(INSTALLED): pyproject.toml requirements.lock
 services: $(INSTALLED)
 	@$(PY) -m lumiodesk.services_check --start
 
-run: services
+# Local development: DEBUG=true and random SECRET_KEY / ENCRYPTION_KEY in the git-ignored .env, written on first
+# run and kept afterwards (never overwritten). Production sets its own; the tests make theirs (tests/settings.py).
+dev-env: $(INSTALLED)
+	@$(PY) -m devtools.dev_env
+
+run: dev-env services
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) manage.py seed_demo --anchor today
@@ -25,7 +30,7 @@ run: services
 
 test: services
 	bash tests/install_system_deps.sh
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
@@ -33,11 +38,11 @@ test: services
 # the slow checks (demo seed, property-based tests); markers set from the fixtures in tests/conftest.py.
 # `make test` stays the full suite, run by CI.
 test-fast: services
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
 
 # The benches live in devtools/ (devtools/management/commands/, devtools/bench/), not in the product's apps.
-bench: services
+bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
@@ -50,7 +55,7 @@ bench: services
 
 # The knowledge-base assistant on its three question sets (devtools/kb_eval: dev, test, first), in a database
 # of its own; prints first / three first / wrong refusals / unanswerable refused / p95 for each.
-eval: services
+eval: dev-env services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
@@ -60,7 +65,7 @@ eval: services
 
 # The real-world email corpus (tests/tickets/email/email_corpus/real_world/) through ingest_email, in a database of its own.
 # HALF=dev (default), heldout or all; FAILURES=1 lists every miss.
-email-corpus: services
+email-corpus: dev-env services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
@@ -74,7 +79,7 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-messages: $(INSTALLED)
+messages: dev-env
 	$(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=staticfiles
 	$(PY) manage.py compilemessages --ignore=.venv
 

@@ -14,13 +14,37 @@ from urllib.parse import urlparse
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
+# Keys that were published (the development key this repository shipped until issue 15): refused everywhere,
+# even with DEBUG on, as are Django's ``startproject`` keys. Anyone holding a published key can forge signed links
+# (satisfaction ratings, sessions) and decrypt the secrets it protected.
+PUBLISHED_SECRET_KEYS = frozenset({"dev-only-insecure-key-change-me-in-production-0123456789"})
+MIN_SECRET_LENGTH = 32
+_SECRET_EXAMPLE = "a random string of 50 characters: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+HSTS_ONE_YEAR = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Security:
+    """HTTPS and cookies: on by default when DEBUG is off (behind a TLS-terminating proxy, also set
+    SECURE_PROXY_SSL_HEADER); each one can be turned off by its own variable."""
+
+    ssl_redirect: bool
+    hsts_seconds: int
+    hsts_include_subdomains: bool
+    hsts_preload: bool
+    session_cookie_secure: bool
+    csrf_cookie_secure: bool
+    proxy_ssl_header: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
 class Config:
     secret_key: str
+    encryption_key: str
+    encryption_key_fallbacks: list[str]
     debug: bool
+    security: Security
     allowed_hosts: list[str]
     csrf_trusted_origins: list[str]
     database: dict
@@ -52,25 +76,87 @@ def _fail(name: str, value: str, example: str, why: str = "") -> ImproperlyConfi
     )
 
 
-def read_config(base_dir: Path) -> Config:
+def _secret(name: str, value: str | None) -> str:
+    """A secret that is set, long enough and was never published; its value is never echoed."""
+    if not value:
+        raise _fail(
+            name, "", _SECRET_EXAMPLE,
+            "required, even with DEBUG on: `make run` writes random local secrets to .env on first run",
+        )
+    if value in PUBLISHED_SECRET_KEYS or value.startswith("django-insecure"):
+        raise _fail(name, "***", _SECRET_EXAMPLE, "this key was published: anyone could forge links with it")
+    if len(value) < MIN_SECRET_LENGTH:
+        raise _fail(name, "***", _SECRET_EXAMPLE, f"at least {MIN_SECRET_LENGTH} characters")
+    return value
+
+
+def _bool(env: environ.Env, name: str, default: bool) -> bool:
+    raw = env.str(name, default="")
+    if not raw.strip():
+        return default
+    if raw.strip().lower() not in _BOOLEANS:
+        raise _fail(name, raw, "true or false")
+    return _BOOLEANS[raw.strip().lower()]
+
+
+def _security(env: environ.Env, debug: bool) -> Security:
+    production = not debug
+    raw_hsts = env.str("SECURE_HSTS_SECONDS", default="").strip()
+    if not raw_hsts:
+        hsts = HSTS_ONE_YEAR if production else 0
+    elif raw_hsts.isdigit():
+        hsts = int(raw_hsts)
+    else:
+        raise _fail("SECURE_HSTS_SECONDS", raw_hsts, f"{HSTS_ONE_YEAR} (one year) or 0 (off)")
+    raw_header = env.str("SECURE_PROXY_SSL_HEADER", default="").strip()
+    proxy_header = None
+    if raw_header:
+        name, _, value = raw_header.partition(",")
+        name, value = name.strip().upper(), value.strip()
+        if not name.startswith("HTTP_") or not value or " " in name or "," in value:
+            raise _fail("SECURE_PROXY_SSL_HEADER", raw_header, "HTTP_X_FORWARDED_PROTO,https",
+                        "set it only when the proxy in front always sets or strips this header")
+        proxy_header = (name, value)
+    return Security(
+        ssl_redirect=_bool(env, "SECURE_SSL_REDIRECT", production),
+        hsts_seconds=hsts,
+        hsts_include_subdomains=_bool(env, "SECURE_HSTS_INCLUDE_SUBDOMAINS", production),
+        hsts_preload=_bool(env, "SECURE_HSTS_PRELOAD", False),
+        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", production),
+        csrf_cookie_secure=_bool(env, "CSRF_COOKIE_SECURE", production),
+        proxy_ssl_header=proxy_header,
+    )
+
+
+def read_config(base_dir: Path, *, require_secrets: bool = True) -> Config:
+    """``require_secrets=False`` is for tools that never sign or encrypt anything (the services check that
+    ``make test`` runs on a fresh clone): a missing key is then empty instead of an error."""
     env = environ.Env()
     env_file = base_dir / ".env"
     if env_file.exists():
         environ.Env.read_env(env_file)
 
-    raw_debug = env.str("DEBUG", default="true")
-    if raw_debug.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+    # Production unless said otherwise: `make run` writes DEBUG=true to its local .env.
+    raw_debug = env.str("DEBUG", default="false")
+    if raw_debug.lower() not in _BOOLEANS:
         raise _fail("DEBUG", raw_debug, "true or false")
-    debug = raw_debug.lower() in {"1", "true", "yes", "on"}
+    debug = _BOOLEANS[raw_debug.lower()]
 
-    secret_key = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-    if not debug and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
-        raise _fail("SECRET_KEY", "***", "a random string of 50 characters", "set a long secret when DEBUG is off")
+    def secret(name: str) -> str:
+        value = env.str(name, default="")
+        return _secret(name, value) if value or require_secrets else ""
+
+    secret_key = secret("SECRET_KEY")
+    # Mailbox passwords and webhook secrets are encrypted with ENCRYPTION_KEY (lumiodesk.crypto), a secret of
+    # its own so SECRET_KEY can rotate; ENCRYPTION_KEY_FALLBACKS (comma-separated) still decrypt older values.
+    encryption_key = secret("ENCRYPTION_KEY")
+    fallbacks = [_secret("ENCRYPTION_KEY_FALLBACKS", k.strip())
+                 for k in env.str("ENCRYPTION_KEY_FALLBACKS", default="").split(",") if k.strip()]
 
     allowed_hosts = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
     if any(not h or " " in h for h in allowed_hosts):
         raise _fail("ALLOWED_HOSTS", ",".join(allowed_hosts), "localhost,127.0.0.1,help.example.com")
-    csrf_origins = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+    csrf_origins = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o.strip()]
 
     raw_db = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/lumiodesk")
     parsed = urlparse(raw_db)
@@ -131,7 +217,10 @@ def read_config(base_dir: Path) -> Config:
 
     return Config(
         secret_key=secret_key,
+        encryption_key=encryption_key,
+        encryption_key_fallbacks=fallbacks,
         debug=debug,
+        security=_security(env, debug),
         allowed_hosts=allowed_hosts,
         csrf_trusted_origins=csrf_origins,
         database=database,

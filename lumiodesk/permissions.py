@@ -67,6 +67,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "notifications.own": ALL,  # one's own notification center, bell and preferences
     "notifications.team": MANAGERS,  # SLA breaches of the team, daily digest, rules' "notify managers"
     "notifications.admin": ADMINS,  # a webhook endpoint disabled after repeated failures
+    # sign-in protection (lumiodesk.signin)
+    "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
 }
 
 

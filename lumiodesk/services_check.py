@@ -81,7 +81,9 @@ def ensure_postgres(database: dict, start: bool) -> None:
             sys.exit(
                 f"PostgreSQL is not reachable at {host}:{port}.\n"
                 "  Install it (Debian/Ubuntu: apt-get install postgresql) and start it,\n"
-                "  or run `docker compose up -d postgres redis`, or set DATABASE_URL to a reachable server."
+                "  or run `make dev-env && docker compose up -d postgres redis` (compose reads the secrets from .env;\n"
+                "  then DATABASE_URL=postgres://lumiodesk:lumiodesk@127.0.0.1:5432/lumiodesk),\n"
+                "  or set DATABASE_URL to a reachable server."
             )
     import psycopg
 
@@ -110,7 +112,8 @@ def ensure_redis(url: str, start: bool) -> None:
     sys.exit(
         f"Redis is not reachable at {host}:{port}.\n"
         "  Install it (Debian/Ubuntu: apt-get install redis-server) and start it,\n"
-        "  or run `docker compose up -d postgres redis`, or set REDIS_URL to a reachable server."
+        "  or run `make dev-env && docker compose up -d postgres redis` (compose reads the secrets from .env),\n"
+        "  or set REDIS_URL to a reachable server."
     )
 
 
@@ -118,7 +121,7 @@ def main(argv: list[str]) -> None:
     from lumiodesk.config import read_config
 
     try:
-        config = read_config(Path(__file__).resolve().parent.parent)
+        config = read_config(Path(__file__).resolve().parent.parent, require_secrets=False)
     except ImproperlyConfigured as exc:
         sys.exit(f"Configuration error: {exc}")
     start = "--start" in argv

@@ -1,9 +1,12 @@
 """LumioDesk settings, read from the environment (django-environ).
 
-Every value has a safe default for local use; a malformed value stops start-up
-with a message naming the variable (see ``lumiodesk.config``).
+Defaults are production-safe: DEBUG off, HTTPS redirect, HSTS and secure cookies; SECRET_KEY and
+ENCRYPTION_KEY are required everywhere (``make run`` writes DEBUG=true and random local secrets to a
+git-ignored .env on first run; the test suite makes its own, see tests/settings.py). A malformed value
+stops start-up with a message naming the variable (see ``lumiodesk.config``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -15,6 +18,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 config = read_config(BASE_DIR)
 
 SECRET_KEY = config.secret_key
+# Mailbox passwords and webhook secrets at rest (lumiodesk.crypto); never derived from SECRET_KEY.
+ENCRYPTION_KEY = config.encryption_key
+ENCRYPTION_KEY_FALLBACKS = config.encryption_key_fallbacks
 DEBUG = config.debug
 ALLOWED_HOSTS = config.allowed_hosts
 CSRF_TRUSTED_ORIGINS = config.csrf_trusted_origins
@@ -30,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     "lumiodesk",
     "billing",
     "crm",
@@ -53,6 +60,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "lumiodesk.middleware.HtmxLoginRedirectMiddleware",
     "lumiodesk.middleware.CurrentOrganizationMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a lock-out into the sign-in page with its message (429)
 ]
 
 ROOT_URLCONF = "lumiodesk.urls"
@@ -92,6 +100,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Brute-force protection of /login/ and /admin/login/: django-axes, see lumiodesk/signin.py for the contract.
+# Counts in PostgreSQL (shared by every web process, survives restarts, listed in /admin/, reset by its commands).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked account or address before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account (any address) and per address (any account)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts neither count nor extend the lock-out
+AXES_RESET_ON_SUCCESS = False  # a success from an address must not clear the failures counted against it
+AXES_CLIENT_IP_CALLABLE = "lumiodesk.ratelimit.client_ip"
+AXES_HANDLER = "lumiodesk.signin.AuditedDatabaseHandler"
+AXES_LOCKOUT_CALLABLE = "lumiodesk.signin.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (no table that grows with every login)
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tickets:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -186,6 +211,18 @@ SITE_URL = config.site_url
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
+# HTTPS: production-safe when DEBUG is off, each switch overridable by its environment variable (lumiodesk.config).
+SECURE_SSL_REDIRECT = config.security.ssl_redirect
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # the container's health check probes plain HTTP on loopback
+SECURE_HSTS_SECONDS = config.security.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.security.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = config.security.hsts_preload
+SESSION_COOKIE_SECURE = config.security.session_cookie_secure
+CSRF_COOKIE_SECURE = config.security.csrf_cookie_secure
+SECURE_PROXY_SSL_HEADER = config.security.proxy_ssl_header
+# HSTS preload is an opt-in (SECURE_HSTS_PRELOAD=true): once a domain is on the browsers' list, every one of its
+# subdomains must serve HTTPS for months, a decision for whoever owns the domain, not a default of this product.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -213,6 +250,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO" if not DEBUG else "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # not every failed sign-in at INFO (they are in the audit log)
         # Replaces Django's default handlers of "django" (an unfiltered console one, mail_admins); its records
         # reach the console through the root logger.
         "django": {"handlers": ["mail_admins"], "level": "INFO"},

@@ -21,6 +21,8 @@ urlpatterns = [
                                                 redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", views.switch_organization_view, name="switch_organization"),
+    path("settings/security/", views.sign_in_security, name="sign_in_security"),
+    path("settings/security/<int:user_id>/unlock/", views.unlock_member, name="unlock_member"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("tickets/", include("tickets.urls")),

@@ -3,11 +3,23 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from lumiodesk.config import DEV_SECRET_KEY, read_config
+from lumiodesk.config import read_config
+
+SECRET = "s" * 50
+ENCRYPTION = "e" * 50
 
 VARIABLES = (
     "DEBUG",
     "SECRET_KEY",
+    "ENCRYPTION_KEY",
+    "ENCRYPTION_KEY_FALLBACKS",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_PROXY_SSL_HEADER",
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DATABASE_URL",
@@ -22,16 +34,19 @@ VARIABLES = (
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    """Each test starts from the defaults; whatever read_config (or a .env) sets is undone afterwards."""
+    """Each test starts from the defaults with the two required secrets set; whatever read_config (or a .env)
+    sets is undone afterwards."""
     for name in VARIABLES:
         monkeypatch.setenv(name, "placeholder")
         monkeypatch.delenv(name)
+    monkeypatch.setenv("SECRET_KEY", SECRET)
+    monkeypatch.setenv("ENCRYPTION_KEY", ENCRYPTION)
 
 
-def test_defaults_are_usable_locally(tmp_path):
+def test_defaults_are_production_safe_and_usable_locally(tmp_path):
     config = read_config(tmp_path)
-    assert config.debug is True
-    assert config.secret_key == DEV_SECRET_KEY
+    assert config.debug is False
+    assert (config.secret_key, config.encryption_key, config.encryption_key_fallbacks) == (SECRET, ENCRYPTION, [])
     assert config.database["ENGINE"] == "django.db.backends.postgresql"
     assert config.database["NAME"] == "lumiodesk"
     assert config.redis_url == "redis://127.0.0.1:6379/0"
@@ -100,8 +115,9 @@ def test_a_short_secret_key_is_refused_without_echoing_it(tmp_path, monkeypatch)
     assert "short" not in str(exc.value)
 
 
-def test_production_refuses_the_development_secret_key(tmp_path, monkeypatch):
+def test_production_refuses_a_missing_secret_key(tmp_path, monkeypatch):
     monkeypatch.setenv("DEBUG", "false")
+    monkeypatch.delenv("SECRET_KEY")
     with pytest.raises(ImproperlyConfigured, match="^SECRET_KEY="):
         read_config(tmp_path)
 

@@ -39,6 +39,7 @@ THIRD_PARTY_NAMESPACES = {"admin"}
 
 # url name -> the URL's arguments, from one organization's objects (``Objects`` below).
 URL_ARGS = {
+    "unlock_member": lambda o: {"user_id": o.notification.recipient_id},  # a member of that organization
     "tickets:detail": lambda o: {"number": o.ticket.number},
     "tickets:reply": lambda o: {"number": o.ticket.number},
     "tickets:status": lambda o: {"number": o.ticket.number},

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import Organization
@@ -28,7 +29,9 @@ def test_seed_demo():
     assert Ticket.objects.filter(organization__slug="atelier-nord").count() == 15
     assert set(Ticket.objects.filter(organization=org).values_list("status", flat=True)) == set(Status.values)
     for email in ("admin@lumiodesk.test", "manager@lumiodesk.test", "agent@lumiodesk.test", "viewer@lumiodesk.test"):
-        assert authenticate(username=email, password="demo-lumiodesk") is not None, email
+        # A request, as on the sign-in page: the brute-force protection (django-axes) needs one.
+        request = RequestFactory().post("/login/")
+        assert authenticate(request, username=email, password="demo-lumiodesk") is not None, email
     demo_mailbox = Mailbox.objects.get(organization=org)
     assert demo_mailbox.address == "support@lumiodesk.test"
     # Verified: the SMTP receiver answers for the demo's own address (issue 15, item 5).

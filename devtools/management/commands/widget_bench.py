@@ -135,8 +135,9 @@ class Command(BaseCommand):
             [sys.executable, "-m", "gunicorn", "lumiodesk.wsgi", "--bind", f"127.0.0.1:{port}",
              "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
              "--keep-alive", "30", "--log-level", "warning"],
-            # production settings (DEBUG off), with a throw-away secret of this run
+            # production settings (DEBUG off), with a throw-away secret of this run, over plain HTTP on loopback
             env={**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
+                 "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
                  "ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONWARNINGS": "ignore:No directory at"},
             start_new_session=True,
         )
