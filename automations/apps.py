@@ -13,5 +13,3 @@ class AutomationsConfig(AppConfig):
         from .services import active_rule_count
 
         register(Limit.ACTIVE_AUTOMATIONS, active_rule_count)
-
-        from . import receivers  # noqa: F401 - connects the rules and webhooks to tickets.events

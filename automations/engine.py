@@ -1,20 +1,23 @@
 """The rule engine: which rules match a ticket, in order, and what their actions did (the journal).
 
-When rules run (``automations.receivers`` decides, from ``tickets.events``):
+When rules run (``automations.pipeline``, the rules' place in the ticket pipeline ``tickets.pipeline``):
 
 - **on creation, inside the creating transaction.** The ticket is committed with the tags, priority,
   assignee and notes its rules gave it: no agent, list, notification or ``ticket.created`` webhook ever
   sees it without them, and nothing is lost if the process dies after the commit. Each action runs in a
   savepoint: a failing action is journaled as failed and rolled back alone, never the ticket.
 - **on updates and customer replies, right after the commit, in the same process** (``on_commit``), in
-  a transaction of their own. The services send these events *before* saving the ticket, so a rule
+  a transaction of their own. The services run the pipeline *before* saving the ticket, so a rule
   acting there would race the service's own save; after the commit the rule sees the change as saved,
   and a failing rule can never roll back an agent's reply or a customer's message. One evaluation per
   ticket and trigger per transaction (a reply that also changes the status is one "update").
 - **time rules, from the scan** (``automations.timerules``, Celery beat, every minute).
 
-Rules never trigger rules: while actions run, ``running()`` is set and the receiver ignores the ticket
-events the actions cause (webhooks and agent notifications still react to them). Imported tickets
+Actions change the ticket through the public services as the system actor (``automations.actions``); the
+engine never patches its copy by hand: after an action that went through a service it reads the ticket row
+back (``Result.reload``). Rules never trigger rules: while actions run, ``running()`` is set and
+``automations.pipeline`` ignores the ticket changes the actions cause (webhooks and agent notifications
+still react to them). Imported tickets
 never run rules. Active rules beyond the plan's limit (after a downgrade) are kept but not evaluated:
 only the first N active rules, in display order, run.
 """
@@ -289,10 +292,12 @@ def evaluate(
             if not prepared:
                 before_actions()
                 prepared = True
-            results = [
-                action_runner.run(action, ticket=ticket, rule=rule, facts=facts, key=f"{key}:{rule.pk}:{i}")
-                for i, action in enumerate(rule.actions)
-            ]
+            results = []
+            for i, action in enumerate(rule.actions):
+                result = action_runner.run(action, ticket=ticket, rule=rule, facts=facts, key=f"{key}:{rule.pk}:{i}")
+                if result.reload:
+                    _reload(ticket)  # a service wrote the row: the next action and condition see what it wrote
+                results.append(result)
             runs.append(AutomationRun(
                 organization_id=ticket.organization_id, ticket_id=ticket.pk, rule_id=rule.pk, rule_name=rule.name,
                 trigger=trigger, actions=[r.as_journal() for r in results], stopped=rule.stop_after,
@@ -305,20 +310,25 @@ def evaluate(
     return runs
 
 
-def evaluate_created(ticket: Ticket, *, message: Message | None, now: datetime) -> list[AutomationRun]:
-    """The creation path, inside ``tickets.services.create_ticket``'s transaction.
+def _reload(ticket: Ticket) -> None:
+    """Read the ticket row back into the engine's copy (all but the search vector)."""
+    fresh = Ticket.objects.defer("search_vector").get(pk=ticket.pk)
+    for f in Ticket._meta.concrete_fields:
+        if f.attname != "search_vector":
+            setattr(ticket, f.attname, getattr(fresh, f.attname))
 
-    The service saves the fields its event receivers set *after* the event; actions that reload the ticket
-    (a status change, a note) must see them, so the ticket is saved before the first action, and reloaded
-    after the last one so the service's own save writes what the actions left.
+
+def evaluate_created(ticket: Ticket, *, message: Message | None, now: datetime) -> list[AutomationRun]:
+    """The creation path, inside ``tickets.services.create_ticket``'s transaction (``automations.pipeline``).
+
+    The service saves the fields the pipeline's steps set *after* the steps; actions that read the row (a
+    status change, a note) must see them (the SLA due times), so the ticket is saved before the first action,
+    and read back after each action that wrote it, so the service's own save writes what the actions left.
     """
     rules = rules_for(ticket.organization, Trigger.CREATED)
     if not rules:
         return []
-    runs = evaluate(ticket, Trigger.CREATED, rules=rules, now=now, message=message, before_actions=ticket.save)
-    if runs:
-        ticket.refresh_from_db()
-    return runs
+    return evaluate(ticket, Trigger.CREATED, rules=rules, now=now, message=message, before_actions=ticket.save)
 
 
 class AfterCommit:
@@ -342,19 +352,19 @@ class AfterCommit:
             log.exception("automation rules failed on ticket %s (%s)", self.ticket.pk, self.trigger)
 
 
-def schedule_after_commit(ticket: Ticket, trigger: str, message: Message | None = None) -> None:
-    """Evaluate after the commit: once per ticket and trigger however many events the transaction sends, and
-    not at all when the organization has no active rule for that trigger."""
+def after_commit(ticket: Ticket, trigger: str, message: Message | None = None) -> AfterCommit | None:
+    """The evaluation to run after the commit (the caller registers it with ``transaction.on_commit``): once per
+    ticket and trigger however many changes the transaction makes (a later change updates the one already
+    queued, and None is returned), and not at all when the organization has no active rule for that trigger."""
     connection_ = transaction.get_connection()
     if connection_.in_atomic_block:
         for _sids, func, _robust in getattr(connection_, "run_on_commit", ()):
             if isinstance(func, AfterCommit) and func.key == (ticket.pk, trigger):
                 func.ticket = ticket  # the latest copy: the transaction's final state
                 func.message = func.message or message
-                return
+                return None
     rules = rules_for(ticket.organization, trigger)
-    if rules:
-        transaction.on_commit(AfterCommit(ticket, trigger, message, rules), robust=True)
+    return AfterCommit(ticket, trigger, message, rules) if rules else None
 
 
 def evaluate_event(ticket: Ticket, trigger: str, *, message: Message | None = None,
@@ -378,4 +388,4 @@ def evaluate_event(ticket: Ticket, trigger: str, *, message: Message | None = No
         return evaluate(ticket, trigger, rules=rules, now=timezone.now(), message=message, before_actions=lock)
 
 
-__all__ = ["Facts", "Outcome", "evaluate", "evaluate_created", "evaluate_event", "rules_for", "schedule_after_commit"]
+__all__ = ["Facts", "Outcome", "evaluate", "evaluate_created", "evaluate_event", "rules_for", "after_commit"]

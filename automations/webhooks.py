@@ -53,8 +53,9 @@ from lumiodesk import audit, notifications
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import NotificationKind, Role
-from tickets.events import Change
 from tickets.models import Status, Ticket, TicketTag
+from tickets.pipeline import ChangeKind as Change
+from tickets.pipeline import TicketChange
 
 from .models import (
     RULE_EVENT,
@@ -239,6 +240,13 @@ def on_ticket_event(ticket: Ticket, change: str, *, old=None, new=None, now: dat
         return []
     endpoints = list(WebhookEndpoint.objects.filter(pk__in=ids).select_related("organization").order_by("pk"))
     return enqueue(endpoints=endpoints, event=event, data={"ticket": ticket_data(ticket)}, ticket=ticket, now=now)
+
+
+def on_ticket_change(c: TicketChange) -> None:
+    """Subscriber of the ticket pipeline: the outbox rows, written now (a committed change always has its
+    deliveries); ``enqueue`` hands them to Celery after the commit."""
+    on_ticket_event(c.ticket, c.kind, old=c.old, new=c.new, now=c.now)
+    return None
 
 
 def call_from_rule(endpoint_id: int, *, ticket: Ticket, rule) -> tuple[str, str]:

@@ -7,4 +7,4 @@ class SlaConfig(AppConfig):
     verbose_name = _("SLA et horaires")
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401 - connects the ticket and organization receivers
+        from . import receivers  # noqa: F401 - a new organization gets its SLA defaults

@@ -1,4 +1,4 @@
-"""SLA due times stamped by the ticket services (through tickets.events), pauses, reopening, outcomes."""
+"""SLA due times stamped by the ticket services (through tickets.pipeline), pauses, reopening, outcomes."""
 
 from __future__ import annotations
 

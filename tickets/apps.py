@@ -14,8 +14,4 @@ class TicketsConfig(AppConfig):
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
 
-        from . import (
-            agent_notifications,  # noqa: F401 - connects the agents' notifications to tickets.events
-            receivers,  # noqa: F401 - keeps the cached closed count true
-        )
-        from .chat import receivers as chat_receivers  # noqa: F401 - the chat inbox follows its tickets
+        from . import subscribers  # noqa: F401 - connects post_delete: a deleted ticket drops the closed count

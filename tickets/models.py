@@ -97,7 +97,7 @@ class Ticket(models.Model):
     # Follow-ups already sent in the current waiting_customer episode (0, 1 or 2).
     followups_sent = models.PositiveSmallIntegerField(default=0)
 
-    # SLA, in business time: stamped by the sla app from tickets.events, in the same transaction.
+    # SLA, in business time: stamped by the sla step of tickets.pipeline, in the same transaction.
     first_response_due_at = models.DateTimeField(_("première réponse attendue avant"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("résolution attendue avant"), null=True, blank=True)
     # The resolution clock is stopped (waiting on the customer, resolved) since this instant...

@@ -28,7 +28,6 @@ from lumiodesk.models import Membership, Organization, Role
 
 from .attachments import CheckedFile, check_uploads
 from .content import body_from
-from .events import Change, emit
 from .models import (
     Attachment,
     Channel,
@@ -44,6 +43,8 @@ from .models import (
     TicketTag,
 )
 from .notifications import notify_customer
+from .pipeline import ChangeKind, TicketChange
+from .pipeline import run as run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +264,10 @@ def create_ticket(
         _store_attachments(message, files)
         if tag_names:
             _set_tags(ticket, tag_names)
-        # Domain event (tickets.events): sla stamps the due times, agents are told after commit.
-        stamped = emit(ticket, Change.CREATED, now=now, actor=actor, message=message)
+        # The ticket pipeline (tickets.pipeline): SLA stamps, creation rules; agents are told after commit.
+        created = {"assignee": ticket.assignee_id, "priority": ticket.priority}  # before any rule changes them
+        stamped = run_pipeline(TicketChange(ticket, ChangeKind.CREATED, now, actor=actor, new=created,
+                                            message=message))
         _save_with_search_document(ticket, stamped or ())
         audit.record(
             organization=organization, actor=actor, action="ticket.created", target_type="ticket",
@@ -362,7 +365,7 @@ def add_message(
                 fields.add("first_response_at")
             if ticket.status == Status.NEW and then_status in (None, Status.OPEN):
                 _apply_status(ticket, Status.OPEN, actor=author_user, now=now, fields=fields, reason="first_reply")
-        fields |= emit(ticket, Change.MESSAGE, now=now, actor=author_user, message=message)  # domain event
+        fields |= run_pipeline(TicketChange(ticket, ChangeKind.MESSAGE, now, actor=author_user, message=message))
         _save_with_search_document(ticket, fields)  # with the new message's words
 
         if kind == MessageKind.REPLY and not ticket.imported:
@@ -423,7 +426,7 @@ def _apply_status(
     )
     if status in NOTIFIED_STATUSES and not ticket.imported:
         notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer, message=message)
-    fields.update(emit(ticket, Change.STATUS, now=now, actor=actor, old=old, new=status))  # domain event
+    fields.update(run_pipeline(TicketChange(ticket, ChangeKind.STATUS, now, actor=actor, old=old, new=status)))
     return old
 
 
@@ -455,8 +458,8 @@ def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
         return ticket
     ticket.assignee = assignee
     ticket.updated_at = timezone.now()
-    stamped = emit(ticket, Change.ASSIGNED, now=ticket.updated_at, actor=actor, old=old,  # domain event
-                   new=assignee.pk if assignee else None)
+    stamped = run_pipeline(TicketChange(ticket, ChangeKind.ASSIGNED, ticket.updated_at, actor=actor, old=old,
+                                        new=assignee.pk if assignee else None))
     ticket.save(update_fields=["assignee", "updated_at", *sorted(stamped)])
     audit.record(
         organization=ticket.organization, actor=actor, action="ticket.assigned", target_type="ticket",
@@ -475,7 +478,8 @@ def set_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
     old = ticket.priority
     ticket.priority = priority
     ticket.updated_at = timezone.now()
-    stamped = emit(ticket, Change.PRIORITY, now=ticket.updated_at, actor=actor, old=old, new=priority)  # domain event
+    stamped = run_pipeline(TicketChange(ticket, ChangeKind.PRIORITY, ticket.updated_at, actor=actor, old=old,
+                                        new=priority))
     ticket.save(update_fields=["priority", "updated_at", *sorted(stamped)])
     ticket.refresh_from_db(fields=["is_urgent"])
     audit.record(
@@ -529,8 +533,8 @@ def set_tags(*, ticket: Ticket, names: Iterable[str], actor) -> Ticket:
             organization=ticket.organization, actor=actor, action="ticket.tags", target_type="ticket",
             target_id=ticket.pk, added=added, removed=removed,
         )
-        # automations: informational domain event (tickets.events), nothing a receiver sets is saved.
-        emit(ticket, Change.TAGS, now=ticket.updated_at, actor=actor, old=removed, new=added)
+        # Once the tags are written (rules on "updated" react to them); what a step sets is not saved.
+        run_pipeline(TicketChange(ticket, ChangeKind.TAGS, ticket.updated_at, actor=actor, old=removed, new=added))
     return ticket
 
 
