@@ -40,8 +40,9 @@ from django.utils.translation import override
 
 from billing.catalogue import Limit
 from billing.services import limit_of
+from lumiodesk.calendar.business_time import NoBusinessTime, subtract_target
+from lumiodesk.calendar.selectors import calendar_of
 from lumiodesk.models import Organization
-from sla.business_time import NoBusinessTime, subtract_target
 from tickets.models import Message, MessageKind, Ticket, TicketTag
 
 from . import actions as action_runner
@@ -200,9 +201,7 @@ class Facts:
     @property
     def calendar(self):
         if self._calendar is None:
-            from sla.config import sla_config
-
-            self._calendar = sla_config(self.ticket.organization_id).calendar
+            self._calendar = calendar_of(self.ticket.organization_id)
         return self._calendar
 
 

@@ -29,8 +29,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.catalogue import PLANS, Limit
-from sla.business_time import NoBusinessTime, subtract_target
-from sla.config import sla_configs
+from lumiodesk.calendar.business_time import NoBusinessTime, subtract_target
+from lumiodesk.calendar.selectors import calendars
 from tickets.models import Ticket
 
 from .engine import RULE_FIELDS, Facts, Rule, evaluate
@@ -91,9 +91,9 @@ def run_scan(*, now: datetime | None = None, batch: int = BATCH, max_batches: in
     now = now or timezone.now()
     totals = {"rules": 0, "looked_at": 0, "matched": 0}
     rules = time_rules()
-    configs = sla_configs({r.organization_id for r in rules})
+    by_org = calendars({r.organization_id for r in rules})
     for rule in rules:
-        calendar = configs[rule.organization_id].calendar
+        calendar = by_org[rule.organization_id]
         try:
             threshold = subtract_target(calendar, now, rule.time_amount, rule.time_unit)
         except NoBusinessTime:

@@ -28,11 +28,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from lumiodesk import notifications
+from lumiodesk.calendar.business_time import NoBusinessTime
 from lumiodesk.models import Membership, NotificationKind
 from tickets.models import Priority, Ticket
 
 from . import clock, outcomes
-from .business_time import NoBusinessTime
 from .config import SlaConfig, sla_configs
 from .formatting import duration, local
 from .models import AlertKind

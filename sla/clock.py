@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from lumiodesk.calendar.business_time import Calendar, NoBusinessTime, add_target, subtract_target
 from tickets.models import Status, Ticket
 
-from .business_time import Calendar, NoBusinessTime, add_target, subtract_target
 from .config import WARNING_LEADS, Policy, SlaConfig
 
 STOPPED = frozenset({Status.RESOLVED, Status.CLOSED})

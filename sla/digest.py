@@ -25,10 +25,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from lumiodesk import notifications
+from lumiodesk.calendar.business_time import NoBusinessTime
 from lumiodesk.models import NotificationKind, Organization
 from tickets.models import Message, MessageKind, Priority, Status, Ticket
 
-from .business_time import NoBusinessTime
 from .config import SlaConfig, sla_config
 from .formatting import local
 from .models import DigestRun

@@ -14,14 +14,14 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from lumiodesk.models import Organization
+from lumiodesk.calendar.business_time import Calendar
+from lumiodesk.models import BusinessHours, Holiday, Organization, Weekday
 from tickets.models import Priority, Ticket
 
 from . import clock
-from .business_time import Calendar
-from .config import WARNING_LEADS, SlaConfig, sla_config
+from .config import DEFAULT_POLICIES, WARNING_LEADS, SlaConfig, sla_config
 from .formatting import duration
-from .models import BusinessHours, Holiday, SlaPolicy, SlaReport, SlaSettings, TargetUnit, Weekday
+from .models import SlaPolicy, SlaReport, SlaSettings, TargetUnit
 
 RUNNING, SOON, OVERDUE, PAUSED, MET, LATE, NONE = "running", "soon", "overdue", "paused", "met", "late", "none"
 
@@ -149,8 +149,6 @@ def holidays(organization: Organization) -> QuerySet[Holiday]:
 
 
 def policies(organization: Organization) -> list[SlaPolicy]:
-    from .config import DEFAULT_POLICIES
-
     rows = {p.priority: p for p in SlaPolicy.objects.filter(organization=organization)}
     out = []
     for priority in reversed(Priority.values):  # urgent first

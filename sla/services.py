@@ -16,13 +16,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lumiodesk import audit
+from lumiodesk.calendar import ical
+from lumiodesk.calendar.selectors import DEFAULT_CLOSES, DEFAULT_OPEN_DAYS, DEFAULT_OPENS
 from lumiodesk.exceptions import InvalidInput, PermissionDenied
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.models import MIDNIGHT, BusinessHours, Holiday, Membership, Organization, Role
 from tickets.models import Priority, Status, Ticket
 
-from . import clock, ical
-from .config import DEFAULT_CLOSES, DEFAULT_OPEN_DAYS, DEFAULT_OPENS, DEFAULT_POLICIES, sla_config
-from .models import MIDNIGHT, BusinessHours, Holiday, SlaPolicy, SlaSettings, TargetUnit
+from . import clock
+from .config import DEFAULT_POLICIES, sla_config
+from .models import SlaPolicy, SlaSettings, TargetUnit
 
 MAX_TARGET_MINUTES = 60 * 24 * 366
 

@@ -20,11 +20,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from lumiodesk.access import require_membership
 from lumiodesk.exceptions import DomainError
-from lumiodesk.models import Membership, Role
+from lumiodesk.models import Holiday, Membership, Role
 
 from . import reports, selectors, services
 from .forms import BusinessHoursForm, HolidayForm, HolidayImportForm, PoliciesForm, PreviewForm, ReportForm
-from .models import Holiday, Metric, SlaReport
+from .models import Metric, SlaReport
 
 SECTIONS = ("hours", "holidays", "policies")
 

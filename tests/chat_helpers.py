@@ -5,9 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import time
 
-from lumiodesk.models import Plan
+from lumiodesk.models import BusinessHours, Plan
 from sla import services as sla_services
-from sla.models import BusinessHours
 from tickets.chat import presence, services
 from tickets.chat.models import ChatWidget
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sla.business_time import Calendar, NoBusinessTime, Unit, add_target, subtract_target
+from lumiodesk.calendar.business_time import Calendar, NoBusinessTime, Unit, add_target, subtract_target
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

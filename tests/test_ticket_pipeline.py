@@ -62,7 +62,8 @@ def first_subscriber(c: TicketChange):
 
 
 PROBED = {
-    "steps": [ORDER["steps"][0], "test_ticket_pipeline.after_sla", ORDER["steps"][1], "test_ticket_pipeline.after_rules"],
+    "steps": [ORDER["steps"][0], "test_ticket_pipeline.after_sla",
+              ORDER["steps"][1], "test_ticket_pipeline.after_rules"],
     "subscribers": ["test_ticket_pipeline.first_subscriber", *ORDER["subscribers"]],
 }
 
@@ -97,9 +98,9 @@ def test_nothing_after_a_rollback(world, queued_tasks, django_capture_on_commit_
     from django.db import transaction
 
     SEEN.clear()
-    with override_settings(TICKET_PIPELINE=PROBED), django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.set_priority(ticket=world.ticket, priority=Priority.HIGH, actor=world.agent)
-            raise RuntimeError
+    with (override_settings(TICKET_PIPELINE=PROBED), django_capture_on_commit_callbacks(execute=True),
+          pytest.raises(RuntimeError), transaction.atomic()):
+        services.set_priority(ticket=world.ticket, priority=Priority.HIGH, actor=world.agent)
+        raise RuntimeError
     assert ("subscriber", ChangeKind.PRIORITY) in SEEN
     assert not [s for s in SEEN if s[0] == "after_commit"]
