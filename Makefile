@@ -27,6 +27,7 @@ test: services
 	bash tests/install_system_deps.sh
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 bench: services
@@ -51,6 +52,7 @@ eval: services
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check .
 
 format: $(INSTALLED)

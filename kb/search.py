@@ -23,12 +23,23 @@ from lumiodesk.models import Organization
 
 from . import lexicon
 from .models import Article
-from .selectors import Scope, TicketSuggestion, visible_articles
+from .visibility import Scope, visible_articles
 
 _SAFE_LEXEME = re.compile(r"^[\w-]+$")
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 COMPOUNDS = {"arriere-plan", "feature-request", "mots-cles", "question-produit", "lundi-vendredi", "au-dela"}
 SEL_START, SEL_STOP = "\x02", "\x03"
+
+
+@dataclass
+class TicketSuggestion:
+    """An article offered on a ticket page (``kb.selectors.suggestions_for_ticket``)."""
+
+
+    article: Article
+    linked: bool
+    suggested: bool
+    is_public: bool
 
 
 @dataclass

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
@@ -149,8 +150,6 @@ def notify(
 def queue_emails(notification_ids: Sequence[int]) -> None:
     """Hand the emails to Celery. If the broker is down the rows stay unsent and
     ``resend_unsent_emails`` (beat) queues them again."""
-    from .tasks import send_agent_notification_email
-
     for pk in notification_ids:
         try:
             send_agent_notification_email.delay(pk)
@@ -273,3 +272,13 @@ def save_preferences(*, membership: Membership, choices: dict[str, tuple[bool, b
             organization_id=membership.organization_id, user_id=membership.user_id, kind=kind,
             defaults={"in_app": bool(in_app), "email": bool(email)},
         )
+
+
+# The task is defined here, beside the code that queues it (``queue_emails``), and listed in ``lumiodesk.tasks``
+# under its registered name: a task module that imports this one and is imported by it would be a cycle.
+@shared_task(
+    name="lumiodesk.tasks.send_agent_notification_email", bind=True, autoretry_for=(OSError,), retry_backoff=30,
+    retry_backoff_max=3600, max_retries=8, retry_jitter=True,
+)
+def send_agent_notification_email(self, notification_id: int) -> bool:
+    return send_email(notification_id)

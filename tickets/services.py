@@ -24,10 +24,10 @@ from crm.models import Customer
 from crm.services import get_or_create_customer
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, PermissionDenied, TransitionNotAllowed
+from lumiodesk.html_sanitizer import body_from
 from lumiodesk.models import Membership, Organization, Role
 
 from .attachments import CheckedFile, check_uploads
-from .content import body_from
 from .models import (
     Attachment,
     Channel,

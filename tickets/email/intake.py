@@ -25,10 +25,11 @@ from django.utils.translation import override
 
 from crm.services import get_or_create_customer
 from lumiodesk.exceptions import DomainError
+from lumiodesk.html_sanitizer import html_to_text, sanitize_email_html, sanitize_html, text_to_html
 from lumiodesk.models import Organization
 
+from .. import services
 from ..attachments import check_uploads
-from ..content import sanitize_email_html, sanitize_html, text_to_html
 from ..models import Channel, Message, MessageKind, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
@@ -291,8 +292,6 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
 
     The HTML is shown as the customer wrote it (sanitized, images from the message only) when it can be
     cut above the same history the text folds away; otherwise the text is shown, paragraphs kept."""
-    from ..content import html_to_text
-
     text = parsed.text.strip()
     if not text and parsed.html:
         text = html_to_text(sanitize_html(parsed.html))
@@ -334,8 +333,6 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
 
     ``received`` is the row ``receive`` just stored, with its mailbox (``ingest``): then only the
     lock is taken, the message is not read back."""
-    from .. import services
-
     holder: dict[str, InboundEmail] = {}
     pending = [InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
     try:

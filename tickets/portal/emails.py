@@ -23,7 +23,7 @@ from lumiodesk import crypto
 from ..email.models import EmailReference, Mailbox
 from ..emails import connection_for, mailbox_for, message_id_for
 from ..models import Message, MessageKind, Ticket
-from .services import SIGN_IN_LINK_MINUTES, hash_token
+from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
 
 
 def absolute(path: str) -> str:

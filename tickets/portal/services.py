@@ -3,7 +3,7 @@ notification preference, web notifications read. Satisfaction ratings are in ``s
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -23,17 +23,14 @@ from lumiodesk.models import Organization
 
 from .. import services as ticket_services
 from ..models import Channel, CustomerNotification, Message, MessageKind, Ticket
+from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
+from .tasks import send_contact_acknowledgement, send_sign_in_link
 
-SIGN_IN_LINK_MINUTES = 30
 MAX_MESSAGE_CHARS = 20_000
 
 
 class SignInLinkInvalid(InvalidInput):
     """The link is unknown, already used or expired (the customer is told the same thing in each case)."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def _check_length(text: str) -> None:
@@ -73,8 +70,6 @@ def submit_contact_form(
         attachments=list(attachments),
     )
     if ticket.customer.wants_email:
-        from .tasks import send_contact_acknowledgement
-
         transaction.on_commit(lambda: send_contact_acknowledgement.delay(ticket.pk))
     return ticket
 
@@ -110,15 +105,11 @@ def request_sign_in_link(
         requested_ip=_ip_or_none(ip),
     )
     sealed = crypto.encrypt(token)
-    from .tasks import send_sign_in_link
-
     transaction.on_commit(lambda: send_sign_in_link.delay(link.pk, sealed))
     return link
 
 
 def _ip_or_none(ip: str | None) -> str | None:
-    import ipaddress
-
     try:
         return str(ipaddress.ip_address(ip)) if ip else None
     except ValueError:
