@@ -28,11 +28,11 @@ from kb.selectors import visible_articles
 from kb.services import link_article
 from lumiodesk import notifications
 from lumiodesk.exceptions import DomainError
-from lumiodesk.models import NotificationKind
 from tickets import services as tickets
 from tickets.models import MessageKind, Ticket
 
 from .models import Outcome
+from .notification_kinds import AutomationNotificationKind
 from .rules import Act, Names, NotifyTo, describe_action
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def _notify(a, *, ticket, rule, key, **_kw):
     dedup_key = f"automation:{ticket.pk}:{key}"
     drafts = [notifications.Draft(recipient_id=r, title=title, body=body, url=url, dedup_key=dedup_key)
               for r in recipients]
-    created = notifications.notify(organization_id=ticket.organization_id, kind=NotificationKind.AUTOMATION,
+    created = notifications.notify(organization_id=ticket.organization_id, kind=AutomationNotificationKind.AUTOMATION,
                                    drafts=drafts)
     if not created:
         return Outcome.DONE, _("personne n'a été notifié (préférences de notification)")

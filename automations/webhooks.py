@@ -53,7 +53,7 @@ from billing.services import has_feature
 from lumiodesk import audit, notifications
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import NotificationKind, Role
+from lumiodesk.models import Role
 from tickets.models import Status, Ticket, TicketTag
 from tickets.pipeline import ChangeKind as Change
 from tickets.pipeline import TicketChange
@@ -68,6 +68,7 @@ from .models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from .notification_kinds import AutomationNotificationKind
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +406,7 @@ def disable_after_failures(endpoint: WebhookEndpoint, *, last_error: str, now: d
                  "envoyez un événement de test, puis réactivez-le.") % {"n": MAX_ATTEMPTS - 1} + " " + reason
     url = reverse("automations:webhook_detail", args=[endpoint.pk])
     notifications.notify(
-        organization_id=org.pk, kind=NotificationKind.WEBHOOK_DISABLED, at=now,
+        organization_id=org.pk, kind=AutomationNotificationKind.WEBHOOK_DISABLED, at=now,
         drafts=[notifications.Draft(recipient_id=a, title=title, body=body, url=url,
                                     dedup_key=f"webhook-disabled:{endpoint.pk}:{now.isoformat()}") for a in admins],
     )

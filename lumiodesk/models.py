@@ -130,19 +130,6 @@ class AuditLog(models.Model):
 # --- agent notifications (section 17): the mechanism every app uses ------------------------------------------
 
 
-class NotificationKind(models.TextChoices):
-    ASSIGNED = "assigned", _("Nouveau ticket assigné")
-    MENTION = "mention", _("Mention dans une note interne")
-    CUSTOMER_REPLY = "customer_reply", _("Réponse client")
-    SLA_WARNING = "sla_warning", _("SLA bientôt dépassé")
-    SLA_BREACH = "sla_breach", _("SLA dépassé")
-    URGENT = "urgent", _("Ticket urgent")
-    DAILY_DIGEST = "daily_digest", _("Résumé quotidien")
-    # automations: a rule's "notify" action; a webhook endpoint disabled after 6 failures (Admins).
-    AUTOMATION = "automation", _("Règle d'automatisation")
-    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook désactivé")
-
-
 class AgentNotification(models.Model):
     """One thing an agent is told, in the notification center and/or by email (their preference).
 
@@ -154,7 +141,7 @@ class AgentNotification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_notifications"
     )
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    kind = models.CharField(max_length=20)  # registered by the app that owns it (lumiodesk.notifications)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)
@@ -170,7 +157,6 @@ class AgentNotification(models.Model):
         verbose_name_plural = _("notifications agents")
         constraints = [
             models.UniqueConstraint(fields=["recipient", "dedup_key"], name="agentnotif_once_per_event"),
-            models.CheckConstraint(condition=models.Q(kind__in=NotificationKind.values), name="agentnotif_kind_valid"),
         ]
         indexes = [
             models.Index(fields=["organization", "recipient", "-created_at"], name="agentnotif_list_idx"),
@@ -194,7 +180,7 @@ class NotificationPreference(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    kind = models.CharField(max_length=20)  # a registered kind (lumiodesk.notifications)
     in_app = models.BooleanField(default=True)
     email = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)

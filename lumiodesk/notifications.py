@@ -29,26 +29,53 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
-from .models import AgentNotification, Membership, NotificationKind, NotificationPreference, Organization, Role
+from .models import AgentNotification, Membership, NotificationPreference, Organization, Role
 
 log = logging.getLogger(__name__)
 
-# (in_app, email) when a person has not chosen. The daily digest is opt-in (a manager turns it on).
-DEFAULTS: dict[str, tuple[bool, bool]] = {
-    NotificationKind.ASSIGNED: (True, True),
-    NotificationKind.MENTION: (True, True),
-    NotificationKind.CUSTOMER_REPLY: (True, False),
-    NotificationKind.SLA_WARNING: (True, True),
-    NotificationKind.SLA_BREACH: (True, True),
-    NotificationKind.URGENT: (True, True),
-    NotificationKind.DAILY_DIGEST: (False, False),
-    NotificationKind.AUTOMATION: (True, True),  # automations: a rule's "notify" action
-    NotificationKind.WEBHOOK_DISABLED: (True, True),  # automations: to the Admins
-}
-MANAGER_KINDS = frozenset({NotificationKind.DAILY_DIGEST, NotificationKind.WEBHOOK_DISABLED})
 AGENT_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
 MANAGER_ROLES = (Role.ADMIN, Role.MANAGER)
 BADGE_CAP = 99
+
+# --- the kinds: registered by the app that owns them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentNotificationKind:
+    """A kind of agent notification, registered at startup by the app that sends it (``tickets``: assigned,
+    mention, customer reply, urgent; ``sla``: warning, breach, daily digest; ``automations``: rule, webhook
+    disabled), as the apps above ``billing`` register their counters in ``billing.usage``. The core knows no
+    kind by name. ``position`` orders the preferences page."""
+
+    code: str
+    label: str  # lazy translation
+    position: int
+    in_app: bool = True  # the defaults, when a person has not chosen
+    email: bool = True
+    managers_only: bool = False  # offered to Admins and Managers only
+
+
+_kinds: dict[str, AgentNotificationKind] = {}
+
+
+def register_kind(kind: AgentNotificationKind) -> None:
+    _kinds[kind.code] = kind
+
+
+def registered_kinds() -> list[AgentNotificationKind]:
+    return sorted(_kinds.values(), key=lambda k: k.position)
+
+
+def label_of(kind: str) -> str:
+    """The kind's label; the code itself for a kind no app registers any more (old rows)."""
+    k = _kinds.get(kind)
+    return str(k.label) if k else kind
+
+
+def _defaults(kind: str) -> tuple[bool, bool]:
+    k = _kinds[kind]
+    return k.in_app, k.email
+
 
 _muted: ContextVar[bool] = ContextVar("lumiodesk_notifications_muted", default=False)
 
@@ -96,7 +123,7 @@ def channels_for(organization_id: int, user_ids: Iterable[int], kind: str) -> di
             organization_id=organization_id, kind=kind, user_id__in=ids
         ).values_list("user_id", "in_app", "email")
     }
-    return {user_id: chosen.get(user_id, DEFAULTS[kind]) for user_id in ids}
+    return {user_id: chosen.get(user_id, _defaults(kind)) for user_id in ids}
 
 
 # --- creating -----------------------------------------------------------------------------------------------
@@ -120,7 +147,7 @@ def notify(
     """
     if is_muted() or not drafts:
         return []
-    if kind not in DEFAULTS:
+    if kind not in _kinds:  # the only writer checks what the table no longer constrains
         raise ValueError(f"unknown notification kind {kind!r}")
     skip = {pk for pk in exclude if pk is not None}
     drafts = [d for d in drafts if d.recipient_id not in skip]
@@ -245,7 +272,7 @@ class Preference:
 
 
 def kinds_for(membership: Membership) -> list[str]:
-    return [k for k in NotificationKind.values if k not in MANAGER_KINDS or membership.can_manage]
+    return [k.code for k in registered_kinds() if not k.managers_only or membership.can_manage]
 
 
 def preferences_for(membership: Membership) -> list[Preference]:
@@ -256,7 +283,7 @@ def preferences_for(membership: Membership) -> list[Preference]:
         ).values_list("kind", "in_app", "email")
     }
     return [
-        Preference(kind, NotificationKind(kind).label, *chosen.get(kind, DEFAULTS[kind]))
+        Preference(kind, _kinds[kind].label, *chosen.get(kind, _defaults(kind)))
         for kind in kinds_for(membership)
     ]
 

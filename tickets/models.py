@@ -262,7 +262,7 @@ class ReplyTemplate(models.Model):
         return self.name
 
 
-class NotificationKind(models.TextChoices):
+class CustomerNotificationKind(models.TextChoices):
     AGENT_REPLY = "agent_reply", _("Réponse de l'équipe")
     WAITING_CUSTOMER = "waiting_customer", _("En attente de votre réponse")
     RESOLVED = "resolved", _("Résolu")
@@ -282,7 +282,7 @@ class CustomerNotification(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="customer_notifications")
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    kind = models.CharField(max_length=20, choices=CustomerNotificationKind.choices)
     level = models.CharField(max_length=10, choices=NotificationLevel.choices)
     title = models.CharField(max_length=200)
     body = models.TextField()

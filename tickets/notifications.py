@@ -12,30 +12,30 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from . import emails
-from .models import CustomerNotification, NotificationKind, NotificationLevel
+from .email import outbound
+from .models import CustomerNotification, CustomerNotificationKind, NotificationLevel
 
 LEVELS = {
-    NotificationKind.AGENT_REPLY: NotificationLevel.INFO,
-    NotificationKind.WAITING_CUSTOMER: NotificationLevel.WARNING,
-    NotificationKind.RESOLVED: NotificationLevel.SUCCESS,
-    NotificationKind.CLOSED: NotificationLevel.INFO,
+    CustomerNotificationKind.AGENT_REPLY: NotificationLevel.INFO,
+    CustomerNotificationKind.WAITING_CUSTOMER: NotificationLevel.WARNING,
+    CustomerNotificationKind.RESOLVED: NotificationLevel.SUCCESS,
+    CustomerNotificationKind.CLOSED: NotificationLevel.INFO,
 }
 
 
 def title_and_body(kind: str, subject: str) -> tuple[str, str]:
     """The titles and messages given by the support guide (002)."""
-    if kind == NotificationKind.WAITING_CUSTOMER:
+    if kind == CustomerNotificationKind.WAITING_CUSTOMER:
         return (
             _("Ticket de support : En attente de votre réponse"),
             _("Votre ticket '%(subject)s' est maintenant en attente de votre réponse.") % {"subject": subject},
         )
-    if kind == NotificationKind.RESOLVED:
+    if kind == CustomerNotificationKind.RESOLVED:
         return (
             _("Ticket de support : Résolu"),
             _("Votre ticket '%(subject)s' est maintenant résolu.") % {"subject": subject},
         )
-    if kind == NotificationKind.CLOSED:
+    if kind == CustomerNotificationKind.CLOSED:
         return (
             _("Ticket de support : Fermé"),
             _("Votre ticket '%(subject)s' est maintenant fermé.") % {"subject": subject},
@@ -80,4 +80,4 @@ def notify_customer(*, ticket, kind: str, message=None, email: bool = True) -> C
     retry_backoff_max=3600, max_retries=8, retry_jitter=True,
 )
 def send_customer_notification_email(self, notification_id: int) -> bool:
-    return emails.send_notification_email(notification_id)
+    return outbound.send_notification_email(notification_id)

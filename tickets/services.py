@@ -31,9 +31,9 @@ from .attachments import CheckedFile, check_uploads
 from .models import (
     Attachment,
     Channel,
+    CustomerNotificationKind,
     Message,
     MessageKind,
-    NotificationKind,
     Priority,
     ReplyTemplate,
     SavedView,
@@ -60,9 +60,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Status changes the customer hears about (002); never new -> open.
 NOTIFIED_STATUSES = {
-    Status.WAITING_CUSTOMER: NotificationKind.WAITING_CUSTOMER,
-    Status.RESOLVED: NotificationKind.RESOLVED,
-    Status.CLOSED: NotificationKind.CLOSED,
+    Status.WAITING_CUSTOMER: CustomerNotificationKind.WAITING_CUSTOMER,
+    Status.RESOLVED: CustomerNotificationKind.RESOLVED,
+    Status.CLOSED: CustomerNotificationKind.CLOSED,
 }
 REOPENED_BY_CUSTOMER = {Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED}
 WRITE_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
@@ -369,7 +369,7 @@ def add_message(
         _save_with_search_document(ticket, fields)  # with the new message's words
 
         if kind == MessageKind.REPLY and not ticket.imported:
-            notify_customer(ticket=ticket, kind=NotificationKind.AGENT_REPLY, message=message)
+            notify_customer(ticket=ticket, kind=CustomerNotificationKind.AGENT_REPLY, message=message)
         if then_status and then_status != ticket.status:
             # One action, one email: the reply's email already shows the new status.
             change_status(
@@ -634,7 +634,7 @@ def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str,
                 else:
                     t.followups_sent = followups + 1
                     fields.add("followups_sent")
-                    notify_customer(ticket=t, kind=NotificationKind.WAITING_CUSTOMER, message=message)
+                    notify_customer(ticket=t, kind=CustomerNotificationKind.WAITING_CUSTOMER, message=message)
                     done["followups"] += 1
                 t.save(update_fields=sorted(fields))
                 refresh_search_document([t.pk])

@@ -1,7 +1,7 @@
 """Emails of the customer-facing channels: the portal sign-in link and the contact form acknowledgement.
 
 Both in the organization's language, from the organization's mailbox when it has one (like every
-customer email, tickets.emails), sent from Celery after commit.
+customer email, tickets.email.outbound), sent from Celery after commit.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from crm.models import PortalSignInLink
 from lumiodesk import crypto
 
 from ..email.models import EmailReference, Mailbox
-from ..emails import connection_for, mailbox_for, message_id_for
+from ..email.outbound import connection_for, mailbox_for, message_id_for
 from ..models import Message, MessageKind, Ticket
 from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
 

@@ -40,9 +40,9 @@ from tickets.models import (
     Attachment,
     Channel,
     CustomerNotification,
+    CustomerNotificationKind,
     Message,
     MessageKind,
-    NotificationKind,
     NotificationLevel,
     Priority,
     ReplyTemplate,
@@ -334,7 +334,7 @@ class Command(BaseCommand):
             if resolved_at and c_pref != NotificationPreference.NONE:
                 web = c_pref in (NotificationPreference.WEB_ONLY, NotificationPreference.BOTH)
                 email = c_pref in (NotificationPreference.EMAIL_ONLY, NotificationPreference.BOTH)
-                notifications.append((org.pk, c_pk, pk, NotificationKind.RESOLVED, NotificationLevel.SUCCESS,
+                notifications.append((org.pk, c_pk, pk, CustomerNotificationKind.RESOLVED, NotificationLevel.SUCCESS,
                                       "Ticket de support : Résolu", f"Votre ticket '{subject}' est maintenant résolu.",
                                       web, email, resolved_at if email else None, resolved_at))
         self._copy(cur, Ticket, ["id", "organization_id", "number", "subject", "status", "priority", "channel",

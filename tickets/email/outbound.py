@@ -14,9 +14,9 @@ from django.utils.translation import override
 from billing.catalogue import Feature
 from billing.services import has_feature
 
-from .email.models import EmailReference, Mailbox
-from .models import CustomerNotification, Message, MessageKind, NotificationKind
-from .portal.satisfaction import ask_in_email
+from ..models import CustomerNotification, CustomerNotificationKind, Message, MessageKind
+from ..portal.satisfaction import ask_in_email
+from .models import EmailReference, Mailbox
 
 
 def _domain() -> str:
@@ -46,7 +46,7 @@ def connection_for(mailbox: Mailbox | None, organization):
 
 def subject_for(notification: CustomerNotification) -> str:
     ticket = notification.ticket
-    if notification.kind == NotificationKind.AGENT_REPLY:
+    if notification.kind == CustomerNotificationKind.AGENT_REPLY:
         subject = f"Re: {ticket.subject} [#{ticket.number}]"
     else:
         subject = f"{notification.title} [#{ticket.number}]"
