@@ -11,10 +11,10 @@ from django.urls import reverse
 from factories import CustomerFactory
 from portal_helpers import patch_portal_tasks, run_portal_tasks, sign_in_as, sign_in_link_from, unique_ip
 
-from crm.models import PortalSignInLink
 from lumiodesk.models import AuditLog
 from tickets.portal import services
 from tickets.portal.access import SESSION_KEY
+from tickets.portal.models import PortalSignInLink
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,6 @@ from django.urls import reverse
 from factories import TicketFactory
 from portal_helpers import patch_portal_tasks, sign_in_as, unique_ip
 
-from crm.models import SatisfactionRating
 from lumiodesk.exceptions import InvalidInput, PermissionDenied
 from lumiodesk.models import AuditLog
 from sla import reports
@@ -20,6 +19,7 @@ from tickets import services as ticket_services
 from tickets.email import outbound as emails
 from tickets.models import CustomerNotification, CustomerNotificationKind, MessageKind, Status
 from tickets.portal import satisfaction
+from tickets.portal.models import SatisfactionRating
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from crm.models import PortalSignInLink
 from lumiodesk import crypto
 
 from ..email.models import EmailReference, Mailbox
 from ..email.outbound import connection_for, mailbox_for, message_id_for
 from ..models import Message, MessageKind, Ticket
+from .models import PortalSignInLink
 from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
 
 

@@ -23,12 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Customer, SatisfactionRating
+from crm.models import Customer
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, PermissionDenied
 from lumiodesk.models import Organization
 
 from ..models import CustomerNotification, CustomerNotificationKind, Status, Ticket
+from .models import SatisfactionRating
 
 RATING_CHANGE_DAYS = 7
 RATING_LINK_DAYS = 7

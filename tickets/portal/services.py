@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from billing.catalogue import Limit
 from billing.services import require_capacity
-from crm.models import Customer, PortalSignInLink
+from crm.models import Customer
 from crm.services import normalize_email, set_notification_preference
 from lumiodesk import audit, crypto
 from lumiodesk.exceptions import InvalidInput, PermissionDenied
@@ -23,6 +23,7 @@ from lumiodesk.models import Organization
 
 from .. import services as ticket_services
 from ..models import Channel, CustomerNotification, Message, MessageKind, Ticket
+from .models import PortalSignInLink
 from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
 from .tasks import send_contact_acknowledgement, send_sign_in_link
 
