@@ -29,9 +29,11 @@ from kb.services import link_article
 from lumiodesk import notifications
 from lumiodesk.exceptions import DomainError
 from tickets import services as tickets
+from tickets.email.models import Mailbox
 from tickets.models import MessageKind, Ticket
 
-from .models import Outcome
+from . import webhooks
+from .models import Outcome, WebhookEndpoint
 from .notification_kinds import AutomationNotificationKind
 from .rules import Act, Names, NotifyTo, describe_action
 
@@ -53,10 +55,6 @@ class Result:
 
 def names_lookup(organization_id: int):
     """Fetch one display name for a journal label (the engine runs few actions; a page loads them in bulk)."""
-    from tickets.email.models import Mailbox
-
-    from .models import WebhookEndpoint
-
     def lookup(kind: str, pk: int) -> str | None:
         if kind == "users":
             user = User.objects.filter(pk=pk).only("first_name", "last_name", "email").first()
@@ -194,8 +192,6 @@ def _add_note(a, *, ticket, **_kw):
 
 
 def _webhook(a, *, ticket, rule, **_kw):
-    from . import webhooks
-
     return webhooks.call_from_rule(a["endpoint"], ticket=ticket, rule=rule)
 
 

@@ -36,6 +36,7 @@ from django.utils.translation import override
 from lumiodesk.models import Organization
 
 from . import lexicon
+from .llm import rephrase as llm_rephrase
 from .search import Analysis, Clause, Concept, analyze, idf
 from .selectors import Scope, visible_articles
 
@@ -430,8 +431,6 @@ def ask(
         lines += [f"« {q} » [{i}]" for i, q in enumerate(quotes, 1)]
     text = "\n".join(lines)
     if rephrase:
-        from .llm import rephrase as llm_rephrase
-
         text = llm_rephrase(question, quotes, language) or text
     return Answer(question, text, False, citations, "", quotes, _ms(started), top)
 

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -114,8 +115,6 @@ def _clean(title: str, body: str, language: str, audience: str, collection: Coll
 
 
 def _languages():
-    from django.conf import settings
-
     return settings.LANGUAGES
 
 

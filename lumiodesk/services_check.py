@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import psycopg
 from django.core.exceptions import ImproperlyConfigured
+
+from lumiodesk.config import read_config
 
 LOCAL = {"127.0.0.1", "localhost", "::1", None, ""}
 
@@ -83,7 +86,6 @@ def ensure_postgres(database: dict, start: bool) -> None:
                 "  Install it (Debian/Ubuntu: apt-get install postgresql) and start it,\n"
                 "  or run `docker compose up -d postgres redis`, or set DATABASE_URL to a reachable server."
             )
-    import psycopg
 
     params = {"host": host, "port": port, "user": database.get("USER") or "postgres"}
     if database.get("PASSWORD"):
@@ -115,8 +117,6 @@ def ensure_redis(url: str, start: bool) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from lumiodesk.config import read_config
-
     try:
         config = read_config(Path(__file__).resolve().parent.parent)
     except ImproperlyConfigured as exc:

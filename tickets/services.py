@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import DurationField, F, Func, Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Func, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -548,8 +548,6 @@ class _Days(Func):
 
 def _older_than(field_days: str, now: datetime) -> Q:
     """status_changed_at <= now - <organization's delay in days>."""
-    from django.db.models import DateTimeField, ExpressionWrapper, Value
-
     limit = ExpressionWrapper(Value(now) - _Days(F(f"organization__{field_days}")), output_field=DateTimeField())
     return Q(status_changed_at__lte=limit)
 

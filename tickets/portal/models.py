@@ -1,6 +1,6 @@
 """The portal's own rows: one-time sign-in links and satisfaction ratings (moved from ``crm``, state only: the
 tables keep their names ``crm_portalsigninlink`` and ``crm_satisfactionrating``). Registered through
-``tickets.models``, like the chat and email models."""
+``tickets.models``, like the chat and email models (so they name ``tickets.Ticket`` by string, not by import)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Customer
 from lumiodesk.models import Organization
-
-from ..models import Ticket
 
 
 class PortalSignInLink(models.Model):
@@ -52,7 +50,7 @@ class SatisfactionRating(models.Model):
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="satisfaction")
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, related_name="satisfaction")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="satisfaction_ratings")
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
