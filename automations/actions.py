@@ -70,7 +70,7 @@ def names_lookup(organization_id: int):
 
 
 def run(action: dict, *, ticket: Ticket, rule, facts, key: str) -> Result:
-    """``rule``: the running rule (``engine.Rule``: its ``pk`` and ``name``)."""
+    """``rule``: the running rule (``engine.CompiledRule``: its ``pk`` and ``name``)."""
     label = describe_action(action, Names(lookup=names_lookup(ticket.organization_id)))
     handler = HANDLERS.get(action.get("type"))
     if handler is None:

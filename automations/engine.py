@@ -88,12 +88,12 @@ SELECT id, name, events, match, conditions, actions, stop_after, time_status, ti
 FROM automations_automationrule WHERE organization_id = %s AND is_active
 ORDER BY position, id
 """
-_cache: dict[int, tuple[tuple, list[Rule]]] = {}
+_cache: dict[int, tuple[tuple, list[CompiledRule]]] = {}
 _CACHE_SIZE = 2000
 
 
 @dataclass(frozen=True)
-class Rule:
+class CompiledRule:
     """An active rule as the engine runs it: its conditions compiled into predicates, cheapest first."""
 
     pk: int
@@ -109,7 +109,7 @@ class Rule:
     predicates: tuple[Callable[[Facts], bool], ...] = ()
 
     @classmethod
-    def compile(cls, rule) -> Rule:
+    def compile(cls, rule) -> CompiledRule:
         conditions = tuple(sorted(rule.conditions, key=lambda c: _COST.get(c.get("field"), 0)))
         return cls(rule.pk, rule.name, tuple(rule.events or ()), rule.match, conditions, rule.actions,
                    rule.stop_after, rule.time_status, rule.time_amount, rule.time_unit,
@@ -120,7 +120,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def active_rules(organization: Organization) -> list[Rule]:
+def active_rules(organization: Organization) -> list[CompiledRule]:
     """The active rules the plan lets run, in evaluation order: one small query while they are unchanged."""
     with connection.cursor() as cur:
         cur.execute(_FINGERPRINT_SQL, [organization.pk])
@@ -133,7 +133,7 @@ def active_rules(organization: Organization) -> list[Rule]:
         else:
             cur.execute(_RULES_SQL, [organization.pk])
             rules = [
-                Rule.compile(SimpleNamespace(
+                CompiledRule.compile(SimpleNamespace(
                     pk=pk, name=name, events=events, match=match, conditions=_json(conditions),
                     actions=_json(actions), stop_after=stop_after, time_status=time_status,
                     time_amount=time_amount, time_unit=time_unit,
@@ -147,7 +147,7 @@ def active_rules(organization: Organization) -> list[Rule]:
     return rules[: limit_of(organization, Limit.ACTIVE_AUTOMATIONS)]
 
 
-def rules_for(organization: Organization, trigger: str) -> list[Rule]:
+def rules_for(organization: Organization, trigger: str) -> list[CompiledRule]:
     return [r for r in active_rules(organization) if trigger in r.events and r.time_status is None]
 
 
@@ -259,7 +259,7 @@ def condition_holds(c: dict, facts: Facts) -> bool:
     return predicate(c)(facts)
 
 
-def rule_matches(rule: Rule, facts: Facts) -> bool:
+def rule_matches(rule: CompiledRule, facts: Facts) -> bool:
     if not rule.predicates:
         return True
     if rule.match == Match.ANY:
@@ -271,7 +271,7 @@ def rule_matches(rule: Rule, facts: Facts) -> bool:
 
 
 def evaluate(
-    ticket: Ticket, trigger: str, *, rules: Sequence[Rule], now: datetime, message: Message | None = None,
+    ticket: Ticket, trigger: str, *, rules: Sequence[CompiledRule], now: datetime, message: Message | None = None,
     facts: Facts | None = None, before_actions: Callable[[], None] | None = None, key: str = "",
 ) -> list[AutomationRun]:
     """Run ``rules`` on ``ticket`` in order; journal each rule that matched. Call inside a transaction.
@@ -337,7 +337,7 @@ class AfterCommit:
     rules read when it was scheduled: after the commit, nothing is read again unless a rule matches.
     """
 
-    def __init__(self, ticket: Ticket, trigger: str, message: Message | None, rules: list[Rule]):
+    def __init__(self, ticket: Ticket, trigger: str, message: Message | None, rules: list[CompiledRule]):
         self.ticket, self.trigger, self.message, self.rules = ticket, trigger, message, rules
 
     @property
@@ -367,7 +367,7 @@ def after_commit(ticket: Ticket, trigger: str, message: Message | None = None) -
 
 
 def evaluate_event(ticket: Ticket, trigger: str, *, message: Message | None = None,
-                   rules: list[Rule] | None = None) -> list[AutomationRun]:
+                   rules: list[CompiledRule] | None = None) -> list[AutomationRun]:
     """An update or a customer reply, after its commit, in a transaction of its own. The ticket row is
     locked (and read again) only once a rule matched, before its first action; a change made meanwhile by
     someone else evaluates the rules again after its own commit."""

@@ -33,7 +33,7 @@ from lumiodesk.calendar.business_time import NoBusinessTime, subtract_target
 from lumiodesk.calendar.selectors import calendars
 from tickets.models import Ticket
 
-from .engine import RULE_FIELDS, Facts, Rule, evaluate
+from .engine import RULE_FIELDS, CompiledRule, Facts, evaluate
 from .models import AutomationRule, Trigger
 
 BATCH = 200
@@ -147,7 +147,7 @@ def _run(rule: AutomationRule, claimed: dict[int, tuple[int, datetime]], *, now:
         .defer("search_vector").filter(pk__in=list(claimed)).order_by("id")
     )
     matched = []
-    compiled = Rule.compile(rule)
+    compiled = CompiledRule.compile(rule)
     for ticket in tickets:
         ticket.organization = rule.organization
         episode_id, since = claimed[ticket.pk]
