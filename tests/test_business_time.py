@@ -1,4 +1,4 @@
-"""sla.business_time: examples, then properties checked against a slow minute-by-minute reference.
+"""lumiodesk.calendar.business_time: examples, then properties checked against a slow minute-by-minute reference.
 
 The reference knows nothing but the definition: a minute is business time if its local wall-clock
 date and time (zoneinfo) fall inside that weekday's opening hours on a non-holiday date.

@@ -90,7 +90,7 @@ OLD_STATUSES = [(Status.CLOSED, 955), (Status.OPEN, 25), (Status.WAITING_INTERNA
 
 
 def _html(text: str) -> str:
-    """What tickets.content.text_to_html stores, without its cost per row."""
+    """What lumiodesk.html_sanitizer.text_to_html stores, without its cost per row."""
     paras = html.escape(text).split("\n\n")
     return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paras)
 
