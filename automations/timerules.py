@@ -3,7 +3,7 @@
 A time rule has one condition "in status S for at least N business minutes/hours/days". For each active
 time rule (within its organization's plan limit) the scan:
 
-1. computes, with the organization's calendar (``lumiodesk.calendar.business_time``), the *threshold*: the latest instant
+1. computes, with the organization's calendar (``lumiodesk.calendar``), the *threshold*: the latest instant
    from which N of business time has elapsed by now. A ticket in S since then or earlier qualifies;
 2. reads the next tickets in S whose ``status_changed_at`` is past the rule's cursor and not after the
    threshold, in ``(status_changed_at, id)`` order (index ``automations_ticket_status_since_idx``): a
