@@ -62,9 +62,8 @@ def first_subscriber(c: TicketChange):
 
 
 PROBED = {
-    "steps": [ORDER["steps"][0], "test_ticket_pipeline.after_sla",
-              ORDER["steps"][1], "test_ticket_pipeline.after_rules"],
-    "subscribers": ["test_ticket_pipeline.first_subscriber", *ORDER["subscribers"]],
+    "steps": [ORDER["steps"][0], f"{__name__}.after_sla", ORDER["steps"][1], f"{__name__}.after_rules"],
+    "subscribers": [f"{__name__}.first_subscriber", *ORDER["subscribers"]],
 }
 
 
