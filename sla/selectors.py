@@ -89,7 +89,7 @@ def sla_statuses(organization: Organization, tickets: Iterable[Ticket], now: dat
 
 
 @dataclass(frozen=True)
-class Clock:
+class ClockPanel:
     """A clock on the ticket page: its due time and where it stands."""
 
     metric_label: str
@@ -104,30 +104,30 @@ def ticket_clocks(ticket: Ticket, now: datetime, config: SlaConfig | None = None
         return {"clocks": [], "imported": ticket.imported}
     config = config or sla_config(ticket.organization_id)
     cal = config.calendar
-    clocks: list[Clock] = []
+    clocks: list[ClockPanel] = []
 
     fr_due = ticket.first_response_due_at
     if ticket.first_response_at is not None:
         ok = ticket.first_response_at <= fr_due
         status = SlaStatus(MET if ok else LATE, _("respectée") if ok else _("dépassée"))
-        clocks.append(Clock(_("Première réponse"), fr_due, status, ticket.first_response_at))
+        clocks.append(ClockPanel(_("Première réponse"), fr_due, status, ticket.first_response_at))
     elif ticket.status in clock.STOPPED:
-        clocks.append(Clock(_("Première réponse"), fr_due, SlaStatus(NONE, _("sans réponse publique"))))
+        clocks.append(ClockPanel(_("Première réponse"), fr_due, SlaStatus(NONE, _("sans réponse publique"))))
     else:
         warn = clock.warn_at(cal, ticket.priority, fr_due)
-        clocks.append(Clock(_("Première réponse"), fr_due, _running(cal, fr_due, warn, now, clock.FIRST_RESPONSE)))
+        clocks.append(ClockPanel(_("Première réponse"), fr_due, _running(cal, fr_due, warn, now, clock.FIRST_RESPONSE)))
 
     res_due = ticket.resolution_due_at
     if ticket.status in clock.STOPPED:
         stopped = ticket.sla_paused_at or ticket.resolved_at
         ok = stopped is not None and stopped <= res_due
         status = SlaStatus(MET if ok else LATE, _("respectée") if ok else _("dépassée"))
-        clocks.append(Clock(_("Résolution"), res_due, status, ticket.resolved_at))
+        clocks.append(ClockPanel(_("Résolution"), res_due, status, ticket.resolved_at))
     elif ticket.sla_paused_at is not None:
-        clocks.append(Clock(_("Résolution"), res_due, _paused(ticket, cal), ticket.sla_paused_at))
+        clocks.append(ClockPanel(_("Résolution"), res_due, _paused(ticket, cal), ticket.sla_paused_at))
     else:
         warn = clock.warn_at(cal, ticket.priority, res_due)
-        clocks.append(Clock(_("Résolution"), res_due, _running(cal, res_due, warn, now, clock.RESOLUTION)))
+        clocks.append(ClockPanel(_("Résolution"), res_due, _running(cal, res_due, warn, now, clock.RESOLUTION)))
     return {
         "clocks": clocks,
         "time_zone": cal.time_zone,
