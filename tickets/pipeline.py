@@ -9,28 +9,29 @@ The order is written once, in ``settings.TICKET_PIPELINE`` (the composition root
 ``MIDDLEWARE`` does), and loaded once with ``import_string``::
 
     TICKET_PIPELINE = {
-        "steps": [                                       # inside the transaction, before the save
-            "sla.pipeline.stamp_due_times",              # 1. SLA due times, pauses, outcomes
-            "automations.pipeline.rules_on_creation",    # 2. rules on "ticket created" (they see the stamps)
+        "steps": [                                        # inside the transaction, before the save
+            "sla.pipeline.stamp_due_times",               # 1. SLA due times, pauses, outcomes
+            "automations.pipeline.rules_on_creation",     # 2. "ticket created" rules (they see the stamps)
         ],
-        "subscribers": [                                 # once the steps ran; their effects after the commit
-            "tickets.agent_notifications.on_ticket_change",  # assigned / urgent / customer reply / mention
-            "tickets.chat.inbox.on_ticket_change",           # the chat inbox follows its tickets
-            "tickets.counters.on_ticket_change",             # the cached "closed" counter
-            "automations.pipeline.rules_after_update",       # rules on "updated" / "customer replied"
-            "automations.webhooks.on_ticket_change",         # webhook outbox rows
+        "subscribers": [                                  # then; their effects after the commit, in this order
+            "tickets.subscribers.notify_agents_of_change",  # assigned / urgent / customer reply / mention
+            "tickets.subscribers.follow_chat_inbox",        # the chat inbox follows its tickets
+            "tickets.subscribers.forget_closed_count",      # the cached "closed" counter
+            "automations.pipeline.rules_after_update",      # "updated" / "customer replied" rules
+            "automations.webhooks.on_ticket_change",        # webhook outbox rows
         ],
     }
 
 Contract of a **step** ``(change: TicketChange) -> set[str]``: it runs inside the service's transaction, in
 the written order, may set fields on ``change.ticket`` and returns their names; the service writes them in
 the same UPDATE as its own change (for a creation, one more). A later step sees what an earlier one set (the
-creation rules see the SLA due times). A step does nothing outside the database.
+creation rules see the SLA due times). A step acts outside the database only through changes of its own (a
+rule's action is a service call: its subscribers' work also waits for the commit).
 
 Contract of a **subscriber** ``(change: TicketChange) -> Callable[[], None] | None``: it is called right after
-the steps, still inside the transaction, and sets no ticket field. It decides *now* what the change means
-(from the change as it is at this instant: a rule that assigns the ticket later is a change of its own) and
-returns what to do *after the commit*, or None. The pipeline hands that callable to
+the steps, still inside the transaction, and sets no ticket field. It decides *now* what the change means and
+returns what to do *after the commit*, or None. (A creation rule's own changes run before the creation's
+subscribers; the CREATED change carries in ``new`` what the ticket was created with, so each is told once.) The pipeline hands that callable to
 ``transaction.on_commit`` (robust: a failing one is logged and never stops the next), in the written order;
 a rolled-back change does nothing. Two subscribers also write rows that must commit with the change: the
 chat inbox (``waiting_since``) and the webhook outbox (``automations.webhooks``: a committed change always
@@ -44,7 +45,6 @@ stamps nothing for them) and nothing else reacts to them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,8 +58,6 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from .models import Message, Ticket
-
-log = logging.getLogger(__name__)
 
 
 class ChangeKind(StrEnum):
