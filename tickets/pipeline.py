@@ -32,8 +32,8 @@ Contract of a **subscriber** ``(change: TicketChange) -> Callable[[], None] | No
 the steps, still inside the transaction, and sets no ticket field. It decides *now* what the change means and
 returns what to do *after the commit*, or None. (A creation rule's own changes run before the creation's
 subscribers; the CREATED change carries in ``new`` what the ticket was created with, so each is told once.)
-The pipeline hands that callable to ``transaction.on_commit`` (robust: a failing one is logged and never stops the next), in the written order;
-a rolled-back change does nothing. Two subscribers also write rows that must commit with the change: the
+The pipeline hands that callable to ``transaction.on_commit`` (robust: a failing one is logged and never
+stops the next), in the written order; a rolled-back change does nothing. Two subscribers also write rows that must commit with the change: the
 chat inbox (``waiting_since``) and the webhook outbox (``automations.webhooks``: a committed change always
 has its deliveries, sent after the commit by the task).
 
