@@ -33,9 +33,9 @@ the steps, still inside the transaction, and sets no ticket field. It decides *n
 returns what to do *after the commit*, or None. (A creation rule's own changes run before the creation's
 subscribers; the CREATED change carries in ``new`` what the ticket was created with, so each is told once.)
 The pipeline hands that callable to ``transaction.on_commit`` (robust: a failing one is logged and never
-stops the next), in the written order; a rolled-back change does nothing. Two subscribers also write rows that must commit with the change: the
-chat inbox (``waiting_since``) and the webhook outbox (``automations.webhooks``: a committed change always
-has its deliveries, sent after the commit by the task).
+stops the next), in the written order; a rolled-back change does nothing. Two subscribers also write rows
+that must commit with the change: the chat inbox (``waiting_since``) and the webhook outbox
+(``automations.webhooks``: a committed change always has its deliveries, sent after the commit by the task).
 
 Recursion is bounded at one level: a rule's actions go through the same services as the system actor, so
 each of them runs this pipeline again (SLA stamps, notifications, webhooks), but rules do not run on
