@@ -21,8 +21,9 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from lumiodesk.models import Organization
 
+from .assistant import TicketSuggestion, ticket_suggestions
 from .models import Article, ArticleLink, ArticleRevision, ArticleStatus, Collection, CollectionVisibility
-from .search import TicketSuggestion, article_query, ticket_suggestion_rows
+from .search import article_query
 from .visibility import Scope, visible_articles
 
 __all__ = ["Scope", "TicketSuggestion", "visible_articles"]  # and the functions below; defined beside their use
@@ -136,9 +137,9 @@ def linked_ticket_count(article: Article) -> int:
 
 
 def suggestions_for_ticket(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
-    """Articles for the ticket page, in ONE query: those linked to the ticket, then the published,
-    visible articles that match the ticket's subject and its customer's first message."""
-    return ticket_suggestion_rows(ticket, limit=limit)
+    """Articles for the ticket page: those linked to the ticket, then the published, visible articles the
+    assistant's retrieval finds for the ticket's subject and its customer's first message."""
+    return ticket_suggestions(ticket, limit=limit)
 
 
 def linked_articles_exist(ticket) -> QuerySet[Article]:
