@@ -14,12 +14,13 @@ from . import clock, outcomes
 from .config import sla_config
 
 # What a priority change may read stale from the view's copy of the ticket (set_priority takes no lock).
-_STATE = ("status", "created_at", "first_response_at", "sla_paused_at", "sla_paused_seconds", "imported")
+_STATE = ("status", "created_at", "first_response_at", "sla_paused_at", "sla_paused_seconds", "imported",
+          "out_of_sla")
 
 
 def stamp_due_times(c: TicketChange) -> set[str]:
     ticket, change, now, actor, old, new, message = c.ticket, c.kind, c.now, c.actor, c.old, c.new, c.message
-    if ticket.imported or change == Change.ASSIGNED:
+    if ticket.imported or ticket.out_of_sla or change == Change.ASSIGNED:
         return set()
     first_reply = (change == Change.MESSAGE and message.kind == MessageKind.REPLY
                    and ticket.first_response_at == message.created_at)

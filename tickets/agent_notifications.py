@@ -83,7 +83,7 @@ class Pending:
 def to_notify(c: TicketChange) -> list[Pending]:
     """What this change tells agents, decided at the change (the ticket as it is now)."""
     ticket, change, now, actor, old, new, message = c.ticket, c.kind, c.now, c.actor, c.old, c.new, c.message
-    if ticket.imported or notifications.is_muted():
+    if ticket.imported or ticket.is_automatic or notifications.is_muted():
         return []
     pending: list[Pending] = []
 

@@ -1,4 +1,4 @@
-"""Opening hours and holidays now belong to the core (``lumiodesk`` 0005): removed from this app's state
+"""Opening hours and holidays now belong to the core (``lumiodesk`` 0006): removed from this app's state
 only; the tables and their rows stay."""
 
 from django.db import migrations
@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sla', '0002_defaults_for_existing_organizations'),
-        ('lumiodesk', '0005_business_calendar_from_sla'),
+        ('lumiodesk', '0006_business_calendar_from_sla'),
     ]
 
     operations = [

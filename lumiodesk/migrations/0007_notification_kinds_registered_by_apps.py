@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lumiodesk', '0005_business_calendar_from_sla'),
+        ('lumiodesk', '0006_business_calendar_from_sla'),
     ]
 
     operations = [

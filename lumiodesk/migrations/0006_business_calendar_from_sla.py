@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lumiodesk', '0004_notification_kinds_automations'),
+        ('lumiodesk', '0005_automatic_mail_and_bounces'),
     ]
 
     operations = [
