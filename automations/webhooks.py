@@ -53,7 +53,6 @@ from billing.services import has_feature
 from lumiodesk import audit, notifications
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import Role
 from tickets.models import Status, Ticket, TicketTag
 from tickets.pipeline import ChangeKind as Change
 from tickets.pipeline import TicketChange
@@ -399,7 +398,7 @@ def disable_after_failures(endpoint: WebhookEndpoint, *, last_error: str, now: d
     )
     audit.record(organization=org, actor=None, action="webhook.disabled", target_type="webhook",
                  target_id=endpoint.pk, url=endpoint.url, reason=reason)
-    admins = notifications.agents_of(org.pk, roles=(Role.ADMIN,))
+    admins = notifications.agents_of(org.pk, capability="notifications.admin")
     with override(org.language):
         title = _("Webhook désactivé : %(url)s") % {"url": endpoint.url}
         body = _("Après %(n)s échecs, LumioDesk a désactivé ce webhook. Corrigez le serveur qui le reçoit, "

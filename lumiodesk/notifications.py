@@ -29,12 +29,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
-from .models import AgentNotification, Membership, NotificationPreference, Organization, Role
+from .models import AgentNotification, Membership, NotificationPreference, Organization
+from .permissions import role_can, roles_with
 
 log = logging.getLogger(__name__)
-
-AGENT_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
-MANAGER_ROLES = (Role.ADMIN, Role.MANAGER)
 BADGE_CAP = 99
 
 # --- the kinds: registered by the app that owns them ---------------------------------------------------------
@@ -52,7 +50,7 @@ class AgentNotificationKind:
     position: int
     in_app: bool = True  # the defaults, when a person has not chosen
     email: bool = True
-    managers_only: bool = False  # offered to Admins and Managers only
+    managers_only: bool = False  # offered only to members with "notifications.team" (lumiodesk.permissions)
 
 
 _kinds: dict[str, AgentNotificationKind] = {}
@@ -106,10 +104,12 @@ class Draft:
 # --- who ----------------------------------------------------------------------------------------------------
 
 
-def agents_of(organization_id: int, *, roles: Sequence[str] = AGENT_ROLES) -> list[int]:
-    """Active members who work tickets (or, with ``roles=MANAGER_ROLES``, who manage the team)."""
+def agents_of(organization_id: int, *, capability: str = "tickets.be_assigned") -> list[int]:
+    """Active members who work tickets (or, with ``capability="notifications.team"``, who oversee the team:
+    the roles come from the permission table)."""
     return list(
-        Membership.objects.filter(organization_id=organization_id, is_active=True, role__in=roles)
+        Membership.objects.filter(organization_id=organization_id, is_active=True,
+                                  role__in=roles_with(capability))
         .order_by("user_id").values_list("user_id", flat=True)
     )
 
@@ -272,7 +272,8 @@ class Preference:
 
 
 def kinds_for(membership: Membership) -> list[str]:
-    return [k.code for k in registered_kinds() if not k.managers_only or membership.can_manage]
+    team = membership.is_active and role_can(membership.role, "notifications.team")
+    return [k.code for k in registered_kinds() if not k.managers_only or team]
 
 
 def preferences_for(membership: Membership) -> list[Preference]:
