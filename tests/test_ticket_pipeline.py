@@ -8,6 +8,7 @@ import pytest
 from automation_helpers import rule
 from django.conf import settings
 from django.test import override_settings
+from factories import acting
 
 from automations.models import AutomationRun
 from tickets import services
@@ -72,7 +73,7 @@ def test_steps_in_order_then_subscribers_then_after_commit(world, queued_tasks, 
     SEEN.clear()
     with override_settings(TICKET_PIPELINE=PROBED), django_capture_on_commit_callbacks(execute=True):
         ticket = services.create_ticket(organization=world.org, customer=world.customer, subject="Écran noir",
-                                        body="Plus rien ne s'affiche.", actor=world.agent)
+                                        body="Plus rien ne s'affiche.", actor=acting(world.agent))
         assert ("after_commit", ChangeKind.CREATED) not in SEEN  # nothing after the commit before it
     created, priority = ChangeKind.CREATED, ChangeKind.PRIORITY
     assert [s[:2] for s in SEEN] == [
@@ -99,7 +100,7 @@ def test_nothing_after_a_rollback(world, queued_tasks, django_capture_on_commit_
     SEEN.clear()
     with (override_settings(TICKET_PIPELINE=PROBED), django_capture_on_commit_callbacks(execute=True),
           pytest.raises(RuntimeError), transaction.atomic()):
-        services.set_priority(ticket=world.ticket, priority=Priority.HIGH, actor=world.agent)
+        services.set_priority(ticket=world.ticket, priority=Priority.HIGH, actor=acting(world.agent))
         raise RuntimeError
     assert ("subscriber", ChangeKind.PRIORITY) in SEEN
     assert not [s for s in SEEN if s[0] == "after_commit"]
