@@ -26,6 +26,8 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from automations import engine, services, timerules
+from automations.models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
 from crm.models import Customer
 from lumiodesk import notifications
 from lumiodesk.calendar.business_time import subtract_target
@@ -34,9 +36,6 @@ from lumiodesk.models import Membership, Organization, Plan, Role
 from lumiodesk.permissions import SystemActor
 from tickets import services as tickets
 from tickets.models import Status, Ticket
-
-from . import engine, services, timerules
-from .models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
 
 EVENT_TARGET_MS = 5
 SCAN_TARGET_MS = 2000
