@@ -12,7 +12,7 @@ import pytest
 from lumiodesk import notifications
 from lumiodesk.models import BusinessHours, Holiday
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_contracts_are_kept():
