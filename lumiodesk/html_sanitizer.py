@@ -80,3 +80,22 @@ def body_from(*, text: str = "", html_body: str = "") -> tuple[str, str]:
         return clean, (text or html_to_text(clean)).strip()
     text = (text or "").replace("\r\n", "\n").strip()
     return text_to_html(text), text
+
+
+NEUTRAL_SUBJECT_CHARS = 40
+_LINKLIKE = ("://", "@", "www.")
+
+
+def neutral_subject(subject: str, limit: int = NEUTRAL_SUBJECT_CHARS) -> str:
+    """A subject someone typed, made safe to repeat to an address that may not be theirs: one line, cut
+    short, and without anything a mail client would turn into a link (URLs, addresses, domain names are
+    replaced by "[…]"). Word by word, no regular expression: linear on any input."""
+    words = []
+    for word in (subject or "")[:1000].split():
+        lowered = word.lower()
+        dotted = "." in lowered.strip(".,;:!?…»«()[]\"'")
+        if any(mark in lowered for mark in _LINKLIKE) or dotted:
+            word = "[…]"
+        words.append(word)
+    text = " ".join(words)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

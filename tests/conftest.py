@@ -113,7 +113,8 @@ def queued_emails(request, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def queued_tasks(request, monkeypatch):
-    """The agent-notification and SLA tasks handed to Celery after commit, as (task name, args, kwargs).
+    """The agent-notification, SLA, passage-embedding and mailbox-verification tasks handed to Celery after
+    commit, as (task name, args, kwargs).
 
     Like ``queued_emails``: unit tests check what was queued and run the task function themselves
     (``run_queued`` below); tests marked ``worker`` use the real broker.
@@ -124,10 +125,11 @@ def queued_tasks(request, monkeypatch):
     from kb.tasks import embed_article_passages
     from lumiodesk.tasks import send_agent_notification_email
     from sla.tasks import restamp_organization
-    from tickets.tasks import notify_agents
+    from tickets.tasks import notify_agents, send_mailbox_verification
 
     queued: list[tuple[str, tuple, dict]] = []
-    for task in (notify_agents, send_agent_notification_email, restamp_organization, embed_article_passages):
+    for task in (notify_agents, send_agent_notification_email, restamp_organization, embed_article_passages,
+                 send_mailbox_verification):
         monkeypatch.setattr(
             task, "delay", lambda *args, _name=task.name, **kwargs: queued.append((_name, args, kwargs))
         )

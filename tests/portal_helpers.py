@@ -51,3 +51,13 @@ def sign_in_link_from(mail) -> str:
     found = LINK.search(mail.body)
     assert found, mail.body
     return found.group(0)
+
+
+def open_link(client, path: str) -> str:
+    """Open an emailed link as the customer's browser does (GET): the token goes into the session and the
+    answer redirects to a URL without it, which is returned."""
+    response = client.get(path)
+    assert response.status_code == 302, response.status_code
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    assert token not in response["Location"]
+    return response["Location"]

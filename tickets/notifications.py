@@ -12,6 +12,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from lumiodesk.html_sanitizer import neutral_subject
+
 from .email import outbound
 from .models import CustomerNotification, CustomerNotificationKind, NotificationLevel
 
@@ -56,7 +58,9 @@ def notify_customer(*, ticket, kind: str, message=None, email: bool = True) -> C
     if not (web or email):
         return None
     with override(ticket.organization.language):
-        title, body = title_and_body(kind, ticket.subject)
+        # A contact-form ticket whose sender has not confirmed the address: their subject is not repeated as-is.
+        title, body = title_and_body(kind, neutral_subject(ticket.subject) if ticket.sender_unverified
+                                     else ticket.subject)
     notification = CustomerNotification.objects.create(
         organization_id=ticket.organization_id,
         customer=customer,

@@ -192,6 +192,7 @@ def create_ticket(
     body_quoted: str = "",
     email_message_id: str = "",
     savepoint: bool = True,
+    sender_unverified: bool = False,
     automatic: bool = False,
     out_of_sla: bool = False,
 ) -> Ticket:
@@ -236,6 +237,7 @@ def create_ticket(
             is_automatic=automatic,
             out_of_sla=out_of_sla,
             mailbox=mailbox,
+            sender_unverified=sender_unverified,
             created_at=now,
             updated_at=now,
             status_changed_at=now,

@@ -1,4 +1,4 @@
-"""The portal's sign-in links and satisfaction ratings move to ``tickets`` (its 0009), state only: the tables
+"""The portal's sign-in links and satisfaction ratings move to ``tickets`` (its 0010), state only: the tables
 and their rows stay."""
 
 from django.db import migrations

@@ -65,7 +65,17 @@ def test_contact_form_portal_reply_and_rating(live_server, page, world, screensh
     ticket = Ticket.objects.get(organization=world.org, subject="Export CSV vide")
     assert f"#{ticket.number}" in page.inner_text("main")
     both_widths(page, screenshot, "portal-contact-confirmation")
-    assert any(f"[#{ticket.number}]" in m.subject for m in mail.outbox)  # the acknowledgement
+    ack = next(m for m in mail.outbox if f"[#{ticket.number}]" in m.subject)  # the acknowledgement
+    assert "aucune ligne" not in ack.body  # never a copy of what was typed (issue 15: the form relayed mail)
+
+    # Anyone can type an address in the form: the customer confirms from the email that the request is theirs
+    # (the link's token goes into the session, the page has a clean URL).
+    confirm = re.search(r"https?://\S+/help/acme/contact/confirm/\S+/", ack.body).group(0)
+    page.goto(base + path_of(confirm))
+    page.wait_for_url(f"{base}/help/acme/contact/confirm/{ticket.number}/")
+    both_widths(page, screenshot, "portal-contact-confirm")
+    page.get_by_role("button", name="Oui, c'est ma demande").click()
+    page.get_by_text("Demande confirmée").wait_for()
 
     # The team answers, with an internal note the customer must never see.
     ticket_services.assign(ticket=ticket, assignee=world.agent, actor=acting(world.manager))

@@ -66,6 +66,7 @@ URL_ARGS = {
     "sla:report": lambda o: {"pk": o.report.pk},
     "email:mailbox_edit": lambda o: {"pk": o.mailbox.pk},
     "email:mailbox_pause": lambda o: {"pk": o.mailbox.pk},
+    "email:mailbox_verify": lambda o: {"pk": o.mailbox.pk},
     "email:inbound_raw": lambda o: {"pk": o.inbound.pk},
     "email:inbound_retry": lambda o: {"pk": o.inbound.pk},
     "chat:ticket_live": lambda o: {"number": o.ticket.number},

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import Organization
+from tickets.email.intake import find_mailbox
 from tickets.email.models import Mailbox
 from tickets.models import Message, Status, Ticket
 
@@ -28,7 +29,11 @@ def test_seed_demo():
     assert set(Ticket.objects.filter(organization=org).values_list("status", flat=True)) == set(Status.values)
     for email in ("admin@lumiodesk.test", "manager@lumiodesk.test", "agent@lumiodesk.test", "viewer@lumiodesk.test"):
         assert authenticate(username=email, password="demo-lumiodesk") is not None, email
-    assert Mailbox.objects.get(organization=org).address == "support@lumiodesk.test"
+    demo_mailbox = Mailbox.objects.get(organization=org)
+    assert demo_mailbox.address == "support@lumiodesk.test"
+    # Verified: the SMTP receiver answers for the demo's own address (issue 15, item 5).
+    assert demo_mailbox.is_verified
+    assert find_mailbox("support@lumiodesk.test") == demo_mailbox
 
     # Every scripted subject and message is written out: no "{month}" left for anyone to read.
     subjects = [s for s in Ticket.objects.values_list("subject", flat=True) if PLACEHOLDER.search(s)]

@@ -18,6 +18,7 @@ from email.parser import BytesHeaderParser
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
@@ -62,7 +63,11 @@ def inbound_domain() -> str:
 
 
 def find_mailbox(address: str) -> Mailbox:
-    """A mailbox by its forwarding address (global) or its own address (must be unambiguous)."""
+    """A mailbox by its forwarding address, or by its own address once verified (``verification``).
+
+    An unverified own address routes nowhere: what an organization types in its settings never changes
+    where anyone else's mail goes. A verified address belongs to one mailbox at most (unique index).
+    """
     address = (address or "").strip().strip("<>").lower()
     local, _at, domain = address.rpartition("@")
     if domain == inbound_domain().lower() and "-" in local:
@@ -70,10 +75,30 @@ def find_mailbox(address: str) -> Mailbox:
         mailbox = Mailbox.objects.select_related("organization").filter(forward_token=token).first()
         if mailbox is not None and local == f"{mailbox.organization.slug}-{mailbox.forward_token}":
             return mailbox
-    matches = list(Mailbox.objects.select_related("organization").filter(address__iexact=address)[:2])
+    mailbox = (
+        Mailbox.objects.select_related("organization").alias(lower_address=Lower("address"))
+        .filter(lower_address=address, address_verified_at__isnull=False).first()
+    )
+    if mailbox is not None:
+        return mailbox
+    raise UnknownMailbox(f"no mailbox for {address}")
+
+
+def find_mailbox_for_import(address: str) -> Mailbox:
+    """``ingest_email`` (run by whoever operates the server, not by a tenant): the routed mailbox, else the
+    one mailbox that has this own address, verified or not; several: the forwarding address is needed."""
+    try:
+        return find_mailbox(address)
+    except UnknownMailbox:
+        pass
+    address = (address or "").strip().strip("<>").lower()
+    matches = list(
+        Mailbox.objects.select_related("organization").alias(lower_address=Lower("address"))
+        .filter(lower_address=address)[:2]
+    )
     if len(matches) == 1:
         return matches[0]
-    if len(matches) > 1:
+    if matches:
         raise UnknownMailbox(f"{address} is used by several organizations: give the forwarding address")
     raise UnknownMailbox(f"no mailbox for {address}")
 

@@ -13,11 +13,15 @@ from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, require
 
+from . import verification
 from .models import Mailbox
 
 
 @transaction.atomic
 def create_mailbox(*, organization: Organization, name: str, address: str, actor: Actor) -> Mailbox:
+    """Add a mailbox; it receives through its forwarding address at once, and through its own address once
+    that address is verified: the first verification link is emailed to it (when no other organization
+    holds the address verified)."""
     require(actor, "mailboxes.manage", organization)
     require_feature(organization, Feature.EMAIL_FORWARDING)
     address = normalize_email(address).lower()
@@ -27,6 +31,7 @@ def create_mailbox(*, organization: Organization, name: str, address: str, actor
     mailbox = Mailbox.objects.create(organization=organization, name=name[:100], address=address)
     audit.record(organization=organization, actor=actor.user, action="mailbox.created", target_type="mailbox",
                  target_id=mailbox.pk, address=address)
+    verification.start_verification(mailbox=mailbox, actor=actor)
     return mailbox
 
 

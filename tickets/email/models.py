@@ -40,6 +40,12 @@ class Mailbox(models.Model):
     smtp_user = models.CharField(_("utilisateur SMTP"), max_length=200, blank=True)
     smtp_password_encrypted = models.TextField(blank=True, editable=False)
     smtp_starttls = models.BooleanField(_("STARTTLS"), default=True)
+    # Own-address routing (the SMTP receiver answering for ``address``) needs a proof that the
+    # organization receives mail there: a one-time link sent to the address (``verification``).
+    # Until then only the forwarding address routes to this mailbox.
+    address_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verification_token_hash = models.CharField(max_length=64, blank=True, editable=False)  # SHA-256
+    verification_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -47,10 +53,23 @@ class Mailbox(models.Model):
         verbose_name_plural = _("boîtes email")
         constraints = [
             models.UniqueConstraint("organization", Lower("address"), name="mailbox_unique_address_per_org"),
+            # One organization at most receives mail at a verified address (also the receiver's lookup index).
+            models.UniqueConstraint(
+                Lower("address"), condition=models.Q(address_verified_at__isnull=False),
+                name="mailbox_unique_verified_address",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["verification_token_hash"], name="mailbox_verification_idx",
+                         condition=~models.Q(verification_token_hash="")),
         ]
 
     def __str__(self) -> str:
         return self.address
+
+    @property
+    def is_verified(self) -> bool:
+        return self.address_verified_at is not None
 
     @property
     def is_paused(self) -> bool:

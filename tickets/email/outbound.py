@@ -3,7 +3,7 @@ HTML and text parts, sent through the mailbox's own SMTP server on plans that al
 
 from __future__ import annotations
 
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -13,6 +13,7 @@ from django.utils.translation import override
 
 from billing.catalogue import Feature
 from billing.services import has_feature
+from lumiodesk.html_sanitizer import neutral_subject
 
 from ..models import CustomerNotification, CustomerNotificationKind, Message, MessageKind
 from ..portal.satisfaction import ask_in_email
@@ -33,6 +34,19 @@ def mailbox_for(ticket) -> Mailbox | None:
     return Mailbox.objects.filter(organization_id=ticket.organization_id, is_active=True).order_by("id").first()
 
 
+def sender_for(mailbox: Mailbox | None, organization) -> tuple[str, list[str]]:
+    """(From, Reply-To) of a customer email. A mailbox's own address only once verified: an unverified one
+    (perhaps another organization's) is never written as our sender nor as where customers reply; the
+    email then comes from the platform's address in the organization's name, and replies go to the
+    mailbox's forwarding address (so they still reach the ticket)."""
+    if mailbox is None:
+        return settings.DEFAULT_FROM_EMAIL, []
+    if mailbox.is_verified:
+        return formataddr((organization.name, mailbox.address)), [mailbox.address]
+    platform = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    return formataddr((organization.name, platform)), [mailbox.forwarding_address(settings.INBOUND_EMAIL_DOMAIN)]
+
+
 def connection_for(mailbox: Mailbox | None, organization):
     """The mailbox's own SMTP server on Business and Scale, else EMAIL_URL."""
     if mailbox is not None and mailbox.uses_smtp and has_feature(organization, Feature.MAILBOX_SMTP_IMAP):
@@ -46,8 +60,10 @@ def connection_for(mailbox: Mailbox | None, organization):
 
 def subject_for(notification: CustomerNotification) -> str:
     ticket = notification.ticket
+    # A contact-form ticket whose sender has not confirmed the address: their subject is not repeated as-is.
+    shown = neutral_subject(ticket.subject) if ticket.sender_unverified else ticket.subject
     if notification.kind == CustomerNotificationKind.AGENT_REPLY:
-        subject = f"Re: {ticket.subject} [#{ticket.number}]"
+        subject = f"Re: {shown} [#{ticket.number}]"
     else:
         subject = f"{notification.title} [#{ticket.number}]"
     # One line: a subject typed with a line break (API, import) would make Django refuse the header
@@ -89,11 +105,7 @@ def send_notification_email(notification_id: int) -> bool:
         .order_by("-created_at").values_list("email_message_id", flat=True).first()
     )
     references = " ".join(f"<{m}>" for m in [root, last_theirs] if m)
-    from_email = settings.DEFAULT_FROM_EMAIL
-    reply_to = []
-    if mailbox is not None:
-        from_email = formataddr((org.name, mailbox.address))
-        reply_to = [mailbox.address]
+    from_email, reply_to = sender_for(mailbox, org)
     mail = EmailMultiAlternatives(
         subject=subject_for(notification),
         body=text,

@@ -16,7 +16,7 @@ from billing.services import has_feature
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
 
-from . import intake, mailboxes
+from . import intake, mailboxes, verification
 from .forms import InboundFilterForm, MailboxCreateForm, MailboxForm, QuarantineImportForm
 from .models import InboundEmail, InboundStatus, Mailbox
 
@@ -57,6 +57,10 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Boîte %(a)s ajoutée. Configurez maintenant le transfert vers l'adresse "
                                         "LumioDesk indiquée.") % {"a": mailbox.address})
+            if mailbox.verification_sent_at:
+                messages.info(request, _("Un lien de vérification est parti vers %(a)s : tant qu'elle n'est pas "
+                                         "vérifiée, seule l'adresse de transfert reçoit vos emails.")
+                              % {"a": mailbox.address})
             return redirect("email:mailboxes")
     boxes = list(Mailbox.objects.filter(organization=org).order_by("address"))
     domain = settings.INBOUND_EMAIL_DOMAIN
@@ -109,6 +113,23 @@ def mailbox_pause(request: HttpRequest, pk: int) -> HttpResponse:
         mailbox_services.pause_mailbox(mailbox=mailbox, actor=request.actor)
         messages.success(request, _("Boîte %(a)s en pause : les emails reçus pendant la pause ne seront pas "
                                     "importés.") % {"a": mailbox.address})
+    return redirect("email:mailboxes")
+
+
+@requires("mailboxes.manage", back=_mailboxes_page)
+@require_POST
+def mailbox_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send (again) the verification link to the mailbox's own address."""
+    mailbox = get_mailbox_for(request, pk)
+    try:
+        verification.request_verification(mailbox=mailbox, actor=request.actor)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Lien de vérification envoyé à %(a)s. Il est valable %(h)s heures.")
+                         % {"a": mailbox.address, "h": verification.LINK_HOURS})
+    if request.POST.get("back") == "edit":
+        return redirect("email:mailbox_edit", pk=pk)
     return redirect("email:mailboxes")
 
 

@@ -95,3 +95,23 @@ def customer_required(view: Callable) -> Callable:
         return view(request, organization, customer, *args, **kwargs)
 
     return wrapper
+
+
+# --- emailed links: the token leaves the URL on first use -----------------------------------------------------
+
+_KEPT_PER_ORGANIZATION = 10
+
+
+def keep_link_token(request: HttpRequest, session_key: str, organization: Organization, key, token: str) -> None:
+    """Keep an emailed link's token in the session (server side) under ``key`` (e.g. a ticket number), so
+    the view can redirect to a URL without it: the token then appears in no later request line, page,
+    form action or Referer. The latest few per organization are kept (two links open in two tabs work)."""
+    kept = dict(request.session.get(session_key, {}))
+    mine = {k: v for k, v in kept.get(str(organization.pk), {}).items() if k != str(key)}
+    mine[str(key)] = token
+    kept[str(organization.pk)] = dict(list(mine.items())[-_KEPT_PER_ORGANIZATION:])
+    request.session[session_key] = kept
+
+
+def kept_link_token(request: HttpRequest, session_key: str, organization: Organization, key) -> str:
+    return request.session.get(session_key, {}).get(str(organization.pk), {}).get(str(key), "")

@@ -9,4 +9,6 @@ app_name = "contact"
 urlpatterns = [
     path("", views.contact, name="form"),
     path("sent/", views.sent, name="sent"),
+    path("confirm/<int:number>/", views.confirm, name="confirm"),
+    path("confirm/<str:token>/", views.confirm_link, name="confirm_link"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from lumiodesk.access import public
@@ -13,7 +14,7 @@ from lumiodesk.models import Organization
 from lumiodesk.ratelimit import client_ip, hit, hit_all
 
 from . import services
-from .access import public_page
+from .access import keep_link_token, kept_link_token, public_page, signed_in_customer
 from .forms import ContactForm
 
 SESSION_SENT = "lumiodesk_contact_sent"
@@ -60,13 +61,14 @@ def contact(request: HttpRequest, organization: Organization) -> HttpResponse:
         ticket = services.submit_contact_form(
             organization=organization, name=data["name"], email=data["email"], subject=data["subject"],
             message=data["message"], attachments=data["attachments"],
+            signed_in_customer=signed_in_customer(request, organization),
         )
     except DomainError as exc:
         form.add_error(None, exc.message)
         return render(request, "portal/contact.html", {"org": organization, "form": form}, status=exc.status_code)
     request.session[SESSION_SENT] = {
         "org": organization.pk, "number": ticket.number, "email": ticket.customer.email,
-        "acknowledged": ticket.customer.wants_email,
+        "acknowledged": ticket.customer.wants_email, "unverified": ticket.sender_unverified,
     }
     return redirect("contact:sent", org=organization.slug)
 
@@ -80,3 +82,38 @@ def sent(request: HttpRequest, organization: Organization) -> HttpResponse:
     if not done or done.get("org") != organization.pk:
         return redirect("contact:form", org=organization.slug)
     return render(request, "portal/contact_sent.html", {"org": organization, "done": done})
+
+
+# --- "I wrote this request": the confirmation link of the acknowledgement ----------------------------------
+
+SESSION_CONFIRM = "lumiodesk_contact_confirm"
+
+
+@public
+@never_cache
+@public_page
+@require_GET
+def confirm_link(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
+    """The emailed link: the token goes into the session and the browser to a URL without it (access logs,
+    Referer). Nothing is confirmed by opening it (a mail scanner may)."""
+    ticket = services.ticket_for_confirmation_token(organization, token)
+    if ticket is None:
+        return render(request, "portal/contact_confirm.html", {"org": organization, "ticket": None}, status=410)
+    keep_link_token(request, SESSION_CONFIRM, organization, ticket.number, token)
+    return redirect("contact:confirm", org=organization.slug, number=ticket.number)
+
+
+@public
+@never_cache
+@public_page
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, organization: Organization, number: int) -> HttpResponse:
+    token = kept_link_token(request, SESSION_CONFIRM, organization, number)
+    ticket = services.ticket_for_confirmation_token(organization, token) if token else None
+    if ticket is None or ticket.number != number:
+        return render(request, "portal/contact_confirm.html", {"org": organization, "ticket": None}, status=410)
+    done = not ticket.sender_unverified
+    if request.method == "POST":
+        services.confirm_contact_ticket(ticket=ticket)
+        done = True
+    return render(request, "portal/contact_confirm.html", {"org": organization, "ticket": ticket, "done": done})

@@ -6,8 +6,6 @@ customer email, tickets.email.outbound), sent from Celery after commit.
 
 from __future__ import annotations
 
-from email.utils import formataddr
-
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
@@ -18,12 +16,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from lumiodesk import crypto
+from lumiodesk.html_sanitizer import neutral_subject
 
 from ..email.models import EmailReference, Mailbox
-from ..email.outbound import connection_for, mailbox_for, message_id_for
-from ..models import Message, MessageKind, Ticket
+from ..email.outbound import connection_for, mailbox_for, message_id_for, sender_for
+from ..models import Ticket
+from .link_tokens import CONFIRM_LINK_DAYS, SIGN_IN_LINK_MINUTES, contact_confirmation_token, hash_token
 from .models import PortalSignInLink
-from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
 
 
 def absolute(path: str) -> str:
@@ -31,9 +30,7 @@ def absolute(path: str) -> str:
 
 
 def _sender(organization, mailbox) -> tuple[str, list[str]]:
-    if mailbox is not None:
-        return formataddr((organization.name, mailbox.address)), [mailbox.address]
-    return settings.DEFAULT_FROM_EMAIL, []
+    return sender_for(mailbox, organization)
 
 
 def mailbox_for_organization(organization) -> Mailbox | None:
@@ -52,7 +49,7 @@ def send_sign_in_link(link_id: int, sealed_token: str) -> bool:
         return False
     org, customer = link.organization, link.customer
     mailbox = mailbox_for_organization(org)
-    url = absolute(reverse("portal:sign_in", args=[org.slug, token]))
+    url = absolute(reverse("portal:sign_in_link", args=[org.slug, token]))
     context = {"organization": org, "customer": customer, "url": url, "minutes": SIGN_IN_LINK_MINUTES}
     with override(org.language):
         subject = _("Votre lien de connexion à l'espace client %(org)s") % {"org": org.name}
@@ -69,8 +66,11 @@ def send_sign_in_link(link_id: int, sealed_token: str) -> bool:
 
 
 def send_contact_acknowledgement(ticket_id: int) -> bool:
-    """"We received your request #N": the number, a copy of the message, the portal link.
+    """"We received your request #N": the number, the subject cut short and neutralized, the portal link and,
+    when the sender has not proved the address is theirs, the link to confirm it.
 
+    Never the submitted text nor the name typed in the form: anyone can type any address in the form, and
+    this email must not carry their words to it. Nothing is lost: the message is in the ticket.
     It opens the ticket's email thread (Message-ID = the ticket's root id), so a reply to it lands
     in the ticket. Sent once: a second run of the task finds the marker and does nothing.
     """
@@ -83,13 +83,13 @@ def send_contact_acknowledgement(ticket_id: int) -> bool:
     if ticket is None or not ticket.customer.wants_email:
         return False
     org = ticket.organization
-    first = (
-        Message.objects.filter(ticket=ticket, kind=MessageKind.CUSTOMER).order_by("created_at", "id").first()
-    )
     mailbox = mailbox_for(ticket)
     context = {
-        "organization": org, "ticket": ticket, "customer": ticket.customer, "message": first,
+        "organization": org, "ticket": ticket, "subject": neutral_subject(ticket.subject),
         "portal_url": absolute(reverse("portal:sign_in_request", args=[org.slug])),
+        "confirm_url": absolute(reverse("contact:confirm_link", args=[org.slug, contact_confirmation_token(ticket)]))
+        if ticket.sender_unverified else "",
+        "confirm_days": CONFIRM_LINK_DAYS,
     }
     with override(org.language):
         subject = _("Nous avons bien reçu votre demande") + f" [#{ticket.number}]"

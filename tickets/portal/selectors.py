@@ -1,4 +1,8 @@
-"""Reads of the customer portal, each in a fixed number of queries, always scoped to one customer."""
+"""Reads of the customer portal, each in a fixed number of queries, always scoped to one customer.
+
+A contact-form ticket whose sender has not confirmed the address (``Ticket.sender_unverified``) is not the
+customer's yet: none of these reads shows it, its messages, attachments or notifications, until they confirm.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ def my_tickets(customer: Customer) -> QuerySet[Ticket]:
         .order_by("-created_at").values("created_at")[:1]
     )
     return (
-        Ticket.objects.filter(organization_id=customer.organization_id, customer=customer)
+        Ticket.objects.filter(organization_id=customer.organization_id, customer=customer, sender_unverified=False)
         .select_related("satisfaction")
         .defer("search_vector")
         .annotate(last_activity=Greatest(
@@ -61,7 +65,7 @@ def my_ticket(customer: Customer, number: int) -> Ticket | None:
     """The customer's own ticket ``number`` in their organization; None otherwise (the view answers 404)."""
     return (
         Ticket.objects.select_related("organization", "customer", "assignee", "satisfaction")
-        .filter(organization_id=customer.organization_id, customer=customer, number=number)
+        .filter(organization_id=customer.organization_id, customer=customer, number=number, sender_unverified=False)
         .first()
     )
 
@@ -81,14 +85,16 @@ def my_attachment(customer: Customer, number: int, token: str) -> Attachment | N
     return (
         Attachment.objects.filter(
             organization_id=customer.organization_id, token=token, message__ticket__number=number,
-            message__ticket__customer=customer, message__kind__in=PUBLIC_KINDS,
+            message__ticket__customer=customer, message__ticket__sender_unverified=False,
+            message__kind__in=PUBLIC_KINDS,
         ).first()
     )
 
 
 def web_notifications(customer: Customer) -> QuerySet[CustomerNotification]:
     return (
-        CustomerNotification.objects.filter(organization_id=customer.organization_id, customer=customer, web=True)
+        CustomerNotification.objects.filter(organization_id=customer.organization_id, customer=customer, web=True,
+                                            ticket__sender_unverified=False)
         .select_related("ticket")
         .only("pk", "kind", "level", "title", "body", "read_at", "created_at", "ticket__number", "ticket__subject")
         .order_by("-created_at", "-pk")
@@ -97,5 +103,6 @@ def web_notifications(customer: Customer) -> QuerySet[CustomerNotification]:
 
 def unread_count(customer: Customer) -> int:
     return CustomerNotification.objects.filter(
-        organization_id=customer.organization_id, customer=customer, web=True, read_at__isnull=True
+        organization_id=customer.organization_id, customer=customer, web=True, read_at__isnull=True,
+        ticket__sender_unverified=False,
     ).count()

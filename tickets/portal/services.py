@@ -24,8 +24,11 @@ from lumiodesk.permissions import SystemActor
 
 from .. import services as ticket_services
 from ..models import Channel, CustomerNotification, Message, MessageKind, Ticket
+from .link_tokens import (
+    SIGN_IN_LINK_MINUTES,
+    hash_token,
+)
 from .models import PortalSignInLink
-from .sign_in_tokens import SIGN_IN_LINK_MINUTES, hash_token
 from .tasks import send_contact_acknowledgement, send_sign_in_link
 
 MAX_MESSAGE_CHARS = 20_000
@@ -52,16 +55,24 @@ def submit_contact_form(
     subject: str,
     message: str,
     attachments: Sequence[UploadedFile] = (),
+    signed_in_customer: Customer | None = None,
 ) -> Ticket:
     """A ticket with channel ``form`` from the public contact form, in one transaction.
 
+    Anyone can type any address in the form. Unless the visitor is signed in to the portal as the customer
+    with that address, the ticket is marked ``sender_unverified``: agents see and answer it (marked
+    "adresse non vérifiée"), the customer's portal does not show it until they confirm from the
+    acknowledgement email (``confirm_contact_ticket``). Nothing they wrote is dropped either way.
+
     The monthly ticket quota is asked of billing: today it never refuses a ticket (section 9: overage
     only alerts), but a plan whose limit blocks would refuse here with its message, before anything is
-    written. The customer gets an acknowledgement email (ticket number, copy of the message, portal
-    link) after commit, unless they chose not to receive emails.
+    written. The customer gets an acknowledgement email after commit (number, a short neutral subject,
+    the portal link and, when unverified, the confirmation link: never the submitted text or name),
+    unless they chose not to receive emails.
     """
     _check_length(message)
     require_capacity(organization, Limit.TICKETS_PER_MONTH)
+    verified = signed_in_customer is not None and _same_address(signed_in_customer, organization, email)
     ticket = ticket_services.create_ticket_for_contact(
         organization=organization,
         email=email,
@@ -71,9 +82,33 @@ def submit_contact_form(
         channel=Channel.FORM,
         actor=SystemActor("contact form"),
         attachments=list(attachments),
+        sender_unverified=not verified,
     )
     if ticket.customer.wants_email:
         transaction.on_commit(lambda: send_contact_acknowledgement.delay(ticket.pk))
+    return ticket
+
+
+def _same_address(customer: Customer, organization: Organization, email: str) -> bool:
+    try:
+        return customer.organization_id == organization.pk and (
+            normalize_email(email).lower() == normalize_email(customer.email).lower()
+        )
+    except InvalidInput:
+        return False
+
+
+@transaction.atomic
+def confirm_contact_ticket(*, ticket: Ticket) -> Ticket:
+    """The customer confirmed from the acknowledgement that they wrote this request: it joins their portal.
+    Idempotent (a second click changes nothing)."""
+    changed = Ticket.objects.filter(pk=ticket.pk, sender_unverified=True).update(sender_unverified=False)
+    ticket.sender_unverified = False
+    if changed:
+        audit.record(
+            organization=ticket.organization, actor=None, action="ticket.sender_confirmed", target_type="ticket",
+            target_id=ticket.pk, customer_id=ticket.customer_id,
+        )
     return ticket
 
 
@@ -120,23 +155,29 @@ def _ip_or_none(ip: str | None) -> str | None:
 
 
 def find_sign_in_link(
-    *, organization: Organization, token: str, now: datetime | None = None
+    *, organization: Organization, token: str = "", token_hash: str = "", now: datetime | None = None
 ) -> PortalSignInLink | None:
-    """The link if it can still be used (read only: showing the confirmation page does not spend it)."""
+    """The link if it can still be used (read only: showing the confirmation page does not spend it).
+    By its token, or by the token's hash (what the session keeps once the link was opened)."""
+    token_hash = token_hash or (hash_token(token) if token else "")
+    if not token_hash:
+        return None
     now = now or timezone.now()
     return (
         PortalSignInLink.objects.select_related("customer")
-        .filter(organization=organization, token_hash=hash_token(token), used_at__isnull=True, expires_at__gt=now)
+        .filter(organization=organization, token_hash=token_hash, used_at__isnull=True, expires_at__gt=now)
         .first()
     )
 
 
 @transaction.atomic
-def redeem_sign_in_link(*, organization: Organization, token: str, now: datetime | None = None) -> Customer:
-    """Spend the link (once: a conditional UPDATE) and return its customer."""
+def redeem_sign_in_link(
+    *, organization: Organization, token: str = "", token_hash: str = "", now: datetime | None = None
+) -> Customer:
+    """Spend the link (once: a conditional UPDATE) and return its customer. By its token or its hash."""
     now = now or timezone.now()
-    token_hash = hash_token(token)
-    spent = PortalSignInLink.objects.filter(
+    token_hash = token_hash or (hash_token(token) if token else "")
+    spent = 0 if not token_hash else PortalSignInLink.objects.filter(
         organization=organization, token_hash=token_hash, used_at__isnull=True, expires_at__gt=now
     ).update(used_at=now)
     if spent != 1:
@@ -191,7 +232,8 @@ def mark_notifications_read(
     """Mark the customer's unread web notifications (all, these ids, or those of one ticket they are
     reading) read; returns how many."""
     qs = CustomerNotification.objects.filter(
-        organization_id=customer.organization_id, customer=customer, web=True, read_at__isnull=True
+        organization_id=customer.organization_id, customer=customer, web=True, read_at__isnull=True,
+        ticket__sender_unverified=False,
     )
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))

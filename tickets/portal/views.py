@@ -36,6 +36,8 @@ SIGN_IN_LIMITS_IP = (10, 900)  # 10 per 15 minutes
 SIGN_IN_LIMITS_EMAIL = (3, 900)  # 3 per 15 minutes
 SESSION_NEXT = "lumiodesk_portal_next"
 SESSION_EMAIL = "lumiodesk_portal_email"
+SESSION_LINK = "lumiodesk_portal_link"  # {organization id: SHA-256 of the opened sign-in link's token}
+SESSION_RATING = "lumiodesk_portal_rating"  # {organization id: {ticket number: rating link token}}
 PREFERENCE_HELP = {
     NotificationPreference.WEB_ONLY: gettext_lazy("Ici, dans votre espace client, sans email."),
     NotificationPreference.EMAIL_ONLY: gettext_lazy("Par email seulement."),
@@ -114,19 +116,39 @@ def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpRespon
 @public
 @never_cache
 @access.public_page
+@require_GET
+def sign_in_link(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
+    """The emailed link. Spends nothing (mail scanners open links): keeps the token's hash in the session
+    and redirects to ``login/confirm/``, a URL without the token (access logs, Referer, history)."""
+    token_hash, key = services.hash_token(token), str(organization.pk)
+    pending = request.session.get(SESSION_LINK, {})
+    if services.find_sign_in_link(organization=organization, token_hash=token_hash):
+        request.session[SESSION_LINK] = {**pending, key: token_hash}
+    elif key in pending:  # an unknown or spent token: the page says so (410); no session is created for it
+        request.session[SESSION_LINK] = {k: v for k, v in pending.items() if k != key}
+    return redirect("portal:sign_in", org=organization.slug)
+
+
+@public
+@never_cache
+@access.public_page
 @require_http_methods(["GET", "POST"])
-def sign_in(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
-    """GET shows a button (mail scanners that open links must not spend it); POST spends the link."""
+def sign_in(request: HttpRequest, organization: Organization) -> HttpResponse:
+    """GET shows a button for the link kept in the session; POST spends it (once) and signs in."""
+    token_hash = request.session.get(SESSION_LINK, {}).get(str(organization.pk), "")
     if request.method == "GET":
-        link = services.find_sign_in_link(organization=organization, token=token)
+        link = services.find_sign_in_link(organization=organization, token_hash=token_hash)
         status = 200 if link else 410
         return render(request, "portal/sign_in.html", _base(organization, None, link=link), status=status)
     try:
-        customer = services.redeem_sign_in_link(organization=organization, token=token)
+        customer = services.redeem_sign_in_link(organization=organization, token_hash=token_hash)
     except DomainError:
         return render(request, "portal/sign_in.html", _base(organization, None, link=None), status=410)
     next_url = request.session.pop(SESSION_NEXT, "")
     access.sign_in(request, customer)
+    pending = dict(request.session.get(SESSION_LINK, {}))
+    pending.pop(str(organization.pk), None)
+    request.session[SESSION_LINK] = pending
     if _portal_url(organization, next_url):
         return redirect(next_url)
     return redirect("portal:tickets", org=organization.slug)
@@ -261,12 +283,30 @@ def attachment(request: HttpRequest, organization: Organization, customer: Custo
 @public
 @never_cache
 @access.public_page
-@require_http_methods(["GET", "POST"])
+@require_GET
 def rate_link(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
-    """The signed link of the "resolved" email: rate that one ticket without signing in (7 days).
-    GET only shows the form (a star clicked in the email comes preselected); POST rates."""
+    """The signed link of the "resolved" email (7 days, no sign-in). Keeps the token in the session and
+    redirects to ``rate/ticket/<number>/``, without it; a star clicked in the email stays preselected."""
     ticket = satisfaction.ticket_for_rating_token(organization, token)
     if ticket is None:
+        return render(request, "portal/rate_link.html", _base(organization, None, ticket=None), status=410)
+    access.keep_link_token(request, SESSION_RATING, organization, ticket.number, token)
+    target = reverse("portal:rate_ticket", args=[organization.slug, ticket.number])
+    preset = request.GET.get("score", "")
+    if preset.isdigit() and int(preset) in satisfaction.SCORES:
+        target += f"?score={int(preset)}"
+    return redirect(target)
+
+
+@public
+@never_cache
+@access.public_page
+@require_http_methods(["GET", "POST"])
+def rate_ticket(request: HttpRequest, organization: Organization, number: int) -> HttpResponse:
+    """Rate the ticket of a rating link opened in this browser: GET shows the form, POST rates."""
+    token = access.kept_link_token(request, SESSION_RATING, organization, number)
+    ticket = satisfaction.ticket_for_rating_token(organization, token) if token else None
+    if ticket is None or ticket.number != number:
         return render(request, "portal/rate_link.html", _base(organization, None, ticket=None), status=410)
     rating = _rating_of(ticket)
     if request.method == "POST":
@@ -279,7 +319,7 @@ def rate_link(request: HttpRequest, organization: Organization, token: str) -> H
                 form.add_error(None, exc.message)
             else:
                 messages.success(request, _("Merci pour votre évaluation !"))
-                return redirect("portal:rate_link", org=organization.slug, token=token)
+                return redirect("portal:rate_ticket", org=organization.slug, number=number)
         status = 400
     else:
         initial = {"score": rating.score, "comment": rating.comment} if rating else {}
@@ -292,7 +332,7 @@ def rate_link(request: HttpRequest, organization: Organization, token: str) -> H
     context = _base(
         organization, None, ticket=_decorate(ticket), rating_form=form, stars_desc=satisfaction.STARS_DESC,
         rating_state=satisfaction.rating_state(ticket, _rating_of(ticket)), change_days=satisfaction.RATING_CHANGE_DAYS,
-        rate_action=request.path,
+        rate_action=reverse("portal:rate_ticket", args=[organization.slug, number]),
     )
     return render(request, "portal/rate_link.html", context, status=status)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from factories import SYSTEM, acting
 
 from tickets import services
@@ -28,7 +29,8 @@ CORPUS = Path(__file__).parent / "email_corpus"
 
 @pytest.fixture
 def support(world):
-    return Mailbox.objects.create(organization=world.org, name="Support", address="support@acme.test")
+    return Mailbox.objects.create(organization=world.org, name="Support", address="support@acme.test",
+                                   address_verified_at=timezone.now())
 
 
 @pytest.fixture

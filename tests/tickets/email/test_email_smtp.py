@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, connections
+from django.utils import timezone
 
 from tickets.email import intake
 from tickets.email.models import InboundEmail, InboundStatus, Mailbox
@@ -65,8 +66,10 @@ class Receiver:
 
 @pytest.fixture
 def mailboxes(world):
-    support = Mailbox.objects.create(organization=world.org, name="Support", address="support@acme.test")
-    sales = Mailbox.objects.create(organization=world.org, name="Ventes", address="sales@acme.test")
+    support = Mailbox.objects.create(organization=world.org, name="Support", address="support@acme.test",
+                                   address_verified_at=timezone.now())
+    sales = Mailbox.objects.create(organization=world.org, name="Ventes", address="sales@acme.test",
+                                 address_verified_at=timezone.now())
     return support, sales
 
 
@@ -287,3 +290,42 @@ def test_manage_py_smtpd(world, mailboxes, tmp_path):
         process.terminate()
         process.wait(timeout=20)
     assert "SMTP receiver stopped." in log_path.read_text()
+
+
+# --- own addresses: only verified ones route (issue 15, item 5) --------------------------------------------
+
+
+def test_another_tenant_registering_a_verified_address_changes_nothing(world, mailboxes, receiver, queued_tasks):
+    """Before: Globex's admin registered support@acme.test and Acme's mail bounced (550, "used by several
+    organizations"). Now the receiver keeps answering for Acme, whose address is verified."""
+    import factories as f
+
+    from lumiodesk.models import Role
+    from tickets.email.mailboxes import create_mailbox
+
+    support, _sales = mailboxes
+    globex_admin = f.member(world.other_org, Role.ADMIN, email="gadmin@globex.test")
+    claim = create_mailbox(organization=world.other_org, name="Pris", address="SUPPORT@acme.test",
+                           actor=f.acting(globex_admin))
+    assert not claim.is_verified
+    assert queued_tasks == []  # no verification email to an address another organization holds verified
+    assert receiver.send(crlf_message("Toujours chez Acme", "x", "smtp-claim@x.fr"), ["support@acme.test"]) == {}
+    assert InboundEmail.objects.get(message_key="smtp-claim@x.fr").mailbox == support
+    assert intake.find_mailbox("Support@Acme.test") == support
+
+
+def test_unverified_own_address_routes_nowhere_forwarding_address_works(world, receiver, queued_tasks):
+    """Before: the first organization to type an address nobody had registered received its mail. Now an
+    unverified address is refused (550) until verified; the forwarding address works from the start."""
+    box = Mailbox.objects.create(organization=world.other_org, name="Libre", address="help@free.test")
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        receiver.send(crlf_message("Pour qui ?", "x", "smtp-free@x.fr"), ["help@free.test"])
+    assert refused.value.recipients["help@free.test"][0] == 550
+    assert not InboundEmail.objects.exists()
+    forwarding = box.forwarding_address(settings.INBOUND_EMAIL_DOMAIN)
+    assert receiver.send(crlf_message("Par le transfert", "x", "smtp-fwd@x.fr"), [forwarding]) == {}
+    assert InboundEmail.objects.get().mailbox == box
+
+    Mailbox.objects.filter(pk=box.pk).update(address_verified_at=timezone.now())
+    assert receiver.send(crlf_message("Vérifiée", "x", "smtp-verified@x.fr"), ["help@free.test"]) == {}
+    assert InboundEmail.objects.get(message_key="smtp-verified@x.fr").mailbox == box

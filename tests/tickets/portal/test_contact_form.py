@@ -83,15 +83,18 @@ def test_submission_creates_a_form_ticket_and_confirms_with_its_number(
     assert f"#{ticket.number}" in html
     assert "jeanne.martin@example.com" in html  # the acknowledgement goes there
 
-    # The acknowledgement: the number, a copy of the message, the portal; it opens the ticket's thread.
+    # The acknowledgement: the number, the subject, the portal and the confirmation link; never the message
+    # (issue 15: it relayed it to any address); it opens the ticket's thread.
     assert [name for name, _args in portal_tasks] == ["tickets.portal.tasks.send_contact_acknowledgement"]
     run_portal_tasks(portal_tasks)
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == ["jeanne.martin@example.com"]
     assert f"[#{ticket.number}]" in mail.subject
-    assert "export ne fait rien" in mail.body
+    assert "export ne fait rien" not in mail.body and "Jeanne" not in mail.body
+    assert "Export CSV impossible" in mail.body
     assert reverse("portal:sign_in_request", args=["acme"]) in mail.body
+    assert "/help/acme/contact/confirm/" in mail.body
     assert mail.extra_headers["Message-ID"].startswith(f"<ticket-{world.org.pk}-{ticket.number}-0@")
 
 

@@ -7,9 +7,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from factories import CustomerFactory
-from portal_helpers import patch_portal_tasks, run_portal_tasks, sign_in_as, sign_in_link_from, unique_ip
+from portal_helpers import (
+    open_link,
+    patch_portal_tasks,
+    run_portal_tasks,
+    sign_in_as,
+    sign_in_link_from,
+    unique_ip,
+)
 
 from lumiodesk.models import AuditLog
 from tickets.portal import services
@@ -83,12 +91,16 @@ def test_link_requested_emailed_and_used_once(client, world, portal_tasks, mailo
 
     path = url.split("://", 1)[1].split("/", 1)[1]
     path = "/" + path
-    page = client.get(path)  # GET does not spend it (mail scanners open links)
+    # GET does not spend it (mail scanners open links): it keeps it in the session and redirects to a clean URL.
+    clean = open_link(client, path)
+    assert clean == reverse("portal:sign_in", args=["acme"])
+    page = client.get(clean)
     assert page.status_code == 200 and "Bonjour Claire" in page.content.decode()
+    assert token not in page.content.decode()
     link.refresh_from_db()
     assert link.used_at is None
 
-    response = client.post(path)
+    response = client.post(clean)
     assert response.status_code == 302 and response.url == reverse("portal:tickets", args=["acme"])
     assert client.session[SESSION_KEY] == {str(world.org.pk): world.customer.pk}
     link.refresh_from_db()
@@ -98,7 +110,7 @@ def test_link_requested_emailed_and_used_once(client, world, portal_tasks, mailo
 
     # Single use: a second click (another browser) is refused.
     other = client_class_new()
-    assert other.post(path).status_code == 410
+    assert other.post(open_link(other, path)).status_code == 410
     assert SESSION_KEY not in other.session or not other.session[SESSION_KEY]
 
 
@@ -132,10 +144,11 @@ def test_expired_link_is_refused(client, world, clock, portal_tasks, mailoutbox,
     url = request_link(client, world, portal_tasks, mailoutbox, django_capture_on_commit_callbacks)
     path = "/" + url.split("://", 1)[1].split("/", 1)[1]
     clock.advance(minutes=31)
-    page = client.get(path)
+    clean = open_link(client, path)
+    page = client.get(clean)
     assert page.status_code == 410
     assert "plus valable" in page.content.decode()
-    assert client.post(path).status_code == 410
+    assert client.post(clean).status_code == 410
     assert not client.session.get(SESSION_KEY)
 
 
@@ -143,8 +156,14 @@ def test_a_link_of_one_organization_does_not_open_another(client, world, portal_
                                                            django_capture_on_commit_callbacks):
     url = request_link(client, world, portal_tasks, mailoutbox, django_capture_on_commit_callbacks)
     token = url.rstrip("/").rsplit("/", 1)[1]
-    assert client.post(reverse("portal:sign_in", args=[world.other_org.slug, token])).status_code == 410
-    assert client.post(reverse("portal:sign_in", args=[world.org.slug, "forged" + token])).status_code == 410
+    clean = open_link(client, reverse("portal:sign_in_link", args=[world.other_org.slug, token]))
+    assert client.post(clean).status_code == 410
+    clean = open_link(client, reverse("portal:sign_in_link", args=[world.org.slug, "forged" + token]))
+    assert client.post(clean).status_code == 410
+    # A forged link writes no session (bots opening random links fill no table).
+    stranger = client_class_new()
+    response = stranger.get(reverse("portal:sign_in_link", args=[world.org.slug, "forged" + token]))
+    assert response.status_code == 302 and settings.SESSION_COOKIE_NAME not in response.cookies
 
 
 def test_email_not_sent_if_the_link_was_already_used_or_tampered(world, mailoutbox):
@@ -198,7 +217,7 @@ def test_back_to_the_page_asked_before_signing_in(client, world, portal_tasks, m
                     {"email": world.customer.email, "next": wanted})
     run_portal_tasks(portal_tasks)
     path = "/" + sign_in_link_from(mailoutbox[-1]).split("://", 1)[1].split("/", 1)[1]
-    response = client.post(path)
+    response = client.post(open_link(client, path))
     assert response.url == wanted
 
 
@@ -209,7 +228,7 @@ def test_next_outside_the_portal_is_ignored(client, world, portal_tasks, mailout
                     {"email": world.customer.email, "next": "https://evil.example/portal/acme/"})
     run_portal_tasks(portal_tasks)
     path = "/" + sign_in_link_from(mailoutbox[-1]).split("://", 1)[1].split("/", 1)[1]
-    assert client.post(path).url == reverse("portal:tickets", args=["acme"])
+    assert client.post(open_link(client, path)).url == reverse("portal:tickets", args=["acme"])
 
 
 def test_sign_out_keeps_the_agent_login(client, world):

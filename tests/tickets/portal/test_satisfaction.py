@@ -148,10 +148,18 @@ def test_rating_from_the_email_link_without_signing_in(client, world, resolved, 
     mail = send_last_email(world, queued_emails, mailoutbox)
     link = next(line for line in mail.body.splitlines() if "/rate/" in line).strip()
     path = "/" + link.split("://", 1)[1].split("/", 1)[1]
-    page = client.get(path + "?score=4")  # a star clicked in the email: preselected, nothing saved on GET
+    # A star clicked in the email: the token goes into the session, the page (a URL without it) has the star
+    # preselected, nothing is saved on GET.
+    opened = client.get(path + "?score=4")
+    assert opened.status_code == 302
+    clean = opened["Location"]
+    assert clean == reverse("portal:rate_ticket", args=[world.org.slug, resolved.number]) + "?score=4"
+    page = client.get(clean)
     assert page.status_code == 200
-    assert 'value="4" checked' in page.content.decode()
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    assert 'value="4" checked' in page.content.decode() and token not in page.content.decode()
     assert not SatisfactionRating.objects.exists()
+    path = clean.split("?")[0]
     response = client.post(path, {"score": "4", "comment": "Rapide et clair"})
     assert response.status_code == 302
     rating = SatisfactionRating.objects.get(ticket=resolved)
@@ -172,11 +180,13 @@ def test_email_link_expires_after_7_days(client, world, resolved, queued_emails,
     mail = send_last_email(world, queued_emails, mailoutbox)
     link = next(line for line in mail.body.splitlines() if "/rate/" in line).strip()
     path = "/" + link.split("://", 1)[1].split("/", 1)[1]
-    assert client.get(path).status_code == 200
+    clean = client.get(path)["Location"]
+    assert client.get(clean).status_code == 200
     real_time = time.time
     monkeypatch.setattr(signing.time, "time", lambda: real_time() + 7 * 86400 + 60)  # the signature's clock
     assert client.get(path).status_code == 410
-    assert client.post(path, {"score": "5"}).status_code == 410
+    assert client.get(clean).status_code == 410
+    assert client.post(clean, {"score": "5"}).status_code == 410
     assert not SatisfactionRating.objects.exists()
 
 
@@ -190,7 +200,7 @@ def test_forged_or_foreign_links_are_refused(client, world, resolved):
 
 def test_invalid_score_on_the_link_page_says_so(client, world, resolved):
     url = reverse("portal:rate_link", args=[world.org.slug, satisfaction.rating_token(resolved)])
-    response = client.post(url, {"score": "9", "comment": "Mon commentaire"})
+    response = client.post(client.get(url)["Location"], {"score": "9", "comment": "Mon commentaire"})
     assert response.status_code == 400
     html = response.content.decode()
     assert "Choisissez une note de 1 à 5 étoiles." in html and "Mon commentaire" in html

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tickets.email.intake import UnknownMailbox, find_mailbox, ingest, outcome_of
+from tickets.email.intake import UnknownMailbox, find_mailbox_for_import, ingest, outcome_of
 from tickets.email.models import InboundStatus
 
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, mailbox: str, files: list[str], **options):
         try:
-            box = find_mailbox(mailbox)
+            box = find_mailbox_for_import(mailbox)
         except UnknownMailbox as exc:
             raise CommandError(str(exc)) from exc
         for name in files:

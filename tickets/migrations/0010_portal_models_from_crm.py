@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crm', '0003_portal_models_to_tickets'),
         ('lumiodesk', '0002_initial'),
-        ('tickets', '0008_automatic_mail_and_bounces'),
+        ('tickets', '0009_mailbox_verification_contact_unverified'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
