@@ -32,6 +32,7 @@ test: services
 	bash tests/install_system_deps.sh
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 # The fast lane while working: everything but the browser, the real Celery worker, the IMAP server and
@@ -73,6 +74,7 @@ email-corpus: dev-env services
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check .
 
 format: $(INSTALLED)

@@ -1,6 +1,9 @@
 """What each action does, through the same services as a person would use (``tickets.services``,
 ``kb.services``, ``lumiodesk.notifications``), as the system (``SYSTEM``, a ``SystemActor``).
 
+An action that changes the ticket calls a service and says so (``Result.reload``, from ``WRITES``): the engine
+then reads the row back; no action patches the engine's copy of the ticket.
+
 Each action runs in a savepoint and reports an outcome for the journal: *done*, *skipped* with the
 reason (the tag is already there, the lifecycle forbids that status, the agent left the team, the
 article is no longer published, the webhook endpoint is disabled...) or *failed* with the error,
@@ -25,12 +28,14 @@ from kb.selectors import visible_articles
 from kb.services import link_article
 from lumiodesk import notifications
 from lumiodesk.exceptions import DomainError
-from lumiodesk.models import NotificationKind
 from lumiodesk.permissions import SystemActor
 from tickets import services as tickets
+from tickets.email.models import Mailbox
 from tickets.models import MessageKind, Ticket
 
-from .models import Outcome
+from . import webhooks
+from .models import Outcome, WebhookEndpoint
+from .notification_kinds import AutomationNotificationKind
 from .rules import Act, Names, NotifyTo, describe_action
 
 SYSTEM = SystemActor("automation rule")
@@ -45,6 +50,7 @@ class Result:
     label: str
     outcome: str
     detail: str = ""
+    reload: bool = False  # a service wrote the ticket row: the engine reads it back
 
     def as_journal(self) -> dict:
         return {"type": self.action.get("type"), "label": self.label, "outcome": self.outcome, "detail": self.detail}
@@ -52,10 +58,6 @@ class Result:
 
 def names_lookup(organization_id: int):
     """Fetch one display name for a journal label (the engine runs few actions; a page loads them in bulk)."""
-    from tickets.email.models import Mailbox
-
-    from .models import WebhookEndpoint
-
     def lookup(kind: str, pk: int) -> str | None:
         if kind == "users":
             user = User.objects.filter(pk=pk).only("first_name", "last_name", "email").first()
@@ -71,7 +73,7 @@ def names_lookup(organization_id: int):
 
 
 def run(action: dict, *, ticket: Ticket, rule, facts, key: str) -> Result:
-    """``rule``: the running rule (``engine.Rule``: its ``pk`` and ``name``)."""
+    """``rule``: the running rule (``engine.CompiledRule``: its ``pk`` and ``name``)."""
     label = describe_action(action, Names(lookup=names_lookup(ticket.organization_id)))
     handler = HANDLERS.get(action.get("type"))
     if handler is None:
@@ -84,14 +86,7 @@ def run(action: dict, *, ticket: Ticket, rule, facts, key: str) -> Result:
     except Exception as exc:  # noqa: BLE001 - journaled; the savepoint rolled this action back alone
         log.exception("automation action %s of rule %s failed on ticket %s", action.get("type"), rule.pk, ticket.pk)
         return Result(action, label, Outcome.FAILED, f"{type(exc).__name__}: {exc}"[:300])
-    return Result(action, label, outcome, detail)
-
-
-def _sync(ticket: Ticket, fresh: Ticket) -> None:
-    """Copy what a service saved on its own copy of the ticket into the engine's copy (no query)."""
-    for f in Ticket._meta.concrete_fields:
-        if f.attname != "search_vector" and f.attname in fresh.__dict__:
-            setattr(ticket, f.attname, getattr(fresh, f.attname))
+    return Result(action, label, outcome, detail, reload=outcome == Outcome.DONE and action.get("type") in WRITES)
 
 
 # --- the actions -------------------------------------------------------------------------------------------
@@ -125,8 +120,7 @@ def _set_priority(a, *, ticket, **_kw):
 def _set_status(a, *, ticket, **_kw):
     if ticket.status == a["status"]:
         return Outcome.SKIPPED, _("le ticket a déjà ce statut")
-    fresh = tickets.change_status(ticket=ticket, status=a["status"], actor=SYSTEM, reason="automation")
-    _sync(ticket, fresh)
+    tickets.change_status(ticket=ticket, status=a["status"], actor=SYSTEM, reason="automation")
     return Outcome.DONE, ""
 
 
@@ -168,7 +162,7 @@ def _notify(a, *, ticket, rule, key, **_kw):
     dedup_key = f"automation:{ticket.pk}:{key}"
     drafts = [notifications.Draft(recipient_id=r, title=title, body=body, url=url, dedup_key=dedup_key)
               for r in recipients]
-    created = notifications.notify(organization_id=ticket.organization_id, kind=NotificationKind.AUTOMATION,
+    created = notifications.notify(organization_id=ticket.organization_id, kind=AutomationNotificationKind.AUTOMATION,
                                    drafts=drafts)
     if not created:
         return Outcome.DONE, _("personne n'a été notifié (préférences de notification)")
@@ -187,26 +181,25 @@ def _suggest_article(a, *, ticket, rule, **_kw):
         return Outcome.SKIPPED, _("l'article est déjà lié au ticket")
     url = settings.SITE_URL + reverse("kb_public:article", args=[ticket.organization.slug, article.slug])
     intro = _("Article à proposer au client (règle « %(rule)s ») :") % {"rule": rule.name}
-    message = tickets.add_message(
+    tickets.add_message(
         ticket=ticket, kind=MessageKind.NOTE, actor=SYSTEM, body=f"{intro} {article.title}\n{url}",
         body_html=f'<p>{escape(intro)} <a href="{escape(url)}">{escape(article.title)}</a></p>',
     )
-    ticket.updated_at = message.created_at
     link_article(actor=SYSTEM, ticket=ticket, article=article)
     return Outcome.DONE, ""
 
 
 def _add_note(a, *, ticket, **_kw):
-    message = tickets.add_message(ticket=ticket, kind=MessageKind.NOTE, actor=SYSTEM, body=a["text"])
-    ticket.updated_at = message.created_at
+    tickets.add_message(ticket=ticket, kind=MessageKind.NOTE, actor=SYSTEM, body=a["text"])
     return Outcome.DONE, ""
 
 
 def _webhook(a, *, ticket, rule, **_kw):
-    from . import webhooks
-
     return webhooks.call_from_rule(a["endpoint"], ticket=ticket, rule=rule)
 
+
+# Actions that write the ticket row through a service (the engine reads it back after them).
+WRITES = {Act.ADD_TAG, Act.REMOVE_TAG, Act.SET_PRIORITY, Act.SET_STATUS, Act.ASSIGN, Act.SUGGEST_ARTICLE, Act.ADD_NOTE}
 
 HANDLERS = {
     Act.ADD_TAG: _add_tag,

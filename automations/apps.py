@@ -7,11 +7,14 @@ class AutomationsConfig(AppConfig):
     verbose_name = _("Automatisations et webhooks")
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules load models, which Django allows only once apps are ready.
         from billing.catalogue import Limit
         from billing.usage import register
+        from lumiodesk.notifications import register_kind
 
+        from .notification_kinds import KINDS
         from .services import active_rule_count
 
         register(Limit.ACTIVE_AUTOMATIONS, active_rule_count)
-
-        from . import receivers  # noqa: F401 - connects the rules and webhooks to tickets.events
+        for kind in KINDS:
+            register_kind(kind)

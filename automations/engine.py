@@ -1,20 +1,23 @@
 """The rule engine: which rules match a ticket, in order, and what their actions did (the journal).
 
-When rules run (``automations.receivers`` decides, from ``tickets.events``):
+When rules run (``automations.pipeline``, the rules' place in the ticket pipeline ``tickets.pipeline``):
 
 - **on creation, inside the creating transaction.** The ticket is committed with the tags, priority,
   assignee and notes its rules gave it: no agent, list, notification or ``ticket.created`` webhook ever
   sees it without them, and nothing is lost if the process dies after the commit. Each action runs in a
   savepoint: a failing action is journaled as failed and rolled back alone, never the ticket.
 - **on updates and customer replies, right after the commit, in the same process** (``on_commit``), in
-  a transaction of their own. The services send these events *before* saving the ticket, so a rule
+  a transaction of their own. The services run the pipeline *before* saving the ticket, so a rule
   acting there would race the service's own save; after the commit the rule sees the change as saved,
   and a failing rule can never roll back an agent's reply or a customer's message. One evaluation per
   ticket and trigger per transaction (a reply that also changes the status is one "update").
 - **time rules, from the scan** (``automations.timerules``, Celery beat, every minute).
 
-Rules never trigger rules: while actions run, ``running()`` is set and the receiver ignores the ticket
-events the actions cause (webhooks and agent notifications still react to them). Imported tickets
+Actions change the ticket through the public services as the system actor (``automations.actions``); the
+engine never patches its copy by hand: after an action that went through a service it reads the ticket row
+back (``Result.reload``). Rules never trigger rules: while actions run, ``running()`` is set and
+``automations.pipeline`` ignores the ticket changes the actions cause (webhooks and agent notifications
+still react to them). Imported tickets
 never run rules. Active rules beyond the plan's limit (after a downgrade) are kept but not evaluated:
 only the first N active rules, in display order, run.
 """
@@ -37,8 +40,9 @@ from django.utils.translation import override
 
 from billing.catalogue import Limit
 from billing.services import limit_of
+from lumiodesk.calendar.business_time import NoBusinessTime, subtract_target
+from lumiodesk.calendar.selectors import calendar_of
 from lumiodesk.models import Organization
-from sla.business_time import NoBusinessTime, subtract_target
 from tickets.models import Message, MessageKind, Ticket, TicketTag
 
 from . import actions as action_runner
@@ -84,12 +88,12 @@ SELECT id, name, events, match, conditions, actions, stop_after, time_status, ti
 FROM automations_automationrule WHERE organization_id = %s AND is_active
 ORDER BY position, id
 """
-_cache: dict[int, tuple[tuple, list[Rule]]] = {}
+_cache: dict[int, tuple[tuple, list[CompiledRule]]] = {}
 _CACHE_SIZE = 2000
 
 
 @dataclass(frozen=True)
-class Rule:
+class CompiledRule:
     """An active rule as the engine runs it: its conditions compiled into predicates, cheapest first."""
 
     pk: int
@@ -105,7 +109,7 @@ class Rule:
     predicates: tuple[Callable[[Facts], bool], ...] = ()
 
     @classmethod
-    def compile(cls, rule) -> Rule:
+    def compile(cls, rule) -> CompiledRule:
         conditions = tuple(sorted(rule.conditions, key=lambda c: _COST.get(c.get("field"), 0)))
         return cls(rule.pk, rule.name, tuple(rule.events or ()), rule.match, conditions, rule.actions,
                    rule.stop_after, rule.time_status, rule.time_amount, rule.time_unit,
@@ -116,7 +120,7 @@ def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
-def active_rules(organization: Organization) -> list[Rule]:
+def active_rules(organization: Organization) -> list[CompiledRule]:
     """The active rules the plan lets run, in evaluation order: one small query while they are unchanged."""
     with connection.cursor() as cur:
         cur.execute(_FINGERPRINT_SQL, [organization.pk])
@@ -129,7 +133,7 @@ def active_rules(organization: Organization) -> list[Rule]:
         else:
             cur.execute(_RULES_SQL, [organization.pk])
             rules = [
-                Rule.compile(SimpleNamespace(
+                CompiledRule.compile(SimpleNamespace(
                     pk=pk, name=name, events=events, match=match, conditions=_json(conditions),
                     actions=_json(actions), stop_after=stop_after, time_status=time_status,
                     time_amount=time_amount, time_unit=time_unit,
@@ -143,7 +147,7 @@ def active_rules(organization: Organization) -> list[Rule]:
     return rules[: limit_of(organization, Limit.ACTIVE_AUTOMATIONS)]
 
 
-def rules_for(organization: Organization, trigger: str) -> list[Rule]:
+def rules_for(organization: Organization, trigger: str) -> list[CompiledRule]:
     return [r for r in active_rules(organization) if trigger in r.events and r.time_status is None]
 
 
@@ -197,9 +201,7 @@ class Facts:
     @property
     def calendar(self):
         if self._calendar is None:
-            from sla.config import sla_config
-
-            self._calendar = sla_config(self.ticket.organization_id).calendar
+            self._calendar = calendar_of(self.ticket.organization_id)
         return self._calendar
 
 
@@ -259,7 +261,7 @@ def condition_holds(c: dict, facts: Facts) -> bool:
     return predicate(c)(facts)
 
 
-def rule_matches(rule: Rule, facts: Facts) -> bool:
+def rule_matches(rule: CompiledRule, facts: Facts) -> bool:
     if not rule.predicates:
         return True
     if rule.match == Match.ANY:
@@ -271,7 +273,7 @@ def rule_matches(rule: Rule, facts: Facts) -> bool:
 
 
 def evaluate(
-    ticket: Ticket, trigger: str, *, rules: Sequence[Rule], now: datetime, message: Message | None = None,
+    ticket: Ticket, trigger: str, *, rules: Sequence[CompiledRule], now: datetime, message: Message | None = None,
     facts: Facts | None = None, before_actions: Callable[[], None] | None = None, key: str = "",
 ) -> list[AutomationRun]:
     """Run ``rules`` on ``ticket`` in order; journal each rule that matched. Call inside a transaction.
@@ -291,10 +293,12 @@ def evaluate(
             if not prepared:
                 before_actions()
                 prepared = True
-            results = [
-                action_runner.run(action, ticket=ticket, rule=rule, facts=facts, key=f"{key}:{rule.pk}:{i}")
-                for i, action in enumerate(rule.actions)
-            ]
+            results = []
+            for i, action in enumerate(rule.actions):
+                result = action_runner.run(action, ticket=ticket, rule=rule, facts=facts, key=f"{key}:{rule.pk}:{i}")
+                if result.reload:
+                    _reload(ticket)  # a service wrote the row: the next action and condition see what it wrote
+                results.append(result)
             runs.append(AutomationRun(
                 organization_id=ticket.organization_id, ticket_id=ticket.pk, rule_id=rule.pk, rule_name=rule.name,
                 trigger=trigger, actions=[r.as_journal() for r in results], stopped=rule.stop_after,
@@ -307,20 +311,25 @@ def evaluate(
     return runs
 
 
-def evaluate_created(ticket: Ticket, *, message: Message | None, now: datetime) -> list[AutomationRun]:
-    """The creation path, inside ``tickets.services.create_ticket``'s transaction.
+def _reload(ticket: Ticket) -> None:
+    """Read the ticket row back into the engine's copy (all but the search vector)."""
+    fresh = Ticket.objects.defer("search_vector").get(pk=ticket.pk)
+    for f in Ticket._meta.concrete_fields:
+        if f.attname != "search_vector":
+            setattr(ticket, f.attname, getattr(fresh, f.attname))
 
-    The service saves the fields its event receivers set *after* the event; actions that reload the ticket
-    (a status change, a note) must see them, so the ticket is saved before the first action, and reloaded
-    after the last one so the service's own save writes what the actions left.
+
+def evaluate_created(ticket: Ticket, *, message: Message | None, now: datetime) -> list[AutomationRun]:
+    """The creation path, inside ``tickets.services.create_ticket``'s transaction (``automations.pipeline``).
+
+    The service saves the fields the pipeline's steps set *after* the steps; actions that read the row (a
+    status change, a note) must see them (the SLA due times), so the ticket is saved before the first action,
+    and read back after each action that wrote it, so the service's own save writes what the actions left.
     """
     rules = rules_for(ticket.organization, Trigger.CREATED)
     if not rules:
         return []
-    runs = evaluate(ticket, Trigger.CREATED, rules=rules, now=now, message=message, before_actions=ticket.save)
-    if runs:
-        ticket.refresh_from_db()
-    return runs
+    return evaluate(ticket, Trigger.CREATED, rules=rules, now=now, message=message, before_actions=ticket.save)
 
 
 class AfterCommit:
@@ -330,7 +339,7 @@ class AfterCommit:
     rules read when it was scheduled: after the commit, nothing is read again unless a rule matches.
     """
 
-    def __init__(self, ticket: Ticket, trigger: str, message: Message | None, rules: list[Rule]):
+    def __init__(self, ticket: Ticket, trigger: str, message: Message | None, rules: list[CompiledRule]):
         self.ticket, self.trigger, self.message, self.rules = ticket, trigger, message, rules
 
     @property
@@ -344,23 +353,23 @@ class AfterCommit:
             log.exception("automation rules failed on ticket %s (%s)", self.ticket.pk, self.trigger)
 
 
-def schedule_after_commit(ticket: Ticket, trigger: str, message: Message | None = None) -> None:
-    """Evaluate after the commit: once per ticket and trigger however many events the transaction sends, and
-    not at all when the organization has no active rule for that trigger."""
+def after_commit(ticket: Ticket, trigger: str, message: Message | None = None) -> AfterCommit | None:
+    """The evaluation to run after the commit (the caller registers it with ``transaction.on_commit``): once per
+    ticket and trigger however many changes the transaction makes (a later change updates the one already
+    queued, and None is returned), and not at all when the organization has no active rule for that trigger."""
     connection_ = transaction.get_connection()
     if connection_.in_atomic_block:
         for _sids, func, _robust in getattr(connection_, "run_on_commit", ()):
             if isinstance(func, AfterCommit) and func.key == (ticket.pk, trigger):
                 func.ticket = ticket  # the latest copy: the transaction's final state
                 func.message = func.message or message
-                return
+                return None
     rules = rules_for(ticket.organization, trigger)
-    if rules:
-        transaction.on_commit(AfterCommit(ticket, trigger, message, rules), robust=True)
+    return AfterCommit(ticket, trigger, message, rules) if rules else None
 
 
 def evaluate_event(ticket: Ticket, trigger: str, *, message: Message | None = None,
-                   rules: list[Rule] | None = None) -> list[AutomationRun]:
+                   rules: list[CompiledRule] | None = None) -> list[AutomationRun]:
     """An update or a customer reply, after its commit, in a transaction of its own. The ticket row is
     locked (and read again) only once a rule matched, before its first action; a change made meanwhile by
     someone else evaluates the rules again after its own commit."""
@@ -380,4 +389,4 @@ def evaluate_event(ticket: Ticket, trigger: str, *, message: Message | None = No
         return evaluate(ticket, trigger, rules=rules, now=timezone.now(), message=message, before_actions=lock)
 
 
-__all__ = ["Facts", "Outcome", "evaluate", "evaluate_created", "evaluate_event", "rules_for", "schedule_after_commit"]
+__all__ = ["Facts", "Outcome", "evaluate", "evaluate_created", "evaluate_event", "rules_for", "after_commit"]

@@ -51,7 +51,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sla.business_time import Unit
+from lumiodesk.calendar.business_time import Unit
 from tickets.models import Channel, Priority, Status
 
 from .models import EVENT_TRIGGERS, Match, Trigger

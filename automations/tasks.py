@@ -1,16 +1,16 @@
-"""Celery tasks of automations: ids in, one service call, safe to run twice (see each function)."""
+"""Celery tasks of automations: ids in, one service call, safe to run twice (see each function).
+
+``deliver_webhook`` is defined in ``automations.webhooks``, which queues it, and listed here."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from . import timerules, webhooks
+from .webhooks import deliver_webhook
 
+__all__ = ["deliver_due_webhooks", "deliver_webhook", "purge_webhook_deliveries", "run_time_rules"]
 
-@shared_task
-def deliver_webhook(delivery_id: int) -> str:
-    """One attempt of one delivery; does nothing if it is not due or another worker is sending it."""
-    return webhooks.attempt(delivery_id)
 
 
 @shared_task

@@ -3,7 +3,7 @@
 A time rule has one condition "in status S for at least N business minutes/hours/days". For each active
 time rule (within its organization's plan limit) the scan:
 
-1. computes, with the organization's calendar (``sla.business_time``), the *threshold*: the latest instant
+1. computes, with the organization's calendar (``lumiodesk.calendar``), the *threshold*: the latest instant
    from which N of business time has elapsed by now. A ticket in S since then or earlier qualifies;
 2. reads the next tickets in S whose ``status_changed_at`` is past the rule's cursor and not after the
    threshold, in ``(status_changed_at, id)`` order (index ``automations_ticket_status_since_idx``): a
@@ -29,11 +29,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.catalogue import PLANS, Limit
-from sla.business_time import NoBusinessTime, subtract_target
-from sla.config import sla_configs
+from lumiodesk.calendar.business_time import NoBusinessTime, subtract_target
+from lumiodesk.calendar.selectors import calendars
 from tickets.models import Ticket
 
-from .engine import RULE_FIELDS, Facts, Rule, evaluate
+from .engine import RULE_FIELDS, CompiledRule, Facts, evaluate
 from .models import AutomationRule, Trigger
 
 BATCH = 200
@@ -91,9 +91,9 @@ def run_scan(*, now: datetime | None = None, batch: int = BATCH, max_batches: in
     now = now or timezone.now()
     totals = {"rules": 0, "looked_at": 0, "matched": 0}
     rules = time_rules()
-    configs = sla_configs({r.organization_id for r in rules})
+    by_org = calendars({r.organization_id for r in rules})
     for rule in rules:
-        calendar = configs[rule.organization_id].calendar
+        calendar = by_org[rule.organization_id]
         try:
             threshold = subtract_target(calendar, now, rule.time_amount, rule.time_unit)
         except NoBusinessTime:
@@ -147,7 +147,7 @@ def _run(rule: AutomationRule, claimed: dict[int, tuple[int, datetime]], *, now:
         .defer("search_vector").filter(pk__in=list(claimed)).order_by("id")
     )
     matched = []
-    compiled = Rule.compile(rule)
+    compiled = CompiledRule.compile(rule)
     for ticket in tickets:
         ticket.organization = rule.organization
         episode_id, since = claimed[ticket.pk]

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -52,9 +53,9 @@ from billing.services import has_feature
 from lumiodesk import audit, notifications
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import NotificationKind
-from tickets.events import Change
 from tickets.models import Status, Ticket, TicketTag
+from tickets.pipeline import ChangeKind as Change
+from tickets.pipeline import TicketChange
 
 from .models import (
     RULE_EVENT,
@@ -66,6 +67,7 @@ from .models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from .notification_kinds import AutomationNotificationKind
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +202,6 @@ def enqueue(*, endpoints: Sequence[WebhookEndpoint], event: str, data: dict, tic
 
 
 def queue(delivery_ids: Sequence[int]) -> None:
-    from .tasks import deliver_webhook
-
     for pk in delivery_ids:
         try:
             deliver_webhook.delay(pk)
@@ -239,6 +239,13 @@ def on_ticket_event(ticket: Ticket, change: str, *, old=None, new=None, now: dat
         return []
     endpoints = list(WebhookEndpoint.objects.filter(pk__in=ids).select_related("organization").order_by("pk"))
     return enqueue(endpoints=endpoints, event=event, data={"ticket": ticket_data(ticket)}, ticket=ticket, now=now)
+
+
+def on_ticket_change(c: TicketChange) -> None:
+    """Subscriber of the ticket pipeline: the outbox rows, written now (a committed change always has its
+    deliveries); ``enqueue`` hands them to Celery after the commit."""
+    on_ticket_event(c.ticket, c.kind, old=c.old, new=c.new, now=c.now)
+    return None
 
 
 def call_from_rule(endpoint_id: int, *, ticket: Ticket, rule) -> tuple[str, str]:
@@ -398,7 +405,7 @@ def disable_after_failures(endpoint: WebhookEndpoint, *, last_error: str, now: d
                  "envoyez un événement de test, puis réactivez-le.") % {"n": MAX_ATTEMPTS - 1} + " " + reason
     url = reverse("automations:webhook_detail", args=[endpoint.pk])
     notifications.notify(
-        organization_id=org.pk, kind=NotificationKind.WEBHOOK_DISABLED, at=now,
+        organization_id=org.pk, kind=AutomationNotificationKind.WEBHOOK_DISABLED, at=now,
         drafts=[notifications.Draft(recipient_id=a, title=title, body=body, url=url,
                                     dedup_key=f"webhook-disabled:{endpoint.pk}:{now.isoformat()}") for a in admins],
     )
@@ -434,3 +441,10 @@ def purge_old_deliveries(*, now: datetime | None = None, batch: int = 2000) -> i
             WebhookDelivery.objects.filter(pk__in=ids).delete()
             total += len(ids)
     return total
+
+
+# Defined beside ``queue``, which queues it, and listed in ``automations.tasks`` under its registered name.
+@shared_task(name="automations.tasks.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of one delivery; does nothing if it is not due or another worker is sending it."""
+    return attempt(delivery_id)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
 
-from .models import Company, Customer
+from .models import Company, Customer, NotificationPreference
 
 
 def normalize_email(email: str) -> str:
@@ -63,8 +63,6 @@ def _create_customer(*, organization: Organization, email: str, name: str, compa
 
 
 def set_notification_preference(*, customer: Customer, preference: str) -> Customer:
-    from .models import NotificationPreference
-
     if preference not in NotificationPreference.values:
         raise InvalidInput(_("Préférence de notification inconnue : %(p)s") % {"p": preference})
     customer.notification_preference = preference

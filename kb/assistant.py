@@ -41,9 +41,10 @@ from lumiodesk.models import Organization
 
 from . import embeddings, lexicon
 from . import model_weights as model
+from .llm import rephrase as llm_rephrase
 from .models import Article, ArticleStatus
 from .search import Analysis, Clause, Concept, analyze, idf
-from .selectors import Scope, TicketSuggestion, visible_articles
+from .visibility import Scope, visible_articles
 
 K1, B = 1.2, 0.75
 TITLE_BONUS = 0.45  # share of a concept's idf earned when the title or heading carries it
@@ -336,6 +337,16 @@ SELECT left(coalesce((SELECT m.body_text FROM tickets_message m WHERE m.ticket_i
 """
 
 
+@dataclass
+class TicketSuggestion:
+    """An article offered on a ticket page (``ticket_suggestions``; ``kb.selectors.suggestions_for_ticket``)."""
+
+    article: Article
+    linked: bool
+    suggested: bool
+    is_public: bool
+
+
 def ticket_suggestions(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
     """The ticket page's articles: those linked to the ticket, then the publicly visible articles that the
     assistant's retrieval finds for the subject and the customer's first message."""
@@ -559,8 +570,6 @@ def ask(
         lines += [f"« {q} » [{i}]" for i, q in enumerate(quotes, 1)]
     text = "\n".join(lines)
     if rephrase:
-        from .llm import rephrase as llm_rephrase
-
         text = llm_rephrase(question, quotes, language) or text
     return Answer(question, text, False, citations, "", quotes, _ms(started), confidence)
 

@@ -17,7 +17,7 @@ import markdown as md
 from django.utils.html import escape
 from django.utils.text import slugify
 
-from tickets.content import html_to_text, sanitize_html
+from lumiodesk.html_sanitizer import html_to_text, sanitize_html
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _ITEM = re.compile(r"^\s{0,3}(?:([-*+])|(\d{1,4})[.)])\s+(.*)$")

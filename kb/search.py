@@ -23,7 +23,7 @@ from lumiodesk.models import Organization
 
 from . import lexicon
 from .models import Article
-from .selectors import Scope, visible_articles
+from .visibility import Scope, visible_articles
 
 _SAFE_LEXEME = re.compile(r"^[\w-]+$")
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")

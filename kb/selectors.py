@@ -1,6 +1,6 @@
 """Reads of the knowledge base.
 
-``visible_articles`` is THE visibility rule. Every path that shows articles to someone outside the
+``visible_articles`` (``kb.visibility``) is THE visibility rule. Every path that shows articles to someone outside the
 team — the help center (lists, article pages, search), the widget's suggestions, the assistant,
 the JSON endpoints, and the suggestions offered on a ticket page (which an agent sends to a
 customer) — starts from it:
@@ -21,21 +21,12 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from lumiodesk.models import Organization
 
-from .models import Article, ArticleLink, ArticleRevision, ArticleStatus, Audience, Collection, CollectionVisibility
+from .assistant import TicketSuggestion, ticket_suggestions
+from .models import Article, ArticleLink, ArticleRevision, ArticleStatus, Collection, CollectionVisibility
+from .search import article_query
+from .visibility import Scope, visible_articles
 
-
-class Scope:
-    PUBLIC = "public"  # customers, anonymous visitors, the widget
-    TEAM = "team"  # the assistant for agents: published articles, internal ones and hidden collections too
-
-
-def visible_articles(organization: Organization, *, scope: str = Scope.PUBLIC) -> QuerySet[Article]:
-    qs = Article.objects.filter(organization=organization, status=ArticleStatus.PUBLISHED)
-    if scope == Scope.TEAM:
-        return qs
-    return qs.filter(audience=Audience.PUBLIC).filter(
-        Q(collection__isnull=True) | Q(collection__visibility=CollectionVisibility.PUBLIC)
-    )
+__all__ = ["Scope", "TicketSuggestion", "visible_articles"]  # and the functions below; defined beside their use
 
 
 def public_collections(organization: Organization) -> list[Collection]:
@@ -100,8 +91,6 @@ def console_articles(organization: Organization, filters: ArticleFilters) -> Que
     if filters.collection:
         qs = qs.filter(collection_id=int(filters.collection))
     if filters.q:
-        from .search import article_query
-
         query = article_query(filters.q)
         qs = qs.filter(Q(search_vector=query) | Q(title__icontains=filters.q)) if query else qs.none()
     return (
@@ -147,19 +136,9 @@ def linked_ticket_count(article: Article) -> int:
 # --- the ticket page ------------------------------------------------------------------------------------
 
 
-@dataclass
-class TicketSuggestion:
-    article: Article
-    linked: bool
-    suggested: bool
-    is_public: bool
-
-
 def suggestions_for_ticket(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
     """Articles for the ticket page: those linked to the ticket, then the published, visible articles the
     assistant's retrieval finds for the ticket's subject and its customer's first message."""
-    from .assistant import ticket_suggestions
-
     return ticket_suggestions(ticket, limit=limit)
 
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -93,8 +94,6 @@ def _clean(title: str, body: str, language: str, audience: str, collection: Coll
 
 
 def _languages():
-    from django.conf import settings
-
     return settings.LANGUAGES
 
 

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import resolve_url
 from django.utils import timezone, translation
 
 from .access import SESSION_KEY, memberships_for
@@ -37,8 +40,6 @@ class CurrentOrganizationMiddleware:
                 request.organization = membership.organization
                 request.actor = MemberActor(membership)
                 timezone.activate(zoneinfo.ZoneInfo(membership.organization.time_zone))
-                from django.conf import settings
-
                 if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
                     translation.activate(membership.organization.language)
                     request.LANGUAGE_CODE = translation.get_language()
@@ -59,14 +60,9 @@ class HtmxLoginRedirectMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if getattr(request, "htmx", False) and response.status_code == 302:
-            from django.conf import settings
-            from django.shortcuts import resolve_url
-
             login = resolve_url(settings.LOGIN_URL)
             location = response.get("Location", "")
             if location.startswith(login):
-                from django.http import HttpResponse
-
                 out = HttpResponse(status=204)
                 out["HX-Redirect"] = location
                 return out

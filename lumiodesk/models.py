@@ -1,8 +1,10 @@
-"""The tenant (Organization), who belongs to it (Membership) and the audit log."""
+"""The tenant (Organization), who belongs to it (Membership), the audit log, notifications and the business
+calendar's rows (opening hours, holidays: ``lumiodesk.calendar`` computes with them)."""
 
 from __future__ import annotations
 
 import zoneinfo
+from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -117,19 +119,6 @@ class AuditLog(models.Model):
 # --- agent notifications (section 17): the mechanism every app uses ------------------------------------------
 
 
-class NotificationKind(models.TextChoices):
-    ASSIGNED = "assigned", _("Nouveau ticket assigné")
-    MENTION = "mention", _("Mention dans une note interne")
-    CUSTOMER_REPLY = "customer_reply", _("Réponse client")
-    SLA_WARNING = "sla_warning", _("SLA bientôt dépassé")
-    SLA_BREACH = "sla_breach", _("SLA dépassé")
-    URGENT = "urgent", _("Ticket urgent")
-    DAILY_DIGEST = "daily_digest", _("Résumé quotidien")
-    # automations: a rule's "notify" action; a webhook endpoint disabled after 6 failures (Admins).
-    AUTOMATION = "automation", _("Règle d'automatisation")
-    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook désactivé")
-
-
 class AgentNotification(models.Model):
     """One thing an agent is told, in the notification center and/or by email (their preference).
 
@@ -141,7 +130,7 @@ class AgentNotification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_notifications"
     )
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    kind = models.CharField(max_length=20)  # registered by the app that owns it (lumiodesk.notifications)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)
@@ -157,7 +146,6 @@ class AgentNotification(models.Model):
         verbose_name_plural = _("notifications agents")
         constraints = [
             models.UniqueConstraint(fields=["recipient", "dedup_key"], name="agentnotif_once_per_event"),
-            models.CheckConstraint(condition=models.Q(kind__in=NotificationKind.values), name="agentnotif_kind_valid"),
         ]
         indexes = [
             models.Index(fields=["organization", "recipient", "-created_at"], name="agentnotif_list_idx"),
@@ -181,7 +169,7 @@ class NotificationPreference(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    kind = models.CharField(max_length=20)  # a registered kind (lumiodesk.notifications)
     in_app = models.BooleanField(default=True)
     email = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -195,3 +183,74 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}: in_app={self.in_app} email={self.email}"
+
+
+# --- the business calendar (lumiodesk.calendar) ---------------------------------------------------------
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Lundi")
+    TUESDAY = 1, _("Mardi")
+    WEDNESDAY = 2, _("Mercredi")
+    THURSDAY = 3, _("Jeudi")
+    FRIDAY = 4, _("Vendredi")
+    SATURDAY = 5, _("Samedi")
+    SUNDAY = 6, _("Dimanche")
+
+
+MIDNIGHT = time(0, 0)
+
+
+class BusinessHours(models.Model):
+    """One weekday's opening hours, in the organization's time zone. ``closes`` 00:00 means midnight
+    (end of the day). Every organization has the seven rows (created with it)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    weekday = models.PositiveSmallIntegerField(_("jour"), choices=Weekday.choices)
+    is_open = models.BooleanField(_("ouvert"), default=True)
+    opens = models.TimeField(_("ouverture"), default=time(9, 0))
+    closes = models.TimeField(_("fermeture"), default=time(18, 0))
+
+    class Meta:
+        db_table = "sla_businesshours"  # moved from sla (state only): the table kept its name
+        verbose_name = _("horaires d'ouverture")
+        verbose_name_plural = _("horaires d'ouverture")
+        ordering = ["weekday"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "weekday"], name="businesshours_one_per_weekday"),
+            models.CheckConstraint(condition=models.Q(weekday__gte=0, weekday__lte=6), name="businesshours_weekday"),
+            models.CheckConstraint(
+                condition=models.Q(is_open=False) | models.Q(closes__gt=models.F("opens")) | models.Q(closes=MIDNIGHT),
+                name="businesshours_closes_after_opens",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}" if self.is_open else "-"
+
+    @property
+    def interval(self) -> tuple[int, int] | None:
+        """(opens, closes) in minutes after midnight, or None when closed."""
+        if not self.is_open:
+            return None
+        closes = 1440 if self.closes == MIDNIGHT else self.closes.hour * 60 + self.closes.minute
+        return self.opens.hour * 60 + self.opens.minute, closes
+
+
+class Holiday(models.Model):
+    """A whole local day off: no business time on that date."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField(_("date"))
+    name = models.CharField(_("nom"), max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "sla_holiday"  # moved from sla (state only): the table kept its name
+        verbose_name = _("jour férié")
+        verbose_name_plural = _("jours fériés")
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["organization", "date"], name="holiday_one_per_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"

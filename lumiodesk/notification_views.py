@@ -27,7 +27,10 @@ def _center_context(request: HttpRequest) -> dict:
     org = request.organization
     page = Paginator(notifications.inbox(org, request.user), 30).get_page(request.GET.get("page"))
     unread = notifications.unread_count(org, request.user)
-    return {"page": page, "items": list(page.object_list), "unread": unread, "badge": _badge(unread)}
+    items = list(page.object_list)
+    for n in items:
+        n.kind_label = notifications.label_of(n.kind)
+    return {"page": page, "items": items, "unread": unread, "badge": _badge(unread)}
 
 
 def _badge(unread: int) -> str:

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
@@ -28,26 +29,51 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
-from .models import AgentNotification, Membership, NotificationKind, NotificationPreference, Organization
+from .models import AgentNotification, Membership, NotificationPreference, Organization
 from .permissions import role_can, roles_with
 
 log = logging.getLogger(__name__)
-
-# (in_app, email) when a person has not chosen. The daily digest is opt-in (a manager turns it on).
-DEFAULTS: dict[str, tuple[bool, bool]] = {
-    NotificationKind.ASSIGNED: (True, True),
-    NotificationKind.MENTION: (True, True),
-    NotificationKind.CUSTOMER_REPLY: (True, False),
-    NotificationKind.SLA_WARNING: (True, True),
-    NotificationKind.SLA_BREACH: (True, True),
-    NotificationKind.URGENT: (True, True),
-    NotificationKind.DAILY_DIGEST: (False, False),
-    NotificationKind.AUTOMATION: (True, True),  # automations: a rule's "notify" action
-    NotificationKind.WEBHOOK_DISABLED: (True, True),  # automations: to the Admins
-}
-# Kinds only members with "notifications.team" choose (lumiodesk.permissions).
-MANAGER_KINDS = frozenset({NotificationKind.DAILY_DIGEST, NotificationKind.WEBHOOK_DISABLED})
 BADGE_CAP = 99
+
+# --- the kinds: registered by the app that owns them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentNotificationKind:
+    """A kind of agent notification, registered at startup by the app that sends it (``tickets``: assigned,
+    mention, customer reply, urgent; ``sla``: warning, breach, daily digest; ``automations``: rule, webhook
+    disabled), as the apps above ``billing`` register their counters in ``billing.usage``. The core knows no
+    kind by name. ``position`` orders the preferences page."""
+
+    code: str
+    label: str  # lazy translation
+    position: int
+    in_app: bool = True  # the defaults, when a person has not chosen
+    email: bool = True
+    managers_only: bool = False  # offered only to members with "notifications.team" (lumiodesk.permissions)
+
+
+_kinds: dict[str, AgentNotificationKind] = {}
+
+
+def register_kind(kind: AgentNotificationKind) -> None:
+    _kinds[kind.code] = kind
+
+
+def registered_kinds() -> list[AgentNotificationKind]:
+    return sorted(_kinds.values(), key=lambda k: k.position)
+
+
+def label_of(kind: str) -> str:
+    """The kind's label; the code itself for a kind no app registers any more (old rows)."""
+    k = _kinds.get(kind)
+    return str(k.label) if k else kind
+
+
+def _defaults(kind: str) -> tuple[bool, bool]:
+    k = _kinds[kind]
+    return k.in_app, k.email
+
 
 _muted: ContextVar[bool] = ContextVar("lumiodesk_notifications_muted", default=False)
 
@@ -97,7 +123,7 @@ def channels_for(organization_id: int, user_ids: Iterable[int], kind: str) -> di
             organization_id=organization_id, kind=kind, user_id__in=ids
         ).values_list("user_id", "in_app", "email")
     }
-    return {user_id: chosen.get(user_id, DEFAULTS[kind]) for user_id in ids}
+    return {user_id: chosen.get(user_id, _defaults(kind)) for user_id in ids}
 
 
 # --- creating -----------------------------------------------------------------------------------------------
@@ -121,7 +147,7 @@ def notify(
     """
     if is_muted() or not drafts:
         return []
-    if kind not in DEFAULTS:
+    if kind not in _kinds:  # the only writer checks what the table no longer constrains
         raise ValueError(f"unknown notification kind {kind!r}")
     skip = {pk for pk in exclude if pk is not None}
     drafts = [d for d in drafts if d.recipient_id not in skip]
@@ -151,8 +177,6 @@ def notify(
 def queue_emails(notification_ids: Sequence[int]) -> None:
     """Hand the emails to Celery. If the broker is down the rows stay unsent and
     ``resend_unsent_emails`` (beat) queues them again."""
-    from .tasks import send_agent_notification_email
-
     for pk in notification_ids:
         try:
             send_agent_notification_email.delay(pk)
@@ -249,7 +273,7 @@ class Preference:
 
 def kinds_for(membership: Membership) -> list[str]:
     team = membership.is_active and role_can(membership.role, "notifications.team")
-    return [k for k in NotificationKind.values if k not in MANAGER_KINDS or team]
+    return [k.code for k in registered_kinds() if not k.managers_only or team]
 
 
 def preferences_for(membership: Membership) -> list[Preference]:
@@ -260,7 +284,7 @@ def preferences_for(membership: Membership) -> list[Preference]:
         ).values_list("kind", "in_app", "email")
     }
     return [
-        Preference(kind, NotificationKind(kind).label, *chosen.get(kind, DEFAULTS[kind]))
+        Preference(kind, _kinds[kind].label, *chosen.get(kind, _defaults(kind)))
         for kind in kinds_for(membership)
     ]
 
@@ -276,3 +300,13 @@ def save_preferences(*, membership: Membership, choices: dict[str, tuple[bool, b
             organization_id=membership.organization_id, user_id=membership.user_id, kind=kind,
             defaults={"in_app": bool(in_app), "email": bool(email)},
         )
+
+
+# The task is defined here, beside the code that queues it (``queue_emails``), and listed in ``lumiodesk.tasks``
+# under its registered name: a task module that imports this one and is imported by it would be a cycle.
+@shared_task(
+    name="lumiodesk.tasks.send_agent_notification_email", bind=True, autoretry_for=(OSError,), retry_backoff=30,
+    retry_backoff_max=3600, max_retries=8, retry_jitter=True,
+)
+def send_agent_notification_email(self, notification_id: int) -> bool:
+    return send_email(notification_id)

@@ -18,6 +18,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 
@@ -64,8 +65,6 @@ def hit_all(*limits: tuple[str, str, int, int], now: float | None = None) -> Rat
 
 def client_ip(request) -> str:
     """The client's address. Behind a proxy, set ``USE_X_FORWARDED_FOR`` and the proxy's first hop is used."""
-    from django.conf import settings
-
     if getattr(settings, "USE_X_FORWARDED_FOR", False):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:

@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import psycopg
 from django.core.exceptions import ImproperlyConfigured
+
+from lumiodesk.config import read_config
 
 LOCAL = {"127.0.0.1", "localhost", "::1", None, ""}
 
@@ -85,7 +88,6 @@ def ensure_postgres(database: dict, start: bool) -> None:
                 "  then DATABASE_URL=postgres://lumiodesk:lumiodesk@127.0.0.1:5432/lumiodesk),\n"
                 "  or set DATABASE_URL to a reachable server."
             )
-    import psycopg
 
     params = {"host": host, "port": port, "user": database.get("USER") or "postgres"}
     if database.get("PASSWORD"):
@@ -118,8 +120,6 @@ def ensure_redis(url: str, start: bool) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from lumiodesk.config import read_config
-
     try:
         config = read_config(Path(__file__).resolve().parent.parent, require_secrets=False)
     except ImproperlyConfigured as exc:

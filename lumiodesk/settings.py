@@ -66,6 +66,24 @@ MIDDLEWARE = [
 ROOT_URLCONF = "lumiodesk.urls"
 WSGI_APPLICATION = "lumiodesk.wsgi.application"
 
+# What happens when a ticket changes, in order (tickets.pipeline explains the contract). Written here, in the
+# composition root, because ``tickets`` sits below ``sla`` and ``automations`` and never imports them.
+TICKET_PIPELINE = {
+    # Inside the service's transaction, before the ticket is saved; each returns the ticket fields it set.
+    "steps": [
+        "sla.pipeline.stamp_due_times",  # due times, pauses, outcomes
+        "automations.pipeline.rules_on_creation",  # "ticket created" rules: they see the SLA stamps
+    ],
+    # Then, in the transaction; each decides now and returns what to run after the commit.
+    "subscribers": [
+        "tickets.subscribers.notify_agents_of_change",  # assigned, urgent, customer reply, mention
+        "tickets.subscribers.follow_chat_inbox",  # the chat inbox's waiting state (committed with the change)
+        "tickets.subscribers.forget_closed_count",  # the cached "closed" counter
+        "automations.pipeline.rules_after_update",  # "updated" / "customer replied" rules, after the commit
+        "automations.webhooks.on_ticket_change",  # webhook outbox rows, sent after the commit
+    ],
+}
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

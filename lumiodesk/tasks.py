@@ -1,18 +1,16 @@
-"""Celery tasks of the core: ids in, one service call, safe to run twice."""
+"""Celery tasks of the core: ids in, one service call, safe to run twice.
+
+A task that a module queues itself is defined in that module (no cycle between it and this one) and listed here.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from . import notifications
+from .notifications import send_agent_notification_email
 
-
-@shared_task(
-    bind=True, autoretry_for=(OSError,), retry_backoff=30, retry_backoff_max=3600, max_retries=8,
-    retry_jitter=True,
-)
-def send_agent_notification_email(self, notification_id: int) -> bool:
-    return notifications.send_email(notification_id)
+__all__ = ["resend_unsent_notification_emails", "send_agent_notification_email"]
 
 
 @shared_task

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from .models import BusinessHours, DigestRun, Holiday, SlaAlert, SlaOutcome, SlaPolicy, SlaReport, SlaSettings
+from lumiodesk.models import BusinessHours, Holiday
+
+from .models import DigestRun, SlaAlert, SlaOutcome, SlaPolicy, SlaReport, SlaSettings
 
 
 @admin.register(BusinessHours)

@@ -28,15 +28,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from lumiodesk import notifications
-from lumiodesk.models import Membership, NotificationKind
+from lumiodesk.calendar.business_time import NoBusinessTime
+from lumiodesk.models import Membership
 from lumiodesk.permissions import role_can, roles_with
 from tickets.models import Priority, Ticket
 
 from . import clock, outcomes
-from .business_time import NoBusinessTime
 from .config import SlaConfig, sla_configs
 from .formatting import duration, local
 from .models import AlertKind
+from .notification_kinds import SlaNotificationKind
 
 WARNING = {clock.FIRST_RESPONSE: AlertKind.FIRST_RESPONSE_WARNING, clock.RESOLUTION: AlertKind.RESOLUTION_WARNING}
 BREACH = {clock.FIRST_RESPONSE: AlertKind.FIRST_RESPONSE_BREACH, clock.RESOLUTION: AlertKind.RESOLUTION_BREACH}
@@ -197,7 +198,7 @@ def _notify(inserted, tickets: dict[int, Ticket], orgs: dict[int, _Org], now: da
             recipients += [m for m in managers[t.organization_id] if m not in recipients]
         with override(org.config.language):
             title, body = _texts(kind, t, due, org, now)
-        notif_kind = NotificationKind.SLA_BREACH if kind in BREACHES else NotificationKind.SLA_WARNING
+        notif_kind = SlaNotificationKind.SLA_BREACH if kind in BREACHES else SlaNotificationKind.SLA_WARNING
         url = reverse("tickets:detail", args=[t.number])
         drafts[(t.organization_id, notif_kind)] += [
             notifications.Draft(recipient_id=r, title=title, body=body, url=url, dedup_key=f"sla:{alert_id}")

@@ -1,7 +1,7 @@
 """The SLA clocks of one ticket: due times, pauses, what is running and when to look again.
 
 Pure functions over the in-memory ticket and its organization's ``SlaConfig`` (no queries); the
-receivers in ``sla.receivers`` call them inside the ticket service's transaction and the service saves
+step ``sla.pipeline.stamp_due_times`` calls them inside the ticket service's transaction and the service saves
 the fields they return.
 
 Semantics
@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from lumiodesk.calendar.business_time import Calendar, NoBusinessTime, add_target, subtract_target
 from tickets.models import Status, Ticket
 
-from .business_time import Calendar, NoBusinessTime, add_target, subtract_target
 from .config import WARNING_LEADS, Policy, SlaConfig
 
 STOPPED = frozenset({Status.RESOLVED, Status.CLOSED})

@@ -1,5 +1,6 @@
 """An organization's SLA configuration (calendar, targets, pause setting), read in one query.
 
+The calendar is the core's (``lumiodesk.calendar``); it is read here in the same query as the targets.
 Defaults (section 13) apply to whatever an organization has no row for: Monday–Friday 9:00–18:00,
 low 24 business hours / 5 business days, normal 8 h / 3 d, high 2 h / 1 d, urgent 30 min / 4 h,
 and the resolution clock paused while waiting on the customer.
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, time
 
 from django.db import connection
 
+from lumiodesk.calendar.business_time import Calendar, Unit
+from lumiodesk.calendar.selectors import calendar_from_rows
 from tickets.models import Priority
-
-from .business_time import Calendar, Unit
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,6 @@ WARNING_LEADS: dict[str, Target] = {
     Priority.NORMAL: Target(4, Unit.HOURS),
     Priority.LOW: Target(1, Unit.DAYS),
 }
-DEFAULT_OPENS, DEFAULT_CLOSES = time(9, 0), time(18, 0)
-DEFAULT_OPEN_DAYS = range(5)  # Monday to Friday
 
 
 @dataclass(frozen=True)
@@ -73,23 +71,6 @@ WHERE o.id = ANY(%s)
 """
 
 
-def _minutes(value: str) -> int:
-    t = time.fromisoformat(value)
-    return t.hour * 60 + t.minute
-
-
-def _week(rows) -> tuple[tuple[tuple[int, int], ...], ...]:
-    if not rows:
-        default = ((DEFAULT_OPENS.hour * 60 + DEFAULT_OPENS.minute, DEFAULT_CLOSES.hour * 60),)
-        return tuple(default if d in DEFAULT_OPEN_DAYS else () for d in range(7))
-    week: list[tuple[tuple[int, int], ...]] = [()] * 7
-    for weekday, is_open, opens, closes in rows:
-        if is_open:
-            end = _minutes(closes) or 1440
-            week[weekday] = ((_minutes(opens), end),)
-    return tuple(week)
-
-
 def sla_configs(organization_ids: Iterable[int]) -> dict[int, SlaConfig]:
     """The configurations of these organizations, in one query."""
     ids = sorted(set(organization_ids))
@@ -102,7 +83,7 @@ def sla_configs(organization_ids: Iterable[int]) -> dict[int, SlaConfig]:
     for org_id, tz, language, hours, holidays, policies, pause in rows:
         out[org_id] = SlaConfig(
             organization_id=org_id,
-            calendar=Calendar(tz, _week(hours), frozenset(date.fromisoformat(d) for d in holidays or ())),
+            calendar=calendar_from_rows(tz, hours, holidays),
             policies={
                 p: Policy(Target(fa, fu), Target(ra, ru)) for p, fa, fu, ra, ru in policies or ()
             } or dict(DEFAULT_POLICIES),

@@ -25,14 +25,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from lumiodesk import notifications
-from lumiodesk.models import NotificationKind, Organization
+from lumiodesk.calendar.business_time import NoBusinessTime
+from lumiodesk.models import Organization
 from lumiodesk.permissions import roles_with
 from tickets.models import Message, MessageKind, Priority, Status, Ticket
 
-from .business_time import NoBusinessTime
 from .config import SlaConfig, sla_config
 from .formatting import local
 from .models import DigestRun
+from .notification_kinds import SlaNotificationKind
 
 DIGEST_AT = time(8, 30)
 NO_REPLY_FOR = timedelta(hours=48)  # business hours
@@ -57,7 +58,7 @@ ORDER BY o.id
 def due_organizations(now: datetime) -> list[tuple[int, date]]:
     """(organization id, local date) of every organization whose digest is due and not sent today."""
     with connection.cursor() as cur:
-        cur.execute(_DUE, {"now": now, "at": DIGEST_AT, "kind": NotificationKind.DAILY_DIGEST,
+        cur.execute(_DUE, {"now": now, "at": DIGEST_AT, "kind": SlaNotificationKind.DAILY_DIGEST,
                           "roles": sorted(roles_with("notifications.team"))})
         return cur.fetchall()
 
@@ -100,7 +101,7 @@ def send_digest(organization_id: int, local_date: date, *, now: datetime) -> int
         title = _("Résumé quotidien du %(d)s — %(org)s") % {"d": local_date.strftime("%d/%m/%Y"), "org": org.name}
         body = content.as_text()
     created = notifications.notify(
-        organization_id=organization_id, kind=NotificationKind.DAILY_DIGEST, at=now,
+        organization_id=organization_id, kind=SlaNotificationKind.DAILY_DIGEST, at=now,
         drafts=[notifications.Draft(recipient_id=m, title=title, body=body, url=reverse("tickets:list"),
                                     dedup_key=f"digest:{organization_id}:{local_date.isoformat()}")
                 for m in managers],

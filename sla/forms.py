@@ -3,9 +3,10 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from lumiodesk.models import BusinessHours, Weekday
 from tickets.models import Priority
 
-from .models import BusinessHours, Granularity, SlaPolicy, TargetUnit, Weekday
+from .models import Granularity, SlaPolicy, TargetUnit
 from .services import DayHours, PolicyInput
 
 

@@ -1,4 +1,6 @@
-"""Opening hours, holidays, SLA policies, the alerts sent, SLA outcomes, digests and stored reports.
+"""SLA policies, the alerts sent, SLA outcomes, digests and stored reports.
+
+Opening hours and holidays are the core's business calendar (``lumiodesk.models``, ``lumiodesk.calendar``).
 
 The due times themselves live on ``tickets.Ticket`` (indexed for the list and the scan); this app
 stamps them. Every table carries ``organization_id``.
@@ -6,83 +8,14 @@ stamps them. Every table carries ``organization_id``.
 
 from __future__ import annotations
 
-from datetime import time
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from lumiodesk.calendar.business_time import Unit
 from lumiodesk.models import Organization
 from tickets.models import Priority, Ticket
-
-from .business_time import Unit
-
-
-class Weekday(models.IntegerChoices):
-    MONDAY = 0, _("Lundi")
-    TUESDAY = 1, _("Mardi")
-    WEDNESDAY = 2, _("Mercredi")
-    THURSDAY = 3, _("Jeudi")
-    FRIDAY = 4, _("Vendredi")
-    SATURDAY = 5, _("Samedi")
-    SUNDAY = 6, _("Dimanche")
-
-
-MIDNIGHT = time(0, 0)
-
-
-class BusinessHours(models.Model):
-    """One weekday's opening hours, in the organization's time zone. ``closes`` 00:00 means midnight
-    (end of the day). Every organization has the seven rows (created with it)."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    weekday = models.PositiveSmallIntegerField(_("jour"), choices=Weekday.choices)
-    is_open = models.BooleanField(_("ouvert"), default=True)
-    opens = models.TimeField(_("ouverture"), default=time(9, 0))
-    closes = models.TimeField(_("fermeture"), default=time(18, 0))
-
-    class Meta:
-        verbose_name = _("horaires d'ouverture")
-        verbose_name_plural = _("horaires d'ouverture")
-        ordering = ["weekday"]
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "weekday"], name="businesshours_one_per_weekday"),
-            models.CheckConstraint(condition=models.Q(weekday__gte=0, weekday__lte=6), name="businesshours_weekday"),
-            models.CheckConstraint(
-                condition=models.Q(is_open=False) | models.Q(closes__gt=models.F("opens")) | models.Q(closes=MIDNIGHT),
-                name="businesshours_closes_after_opens",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}" if self.is_open else "-"
-
-    @property
-    def interval(self) -> tuple[int, int] | None:
-        """(opens, closes) in minutes after midnight, or None when closed."""
-        if not self.is_open:
-            return None
-        closes = 1440 if self.closes == MIDNIGHT else self.closes.hour * 60 + self.closes.minute
-        return self.opens.hour * 60 + self.opens.minute, closes
-
-
-class Holiday(models.Model):
-    """A whole local day off: no business time on that date."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    date = models.DateField(_("date"))
-    name = models.CharField(_("nom"), max_length=120, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("jour férié")
-        verbose_name_plural = _("jours fériés")
-        ordering = ["date"]
-        constraints = [models.UniqueConstraint(fields=["organization", "date"], name="holiday_one_per_date")]
-
-    def __str__(self) -> str:
-        return f"{self.date} {self.name}"
 
 
 class TargetUnit(models.TextChoices):

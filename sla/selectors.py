@@ -14,14 +14,14 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from lumiodesk.models import Organization
+from lumiodesk.calendar.business_time import Calendar
+from lumiodesk.models import BusinessHours, Holiday, Organization, Weekday
 from tickets.models import Priority, Ticket
 
 from . import clock
-from .business_time import Calendar
-from .config import WARNING_LEADS, SlaConfig, sla_config
+from .config import DEFAULT_POLICIES, WARNING_LEADS, SlaConfig, sla_config
 from .formatting import duration
-from .models import BusinessHours, Holiday, SlaPolicy, SlaReport, SlaSettings, TargetUnit, Weekday
+from .models import SlaPolicy, SlaReport, SlaSettings, TargetUnit
 
 RUNNING, SOON, OVERDUE, PAUSED, MET, LATE, NONE = "running", "soon", "overdue", "paused", "met", "late", "none"
 
@@ -89,7 +89,7 @@ def sla_statuses(organization: Organization, tickets: Iterable[Ticket], now: dat
 
 
 @dataclass(frozen=True)
-class Clock:
+class ClockPanel:
     """A clock on the ticket page: its due time and where it stands."""
 
     metric_label: str
@@ -104,30 +104,30 @@ def ticket_clocks(ticket: Ticket, now: datetime, config: SlaConfig | None = None
         return {"clocks": [], "imported": ticket.imported}
     config = config or sla_config(ticket.organization_id)
     cal = config.calendar
-    clocks: list[Clock] = []
+    clocks: list[ClockPanel] = []
 
     fr_due = ticket.first_response_due_at
     if ticket.first_response_at is not None:
         ok = ticket.first_response_at <= fr_due
         status = SlaStatus(MET if ok else LATE, _("respectée") if ok else _("dépassée"))
-        clocks.append(Clock(_("Première réponse"), fr_due, status, ticket.first_response_at))
+        clocks.append(ClockPanel(_("Première réponse"), fr_due, status, ticket.first_response_at))
     elif ticket.status in clock.STOPPED:
-        clocks.append(Clock(_("Première réponse"), fr_due, SlaStatus(NONE, _("sans réponse publique"))))
+        clocks.append(ClockPanel(_("Première réponse"), fr_due, SlaStatus(NONE, _("sans réponse publique"))))
     else:
         warn = clock.warn_at(cal, ticket.priority, fr_due)
-        clocks.append(Clock(_("Première réponse"), fr_due, _running(cal, fr_due, warn, now, clock.FIRST_RESPONSE)))
+        clocks.append(ClockPanel(_("Première réponse"), fr_due, _running(cal, fr_due, warn, now, clock.FIRST_RESPONSE)))
 
     res_due = ticket.resolution_due_at
     if ticket.status in clock.STOPPED:
         stopped = ticket.sla_paused_at or ticket.resolved_at
         ok = stopped is not None and stopped <= res_due
         status = SlaStatus(MET if ok else LATE, _("respectée") if ok else _("dépassée"))
-        clocks.append(Clock(_("Résolution"), res_due, status, ticket.resolved_at))
+        clocks.append(ClockPanel(_("Résolution"), res_due, status, ticket.resolved_at))
     elif ticket.sla_paused_at is not None:
-        clocks.append(Clock(_("Résolution"), res_due, _paused(ticket, cal), ticket.sla_paused_at))
+        clocks.append(ClockPanel(_("Résolution"), res_due, _paused(ticket, cal), ticket.sla_paused_at))
     else:
         warn = clock.warn_at(cal, ticket.priority, res_due)
-        clocks.append(Clock(_("Résolution"), res_due, _running(cal, res_due, warn, now, clock.RESOLUTION)))
+        clocks.append(ClockPanel(_("Résolution"), res_due, _running(cal, res_due, warn, now, clock.RESOLUTION)))
     return {
         "clocks": clocks,
         "time_zone": cal.time_zone,
@@ -149,8 +149,6 @@ def holidays(organization: Organization) -> QuerySet[Holiday]:
 
 
 def policies(organization: Organization) -> list[SlaPolicy]:
-    from .config import DEFAULT_POLICIES
-
     rows = {p.priority: p for p in SlaPolicy.objects.filter(organization=organization)}
     out = []
     for priority in reversed(Priority.values):  # urgent first

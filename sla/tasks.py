@@ -1,10 +1,15 @@
-"""Celery tasks of the sla app: thin, safe to run twice (see each service)."""
+"""Celery tasks of the sla app: thin, safe to run twice (see each service).
+
+``restamp_organization`` is defined in ``sla.services``, which queues it, and listed here."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from . import alerts, digest, services
+from . import alerts, digest
+from .services import restamp_organization
+
+__all__ = ["restamp_organization", "run_sla_scan", "send_daily_digests"]
 
 
 @shared_task
@@ -16,7 +21,3 @@ def run_sla_scan() -> dict[str, int]:
 def send_daily_digests() -> int:
     return digest.send_digests()
 
-
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=5)
-def restamp_organization(self, organization_id: int) -> int:
-    return services.restamp_open_tickets(organization_id)

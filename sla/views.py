@@ -18,11 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
-from lumiodesk.models import Organization
+from lumiodesk.models import Holiday, Organization
 
 from . import reports, selectors, services
 from .forms import BusinessHoursForm, HolidayForm, HolidayImportForm, PoliciesForm, PreviewForm, ReportForm
-from .models import Holiday, Metric, SlaReport
+from .models import Metric, SlaReport
 
 SECTIONS = ("hours", "holidays", "policies")
 

@@ -9,9 +9,8 @@ from datetime import time, timedelta
 from django.utils import timezone
 from factories import acting, bulk_tickets
 
-from lumiodesk.models import Plan
+from lumiodesk.models import BusinessHours, Plan
 from sla import services as sla_services
-from sla.models import BusinessHours
 from tickets.chat import presence, services
 from tickets.chat.models import ChatConversation, ChatWidget, ConversationMode
 from tickets.models import Channel, Ticket

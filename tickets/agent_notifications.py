@@ -1,9 +1,9 @@
 """What the ticket lifecycle tells agents (section 17), through ``lumiodesk.notifications``.
 
-The receiver listens to ``tickets.events`` inside the service's transaction and only *queues* the work
-with ``transaction.on_commit``: a rolled-back change notifies no one, and the request does not wait for
-recipients and preferences. The Celery task (``tickets.tasks.notify_agents``) calls ``deliver``, which is
-idempotent: each event has a key, and a person is told of one event once.
+``to_notify`` decides, at the change, what to tell (``tickets.subscribers.agent_notifications``, a subscriber
+of the ticket pipeline, queues it after the commit: a rolled-back change notifies no one, and the request
+does not wait for recipients and preferences). The Celery task (``tickets.tasks.notify_agents``) calls
+``deliver``, which is idempotent: each event has a key, and a person is told of one event once.
 
 - new ticket assigned: the new assignee (not when they assigned it to themselves);
 - mention in an internal note: the agents named ``@first name`` or ``@email local part``
@@ -17,20 +17,38 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from dataclasses import dataclass
+from enum import StrEnum
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy, override
 
 from lumiodesk import notifications
-from lumiodesk.models import NotificationKind
 
-from .events import Change, ticket_changed
 from .models import Message, MessageKind, Priority, Ticket
+from .pipeline import ChangeKind as Change
+from .pipeline import TicketChange
+
+
+class TicketNotificationKind(StrEnum):
+    ASSIGNED = "assigned"
+    MENTION = "mention"
+    CUSTOMER_REPLY = "customer_reply"
+    URGENT = "urgent"
+
+
+# Registered in the core's list at startup (TicketsConfig.ready); the customer reply is in-app only by default.
+KINDS = (
+    notifications.AgentNotificationKind(TicketNotificationKind.ASSIGNED, gettext_lazy("Nouveau ticket assigné"),
+                                        position=10),
+    notifications.AgentNotificationKind(TicketNotificationKind.MENTION, gettext_lazy("Mention dans une note interne"),
+                                        position=20),
+    notifications.AgentNotificationKind(TicketNotificationKind.CUSTOMER_REPLY, gettext_lazy("Réponse client"),
+                                        position=30, email=False),
+    notifications.AgentNotificationKind(TicketNotificationKind.URGENT, gettext_lazy("Ticket urgent"), position=60),
+)
 
 MENTION = re.compile(r"(?<![\w.@+-])@([^\W_][\w.+-]*)", re.UNICODE)
 EXCERPT = 280
@@ -51,37 +69,45 @@ def mentioned(text: str, team) -> list[int]:
     ]
 
 
-def _queue(event: str, ticket: Ticket, *, actor, key: str, message: Message | None = None) -> None:
-    from .tasks import notify_agents
+@dataclass(frozen=True)
+class Pending:
+    """One notification event to deliver (the arguments of ``tickets.tasks.notify_agents``)."""
 
-    args = (str(event), ticket.pk)
-    kwargs = {"actor_id": getattr(actor, "pk", None), "key": key, "message_id": message.pk if message else None}
-    transaction.on_commit(lambda: notify_agents.delay(*args, **kwargs))
+    event: str
+    ticket_id: int
+    actor_id: int | None
+    key: str
+    message_id: int | None = None
 
 
-@receiver(ticket_changed, dispatch_uid="tickets.agent_notifications")
-def on_ticket_changed(sender, *, ticket: Ticket, change: str, now: datetime, actor=None, old=None, new=None,
-                      message: Message | None = None, **kwargs) -> None:
+def to_notify(c: TicketChange) -> list[Pending]:
+    """What this change tells agents, decided at the change (the ticket as it is now)."""
+    ticket, change, now, actor, old, new, message = c.ticket, c.kind, c.now, c.actor, c.old, c.new, c.message
     if ticket.imported or ticket.is_automatic or notifications.is_muted():
-        return None
+        return []
+    pending: list[Pending] = []
+
+    def _queue(event: str, ticket: Ticket, *, actor, key: str, message: Message | None = None) -> None:
+        pending.append(Pending(str(event), ticket.pk, getattr(actor, "pk", None), key, message.pk if message else None))
+
     actor_id = getattr(actor, "pk", None)
     stamp = now.isoformat()
-    if change == Change.CREATED:
-        if ticket.assignee_id and ticket.assignee_id != actor_id:
-            _queue(NotificationKind.ASSIGNED, ticket, actor=actor, key=f"assigned:{ticket.pk}:{stamp}")
-        if ticket.priority == Priority.URGENT:
-            _queue(NotificationKind.URGENT, ticket, actor=actor, key=f"urgent:{ticket.pk}:{stamp}")
+    if change == Change.CREATED:  # as created: what a rule changed is a change of its own, told on its own
+        if new["assignee"] and new["assignee"] != actor_id:
+            _queue(TicketNotificationKind.ASSIGNED, ticket, actor=actor, key=f"assigned:{ticket.pk}:{stamp}")
+        if new["priority"] == Priority.URGENT:
+            _queue(TicketNotificationKind.URGENT, ticket, actor=actor, key=f"urgent:{ticket.pk}:{stamp}")
     elif change == Change.ASSIGNED and new and new != actor_id:
-        _queue(NotificationKind.ASSIGNED, ticket, actor=actor, key=f"assigned:{ticket.pk}:{stamp}")
+        _queue(TicketNotificationKind.ASSIGNED, ticket, actor=actor, key=f"assigned:{ticket.pk}:{stamp}")
     elif change == Change.PRIORITY and new == Priority.URGENT and old != Priority.URGENT:
-        _queue(NotificationKind.URGENT, ticket, actor=actor, key=f"urgent:{ticket.pk}:{stamp}")
+        _queue(TicketNotificationKind.URGENT, ticket, actor=actor, key=f"urgent:{ticket.pk}:{stamp}")
     elif change == Change.MESSAGE and message is not None:
         if message.kind == MessageKind.CUSTOMER and ticket.assignee_id:  # unassigned: back in the queue instead
-            _queue(NotificationKind.CUSTOMER_REPLY, ticket, actor=actor, key=f"customer_reply:{message.pk}",
+            _queue(TicketNotificationKind.CUSTOMER_REPLY, ticket, actor=actor, key=f"customer_reply:{message.pk}",
                    message=message)
         elif message.kind == MessageKind.NOTE and "@" in (message.body_text or ""):
-            _queue(NotificationKind.MENTION, ticket, actor=actor, key=f"mention:{message.pk}", message=message)
-    return None
+            _queue(TicketNotificationKind.MENTION, ticket, actor=actor, key=f"mention:{message.pk}", message=message)
+    return pending
 
 
 def _excerpt(message: Message | None) -> str:
@@ -102,13 +128,13 @@ def deliver(event: str, ticket_id: int, *, actor_id: int | None, key: str, messa
     team = notifications.agents_of(org.pk)
     what = {"n": ticket.number, "subject": ticket.subject}
 
-    if event == NotificationKind.ASSIGNED:
+    if event == TicketNotificationKind.ASSIGNED:
         recipients = [ticket.assignee_id] if ticket.assignee_id in team else []
-    elif event == NotificationKind.URGENT:
+    elif event == TicketNotificationKind.URGENT:
         recipients = [ticket.assignee_id] if ticket.assignee_id in team else team
-    elif event == NotificationKind.CUSTOMER_REPLY:
+    elif event == TicketNotificationKind.CUSTOMER_REPLY:
         recipients = [ticket.assignee_id] if ticket.assignee_id in team else []
-    elif event == NotificationKind.MENTION:
+    elif event == TicketNotificationKind.MENTION:
         recipients = mentioned(message.body_text if message else "", User.objects.filter(pk__in=team))
     else:
         raise ValueError(f"unknown ticket notification {event!r}")
@@ -116,13 +142,13 @@ def deliver(event: str, ticket_id: int, *, actor_id: int | None, key: str, messa
         return 0
 
     with override(org.language):
-        if event == NotificationKind.ASSIGNED:
+        if event == TicketNotificationKind.ASSIGNED:
             title = _("Ticket assigné : #%(n)s %(subject)s") % what
             body = _("%(who)s vous a assigné ce ticket.") % {"who": who} if who else _("Ce ticket vous a été assigné.")
-        elif event == NotificationKind.URGENT:
+        elif event == TicketNotificationKind.URGENT:
             title = _("Ticket urgent : #%(n)s %(subject)s") % what
             body = _("Client : %(customer)s.") % {"customer": ticket.customer.display_name}
-        elif event == NotificationKind.CUSTOMER_REPLY:
+        elif event == TicketNotificationKind.CUSTOMER_REPLY:
             title = _("Réponse client : #%(n)s %(subject)s") % what
             body = _excerpt(message)
         else:

@@ -7,15 +7,15 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules load models, which Django allows only once apps are ready.
         from billing.catalogue import Limit
         from billing.usage import register
+        from lumiodesk.notifications import register_kind
 
+        from . import subscribers  # noqa: F401 - connects post_delete: a deleted ticket drops the closed count
+        from .agent_notifications import KINDS
         from .selectors import tickets_created_this_month
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
-
-        from . import (
-            agent_notifications,  # noqa: F401 - connects the agents' notifications to tickets.events
-            receivers,  # noqa: F401 - keeps the cached closed count true
-        )
-        from .chat import receivers as chat_receivers  # noqa: F401 - the chat inbox follows its tickets
+        for kind in KINDS:
+            register_kind(kind)

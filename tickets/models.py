@@ -105,7 +105,7 @@ class Ticket(models.Model):
     # Follow-ups already sent in the current waiting_customer episode (0, 1 or 2).
     followups_sent = models.PositiveSmallIntegerField(default=0)
 
-    # SLA, in business time: stamped by the sla app from tickets.events, in the same transaction.
+    # SLA, in business time: stamped by the sla step of tickets.pipeline, in the same transaction.
     first_response_due_at = models.DateTimeField(_("première réponse attendue avant"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("résolution attendue avant"), null=True, blank=True)
     # The resolution clock is stopped (waiting on the customer, resolved) since this instant...
@@ -273,7 +273,7 @@ class ReplyTemplate(models.Model):
         return self.name
 
 
-class NotificationKind(models.TextChoices):
+class CustomerNotificationKind(models.TextChoices):
     AGENT_REPLY = "agent_reply", _("Réponse de l'équipe")
     WAITING_CUSTOMER = "waiting_customer", _("En attente de votre réponse")
     RESOLVED = "resolved", _("Résolu")
@@ -293,7 +293,7 @@ class CustomerNotification(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="customer_notifications")
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    kind = models.CharField(max_length=20, choices=CustomerNotificationKind.choices)
     level = models.CharField(max_length=10, choices=NotificationLevel.choices)
     title = models.CharField(max_length=200)
     body = models.TextField()
@@ -318,3 +318,4 @@ class CustomerNotification(models.Model):
 
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401
+from .portal.models import PortalSignInLink, SatisfactionRating  # noqa: E402, F401

@@ -7,34 +7,37 @@ after commit. A customer who chose "none" gets nothing.
 
 from __future__ import annotations
 
+from celery import shared_task
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from .content import neutral_subject
-from .models import CustomerNotification, NotificationKind, NotificationLevel
+from lumiodesk.html_sanitizer import neutral_subject
+
+from .email import outbound
+from .models import CustomerNotification, CustomerNotificationKind, NotificationLevel
 
 LEVELS = {
-    NotificationKind.AGENT_REPLY: NotificationLevel.INFO,
-    NotificationKind.WAITING_CUSTOMER: NotificationLevel.WARNING,
-    NotificationKind.RESOLVED: NotificationLevel.SUCCESS,
-    NotificationKind.CLOSED: NotificationLevel.INFO,
+    CustomerNotificationKind.AGENT_REPLY: NotificationLevel.INFO,
+    CustomerNotificationKind.WAITING_CUSTOMER: NotificationLevel.WARNING,
+    CustomerNotificationKind.RESOLVED: NotificationLevel.SUCCESS,
+    CustomerNotificationKind.CLOSED: NotificationLevel.INFO,
 }
 
 
 def title_and_body(kind: str, subject: str) -> tuple[str, str]:
     """The titles and messages given by the support guide (002)."""
-    if kind == NotificationKind.WAITING_CUSTOMER:
+    if kind == CustomerNotificationKind.WAITING_CUSTOMER:
         return (
             _("Ticket de support : En attente de votre réponse"),
             _("Votre ticket '%(subject)s' est maintenant en attente de votre réponse.") % {"subject": subject},
         )
-    if kind == NotificationKind.RESOLVED:
+    if kind == CustomerNotificationKind.RESOLVED:
         return (
             _("Ticket de support : Résolu"),
             _("Votre ticket '%(subject)s' est maintenant résolu.") % {"subject": subject},
         )
-    if kind == NotificationKind.CLOSED:
+    if kind == CustomerNotificationKind.CLOSED:
         return (
             _("Ticket de support : Fermé"),
             _("Votre ticket '%(subject)s' est maintenant fermé.") % {"subject": subject},
@@ -71,7 +74,14 @@ def notify_customer(*, ticket, kind: str, message=None, email: bool = True) -> C
         email=email,
     )
     if email:
-        from .tasks import send_customer_notification_email
-
         transaction.on_commit(lambda: send_customer_notification_email.delay(notification.pk))
     return notification
+
+
+# Defined beside ``notify_customer``, which queues it, and listed in ``tickets.tasks`` under its registered name.
+@shared_task(
+    name="tickets.tasks.send_customer_notification_email", bind=True, autoretry_for=(OSError,), retry_backoff=30,
+    retry_backoff_max=3600, max_retries=8, retry_jitter=True,
+)
+def send_customer_notification_email(self, notification_id: int) -> bool:
+    return outbound.send_notification_email(notification_id)

@@ -243,7 +243,7 @@ def closed_count(organization: Organization) -> int:
     """Closed tickets, most of an organization's: counting them is the costly part of the counters
     (an index-only scan of ~94,000 entries at 100,000 tickets, 8-10 ms on every list page), so the
     figure is kept in Redis and forgotten when a ticket is closed, reopened or deleted
-    (``tickets.receivers``)."""
+    (``tickets.subscribers``)."""
     key = closed_count_key(organization.pk)
     n = cache.get(key)
     if n is None:

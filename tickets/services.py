@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import DurationField, F, Func, Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Func, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -24,18 +24,17 @@ from crm.models import Customer
 from crm.services import get_or_create_customer
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, NotPermitted, TransitionNotAllowed
+from lumiodesk.html_sanitizer import body_from
 from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, member_may, require
 
 from .attachments import CheckedFile, check_uploads
-from .content import body_from
-from .events import Change, emit
 from .models import (
     Attachment,
     Channel,
+    CustomerNotificationKind,
     Message,
     MessageKind,
-    NotificationKind,
     Priority,
     ReplyTemplate,
     SavedView,
@@ -45,6 +44,8 @@ from .models import (
     TicketTag,
 )
 from .notifications import notify_customer
+from .pipeline import ChangeKind, TicketChange
+from .pipeline import run as run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Status changes the customer hears about (002); never new -> open.
 NOTIFIED_STATUSES = {
-    Status.WAITING_CUSTOMER: NotificationKind.WAITING_CUSTOMER,
-    Status.RESOLVED: NotificationKind.RESOLVED,
-    Status.CLOSED: NotificationKind.CLOSED,
+    Status.WAITING_CUSTOMER: CustomerNotificationKind.WAITING_CUSTOMER,
+    Status.RESOLVED: CustomerNotificationKind.RESOLVED,
+    Status.CLOSED: CustomerNotificationKind.CLOSED,
 }
 REOPENED_BY_CUSTOMER = {Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED}
 
@@ -258,8 +259,10 @@ def create_ticket(
         _store_attachments(message, files)
         if tag_names:
             _set_tags(ticket, tag_names)
-        # Domain event (tickets.events): sla stamps the due times, agents are told after commit.
-        stamped = emit(ticket, Change.CREATED, now=now, actor=user, message=message)
+        # The ticket pipeline (tickets.pipeline): SLA stamps, creation rules; agents are told after commit.
+        created = {"assignee": ticket.assignee_id, "priority": ticket.priority}  # before any rule changes them
+        stamped = run_pipeline(TicketChange(ticket, ChangeKind.CREATED, now, actor=user, new=created,
+                                            message=message))
         _save_with_search_document(ticket, stamped or ())
         audit.record(
             organization=organization, actor=user, action="ticket.created", target_type="ticket",
@@ -361,11 +364,11 @@ def add_message(
                 fields.add("first_response_at")
             if ticket.status == Status.NEW and then_status in (None, Status.OPEN):
                 _apply_status(ticket, Status.OPEN, actor=author_user, now=now, fields=fields, reason="first_reply")
-        fields |= emit(ticket, Change.MESSAGE, now=now, actor=author_user, message=message)  # domain event
+        fields |= run_pipeline(TicketChange(ticket, ChangeKind.MESSAGE, now, actor=author_user, message=message))
         _save_with_search_document(ticket, fields)  # with the new message's words
 
         if kind == MessageKind.REPLY and not ticket.imported:
-            notify_customer(ticket=ticket, kind=NotificationKind.AGENT_REPLY, message=message)
+            notify_customer(ticket=ticket, kind=CustomerNotificationKind.AGENT_REPLY, message=message)
         if then_status and then_status != ticket.status:
             # One action, one email: the reply's email already shows the new status.
             change_status(
@@ -422,7 +425,7 @@ def _apply_status(
     )
     if status in NOTIFIED_STATUSES and not ticket.imported and not ticket.is_automatic:  # no mail to a robot
         notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer, message=message)
-    fields.update(emit(ticket, Change.STATUS, now=now, actor=actor, old=old, new=status))  # domain event
+    fields.update(run_pipeline(TicketChange(ticket, ChangeKind.STATUS, now, actor=actor, old=old, new=status)))
     return old
 
 
@@ -455,8 +458,8 @@ def assign(*, ticket: Ticket, assignee, actor: Actor) -> Ticket:
         return ticket
     ticket.assignee = assignee
     ticket.updated_at = timezone.now()
-    stamped = emit(ticket, Change.ASSIGNED, now=ticket.updated_at, actor=user, old=old,  # domain event
-                   new=assignee.pk if assignee else None)
+    stamped = run_pipeline(TicketChange(ticket, ChangeKind.ASSIGNED, ticket.updated_at, actor=user, old=old,
+                                        new=assignee.pk if assignee else None))
     ticket.save(update_fields=["assignee", "updated_at", *sorted(stamped)])
     audit.record(
         organization=ticket.organization, actor=user, action="ticket.assigned", target_type="ticket",
@@ -476,7 +479,8 @@ def set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticket:
     old = ticket.priority
     ticket.priority = priority
     ticket.updated_at = timezone.now()
-    stamped = emit(ticket, Change.PRIORITY, now=ticket.updated_at, actor=user, old=old, new=priority)  # domain event
+    stamped = run_pipeline(TicketChange(ticket, ChangeKind.PRIORITY, ticket.updated_at, actor=user, old=old,
+                                        new=priority))
     ticket.save(update_fields=["priority", "updated_at", *sorted(stamped)])
     ticket.refresh_from_db(fields=["is_urgent"])
     audit.record(
@@ -531,8 +535,8 @@ def set_tags(*, ticket: Ticket, names: Iterable[str], actor: Actor) -> Ticket:
             organization=ticket.organization, actor=user, action="ticket.tags", target_type="ticket",
             target_id=ticket.pk, added=added, removed=removed,
         )
-        # automations: informational domain event (tickets.events), nothing a receiver sets is saved.
-        emit(ticket, Change.TAGS, now=ticket.updated_at, actor=user, old=removed, new=added)
+        # Once the tags are written (rules on "updated" react to them); what a step sets is not saved.
+        run_pipeline(TicketChange(ticket, ChangeKind.TAGS, ticket.updated_at, actor=user, old=removed, new=added))
     return ticket
 
 
@@ -546,8 +550,6 @@ class _Days(Func):
 
 def _older_than(field_days: str, now: datetime) -> Q:
     """status_changed_at <= now - <organization's delay in days>."""
-    from django.db.models import DateTimeField, ExpressionWrapper, Value
-
     limit = ExpressionWrapper(Value(now) - _Days(F(f"organization__{field_days}")), output_field=DateTimeField())
     return Q(status_changed_at__lte=limit)
 
@@ -632,7 +634,7 @@ def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str,
                 else:
                     t.followups_sent = followups + 1
                     fields.add("followups_sent")
-                    notify_customer(ticket=t, kind=NotificationKind.WAITING_CUSTOMER, message=message)
+                    notify_customer(ticket=t, kind=CustomerNotificationKind.WAITING_CUSTOMER, message=message)
                     done["followups"] += 1
                 t.save(update_fields=sorted(fields))
                 refresh_search_document([t.pk])

@@ -18,9 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kb import selectors as kb_selectors
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError, InvalidInput
-from sla import selectors as sla_selectors
 
-from . import selectors, services
+from . import console_slots, selectors, services
 from .access import get_attachment_for, get_template_for, get_ticket_for, get_view_for
 from .attachments import INLINE_TYPES
 from .chat.views import live_context as chat_live_context
@@ -83,14 +82,14 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     query = filters.as_dict()
     tickets = list(page.object_list)
     # The SLA column: time left (or overdue) in business time, from the sla app (one query).
-    statuses = sla_selectors.sla_statuses(org, tickets, timezone.now())
+    statuses = console_slots.sla_column(org, tickets, timezone.now())
     # Choice labels translated once per page, not three times per row (get_FOO_display hashes the
     # lazy choices and translates them on every call: ~10 ms for 25 rows).
     status_labels, priority_labels, channel_labels = (
         {code: str(label) for code, label in choices} for choices in (Status.choices, Priority.choices, Channel.choices)
     )
     for t in tickets:
-        t.sla_status = statuses[t.pk]
+        t.sla_status = statuses.get(t.pk)
         t.status_label, t.priority_label = status_labels[t.status], priority_labels[t.priority]
         t.channel_label = channel_labels.get(t.channel, t.channel)
     context = {
@@ -163,7 +162,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
         "all_statuses": Status.choices,
         **selectors.ticket_page(ticket),
         "kb_suggestions": kb_selectors.suggestions_for_ticket(ticket),
-        "sla": sla_selectors.ticket_clocks(ticket, timezone.now()),  # due times and time left (one query)
+        "sla": console_slots.sla_panel(ticket, timezone.now()),  # due times and time left, from sla (one query)
     }
     context["chat_live"] = chat_live_context(ticket, context["timeline"])  # chat tickets: live poll, no query
     context["tags_value"] = ", ".join(t.name for t in context["ticket_tags"])

@@ -3,6 +3,8 @@ from datetime import timedelta
 from django import template
 from django.utils.translation import gettext as _
 
+from automations.models import DeliveryStatus
+
 register = template.Library()
 
 
@@ -18,6 +20,4 @@ def timedelta_label(value: timedelta) -> str:
 
 @register.filter
 def delivery_status(value: str) -> str:
-    from automations.models import DeliveryStatus
-
     return DeliveryStatus(value).label if value in DeliveryStatus.values else value

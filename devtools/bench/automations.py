@@ -30,10 +30,10 @@ from automations import engine, services, timerules
 from automations.models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
 from crm.models import Customer
 from lumiodesk import notifications
+from lumiodesk.calendar.business_time import subtract_target
+from lumiodesk.calendar.selectors import calendar_of
 from lumiodesk.models import Membership, Organization, Plan, Role
 from lumiodesk.permissions import SystemActor
-from sla.business_time import subtract_target
-from sla.config import sla_config
 from tickets import services as tickets
 from tickets.models import Status, Ticket
 
@@ -242,7 +242,7 @@ def _time_rules(org: Organization) -> list[AutomationRule]:
 def _steady_state(org: Organization, rules: list[AutomationRule], pool: dict[str, list[int]], now) -> int:
     """As if every earlier scan had run: each rule's cursor just before its threshold, and 25 tickets per rule
     whose stay in the status reaches the delay between the previous scan and this one."""
-    calendar = sla_config(org.pk).calendar
+    calendar = calendar_of(org.pk)
     crossing = 0
     for rule in rules:
         threshold = min(subtract_target(calendar, now, rule.time_amount, rule.time_unit), now - timerules.LAG)
@@ -293,7 +293,7 @@ def bench_scan(*, tickets_count: int, runs: int, reseed: bool, out) -> dict:
         f"(target {SCAN_TARGET_MS} ms): {_verdict(p95, SCAN_TARGET_MS)}")
     out(f"  nothing to do:   median {statistics.median(idle):.1f} ms (the same scan run again fires nothing)")
     rule = rules[0]
-    calendar = sla_config(org.pk).calendar
+    calendar = calendar_of(org.pk)
     threshold = subtract_target(calendar, timezone.now(), rule.time_amount, rule.time_unit)
     with connection.cursor() as cur:
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + timerules._CANDIDATES_SQL, {

@@ -20,7 +20,7 @@ OPEN = ("new", "open", "waiting_customer", "waiting_internal")
 
 
 def forwards(apps, schema_editor):
-    from sla.business_time import Calendar, add_target
+    from lumiodesk.calendar.business_time import Calendar, add_target
     from sla.clock import warn_at
 
     Organization = apps.get_model("lumiodesk", "Organization")

@@ -10,10 +10,12 @@ from factories import CompanyFactory, CustomerFactory, TicketFactory, acting
 
 from automations.engine import Facts, condition_holds
 from automations.models import AutomationRun, Outcome, Trigger
+from automations.notification_kinds import AutomationNotificationKind
 from kb.models import ArticleLink, ArticleStatus
 from kb.services import change_article_status, create_article
-from lumiodesk.models import AgentNotification, NotificationKind, Plan
+from lumiodesk.models import AgentNotification, Plan
 from tickets import services
+from tickets.agent_notifications import TicketNotificationKind
 from tickets.email.models import Mailbox
 from tickets.models import Message, MessageKind, Priority, Status, Ticket
 
@@ -205,7 +207,7 @@ def test_notify_managers_assignee_and_a_person(world):
         {"type": "notify", "to": "user", "user": world.agent.pk},
     ])
     ticket = TicketFactory(organization=world.org, customer=world.customer, subject="Panne")
-    notes = AgentNotification.objects.filter(kind=NotificationKind.AUTOMATION)
+    notes = AgentNotification.objects.filter(kind=AutomationNotificationKind.AUTOMATION)
     assert {n.recipient_id for n in notes} == {world.admin.pk, world.manager.pk, world.agent.pk}
     admin_note = notes.get(recipient=world.admin)
     assert admin_note.title == f"Règle « {runs(ticket)[0].rule_name} » : #{ticket.number} Panne"
@@ -403,5 +405,5 @@ def test_notifications_of_rule_actions_reach_the_agents(world, queued_tasks, dja
     with django_capture_on_commit_callbacks(execute=True):
         ticket = TicketFactory(organization=world.org, customer=world.customer, subject="Écran noir")
     run_queued(queued_tasks)
-    told = AgentNotification.objects.get(recipient=world.agent, kind=NotificationKind.ASSIGNED)
+    told = AgentNotification.objects.get(recipient=world.agent, kind=TicketNotificationKind.ASSIGNED)
     assert told.title == f"Ticket assigné : #{ticket.number} Écran noir"

@@ -14,8 +14,9 @@ from factories import OrganizationFactory, TicketFactory, acting, member
 
 from automations import services as automation_services
 from automations.models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
+from automations.notification_kinds import AutomationNotificationKind
 from automations.timerules import run_scan
-from lumiodesk.models import AgentNotification, NotificationKind, Plan, Role
+from lumiodesk.models import AgentNotification, Plan, Role
 from tickets import services
 from tickets.models import Message, MessageKind, Status, Ticket
 
@@ -30,7 +31,7 @@ def paris(*args) -> datetime:
 
 
 def manager_notes() -> int:
-    return AgentNotification.objects.filter(kind=NotificationKind.AUTOMATION).count()
+    return AgentNotification.objects.filter(kind=AutomationNotificationKind.AUTOMATION).count()
 
 
 def test_still_new_after_2_business_hours_fires_once(world, clock):
@@ -45,7 +46,8 @@ def test_still_new_after_2_business_hours_fires_once(world, clock):
     assert run_scan(now=clock.now)["matched"] == 1
     ticket_runs = AutomationRun.objects.filter(ticket=ticket)
     assert [(r.rule_name, r.trigger) for r in ticket_runs] == [("Nouveau depuis 2 h", Trigger.TIME)]
-    notified = set(AgentNotification.objects.filter(kind=NotificationKind.AUTOMATION, url=f"/tickets/{ticket.number}/")
+    notified = set(AgentNotification.objects.filter(kind=AutomationNotificationKind.AUTOMATION,
+                                                    url=f"/tickets/{ticket.number}/")
                    .values_list("recipient_id", flat=True))
     assert notified == {world.admin.pk, world.manager.pk}
 

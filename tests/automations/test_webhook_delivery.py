@@ -22,9 +22,10 @@ from automations.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from automations.notification_kinds import AutomationNotificationKind
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import FeatureNotAvailable, InvalidInput
-from lumiodesk.models import AgentNotification, AuditLog, NotificationKind, Plan, Role
+from lumiodesk.models import AgentNotification, AuditLog, Plan, Role
 from tickets import services as tickets
 from tickets.models import MessageKind, Status
 
@@ -186,7 +187,7 @@ def test_after_6_failed_retries_the_endpoint_is_disabled_and_the_admins_told(
     assert endpoint.is_active is False
     assert "6 échecs" in endpoint.disabled_reason and "HTTP 500" in endpoint.disabled_reason
     assert WebhookDelivery.objects.get(pk=second.pk).status == DeliveryStatus.CANCELLED
-    told = AgentNotification.objects.filter(kind=NotificationKind.WEBHOOK_DISABLED)
+    told = AgentNotification.objects.filter(kind=AutomationNotificationKind.WEBHOOK_DISABLED)
     assert list(told.values_list("recipient_id", flat=True)) == [business.admin.pk]  # the Admins
     assert told[0].title == f"Webhook désactivé : {receiver.url}"
     assert told[0].url == f"/settings/webhooks/{endpoint.pk}/"

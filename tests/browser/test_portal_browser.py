@@ -11,8 +11,8 @@ from django.core import mail
 from factories import acting
 from portal_helpers import sign_in_link_from
 
-from tickets import emails
 from tickets import services as ticket_services
+from tickets.email import outbound as emails
 from tickets.models import MessageKind, Status, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -25,11 +25,12 @@ from helpers import assert_partial, htmx
 from automations import services as automation_services
 from kb import services as kb_services
 from lumiodesk.exceptions import NotPermitted
-from lumiodesk.models import AgentNotification, NotificationKind, Organization, Plan, Role
+from lumiodesk.models import AgentNotification, Organization, Plan, Role
 from lumiodesk.permissions import CAPABILITIES, MemberActor, SystemActor, require, role_can
 from sla import reports
 from sla import services as sla_services
 from tickets import services as ticket_services
+from tickets.agent_notifications import TicketNotificationKind
 from tickets.email import mailboxes
 from tickets.email.models import InboundEmail
 
@@ -189,7 +190,7 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         article=article,
         collection=kb_services.save_collection(actor=SYSTEM, organization=org, name="Compte"),
         notification=AgentNotification.objects.create(organization=org, recipient=recipient,
-                                                      kind=NotificationKind.MENTION, title="x", dedup_key=slug),
+                                                      kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
     )
 
 

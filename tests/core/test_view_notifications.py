@@ -141,7 +141,8 @@ def test_pages_cost_the_same_for_10_and_100_rows(client, world, url_name):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from sla.models import Holiday, SlaReport
+    from lumiodesk.models import Holiday
+    from sla.models import SlaReport
 
     def run(n):
         AgentNotification.objects.all().delete()

@@ -1,4 +1,4 @@
-"""sla.business_time: examples, then properties checked against a slow minute-by-minute reference.
+"""lumiodesk.calendar.business_time: examples, then properties checked against a slow minute-by-minute reference.
 
 The reference knows nothing but the definition: a minute is business time if its local wall-clock
 date and time (zoneinfo) fall inside that weekday's opening hours on a non-holiday date.
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sla.business_time import Calendar, NoBusinessTime, Unit, add_target, subtract_target
+from lumiodesk.calendar.business_time import Calendar, NoBusinessTime, Unit, add_target, subtract_target
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from factories import SYSTEM, TicketFactory, acting, member
 
 from lumiodesk import notifications
-from lumiodesk.models import AgentNotification, NotificationPreference, Role
+from lumiodesk.models import AgentNotification, BusinessHours, NotificationPreference, Role
 from sla import alerts
-from sla.models import BusinessHours, SlaAlert, SlaOutcome
+from sla.models import SlaAlert, SlaOutcome
 from tickets import services
 from tickets.models import MessageKind, Status, Ticket
 

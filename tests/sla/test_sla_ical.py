@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from sla.ical import ICalError, parse_holidays
+from lumiodesk.calendar.ical import ICalError, parse_holidays
 
 
 def ics(*events: str) -> bytes:

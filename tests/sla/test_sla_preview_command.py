@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from factories import OrganizationFactory, TicketFactory
 
-from sla.models import Holiday
+from lumiodesk.models import Holiday
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db

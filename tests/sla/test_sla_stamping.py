@@ -1,4 +1,4 @@
-"""SLA due times stamped by the ticket services (through tickets.events), pauses, reopening, outcomes."""
+"""SLA due times stamped by the ticket services (through tickets.pipeline), pauses, reopening, outcomes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from conftest import run_queued
 from factories import SYSTEM, OrganizationFactory, TicketFactory, acting, member
 
-from lumiodesk.models import Role
+from lumiodesk.models import BusinessHours, Holiday, Role
 from sla import services as sla_services
-from sla.models import BusinessHours, Holiday, SlaOutcome, SlaPolicy, SlaSettings
+from sla.models import SlaOutcome, SlaPolicy, SlaSettings
 from tickets import services
 from tickets.models import MessageKind, Status, Ticket
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 from factories import UserFactory
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 
-from lumiodesk.models import AuditLog
-from sla.models import BusinessHours, Holiday, SlaPolicy, SlaSettings
+from lumiodesk.models import AuditLog, BusinessHours, Holiday
+from sla.models import SlaPolicy, SlaSettings
 
 pytestmark = pytest.mark.django_db
 

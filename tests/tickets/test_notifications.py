@@ -7,7 +7,7 @@ from django.core import mail
 from factories import CustomerFactory, TicketFactory, acting
 
 from tickets import services
-from tickets.models import CustomerNotification, MessageKind, NotificationKind, Status
+from tickets.models import CustomerNotification, CustomerNotificationKind, MessageKind, Status
 from tickets.notifications import title_and_body
 from tickets.tasks import send_customer_notification_email
 
@@ -27,7 +27,7 @@ def test_agent_reply_notifies_the_customer_after_commit(world, queued_emails, dj
     [notification] = _notifications(world.ticket)
     assert len(callbacks) == 1
     assert queued_emails == [notification.pk]
-    assert notification.kind == NotificationKind.AGENT_REPLY
+    assert notification.kind == CustomerNotificationKind.AGENT_REPLY
     assert notification.message == message
     assert notification.customer == world.customer
     assert notification.organization_id == world.org.pk
@@ -286,7 +286,7 @@ def test_follow_up_and_no_reply_close_emails_carry_the_explanation(
 
 
 def test_titles_for_every_kind():
-    assert {k: title_and_body(k, "S")[0] for k in NotificationKind.values} == {
+    assert {k: title_and_body(k, "S")[0] for k in CustomerNotificationKind.values} == {
         "agent_reply": "Ticket de support : Nouvelle réponse",
         "waiting_customer": "Ticket de support : En attente de votre réponse",
         "resolved": "Ticket de support : Résolu",

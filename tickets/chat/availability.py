@@ -1,8 +1,9 @@
-"""Is live chat offered now? Inside the organization's opening hours (the SLA calendar: hours and
+"""Is live chat offered now? Inside the organization's opening hours (the business calendar: hours and
 holidays, in its time zone) *and* with an agent available (``presence``)."""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,9 +11,9 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
+from lumiodesk.calendar.business_time import NoBusinessTime
+from lumiodesk.calendar.selectors import calendar_of
 from lumiodesk.models import Organization
-from sla.business_time import NoBusinessTime
-from sla.config import sla_config
 
 from . import presence
 
@@ -29,9 +30,9 @@ class Availability:
 
 
 def availability(organization: Organization, now: datetime | None = None) -> Availability:
-    """One query (the SLA configuration) and one Redis GET."""
+    """One query (the calendar) and one Redis GET."""
     now = now or timezone.now()
-    calendar = sla_config(organization.pk).calendar
+    calendar = calendar_of(organization.pk)
     open_now = calendar.is_open(now) if calendar.has_hours else False
     next_open = None
     if not open_now and calendar.has_hours:
@@ -45,8 +46,6 @@ def availability(organization: Organization, now: datetime | None = None) -> Ava
 
 def local_datetime_text(organization: Organization, instant: datetime) -> str:
     """"lundi 10 mars 2025 à 11:00" in the organization's language and time zone."""
-    import zoneinfo
-
     local = instant.astimezone(zoneinfo.ZoneInfo(organization.time_zone))
     with translation.override(organization.language):
         # Translators: a Django date format (https://docs.djangoproject.com/en/stable/ref/templates/builtins/#date)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zoneinfo
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -261,8 +262,6 @@ def _notice(conversation: ChatConversation) -> str:
 
 
 def _messages(conversation: ChatConversation, after: int) -> list[dict]:
-    import zoneinfo
-
     tz = zoneinfo.ZoneInfo(conversation.ticket.organization.time_zone)
     team = _("Équipe support")
     out = []

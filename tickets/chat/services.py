@@ -232,7 +232,7 @@ def post_visitor_message(*, conversation: ChatConversation, body: str) -> Messag
     )
 
 
-# --- kept in step with the ticket (tickets.events, see receivers.py) ---------------------------------
+# --- kept in step with the ticket (the ticket pipeline: tickets.subscribers) ---------------------------------
 
 
 def on_ticket_message(ticket: Ticket, message: Message, now: datetime) -> None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
 
+from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -90,8 +91,6 @@ def pollable(mailbox: Mailbox) -> bool:
 
 def poll_all() -> int:
     """Queue one poll per active, unpaused IMAP mailbox of a Business or Scale organization."""
-    from ..tasks import poll_imap_mailbox
-
     queued = 0
     mailboxes = (
         Mailbox.objects.filter(is_active=True, paused_at__isnull=True)
@@ -585,3 +584,10 @@ def _mark_backlog_done(mailbox: Mailbox, result: PollResult, known_resume: int |
         skipped=result.skipped,
         imported=result.imported,
     )
+
+
+# Defined beside ``poll_all``, which queues it, and listed in ``tickets.tasks`` under its registered name.
+@shared_task(name="tickets.tasks.poll_imap_mailbox", bind=True, autoretry_for=(OSError,), retry_backoff=30,
+             max_retries=5)
+def poll_imap_mailbox(self, mailbox_id: int) -> int:
+    return poll_mailbox(mailbox_id)

@@ -26,11 +26,12 @@ from django.utils.translation import override
 
 from crm.services import get_or_create_customer
 from lumiodesk.exceptions import DomainError
+from lumiodesk.html_sanitizer import html_to_text, sanitize_email_html, sanitize_html, text_to_html
 from lumiodesk.models import Organization
 from lumiodesk.permissions import SystemActor
 
+from .. import services
 from ..attachments import check_uploads
-from ..content import sanitize_email_html, sanitize_html, text_to_html
 from ..models import Channel, CustomerNotification, Message, MessageKind, SavedView, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
@@ -323,8 +324,6 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
 
     The HTML is shown as the customer wrote it (sanitized, images from the message only) when it can be
     cut above the same history the text folds away; otherwise the text is shown, paragraphs kept."""
-    from ..content import html_to_text
-
     text = parsed.text.strip()
     if not text and parsed.html:
         text = html_to_text(sanitize_html(parsed.html))
@@ -367,8 +366,6 @@ def process(inbound_id: int, *, received: InboundEmail | None = None, sender: st
     ``received`` is the row ``receive`` just stored, with its mailbox (``ingest``): then only the
     lock is taken, the message is not read back. ``sender``: the customer's address an agent gave for a
     message in which none could be read (quarantine screen)."""
-    from .. import services
-
     holder: dict[str, InboundEmail] = {}
     pending = [InboundStatus.RECEIVED, InboundStatus.QUARANTINED]
     try:
@@ -547,7 +544,7 @@ def ensure_automatic_view(organization: Organization) -> None:
 
 # --- delivery reports ------------------------------------------------------------------------------------
 
-# Our own Message-IDs (tickets.emails.message_id_for): "ticket-<org>-<number>-n<notification>@domain".
+# Our own Message-IDs (tickets.email.outbound.message_id_for): "ticket-<org>-<number>-n<notification>@domain".
 _NOTIFICATION_ID = re.compile(r"ticket-\d{1,12}-\d{1,12}-n(\d{1,12})@")
 
 

@@ -15,8 +15,9 @@ import logging
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from .intake import UnknownMailbox, find_mailbox, receive
-from .models import InboundStatus
+from ..tasks import process_inbound_email
+from .intake import UnknownMailbox, find_mailbox, process, receive
+from .models import InboundStatus, Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,6 @@ def _lookup(address: str):
 
 
 def _store(mailbox_ids: list[int], raw: bytes, mail_from: str, rcpt_tos: list[str]) -> list[int]:
-    from .models import Mailbox
-
     close_old_connections()
     stored = []
     for mailbox in Mailbox.objects.select_related("organization").filter(pk__in=mailbox_ids).order_by("id"):
@@ -42,9 +41,6 @@ def _store(mailbox_ids: list[int], raw: bytes, mail_from: str, rcpt_tos: list[st
 
 
 def _queue(inbound_ids: list[int]) -> None:
-    from ..tasks import process_inbound_email
-    from .intake import process
-
     for pk in inbound_ids:
         try:
             process_inbound_email.delay(pk)

@@ -20,6 +20,7 @@ import secrets
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
@@ -35,7 +36,6 @@ from lumiodesk.exceptions import InvalidInput
 from lumiodesk.permissions import Actor, require
 from lumiodesk.ratelimit import hit
 
-from ..tasks import send_mailbox_verification
 from .models import Mailbox
 
 LINK_HOURS = 24
@@ -176,3 +176,10 @@ def send_verification_email(mailbox_id: int, sealed_token: str) -> bool:
     mail.attach_alternative(html, "text/html")
     mail.send()
     return True
+
+
+# Defined beside the code that queues it, and listed in ``tickets.tasks`` under its registered name.
+@shared_task(name="tickets.tasks.send_mailbox_verification", bind=True, autoretry_for=(OSError,), retry_backoff=10,
+             retry_backoff_max=300, max_retries=5, retry_jitter=True)
+def send_mailbox_verification(self, mailbox_id: int, sealed_token: str) -> bool:
+    return send_verification_email(mailbox_id, sealed_token)

@@ -2,6 +2,6 @@
 one-time link, my tickets, the public conversation, replies, notification preference, web
 notifications) and satisfaction ratings.
 
-Models live in ``crm`` (``PortalSignInLink``, ``SatisfactionRating``); every write goes through
+Models: ``models`` (``PortalSignInLink``, ``SatisfactionRating``); every write goes through
 ``services`` / ``satisfaction`` so the API or an import can reuse the same rules.
 """

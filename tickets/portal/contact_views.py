@@ -13,7 +13,7 @@ from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
 from lumiodesk.ratelimit import client_ip, hit, hit_all
 
-from . import services
+from . import link_tokens, services
 from .access import keep_link_token, kept_link_token, public_page, signed_in_customer
 from .forms import ContactForm
 
@@ -96,7 +96,7 @@ SESSION_CONFIRM = "lumiodesk_contact_confirm"
 def confirm_link(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
     """The emailed link: the token goes into the session and the browser to a URL without it (access logs,
     Referer). Nothing is confirmed by opening it (a mail scanner may)."""
-    ticket = services.ticket_for_confirmation_token(organization, token)
+    ticket = link_tokens.ticket_for_confirmation_token(organization, token)
     if ticket is None:
         return render(request, "portal/contact_confirm.html", {"org": organization, "ticket": None}, status=410)
     keep_link_token(request, SESSION_CONFIRM, organization, ticket.number, token)
@@ -109,7 +109,7 @@ def confirm_link(request: HttpRequest, organization: Organization, token: str) -
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, organization: Organization, number: int) -> HttpResponse:
     token = kept_link_token(request, SESSION_CONFIRM, organization, number)
-    ticket = services.ticket_for_confirmation_token(organization, token) if token else None
+    ticket = link_tokens.ticket_for_confirmation_token(organization, token) if token else None
     if ticket is None or ticket.number != number:
         return render(request, "portal/contact_confirm.html", {"org": organization, "ticket": None}, status=410)
     done = not ticket.sender_unverified

@@ -1,7 +1,7 @@
 """Emails of the customer-facing channels: the portal sign-in link and the contact form acknowledgement.
 
 Both in the organization's language, from the organization's mailbox when it has one (like every
-customer email, tickets.emails), sent from Celery after commit.
+customer email, tickets.email.outbound), sent from Celery after commit.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from crm.models import PortalSignInLink
 from lumiodesk import crypto
+from lumiodesk.html_sanitizer import neutral_subject
 
-from ..content import neutral_subject
 from ..email.models import EmailReference, Mailbox
-from ..emails import connection_for, mailbox_for, message_id_for, sender_for
+from ..email.outbound import connection_for, mailbox_for, message_id_for, sender_for
 from ..models import Ticket
-from .services import CONFIRM_LINK_DAYS, SIGN_IN_LINK_MINUTES, contact_confirmation_token, hash_token
+from .link_tokens import CONFIRM_LINK_DAYS, SIGN_IN_LINK_MINUTES, contact_confirmation_token, hash_token
+from .models import PortalSignInLink
 
 
 def absolute(path: str) -> str:

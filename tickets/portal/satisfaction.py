@@ -23,12 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Customer, SatisfactionRating
+from crm.models import Customer
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import Organization
 
-from ..models import CustomerNotification, NotificationKind, Status, Ticket
+from ..models import CustomerNotification, CustomerNotificationKind, Status, Ticket
+from .models import SatisfactionRating
 
 RATING_CHANGE_DAYS = 7
 RATING_LINK_DAYS = 7
@@ -150,18 +151,18 @@ def rating_url(ticket: Ticket) -> str:
 def ask_in_email(notification: CustomerNotification) -> str | None:
     """The rating link to put in this notification email, or None.
 
-    Hooked into the resolution email itself (tickets.emails): the "Résolu" notification, or the agent's
+    Hooked into the resolution email itself (tickets.email.outbound): the "Résolu" notification, or the agent's
     reply that resolved the ticket (one action, one email: that reply's email carries the ask). Not asked
     if the ticket was reopened before the email left, or is already rated.
     """
     ticket = notification.ticket
     if ticket.status != Status.RESOLVED or ticket.resolved_at is None:
         return None
-    if notification.kind == NotificationKind.AGENT_REPLY:
+    if notification.kind == CustomerNotificationKind.AGENT_REPLY:
         message = notification.message
         if message is None or message.created_at < ticket.resolved_at:
             return None
-    elif notification.kind != NotificationKind.RESOLVED:
+    elif notification.kind != CustomerNotificationKind.RESOLVED:
         return None
     if SatisfactionRating.objects.filter(ticket=ticket).exists():
         return None

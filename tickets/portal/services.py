@@ -3,12 +3,11 @@ notification preference, web notifications read. Satisfaction ratings are in ``s
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from billing.catalogue import Limit
 from billing.services import require_capacity
-from crm.models import Customer, PortalSignInLink
+from crm.models import Customer
 from crm.services import normalize_email, set_notification_preference
 from lumiodesk import audit, crypto
 from lumiodesk.exceptions import InvalidInput, NotPermitted
@@ -25,19 +24,18 @@ from lumiodesk.permissions import SystemActor
 
 from .. import services as ticket_services
 from ..models import Channel, CustomerNotification, Message, MessageKind, Ticket
+from .link_tokens import (
+    SIGN_IN_LINK_MINUTES,
+    hash_token,
+)
+from .models import PortalSignInLink
+from .tasks import send_contact_acknowledgement, send_sign_in_link
 
-SIGN_IN_LINK_MINUTES = 30
-CONFIRM_LINK_DAYS = 30
-_CONFIRM_SALT = "lumiodesk.contact.confirm"
 MAX_MESSAGE_CHARS = 20_000
 
 
 class SignInLinkInvalid(InvalidInput):
     """The link is unknown, already used or expired (the customer is told the same thing in each case)."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def _check_length(text: str) -> None:
@@ -87,8 +85,6 @@ def submit_contact_form(
         sender_unverified=not verified,
     )
     if ticket.customer.wants_email:
-        from .tasks import send_contact_acknowledgement
-
         transaction.on_commit(lambda: send_contact_acknowledgement.delay(ticket.pk))
     return ticket
 
@@ -100,28 +96,6 @@ def _same_address(customer: Customer, organization: Organization, email: str) ->
         )
     except InvalidInput:
         return False
-
-
-def contact_confirmation_token(ticket: Ticket) -> str:
-    """Signed (SECRET_KEY) and timestamped: organization, ticket and customer, nothing stored."""
-    return signing.dumps([ticket.organization_id, ticket.pk, ticket.customer_id], salt=_CONFIRM_SALT)
-
-
-def ticket_for_confirmation_token(organization: Organization, token: str) -> Ticket | None:
-    """The ticket a confirmation link is for, or None (forged, expired, other organization, customer changed)."""
-    try:
-        org_id, ticket_id, customer_id = signing.loads(
-            token, salt=_CONFIRM_SALT, max_age=timedelta(days=CONFIRM_LINK_DAYS)
-        )
-    except (signing.BadSignature, ValueError, TypeError):
-        return None
-    if org_id != organization.pk:
-        return None
-    return (
-        Ticket.objects.select_related("customer")
-        .filter(organization=organization, pk=ticket_id, customer_id=customer_id)
-        .first()
-    )
 
 
 @transaction.atomic
@@ -169,15 +143,11 @@ def request_sign_in_link(
         requested_ip=_ip_or_none(ip),
     )
     sealed = crypto.encrypt(token)
-    from .tasks import send_sign_in_link
-
     transaction.on_commit(lambda: send_sign_in_link.delay(link.pk, sealed))
     return link
 
 
 def _ip_or_none(ip: str | None) -> str | None:
-    import ipaddress
-
     try:
         return str(ipaddress.ip_address(ip)) if ip else None
     except ValueError:

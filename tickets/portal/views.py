@@ -26,7 +26,7 @@ from lumiodesk.ratelimit import client_ip, hit_all
 
 from ..attachments import INLINE_TYPES
 from ..models import Ticket
-from . import access, satisfaction, selectors, services
+from . import access, link_tokens, satisfaction, selectors, services
 from .forms import PreferenceForm, RatingForm, ReplyForm, SignInRequestForm
 
 TICKETS_PER_PAGE = 20
@@ -110,7 +110,7 @@ def sign_in_request(request: HttpRequest, organization: Organization) -> HttpRes
 def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpResponse:
     email = request.session.get(SESSION_EMAIL, "")
     return render(request, "portal/sign_in_sent.html", _base(organization, None, email=email,
-                                                             minutes=services.SIGN_IN_LINK_MINUTES))
+                                                             minutes=link_tokens.SIGN_IN_LINK_MINUTES))
 
 
 @public
@@ -120,7 +120,7 @@ def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpRespon
 def sign_in_link(request: HttpRequest, organization: Organization, token: str) -> HttpResponse:
     """The emailed link. Spends nothing (mail scanners open links): keeps the token's hash in the session
     and redirects to ``login/confirm/``, a URL without the token (access logs, Referer, history)."""
-    token_hash, key = services.hash_token(token), str(organization.pk)
+    token_hash, key = link_tokens.hash_token(token), str(organization.pk)
     pending = request.session.get(SESSION_LINK, {})
     if services.find_sign_in_link(organization=organization, token_hash=token_hash):
         request.session[SESSION_LINK] = {**pending, key: token_hash}

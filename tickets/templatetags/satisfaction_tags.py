@@ -2,7 +2,7 @@
 
 from django import template
 
-from crm.models import SatisfactionRating
+from tickets.portal.models import SatisfactionRating
 
 register = template.Library()
 

@@ -56,7 +56,7 @@ def message_html(message, url_name: str, *url_args) -> str:
     download."""
     html = message.body_html or ""
     if "cid:" not in html:
-        return mark_safe(html)  # noqa: S308 - sanitized when stored (tickets.content)
+        return mark_safe(html)  # noqa: S308 - sanitized when stored (lumiodesk.html_sanitizer)
     by_cid = {a.content_id.lower(): a for a in message.attachments.all() if a.content_id}
 
     def url(m: re.Match) -> str:

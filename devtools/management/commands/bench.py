@@ -40,9 +40,9 @@ from tickets.models import (
     Attachment,
     Channel,
     CustomerNotification,
+    CustomerNotificationKind,
     Message,
     MessageKind,
-    NotificationKind,
     NotificationLevel,
     Priority,
     ReplyTemplate,
@@ -90,7 +90,7 @@ OLD_STATUSES = [(Status.CLOSED, 955), (Status.OPEN, 25), (Status.WAITING_INTERNA
 
 
 def _html(text: str) -> str:
-    """What tickets.content.text_to_html stores, without its cost per row."""
+    """What lumiodesk.html_sanitizer.text_to_html stores, without its cost per row."""
     paras = html.escape(text).split("\n\n")
     return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paras)
 
@@ -334,7 +334,7 @@ class Command(BaseCommand):
             if resolved_at and c_pref != NotificationPreference.NONE:
                 web = c_pref in (NotificationPreference.WEB_ONLY, NotificationPreference.BOTH)
                 email = c_pref in (NotificationPreference.EMAIL_ONLY, NotificationPreference.BOTH)
-                notifications.append((org.pk, c_pk, pk, NotificationKind.RESOLVED, NotificationLevel.SUCCESS,
+                notifications.append((org.pk, c_pk, pk, CustomerNotificationKind.RESOLVED, NotificationLevel.SUCCESS,
                                       "Ticket de support : Résolu", f"Votre ticket '{subject}' est maintenant résolu.",
                                       web, email, resolved_at if email else None, resolved_at))
         self._copy(cur, Ticket, ["id", "organization_id", "number", "subject", "status", "priority", "channel",

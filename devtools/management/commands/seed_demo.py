@@ -52,10 +52,9 @@ from django.utils import timezone
 from crm.models import Company, Customer
 from crm.services import get_or_create_customer
 from lumiodesk import notifications as agent_notifications
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.models import Holiday, Membership, Organization, Role
 from lumiodesk.models import NotificationPreference as AgentNotificationPreference
 from lumiodesk.permissions import MemberActor, SystemActor
-from sla.models import Holiday
 from sla.services import create_defaults, restamp_open_tickets
 from tickets import services, tasks
 from tickets.models import (

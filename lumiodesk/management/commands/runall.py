@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 DEMO_LOGINS = ("admin", "manager", "agent", "viewer")
@@ -59,8 +60,6 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password: demo-lumiodesk):")
         for who in DEMO_LOGINS:
             self.stdout.write(f"  {who}@lumiodesk.test")
-        from django.conf import settings
-
         self.stdout.write(f"Inbound SMTP for forwarded mail: {settings.SMTP_INBOUND_HOST}:{settings.SMTP_INBOUND_PORT}")
         self.stdout.write("Press Ctrl-C to stop web, worker, beat and the SMTP receiver.\n")
 

@@ -254,11 +254,15 @@ def test_visitor_message_reopens_a_resolved_chat(world):
 
 
 def test_messages_of_other_channels_do_not_touch_chats(world, django_assert_num_queries):
-    """The inbox receiver costs nothing on the email, form and manual channels."""
-    from tickets.chat import receivers
+    """The inbox subscriber costs nothing on the email, form and manual channels."""
+    from django.utils import timezone
+
+    from tickets.pipeline import ChangeKind, TicketChange
+    from tickets.subscribers import follow_chat_inbox
 
     with django_assert_num_queries(0):
-        receivers.follow_chat_tickets(sender=Ticket, ticket=world.ticket, change="message", now=None, message=None)
+        follow_chat_inbox(TicketChange(world.ticket, ChangeKind.MESSAGE, timezone.now(),
+                                       message=world.ticket.messages.model(kind="customer")))
 
 
 def test_inbox_puts_urgent_chats_first(world, clock):

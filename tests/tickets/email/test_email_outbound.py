@@ -20,8 +20,8 @@ from factories import SYSTEM, acting
 from tickets import services
 from tickets.email import intake
 from tickets.email.models import EmailReference, InboundEmail, InboundStatus, Mailbox
-from tickets.emails import message_id_for
-from tickets.models import CustomerNotification, MessageKind, NotificationKind, Status, Ticket
+from tickets.email.outbound import message_id_for
+from tickets.models import CustomerNotification, CustomerNotificationKind, MessageKind, Status, Ticket
 from tickets.tasks import send_customer_notification_email
 
 CORPUS = Path(__file__).parent / "email_corpus"
@@ -74,7 +74,7 @@ def test_public_reply_is_sent_threaded(world, email_ticket, queued_emails, djang
                     django_capture_on_commit_callbacks)
     assert len(queued_emails) == 1
     notification = CustomerNotification.objects.get(pk=queued_emails[0])
-    assert notification.kind == NotificationKind.AGENT_REPLY and notification.message_id == message.pk
+    assert notification.kind == CustomerNotificationKind.AGENT_REPLY and notification.message_id == message.pk
     [sent] = send_queued(queued_emails)
 
     own_id = message_id_for(ticket, f"n{notification.pk}")
@@ -115,7 +115,7 @@ def test_internal_note_is_never_sent(world, email_ticket, queued_emails, django_
     # Even a notification pointing at a note (whatever made it) is not emailed.
     forged = CustomerNotification.objects.create(
         organization=world.org, customer=email_ticket.customer, ticket=email_ticket, message=note,
-        kind=NotificationKind.AGENT_REPLY, level="info", title="x", body="x", email=True)
+        kind=CustomerNotificationKind.AGENT_REPLY, level="info", title="x", body="x", email=True)
     assert send_customer_notification_email(forged.pk) is False
     assert mail.outbox == []
 

@@ -22,7 +22,7 @@ from lumiodesk.models import Role
 from tickets.email import intake, verification
 from tickets.email.mailboxes import create_mailbox
 from tickets.email.models import Mailbox
-from tickets.emails import sender_for
+from tickets.email.outbound import sender_for
 
 LINK = re.compile(r"https?://[^\s\"<>]+/email/verify/[\w-]+/")
 

@@ -15,10 +15,10 @@ from django.urls import reverse
 from factories import acting
 from portal_helpers import patch_portal_tasks, run_portal_tasks, sign_in_as, unique_ip
 
+from lumiodesk.html_sanitizer import neutral_subject
 from tickets import services as ticket_services
-from tickets.content import neutral_subject
 from tickets.models import CustomerNotification, MessageKind, Ticket
-from tickets.portal import services
+from tickets.portal import link_tokens, services
 from tickets.tasks import send_customer_notification_email
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_forged_or_foreign_confirmation_link_is_refused(client, world, ip, porta
                                                         django_capture_on_commit_callbacks):
     ticket = submit(client, world.org, portal_tasks, django_capture_on_commit_callbacks,
                     email=world.customer.email)
-    token = services.contact_confirmation_token(ticket)
+    token = link_tokens.contact_confirmation_token(ticket)
     assert client.get(reverse("contact:confirm_link", args=[world.org.slug, token + "x"])).status_code == 410
     assert client.get(reverse("contact:confirm_link", args=[world.other_org.slug, token])).status_code == 410
     # The clean URL without the session's token.

@@ -106,7 +106,7 @@ def test_ticket_list_query_count_does_not_grow(client, django_user_model):
         tickets = bulk_tickets(org, n, customer=customer)
         from django.utils import timezone
 
-        from crm.models import SatisfactionRating
+        from tickets.portal.models import SatisfactionRating
 
         now = timezone.now()
         for t in tickets[::3]:

@@ -12,14 +12,14 @@ from django.urls import reverse
 from factories import TicketFactory, acting
 from portal_helpers import patch_portal_tasks, sign_in_as, unique_ip
 
-from crm.models import SatisfactionRating
 from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AuditLog
 from sla import reports
-from tickets import emails
 from tickets import services as ticket_services
-from tickets.models import CustomerNotification, MessageKind, NotificationKind, Status
+from tickets.email import outbound as emails
+from tickets.models import CustomerNotification, CustomerNotificationKind, MessageKind, Status
 from tickets.portal import satisfaction
+from tickets.portal.models import SatisfactionRating
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def send_last_email(world, queued_emails, mailoutbox):
 
 
 def test_resolution_email_keeps_the_guide_text_and_asks_for_a_rating(world, resolved, queued_emails, mailoutbox):
-    notification = CustomerNotification.objects.get(ticket=resolved, kind=NotificationKind.RESOLVED)
+    notification = CustomerNotification.objects.get(ticket=resolved, kind=CustomerNotificationKind.RESOLVED)
     assert notification.title == "Ticket de support : Résolu"
     assert notification.body == "Votre ticket 'Facture en double' est maintenant résolu."
     mail = send_last_email(world, queued_emails, mailoutbox)

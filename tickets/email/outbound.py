@@ -13,11 +13,11 @@ from django.utils.translation import override
 
 from billing.catalogue import Feature
 from billing.services import has_feature
+from lumiodesk.html_sanitizer import neutral_subject
 
-from .content import neutral_subject
-from .email.models import EmailReference, Mailbox
-from .models import CustomerNotification, Message, MessageKind, NotificationKind
-from .portal.satisfaction import ask_in_email
+from ..models import CustomerNotification, CustomerNotificationKind, Message, MessageKind
+from ..portal.satisfaction import ask_in_email
+from .models import EmailReference, Mailbox
 
 
 def _domain() -> str:
@@ -62,7 +62,7 @@ def subject_for(notification: CustomerNotification) -> str:
     ticket = notification.ticket
     # A contact-form ticket whose sender has not confirmed the address: their subject is not repeated as-is.
     shown = neutral_subject(ticket.subject) if ticket.sender_unverified else ticket.subject
-    if notification.kind == NotificationKind.AGENT_REPLY:
+    if notification.kind == CustomerNotificationKind.AGENT_REPLY:
         subject = f"Re: {shown} [#{ticket.number}]"
     else:
         subject = f"{notification.title} [#{ticket.number}]"

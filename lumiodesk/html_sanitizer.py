@@ -1,4 +1,5 @@
-"""Message bodies: sanitized HTML (nh3) and plain text, both stored."""
+"""Message and article bodies: sanitized HTML (nh3) and plain text. In the core: tickets (messages) and the
+knowledge base (articles) both use it."""
 
 from __future__ import annotations
 

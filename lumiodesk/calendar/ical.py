@@ -25,7 +25,9 @@ class ICalError(ValueError):
 
 
 @dataclass(frozen=True)
-class Holiday:
+class ImportedHoliday:
+    """One date of the file (``lumiodesk.models.Holiday`` is the stored day off)."""
+
     date: date
     name: str
 
@@ -71,7 +73,7 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
-def parse_holidays(data: bytes, *, time_zone: str, years: range) -> list[Holiday]:
+def parse_holidays(data: bytes, *, time_zone: str, years: range) -> list[ImportedHoliday]:
     """The dates the file's events cover, within ``years``, sorted, one per date."""
     if len(data) > MAX_BYTES:
         raise ICalError("fichier trop volumineux (1 Mo au plus)")
@@ -96,7 +98,7 @@ def parse_holidays(data: bytes, *, time_zone: str, years: range) -> list[Holiday
             event = None
         elif event is not None and name not in event:
             event[name] = (params, value)
-    return [Holiday(d, found[d]) for d in sorted(found)]
+    return [ImportedHoliday(d, found[d]) for d in sorted(found)]
 
 
 def _event_days(event: dict[str, tuple[str, str]], tz: ZoneInfo, years: range):
