@@ -33,14 +33,14 @@ test: services
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n 2 --dist loadfile
+	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/pytest -n 2 --dist loadfile
 
 # The fast lane while working: everything but the browser, the real Celery worker, the IMAP server and
 # the slow checks (demo seed, property-based tests); markers set from the fixtures in tests/conftest.py.
 # `make test` stays the full suite, run by CI.
 test-fast: services
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
-	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
+	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
 
 # The benches live in devtools/ (devtools/management/commands/, devtools/bench/), not in the product's apps.
 bench: dev-env services
