@@ -182,6 +182,10 @@ INBOUND_MAX_BYTES = config.inbound_max_bytes
 
 # Links in emails to agents (notifications, daily digest) start with this.
 SITE_URL = config.site_url
+# Proxies of our own in front of the app (lumiodesk.ratelimit.client_ip); 0: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = config.trusted_proxy_count
+# Networks a webhook may call although they are private (lumiodesk.outbound); none by default.
+WEBHOOK_ALLOWED_NETWORKS = config.webhook_allowed_networks
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
