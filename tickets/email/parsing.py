@@ -151,7 +151,10 @@ def _decode_encoded_words(text: str) -> str:
             run.clear()
 
     pos = 0
-    for m in _ENCODED_WORD.finditer(text):
+    # Searched only up to the last "?=": every word the search starts then finds its end, so a header full of
+    # "=?x?q?" openings is read in linear time (unbounded, each opening scanned to the end: quadratic).
+    last_end = text.rfind("?=") + 2
+    for m in _ENCODED_WORD.finditer(text, 0, last_end if last_end >= 2 else 0):
         between = text[pos:m.start()]
         pos = m.end()
         if between and not (run and not between.strip()):  # blanks between two encoded words are dropped
