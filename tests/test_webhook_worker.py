@@ -49,7 +49,7 @@ def celery_worker_process(transactional_db, tmp_path):
     env = {
         **os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": TEST_REDIS_URL, "EMAIL_URL": "dummymail://",
         "MEDIA_ROOT": str(tmp_path / "media"), "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "lumiodesk.settings",
-        "PYTHONUNBUFFERED": "1",
+        "PYTHONUNBUFFERED": "1", "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the receiver is on loopback
     }
     log_path = tmp_path / "worker.log"
     log = log_path.open("w")
@@ -87,6 +87,11 @@ def wait_for(predicate, process, what: str):
         time.sleep(0.25)
     log = process.log_path.read_text(errors="replace")[-6000:]
     pytest.fail(f"timed out waiting for {what} (worker exit code {process.poll()}).\nWorker log:\n{log}")
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ("127.0.0.0/8",)  # as the worker's environment says
 
 
 @pytest.fixture
