@@ -7,7 +7,7 @@ from celery import shared_task
 from . import timerules, webhooks
 
 
-@shared_task
+@shared_task(soft_time_limit=30, time_limit=45)  # one POST has a 10 s timeout; a claim left behind expires
 def deliver_webhook(delivery_id: int) -> str:
     """One attempt of one delivery; does nothing if it is not due or another worker is sending it."""
     return webhooks.attempt(delivery_id)

@@ -124,6 +124,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task has a soft time limit (SoftTimeLimitExceeded is raised in it: it can clean up) and a hard one (the
+# worker process is replaced). Tasks that need another figure set it on the decorator (email intake: 60/90 s,
+# webhooks: 30/45 s, IMAP polling: 240/300 s).
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ("tickets.portal.tasks",)  # tasks outside an app's tasks.py (contact form, portal)
 CELERY_BEAT_SCHEDULE = {

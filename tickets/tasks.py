@@ -20,11 +20,20 @@ def run_ticket_lifecycle() -> dict[str, int]:
     return services.run_lifecycle()
 
 
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=10)
-def process_inbound_email(self, inbound_id: int) -> str:
-    from .email.intake import process
+# A message whose processing hits the soft time limit is quarantined (raw bytes kept) by ``process``, then
+# tried again this many times, later, before it stays in quarantine: it never holds a worker for longer.
+INBOUND_TIMEOUT_RETRIES = 2
 
-    return process(inbound_id).status
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=10, soft_time_limit=60,
+             time_limit=90)
+def process_inbound_email(self, inbound_id: int) -> str:
+    from .email.intake import process, timed_out
+
+    inbound = process(inbound_id)
+    if timed_out(inbound) and self.request.retries < INBOUND_TIMEOUT_RETRIES:
+        raise self.retry(countdown=60 * (self.request.retries + 1), max_retries=INBOUND_TIMEOUT_RETRIES)
+    return inbound.status
 
 
 @shared_task
@@ -42,7 +51,8 @@ def poll_imap_mailboxes() -> int:
     return poll_all()
 
 
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=5, soft_time_limit=240,
+             time_limit=300)
 def poll_imap_mailbox(self, mailbox_id: int) -> int:
     from .email.imap import poll_mailbox
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.parser import BytesHeaderParser
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -364,6 +365,13 @@ _LOCK_SQL = (
 )
 
 
+# The reason a message whose processing hit the Celery task's soft time limit is quarantined with (the task
+# retries it a few times first; an admin can retry it from the quarantine list: the raw message is kept).
+# ``process`` marks the message it returns with ``timed_out = True`` then.
+def timed_out(inbound: InboundEmail) -> bool:
+    return inbound.status == InboundStatus.QUARANTINED and getattr(inbound, "timed_out", False)
+
+
 def process(inbound_id: int, *, received: InboundEmail | None = None) -> InboundEmail:
     """Parse a stored message and make it a ticket message. Never raises.
 
@@ -396,12 +404,27 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
             return _process_locked(inbound, services)
     except Exception as exc:  # quarantine, never lose: the whole transaction is dropped (no savepoint needed inside)
         log.exception("inbound %s quarantined", inbound_id)
+        inbound = holder.get("inbound")
+        if inbound is None:  # cut before the row was locked: an attempt all the same
+            try:
+                inbound = InboundEmail.objects.get(pk=inbound_id)
+            except Exception:
+                if connection.in_atomic_block:
+                    raise
+                connection.close()  # a query cut by the time limit leaves the connection unusable
+                inbound = InboundEmail.objects.get(pk=inbound_id)
+            inbound.attempts += 1
         reason = f"{type(exc).__name__}: {exc}"
-        inbound = holder.get("inbound") or InboundEmail.objects.get(pk=inbound_id)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            inbound.timed_out = True
+            reason = _("traitement trop long : limite de temps dépassée (essai %(n)s) ; le message brut est "
+                       "conservé") % {"n": inbound.attempts}
         try:
             with transaction.atomic():  # with the subject and sender read, so the quarantine list shows them
                 return _finish(inbound, InboundStatus.QUARANTINED, reason)
         except Exception:
+            if not connection.in_atomic_block:  # a query cut by the time limit leaves the connection unusable
+                connection.close()
             inbound.refresh_from_db(fields=["subject", "from_email"])
             return _finish(inbound, InboundStatus.QUARANTINED, reason)
 
