@@ -12,11 +12,12 @@ from email.message import EmailMessage
 
 import pytest
 from celery.exceptions import Retry, SoftTimeLimitExceeded
+from django.core.cache import cache
 
 from lumiodesk.celery import app
 from tickets.email import intake
 from tickets.email.models import InboundEmail, InboundStatus, Mailbox
-from tickets.tasks import INBOUND_TIMEOUT_RETRIES, process_inbound_email
+from tickets.tasks import INBOUND_MAX_STARTS, INBOUND_TIMEOUT_RETRIES, _starts_key, process_inbound_email
 
 
 @pytest.mark.django_db
@@ -83,3 +84,19 @@ def test_an_email_that_hits_the_soft_limit_is_retried_then_quarantined_and_never
     assert process_inbound_email(other.pk) == InboundStatus.IMPORTED
     # An admin's retry, without the limit, imports the quarantined one.
     assert intake.retry(row).status == InboundStatus.IMPORTED
+
+
+@pytest.mark.django_db
+def test_a_message_whose_worker_is_killed_each_time_is_quarantined_on_redelivery(world, support):
+    """The hard limit kills the worker process (nothing is written: the transaction dies with it) and the
+    broker delivers the task again; past INBOUND_MAX_STARTS starts the message is quarantined unprocessed."""
+    raw = _message("Tue le worker")
+    inbound = intake.receive(mailbox=support, raw=raw, source="smtp", envelope_from="claire@example.com",
+                             envelope_to=["support@acme.test"])
+    cache.set(_starts_key(inbound.pk), INBOUND_MAX_STARTS, timeout=60)  # the starts that were killed
+    assert process_inbound_email(inbound.pk) == InboundStatus.QUARANTINED
+    row = InboundEmail.objects.get(pk=inbound.pk)
+    assert row.reason == (f"traitement interrompu {INBOUND_MAX_STARTS} fois (limite de temps) ; "
+                          "le message brut est conservé")
+    assert bytes(row.raw) == raw and row.ticket_id is None
+    assert intake.retry(row).status == InboundStatus.IMPORTED  # an admin can still import it

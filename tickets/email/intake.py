@@ -429,6 +429,20 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
             return _finish(inbound, InboundStatus.QUARANTINED, reason)
 
 
+def quarantine_interrupted(inbound_id: int, *, starts: int) -> InboundEmail:
+    """Quarantine a message whose processing was killed ``starts`` times, without processing it again."""
+    with transaction.atomic():
+        inbound = (
+            InboundEmail.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(pk=inbound_id, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]).first()
+        )
+        if inbound is None:
+            return InboundEmail.objects.get(pk=inbound_id)
+        inbound.attempts += 1
+        return _finish(inbound, InboundStatus.QUARANTINED, _(
+            "traitement interrompu %(n)s fois (limite de temps) ; le message brut est conservé") % {"n": starts})
+
+
 def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
     # The reasons the quarantine list shows, and the notes left on tickets, in the organization's language,
     # whatever the worker or command processing the message has active.
