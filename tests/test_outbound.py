@@ -131,17 +131,69 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery(receiv
     assert receiver.received == []
 
 
-def test_https_checks_the_certificate_against_the_host_name(settings, tmp_path):
-    """TLS goes to the vetted address with SNI and hostname check for the URL's name: a certificate for
-    another name is refused (a self-signed one too: no trust is added)."""
+def _certificate(tmp_path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for ``name`` (cert and key files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_https_goes_to_the_vetted_address_with_sni_and_the_certificate_checked_for_the_name(
+        settings, tmp_path, monkeypatch):
     settings.SITE_URL = "http://127.0.0.1:8000"
     settings.WEBHOOK_ALLOWED_NETWORKS = ("127.0.0.0/8",)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    cert, key = _certificate(tmp_path, "hooks.example.test")
+    seen_sni = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server_context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(
+        "127.0.0.1" if host.endswith(".example.test") else host, *a, **k))
+    client_context = ssl.create_default_context(cafile=cert)
     try:
+        response = outbound.post(f"https://hooks.example.test:{port}/x", b"{}", {}, timeout=5,
+                                 ssl_context=client_context)
+        assert response.status == 204 and seen_sni == ["hooks.example.test"]
+        # Another name resolving to the same address: the certificate does not match it.
+        with pytest.raises(outbound.ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED|hostname"):
+            outbound.post(f"https://other.example.test:{port}/x", b"{}", {}, timeout=5, ssl_context=client_context)
+        # And no trust is added by default: the self-signed certificate is refused.
         with pytest.raises(outbound.ConnectionFailed):
-            outbound.post(f"https://127.0.0.1:{server.server_address[1]}/", b"{}", {}, timeout=2,
-                          ssl_context=ssl.create_default_context())
+            outbound.post(f"https://hooks.example.test:{port}/x", b"{}", {}, timeout=5)
     finally:
         server.shutdown()
         server.server_close()
