@@ -40,14 +40,15 @@ bench: services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py automation_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py widget_bench
 
-# The knowledge-base assistant on its question set (kb/eval/questions.py), in a database of its own.
+# The knowledge-base assistant on its three question sets (devtools/kb_eval: dev, test, first), in a database
+# of its own; prints first / three first / wrong refusals / unanswerable refused / p95 for each.
 eval: services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) manage.py migrate --noinput -v 0
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
-		$(PY) manage.py kb_eval
+		$(PY) manage.py kb_eval --reindex
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -1,20 +1,21 @@
 """The assistant: answers a question by quoting the passages of the knowledge base that hold the
-answer, each cited with a link to its paragraph, or says it has no answer and offers a ticket.
+answer, each cited with a link to its paragraph, or says it has no answer, what is missing, and offers
+a ticket. The help center's Ask, the widget's and the ticket page's suggestions and ``manage.py ask``
+all rank passages with ``retrieve``:
 
 1. ``kb.search.analyze`` turns the question into concepts (content words, their synonyms and
    translations, typo corrections), with their document frequencies;
-2. PostgreSQL returns the candidate passages (full text, GIN index) among the *visible* articles
-   only (``kb.selectors.visible_articles``), with the collection statistics;
-3. each candidate is scored here: BM25 over the passage body (k1=1.2, b=0.75), each concept
-   counted once through its best form (a synonym weighs less than the word itself), plus a bonus
-   when the article title or section heading carries the concept;
-4. the best passage is kept; when the question asks more than it covers (two facts), the passage
-   that covers most of what is missing is added;
-5. the answer is checked *on the answer*, not on a score: every named thing of the question (a
-   plan, a product, a number) must be in the quoted passages, the passages must cover most of the
-   question's weight, a word the knowledge base has never seen means it does not hold the answer,
-   and a question asking "how much / how many / how long" needs a figure in the answer. If a check
-   fails, the assistant abstains.
+2. the question's vector (``kb.embeddings``, multilingual-e5-small) is compared with every visible
+   passage's stored vector (numpy, one query): the dense ranking;
+3. PostgreSQL returns the lexical candidates (full text, GIN index) plus the dense ranking's first
+   passages, among the *visible* articles only (``kb.selectors.visible_articles``); each is scored
+   here by BM25 over the passage (k1=1.2, b=0.75), each concept counted once through its best form;
+4. the lexical and dense rankings are fused by reciprocal rank, and the first RERANK candidates are
+   reranked by a linear model over their features (``kb.model_weights``, fitted on the development
+   questions by ``manage.py kb_eval --fit``);
+5. whether to answer is decided by a logistic regression over the retrieval's features (scores,
+   margins, agreement of the two rankings, coverage of the question's words, unknown words), with the
+   threshold that keeps wrong refusals under 5 % on the development questions. Nothing else refuses.
 
 The answer only ever quotes passages; an optional language model (``kb.llm``, off by default) may
 rephrase them, and the citations and their URLs always come from here.
@@ -22,12 +23,15 @@ rephrase them, and the citations and their URLs always come from here.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -35,15 +39,15 @@ from django.utils.translation import override
 
 from lumiodesk.models import Organization
 
-from . import lexicon
+from . import embeddings, lexicon
+from . import model_weights as model
+from .models import Article, ArticleStatus
 from .search import Analysis, Clause, Concept, analyze, idf
-from .selectors import Scope, visible_articles
+from .selectors import Scope, TicketSuggestion, visible_articles
 
 K1, B = 1.2, 0.75
 TITLE_BONUS = 0.45  # share of a concept's idf earned when the title or heading carries it
 SYNONYM_OK = 0.8
-MIN_COVERAGE = 0.6
-MIN_FIRST_COVERAGE = 0.5
 PROXIMITY = 0.3
 EARLY = 0.3
 MAX_CITATIONS = 3
@@ -78,6 +82,11 @@ class Candidate:
     counts: set[int] = field(default_factory=set)  # concepts the passage counts ("30 agents")
     # concept index -> 1.0 when the passage's text carries it, 0.5 when only its title or heading does
     covered: dict[int, float] = field(default_factory=dict)
+    dense: float = 0.0  # cosine between the question's and the passage's vectors
+    lex_rank: int = 0  # 1-based rank by the lexical score (0: no lexical match)
+    dense_rank: int = 0  # 1-based rank by the dense cosine among all visible passages (0: no vector)
+    fused: float = 0.0  # reciprocal rank fusion of the two
+    final: float = 0.0  # after the rerank of the first RERANK candidates
 
 
 @dataclass
@@ -103,6 +112,7 @@ class Answer:
     quotes: list[str] = field(default_factory=list)  # what the answer quotes, one per cited passage
     elapsed_ms: float = 0.0
     top_score: float = 0.0
+    missing: list[str] = field(default_factory=list)  # abstention: the question's words no passage covers
 
     @property
     def items(self) -> list[tuple[Citation, str | None]]:
@@ -125,22 +135,57 @@ JOIN kb_article a ON a.id = p.article_id
 CROSS JOIN (SELECT count(*) AS n, coalesce(avg(n_tokens), 1) AS avgdl
             FROM kb_passage WHERE organization_id = %s) s
 WHERE p.organization_id = %s AND NOT p.is_question AND p.article_id IN ({visible})
-  AND p.search_vector @@ to_tsquery('simple', %s)
-ORDER BY ts_rank(p.search_vector, to_tsquery('simple', %s)) DESC, p.id
+  AND (p.id = ANY(%s) OR p.search_vector @@ to_tsquery('simple', %s))
+ORDER BY p.id = ANY(%s) DESC, ts_rank(p.search_vector, to_tsquery('simple', %s)) DESC, p.id
 LIMIT %s
+"""
+# Every visible passage's vector: at a few hundred passages per organization a numpy product is
+# faster than any index; an organization with tens of thousands would move this to an ANN index.
+DENSE_SQL = """
+SELECT p.id, p.embedding FROM kb_passage p
+WHERE p.organization_id = %s AND NOT p.is_question AND p.embedding IS NOT NULL AND p.article_id IN ({visible})
 """
 
 
-def _candidates(organization: Organization, analysis: Analysis, scope: str) -> tuple[list[Candidate], int, float]:
+def _dense(organization: Organization, question: str, scope: str) -> dict[int, tuple[float, int]]:
+    """passage id -> (cosine with the question, rank) for every visible passage that has a vector."""
+    visible_sql, params = visible_articles(organization, scope=scope).values("id").query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute(DENSE_SQL.format(visible=visible_sql), [organization.pk, *params])
+        rows = cur.fetchall()
+    if not rows:
+        return {}
+    sims = embeddings.matrix([r[1] for r in rows]) @ _query_vector(question)
+    order = np.argsort(-sims, kind="stable")
+    return {rows[i][0]: (float(sims[i]), rank) for rank, i in enumerate(order, 1)}
+
+
+def query_cache_key(question: str) -> str:
+    return "kb:qvec:" + embeddings.MODEL + ":" + hashlib.sha1(question.encode()).hexdigest()
+
+
+def _query_vector(question: str) -> np.ndarray:
+    """The question's vector, kept an hour in the cache (a ticket page shown again, a widget question
+    typed again, the same question asked by many)."""
+    key = query_cache_key(question)
+    blob = cache.get(key)
+    if blob is None:
+        blob = embeddings.to_bytes(embeddings.encode_query(question))
+        cache.set(key, blob, 3600)
+    return np.frombuffer(blob, dtype="<f4")
+
+
+def _candidates(organization: Organization, analysis: Analysis, scope: str, dense_ids: list[int]
+                ) -> tuple[list[Candidate], int, float]:
     lexemes = [x for x in analysis.lexemes if re.match(r"^[\w-]+$", x)]
-    if not lexemes:
+    if not lexemes and not dense_ids:
         return [], 0, 1.0
-    query = " | ".join(f"'{x}'" for x in lexemes)
+    query = " | ".join(f"'{x}'" for x in lexemes) or None
     visible_sql, params = visible_articles(organization, scope=scope).values("id").query.sql_with_params()
     with connection.cursor() as cur:
         cur.execute(
             CANDIDATES_SQL.format(visible=visible_sql),
-            [organization.pk, organization.pk, *params, query, query, CANDIDATES],
+            [organization.pk, organization.pk, *params, dense_ids, query, dense_ids, query, CANDIDATES],
         )
         rows = cur.fetchall()
     out: list[Candidate] = []
@@ -217,6 +262,204 @@ def _score(cands: list[Candidate], analysis: Analysis, n: int, avgdl: float, wei
         cand.score = (sum(cand.values.values()) + cand.proximity) * (0.5 + 0.5 * coverage)
 
 
+RRF_K = 60  # reciprocal rank fusion: 1 / (RRF_K + rank) from each list
+DENSE_POOL = 30  # the dense list's first passages join the lexical candidates
+RERANK = 20  # the fused list's first passages are reranked
+
+
+@dataclass
+class Retrieval:
+    """The question's analysis and its candidate passages, best first."""
+
+    analysis: Analysis
+    ranked: list[Candidate]
+    weights: list[float]
+    n: int
+    dense_mean: float = 0.0  # the question's mean cosine over every visible passage, and its spread
+    dense_std: float = 1.0
+
+
+def retrieve(organization: Organization, question: str, *, scope: str = Scope.PUBLIC) -> Retrieval:
+    """Full text (lexicon, typos) and dense vectors, fused by reciprocal rank, the first RERANK reranked.
+    The help center's Ask, the widget's suggestions, the ticket page's suggestions and ``manage.py ask``
+    all rank passages here."""
+    analysis = analyze(organization, question)
+    dense = _dense(organization, question, scope)
+    dense_ids = [pk for pk, (_sim, rank) in dense.items() if rank <= DENSE_POOL]
+    cands, n, avgdl = _candidates(organization, analysis, scope, dense_ids)
+    weights = _weights(analysis, n)
+    _score(cands, analysis, n, avgdl, weights)
+    ranked = fuse(cands, dense)
+    head = ranked[:RERANK]
+    _rerank(head, weights)
+    ranked = sorted(head, key=lambda c: (-c.final, c.pk)) + ranked[RERANK:]
+    sims = np.asarray([sim for sim, _rank in dense.values()]) if dense else np.zeros(1)
+    return Retrieval(analysis, ranked, weights, n, float(sims.mean()), float(sims.std()) or 1.0)
+
+
+def fuse(cands: list[Candidate], dense: dict[int, tuple[float, int]]) -> list[Candidate]:
+    """Reciprocal rank fusion: each candidate earns 1 / (RRF_K + rank) from the lexical ranking (its
+    ``score``, when positive) and from the dense one (``dense``: passage id -> (cosine, rank)); best first,
+    ties by id."""
+    lexical = sorted((c for c in cands if c.score > 0), key=lambda c: (-c.score, c.pk))
+    for rank, c in enumerate(lexical, 1):
+        c.lex_rank = rank
+    for c in cands:
+        c.dense, c.dense_rank = dense.get(c.pk, (0.0, 0))
+        c.fused = (1 / (RRF_K + c.lex_rank) if c.lex_rank else 0.0) + (
+            1 / (RRF_K + c.dense_rank) if c.dense_rank else 0.0)
+    return sorted(cands, key=lambda c: (-c.fused, c.pk))
+
+
+def suggest_articles(organization: Organization, text: str, *, scope: str = Scope.PUBLIC, limit: int = 5
+                     ) -> list[Candidate]:
+    """The articles of the best passages for a question (the widget's and help center's suggestions,
+    the ticket page's): the same retrieval as ``ask``, one entry per article, best first."""
+    text = " ".join((text or "").split())[:300]
+    if not text:
+        return []
+    retrieval = retrieve(organization, text, scope=scope)
+    # Passages sharing a word (or a synonym, a translation, a corrected typo) with the text, in the fused
+    # and reranked order: a suggestion shown while typing must visibly relate to what is typed.
+    out: list[Candidate] = []
+    for c in retrieval.ranked[:RERANK]:
+        if c.lex_rank and c.article_id not in {o.article_id for o in out}:
+            out.append(c)
+        if len(out) >= limit:
+            break
+    return out
+
+
+TICKET_TEXT_SQL = """
+SELECT left(coalesce((SELECT m.body_text FROM tickets_message m WHERE m.ticket_id = %s AND m.kind = 'customer'
+                      ORDER BY m.created_at, m.id LIMIT 1), ''), 600)
+"""
+
+
+def ticket_suggestions(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
+    """The ticket page's articles: those linked to the ticket, then the publicly visible articles that the
+    assistant's retrieval finds for the subject and the customer's first message."""
+    linked = list(
+        Article.objects.filter(organization_id=ticket.organization_id, ticket_links__ticket=ticket)
+        .only("id", "organization_id", "title", "slug", "language", "audience", "status", "collection_id")
+        .order_by("title", "id")
+    )
+    visible = set(visible_articles(ticket.organization).filter(pk__in=[a.pk for a in linked])
+                  .values_list("pk", flat=True)) if linked else set()
+    out = [TicketSuggestion(article=a, linked=True, suggested=False, is_public=a.pk in visible) for a in linked]
+    with connection.cursor() as cur:
+        cur.execute(TICKET_TEXT_SQL, [ticket.pk])
+        first_message = cur.fetchone()[0]
+    seen = {a.pk for a in linked}
+    for c in suggest_articles(ticket.organization, f"{ticket.subject}. {first_message}", limit=limit + len(seen)):
+        if c.article_id in seen or len(out) - len(linked) >= limit:
+            continue
+        article = Article(pk=c.article_id, organization_id=ticket.organization_id, title=c.title, slug=c.slug,
+                          language=c.language, audience=c.audience, status=ArticleStatus.PUBLISHED)
+        out.append(TicketSuggestion(article=article, linked=False, suggested=True, is_public=True))
+    return out
+
+
+def rerank_features(cands: list[Candidate], weights: list[float]) -> np.ndarray:
+    """One row per candidate (``model.RERANK_FEATURES``): what the rerank reads."""
+    if not cands:
+        return np.zeros((0, len(model.RERANK_FEATURES)))
+    top_lex = max((c.score for c in cands), default=0.0) or 1.0
+    denses = np.asarray([c.dense for c in cands])
+    spread = float(denses.std()) or 1.0
+    total = sum(weights) or 1.0
+    rows = []
+    for c in cands:
+        coverage = sum(weights[i] * f for i, f in c.covered.items()) / total
+        in_text = sum(weights[i] for i, f in c.covered.items() if f == 1.0) / total
+        rows.append([
+            c.dense, (c.dense - float(denses.max())) / spread, (c.dense - float(denses.mean())) / spread,
+            c.score / top_lex, c.score / total, coverage, in_text,
+            RRF_K / (RRF_K + c.lex_rank) if c.lex_rank else 0.0,
+            RRF_K / (RRF_K + c.dense_rank) if c.dense_rank else 0.0,
+            1.0 if "?" in c.text[:200] else 0.0, math.log(1 + c.n_tokens), c.proximity / total,
+        ])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _rerank(cands: list[Candidate], weights: list[float]) -> None:
+    if not cands:
+        return
+    scores = rerank_features(cands, weights) @ np.asarray(model.RERANK_WEIGHTS)
+    for c, value in zip(cands, scores, strict=True):
+        c.final = float(value)
+
+
+ANSWER_FEATURES = [
+    "dense_top", "dense_margin", "final_margin", "lexical_top", "coverage_top", "coverage_three",
+    "lex_agrees", "dense_agrees", "unknown_share", "entity_missing", "unknown_any", "figure_missing",
+    "dense_standout",
+]
+
+
+def answer_features(retrieval: Retrieval) -> np.ndarray:
+    """What the abstention model reads: how strong and how consistent the retrieval of the best passages is."""
+    ranked, weights, concepts = retrieval.ranked, retrieval.weights, retrieval.analysis.concepts
+    if not ranked:
+        return np.zeros(len(ANSWER_FEATURES))
+    top, three = ranked[0], ranked[:MAX_CITATIONS]
+    total = sum(weights) or 1.0
+    denses = sorted((c.dense for c in ranked), reverse=True) + [0.0, 0.0]
+    finals = [c.final for c in ranked[:2]] + [0.0]
+    unknown = sum(w for c, w in zip(concepts, weights, strict=True) if hard_unknown(c))
+    covered = {i for c in three for i in c.covered}
+    entity_missing = any(c.entity and not c.number and i not in covered and not _plan_wide(c, three)
+                         for i, c in enumerate(concepts))
+    figure_missing = any(
+        (clause.price and not any(_PRICE.search(c.text) for c in three))
+        or (clause.quantity and not any(_DIGIT.search(c.text) for c in three))
+        for clause in retrieval.analysis.clauses
+    )
+    return np.asarray([
+        top.dense, denses[0] - denses[1], finals[0] - finals[1],
+        top.score / total, _coverage([top], weights), _coverage(three, weights),
+        1.0 if top.lex_rank == 1 else 0.0, 1.0 if top.dense_rank == 1 else 0.0,
+        unknown / total, 1.0 if entity_missing else 0.0, 1.0 if unknown else 0.0, 1.0 if figure_missing else 0.0,
+        (denses[0] - retrieval.dense_mean) / retrieval.dense_std,
+    ], dtype=np.float64)
+
+
+def answer_confidence(retrieval: Retrieval) -> float:
+    """Probability that the first passages answer the question (logistic regression, kb.model_weights)."""
+    if not retrieval.ranked:
+        return 0.0
+    x = (answer_features(retrieval) - np.asarray(model.ABSTAIN_MEAN)) / np.asarray(model.ABSTAIN_SCALE)
+    z = float(x @ np.asarray(model.ABSTAIN_COEF) + model.ABSTAIN_INTERCEPT)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def missing_words(retrieval: Retrieval) -> list[str]:
+    """The question's content words that none of the first passages carries (unknown words first)."""
+    concepts, three = retrieval.analysis.concepts, retrieval.ranked[:MAX_CITATIONS]
+    covered = {i for c in three for i in c.covered}
+    unknown = [c.word for c in concepts if hard_unknown(c)]
+    rest = [c.word for i, c in enumerate(concepts) if i not in covered and not c.number and c.word not in unknown
+            and len(c.word) >= 4]
+    return (unknown + rest)[:3]
+
+
+def _citations(retrieval: Retrieval) -> list[Candidate]:
+    """The first passages; for a question in several parts, each part's best passage among the first ten
+    is cited within the first three."""
+    ranked, analysis, weights = retrieval.ranked, retrieval.analysis, retrieval.weights
+    out = ranked[:MAX_CITATIONS]
+    if len(analysis.clauses) > 1:
+        for clause in analysis.clauses:
+            if any(_clause_score(c, clause, weights) > 0 and all(i in c.covered for i in clause.concepts
+                                                                   if weights[i] > 0) for c in out):
+                continue
+            best = max(ranked[:10], key=lambda c: (_clause_score(c, clause, weights), -c.pk))
+            if best not in out and _clause_score(best, clause, weights) > 0:
+                out = out[:1] + [best] + [c for c in out[1:] if c is not best]
+                out = out[:MAX_CITATIONS]
+    return out
+
+
 def _clause_score(cand: Candidate, clause: Clause, weights: list[float]) -> float:
     total = sum(weights[i] for i in clause.concepts) or 1.0
     coverage = sum(weights[i] * cand.covered.get(i, 0.0) for i in clause.concepts) / total
@@ -240,65 +483,8 @@ def _weights(analysis: Analysis, n: int) -> list[float]:
     return [_concept_idf(c, n) for c in analysis.concepts]
 
 
-def _select(ranked: list[Candidate], analysis: Analysis, weights: list[float]) -> list[tuple[Candidate, Clause]]:
-    """For each clause of the question, its best passage; then, while the question's named things or
-    a good part of its weight are still missing, the passage that carries most of them."""
-    if not ranked:
-        return []
-    pool = ranked[:40]
-    picks: list[tuple[Candidate, Clause]] = []
-    for clause in analysis.clauses:
-        options = [c for c in pool if any(i in c.covered for i in clause.concepts)]
-        if clause.contrast:  # "A or B": a passage about A that does not also speak of B, if there is one
-            pure = [c for c in options if not any(i in c.covered for i in clause.contrast)]
-            options = pure or options
-        if clause.counted is not None and not clause.price:  # "combien d'agents": a passage that counts them
-            options = [c for c in options if clause.counted in c.counts] or options
-        if not options:
-            continue
-        best = max(options, key=lambda c: (_clause_score(c, clause, weights), -c.pk))
-        if best not in [p for p, _c in picks]:
-            picks.append((best, clause))
-    if len(analysis.clauses) > 1:
-        picks.sort(key=lambda pc: analysis.clauses.index(pc[1]))
-    if not picks:
-        return []
-    total = sum(weights) or 1.0
-    whole = Clause(concepts=list(range(len(weights))))
-    while len(picks) < MAX_CITATIONS:
-        chosen = [p for p, _c in picks]
-        covered = {i for c in chosen for i in c.covered}
-        missing = [i for i in range(len(weights)) if i not in covered and not analysis.concepts[i].oov]
-        entity_missing = [i for i in missing if analysis.concepts[i].entity and not analysis.concepts[i].number]
-        if sum(weights[i] for i in missing) < 0.2 * total and not entity_missing:
-            break
-        best, best_gain = None, 0.0
-        for cand in pool:
-            if cand in chosen or cand.score < 0.25 * chosen[0].score:
-                continue
-            gain = sum(weights[i] * (2 if i in entity_missing else 1) for i in missing if i in cand.covered)
-            if gain > best_gain + 1e-9:
-                best, best_gain = cand, gain
-        if best is None or (best_gain < 0.1 * total and not any(i in best.covered for i in entity_missing)):
-            break
-        picks.append((best, whole))
-    return picks
 
 
-def _runners_up(ranked: list[Candidate], picks: list[tuple[Candidate, Clause]], weights: list[float]
-                ) -> list[Candidate]:
-    """Further passages worth reading: each clause's next best, then the next best overall."""
-    chosen = [p for p, _c in picks]
-    out: list[Candidate] = []
-    for pick, clause in picks:
-        best = _clause_score(pick, clause, weights)
-        options = sorted((c for c in ranked[:40] if c not in chosen and c not in out
-                          and any(i in c.covered for i in clause.concepts)),
-                         key=lambda c: -_clause_score(c, clause, weights))
-        out += [c for c in options[:1] if _clause_score(c, clause, weights) >= 0.5 * best]
-    top = ranked[0].score if ranked else 0.0
-    out += [c for c in ranked[:10] if c not in chosen and c not in out and c.score >= 0.5 * top]
-    return out
 
 
 def _coverage(chosen: list[Candidate], weights: list[float], only: list[int] | None = None) -> float:
@@ -307,57 +493,8 @@ def _coverage(chosen: list[Candidate], weights: list[float], only: list[int] | N
     return sum(weights[i] * max((c.covered.get(i, 0.0) for c in chosen), default=0.0) for i in indexes) / total
 
 
-def _check(analysis: Analysis, picks: list[tuple[Candidate, Clause]], weights: list[float]) -> str:
-    """Why the chosen passages do not answer the question ("" when they do)."""
-    if not picks:
-        return "no-passage"
-    chosen = [p for p, _c in picks]
-    unknown = [i for i, c in enumerate(analysis.concepts) if hard_unknown(c)]
-    if unknown:
-        # One ordinary word the knowledge base does not use ("conseillé") is forgiven when the first
-        # passage carries, in its text, at least three other words of the question and all of them;
-        # a name (capital letter) or two unknown words never are ("payer en bitcoin", "Okta").
-        known = [i for i, c in enumerate(analysis.concepts) if not c.oov and not c.number]
-        word = analysis.concepts[unknown[0]]
-        forgiven = (len(unknown) == 1 and not word.entity and len(known) >= 3
-                    and all(chosen[0].covered.get(i) == 1.0 for i in known))
-        if not forgiven:
-            return f"unknown-word:{word.word}"
-        weights = [0.0 if i in unknown else w for i, w in enumerate(weights)]
-    covered = {i for c in chosen for i in c.covered}
-    for i, concept in enumerate(analysis.concepts):
-        if concept.entity and not concept.number and i not in covered and not _plan_wide(concept, chosen):
-            return f"missing-entity:{concept.word}"
-    coverage = _coverage(chosen, weights)
-    if coverage < MIN_COVERAGE:
-        return f"coverage:{coverage:.2f}"
-    for clause in analysis.clauses:
-        clause_picks = [p for p, c in picks if c is clause] or chosen
-        first = _coverage(clause_picks[:1], weights, clause.concepts)
-        if first < MIN_FIRST_COVERAGE:
-            return f"clause-coverage:{first:.2f}"
-        reason = _check_figure(analysis, clause, chosen, weights)
-        if reason:
-            return reason
-    return ""
 
 
-def _check_figure(analysis: Analysis, clause: Clause, chosen: list[Candidate], weights: list[float]) -> str:
-    """The figure a clause asks for must be in a passage that also names what the clause names and
-    carries most of what it asks about."""
-    entities = [i for i in clause.concepts if analysis.concepts[i].entity and not analysis.concepts[i].number]
-    plain = [i for i in clause.concepts if not analysis.concepts[i].entity and not analysis.concepts[i].number]
-    for wanted, pattern in (("price", _PRICE), ("quantity", _DIGIT)):
-        if not getattr(clause, wanted):
-            continue
-        if not any(
-            pattern.search(c.text)
-            and all(i in c.covered or _plan_wide(analysis.concepts[i], [c]) for i in entities)
-            and (not plain or _coverage([c], weights, plain) >= 0.5)
-            for c in chosen
-        ):
-            return f"no-{wanted}"
-    return ""
 
 
 def _plan_wide(concept: Concept, chosen: list[Candidate]) -> bool:
@@ -402,27 +539,19 @@ def ask(
     url_for = url_for or default_url(organization, scope)
     if not question:
         return _abstain(question, language, "empty", started)
-    analysis = analyze(organization, question)
-    if not analysis.concepts:
-        return _abstain(question, language, "no-content-word", started)
-    cands, n, avgdl = _candidates(organization, analysis, scope)
-    weights = _weights(analysis, n)
-    _score(cands, analysis, n, avgdl, weights)
-    ranked = sorted(cands, key=lambda c: (-c.score, c.pk))
-    picks = _select(ranked, analysis, weights)
-    chosen = [p for p, _clause in picks]
-    reason = _check(analysis, picks, weights) if checks else ("no-passage" if not picks else "")
-    top = ranked[0].score if ranked else 0.0
-    if reason:
-        answer = _abstain(question, language, reason, started)
-        answer.top_score = top
-        answer.citations = []
+    retrieval = retrieve(organization, question, scope=scope)
+    analysis, ranked = retrieval.analysis, retrieval.ranked
+    confidence = answer_confidence(retrieval)
+    if checks and confidence < model.ABSTAIN_THRESHOLD or not ranked:
+        answer = _abstain(question, language, "low-confidence" if ranked else "no-passage", started,
+                          missing=missing_words(retrieval))
+        answer.top_score = confidence
         return answer
-    extra = _runners_up(ranked, picks, weights)[: MAX_CITATIONS - len(chosen)]
+    chosen = _citations(retrieval)
     citations = [
         Citation(article=c.title, url=url_for(c), passage=c.text, article_id=c.article_id, anchor=c.anchor,
-                 score=round(c.score, 3))
-        for c in chosen + extra
+                 score=round(c.final, 3))
+        for c in chosen
     ]
     quotes = [_quote(c, analysis) for c in chosen]
     with override(language):
@@ -433,16 +562,23 @@ def ask(
         from .llm import rephrase as llm_rephrase
 
         text = llm_rephrase(question, quotes, language) or text
-    return Answer(question, text, False, citations, "", quotes, _ms(started), top)
+    return Answer(question, text, False, citations, "", quotes, _ms(started), confidence)
 
 
-def _abstain(question: str, language: str, reason: str, started: float) -> Answer:
+def _abstain(question: str, language: str, reason: str, started: float, missing: list[str] | None = None
+             ) -> Answer:
     with override(language):
-        text = _(
-            "Je ne trouve pas la réponse à cette question dans la base de connaissance. "
-            "Ouvrez un ticket : notre équipe vous répondra."
-        )
-    return Answer(question, text, True, [], reason, [], _ms(started))
+        if missing:
+            text = _(
+                "Je ne trouve pas la réponse à cette question dans la base de connaissance : aucun article "
+                "ne parle de %(missing)s. Ouvrez un ticket : notre équipe vous répondra."
+            ) % {"missing": ", ".join(f"« {w} »" for w in missing)}
+        else:
+            text = _(
+                "Je ne trouve pas la réponse à cette question dans la base de connaissance. "
+                "Ouvrez un ticket : notre équipe vous répondra."
+            )
+    return Answer(question, text, True, [], reason, [], _ms(started), missing=missing or [])
 
 
 def _ms(started: float) -> float:

@@ -167,6 +167,9 @@ class Passage(models.Model):
     # A passage that only asks questions (a list of demo questions) answers nothing.
     is_question = models.BooleanField(default=False)
     search_vector = SearchVectorField(null=True, editable=False)
+    # The passage's dense vector (kb.embeddings: float32 bytes), filled after commit by a Celery task;
+    # NULL until then, and the passage is found by full text only meanwhile.
+    embedding = models.BinaryField(null=True, editable=False)
 
     class Meta:
         constraints = [

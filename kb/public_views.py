@@ -19,7 +19,7 @@ from lumiodesk.models import Organization
 
 from . import assistant as kb_assistant
 from . import selectors
-from .search import search_articles, suggest
+from .search import search_articles
 
 MAX_QUESTION = 500
 
@@ -102,9 +102,9 @@ def _cors(response: HttpResponse) -> HttpResponse:
 def api_suggest(request: HttpRequest, org: str) -> JsonResponse:
     organization = _organization(org)
     q = (request.GET.get("q") or "").strip()[:120]
-    rows = suggest(organization, q) if q else []
-    articles = [{"title": r["title"], "url": request.build_absolute_uri(
-        reverse("kb_public:article", args=[organization.slug, r["slug"]]))} for r in rows]
+    rows = kb_assistant.suggest_articles(organization, q) if q else []
+    articles = [{"title": r.title, "url": request.build_absolute_uri(
+        reverse("kb_public:article", args=[organization.slug, r.slug]))} for r in rows]
     return _cors(JsonResponse({"articles": articles}))
 
 

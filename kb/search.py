@@ -23,7 +23,7 @@ from lumiodesk.models import Organization
 
 from . import lexicon
 from .models import Article
-from .selectors import Scope, TicketSuggestion, visible_articles
+from .selectors import Scope, visible_articles
 
 _SAFE_LEXEME = re.compile(r"^[\w-]+$")
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -329,84 +329,6 @@ def search_articles(organization: Organization, text: str, *, scope: str = Scope
 def _mark(headline: str) -> str:
     safe = escape(headline or "")
     return safe.replace(SEL_START, "<mark>").replace(SEL_STOP, "</mark>")
-
-
-# --- suggestions as the visitor types (widget, help center) ----------------------------------------------
-
-SUGGEST_SQL = """
-SELECT a.id, a.title, a.slug, a.language,
-       ts_rank(a.search_vector, to_tsquery('lumiodesk_fr', %s), 1)
-       + 0.5 * similarity(kb_unaccent(lower(a.title)), %s) AS rank
-FROM kb_article a
-WHERE a.id IN ({visible})
-  AND (a.search_vector @@ to_tsquery('lumiodesk_fr', %s) OR kb_unaccent(lower(a.title)) %% %s)
-ORDER BY rank DESC, a.id
-LIMIT %s
-"""
-
-
-def suggest(organization: Organization, text: str, *, limit: int = 5) -> list[dict]:
-    """One query, no vocabulary look-up: fast enough to run on each key stroke. Every word as a
-    prefix (the last one is being typed), all required; a misspelt title still matches by trigram."""
-    folded = lexicon.fold(text or "")[:120]
-    tokens = [t for t in _TOKEN.findall(folded) if t not in lexicon.STOP_WORDS][:6]
-    if not tokens:
-        return []
-    raw = " & ".join(f"'{t}':*" for t in tokens)
-    visible_sql, params = visible_articles(organization).values("id").query.sql_with_params()
-    with connection.cursor() as cur:
-        cur.execute(SUGGEST_SQL.format(visible=visible_sql), [raw, folded, *params, raw, folded, limit])
-        rows = cur.fetchall()
-    return [{"id": r[0], "title": r[1], "slug": r[2], "language": r[3]} for r in rows]
-
-
-# --- the ticket page ------------------------------------------------------------------------------------
-
-TICKET_SQL = """
-WITH src AS (
-    SELECT to_tsvector('lumiodesk_fr', %s || ' ' || %s || ' ' || left(coalesce((
-        SELECT m.body_text FROM tickets_message m
-        WHERE m.ticket_id = %s AND m.kind = 'customer' ORDER BY m.created_at, m.id LIMIT 1), ''), 4000)) AS doc
-), q AS (
-    SELECT CASE WHEN length(doc) = 0 THEN NULL
-                ELSE replace(strip(doc)::text, ''' ''', ''' | ''')::tsquery END AS query
-    FROM src
-), linked AS (
-    SELECT article_id FROM kb_articlelink WHERE ticket_id = %s
-)
-SELECT a.id, a.title, a.slug, a.language, a.audience, a.status, a.collection_id,
-       a.id IN (SELECT article_id FROM linked) AS linked,
-       a.id IN ({visible}) AS visible,
-       ts_rank_cd(a.search_vector, q.query, 1) AS rank
-FROM kb_article a, q
-WHERE a.organization_id = %s AND (
-    a.id IN (SELECT article_id FROM linked)
-    OR (a.id IN ({visible}) AND q.query IS NOT NULL AND a.search_vector @@ q.query))
-ORDER BY linked DESC, rank DESC, a.id
-LIMIT %s
-"""
-
-
-def ticket_suggestion_rows(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
-    """Linked articles first, then visible articles matching the subject and first customer message."""
-    visible_sql, params = visible_articles(ticket.organization).values("id").query.sql_with_params()
-    with connection.cursor() as cur:
-        cur.execute(
-            TICKET_SQL.format(visible=visible_sql),
-            [ticket.subject, ticket.subject, ticket.pk, ticket.pk, *params, ticket.organization_id, *params,
-             limit + 10],
-        )
-        rows = cur.fetchall()
-    out: list[TicketSuggestion] = []
-    suggested = 0
-    for pk, title, slug, language, audience, status, collection_id, linked, visible, rank in rows:
-        if not linked and (suggested >= limit or (rank or 0) < 0.05):
-            continue
-        article = Article(pk=pk, organization_id=ticket.organization_id, title=title, slug=slug,
-                          language=language, audience=audience, status=status, collection_id=collection_id)
-        out.append(TicketSuggestion(article=article, linked=linked, suggested=not linked, is_public=visible))
-        suggested += 0 if linked else 1
-    return out
 
 
 def idf(df: int, n: int) -> float:

@@ -156,11 +156,11 @@ class TicketSuggestion:
 
 
 def suggestions_for_ticket(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
-    """Articles for the ticket page, in ONE query: those linked to the ticket, then the published,
-    visible articles that match the ticket's subject and its customer's first message."""
-    from .search import ticket_suggestion_rows
+    """Articles for the ticket page: those linked to the ticket, then the published, visible articles the
+    assistant's retrieval finds for the ticket's subject and its customer's first message."""
+    from .assistant import ticket_suggestions
 
-    return ticket_suggestion_rows(ticket, limit=limit)
+    return ticket_suggestions(ticket, limit=limit)
 
 
 def linked_articles_exist(ticket) -> QuerySet[Article]:

@@ -26,7 +26,7 @@ from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, PermissionDenied
 from lumiodesk.models import Membership, Organization, Role
 
-from . import content
+from . import content, tasks
 from .models import (
     Article,
     ArticleLink,
@@ -143,8 +143,10 @@ WHERE a.id = %s
 """
 
 
-def _index(article: Article, rendered: content.Rendered | None = None) -> None:
-    """The article's search vector; its passages and the vocabulary when it is published."""
+def _index(article: Article, rendered: content.Rendered | None = None, *, same_title: bool = True) -> None:
+    """The article's search vector; its passages and the vocabulary when it is published. A passage
+    whose heading and text did not change keeps its dense vector; the others get theirs from a task
+    queued after commit (``kb.tasks.embed_article_passages``)."""
     with connection.cursor() as cur:
         cur.execute(ARTICLE_VECTOR_SQL, [article.pk])
         cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INDEX_LOCK, article.organization_id])
@@ -155,17 +157,28 @@ def _index(article: Article, rendered: content.Rendered | None = None) -> None:
                WHERE t.organization_id = %s AND t.lexeme = s.lexeme""",
             [article.pk, article.organization_id],
         )
+        kept: dict[tuple[str, str], bytes] = {}
+        if same_title:
+            cur.execute("SELECT heading, text, embedding FROM kb_passage WHERE article_id = %s "
+                        "AND embedding IS NOT NULL", [article.pk])
+            kept = {(h, t): e for h, t, e in cur.fetchall()}
         cur.execute("DELETE FROM kb_passage WHERE article_id = %s", [article.pk])
         if article.status == ArticleStatus.PUBLISHED:
             rendered = rendered or content.render(article.body, title=article.title)
-            Passage.objects.bulk_create([
+            passages = [
                 Passage(
                     organization_id=article.organization_id, article=article, position=p.position,
                     anchor=p.anchor, heading=p.heading if p.heading != article.title else "", text=p.text,
                     n_tokens=len(re.findall(r"\w+", p.text)), is_question=p.is_question,
                 )
                 for p in rendered.passages
-            ])
+            ]
+            for p in passages:
+                p.embedding = kept.get((p.heading, p.text))
+            Passage.objects.bulk_create(passages)
+            if any(p.embedding is None for p in passages):
+                article_id = article.pk
+                transaction.on_commit(lambda: tasks.embed_article_passages.delay(article_id))
             cur.execute(
                 """UPDATE kb_passage SET search_vector =
                        setweight(to_tsvector('lumiodesk_fr', %s), 'A')
@@ -223,6 +236,7 @@ def update_article(
     audience = audience or article.audience
     title, body = _clean(title, body, language, audience, collection, organization)
     changed_text = (title, body) != (article.title, article.body)
+    same_title = title == article.title
     article.title, article.body, article.collection, article.language, article.audience = (
         title, body, collection, language, audience
     )
@@ -234,7 +248,7 @@ def update_article(
     article.save()
     if changed_text:
         _add_revision(article, actor)
-    _index(article, rendered)
+    _index(article, rendered, same_title=same_title)
     audit.record(organization=organization, actor=actor, action="kb.article.updated", target_type="article",
                  target_id=article.pk, title=title, new_revision=changed_text)
     return article

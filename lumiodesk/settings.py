@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "kb",
     "sla",
     "automations",
+    "devtools",
 ]
 
 MIDDLEWARE = [

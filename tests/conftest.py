@@ -118,12 +118,13 @@ def queued_tasks(request, monkeypatch):
     if request.node.get_closest_marker("worker"):
         yield None
         return
+    from kb.tasks import embed_article_passages
     from lumiodesk.tasks import send_agent_notification_email
     from sla.tasks import restamp_organization
     from tickets.tasks import notify_agents
 
     queued: list[tuple[str, tuple, dict]] = []
-    for task in (notify_agents, send_agent_notification_email, restamp_organization):
+    for task in (notify_agents, send_agent_notification_email, restamp_organization, embed_article_passages):
         monkeypatch.setattr(
             task, "delay", lambda *args, _name=task.name, **kwargs: queued.append((_name, args, kwargs))
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from kb import services
 from kb.models import ArticleStatus, Audience, CollectionVisibility
 
@@ -35,3 +37,23 @@ def make_kb(org, manager):
 
 
 HIDDEN_WORDS = ("brouillonix", "archivix", "internix", "cachotix")
+
+
+_VECTORS: dict[str, object] = {}
+
+
+def embed_all(org, monkeypatch) -> int:
+    """Every passage's vector, as the Celery task computes them (the real model), each distinct text
+    encoded once per test process: the documentation is embedded once, not once per test."""
+    from kb import embeddings, indexing
+
+    real = embeddings.encode_passages
+
+    def remembered(texts, batch=16):
+        todo = [t for t in dict.fromkeys(texts) if t not in _VECTORS]
+        for text, vector in zip(todo, real(todo, batch), strict=True):
+            _VECTORS[text] = vector
+        return np.vstack([_VECTORS[t] for t in texts]) if texts else real([])
+
+    monkeypatch.setattr(embeddings, "encode_passages", remembered)
+    return indexing.embed_pending(organization=org)

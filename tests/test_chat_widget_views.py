@@ -143,9 +143,10 @@ def test_suggestions_of_another_organization_are_not_reachable(client, world, wi
     assert api(client, widget, "api_suggest", data={"q": "zephyrin"}).json()["articles"] == []
 
 
-def test_suggest_is_two_queries(client, world, widget, django_assert_num_queries):
+def test_suggest_is_four_queries(client, world, widget, django_assert_num_queries):
     make_kb(world.org, world.manager)
-    with django_assert_num_queries(2):  # the widget, the search
+    # the widget; the assistant's retrieval: the question's words, the passages' vectors, the candidates
+    with django_assert_num_queries(4):
         api(client, widget, "api_suggest", data={"q": "tarif zeph"})
 
 

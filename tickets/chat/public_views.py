@@ -31,7 +31,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from kb.search import suggest
+from kb.assistant import suggest_articles
 from lumiodesk.exceptions import DomainError
 from lumiodesk.ratelimit import client_ip, hit, hit_all
 
@@ -300,16 +300,17 @@ def api_status(request: HttpRequest, workspace: str) -> JsonResponse:
 
 @require_GET
 def api_suggest(request: HttpRequest, workspace: str) -> JsonResponse:
-    """Published articles of public collections matching what the visitor is typing (kb.search.suggest)."""
+    """Published articles of public collections for what the visitor is typing: the assistant's retrieval
+    (kb.assistant.suggest_articles), as in the help center."""
     widget, refused = _api_widget(request, workspace)
     if refused:
         return refused
     q = " ".join((request.GET.get("q") or "").split())[:120]
     org = widget.organization
-    rows = suggest(org, q, limit=5) if len(q) >= 3 else []
+    rows = suggest_articles(org, q, limit=5) if len(q) >= 3 else []
     return _json({"articles": [
-        {"title": r["title"],
-         "url": request.build_absolute_uri(reverse("kb_public:article", args=[org.slug, r["slug"]]))}
+        {"title": r.title,
+         "url": request.build_absolute_uri(reverse("kb_public:article", args=[org.slug, r.slug]))}
         for r in rows
     ]})
 
