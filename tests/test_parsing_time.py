@@ -36,36 +36,42 @@ settings = functools.partial(hypothesis_settings, database=None, deadline=None, 
 
 @st.composite
 def adversarial(draw) -> str:
-    """One or two fragments repeated to 1 MB, sometimes with a random piece of text between repetitions."""
+    """One to three fragments (sometimes with random characters), to be repeated to 1 MB: the example
+    hypothesis reports is this unit, not the megabyte."""
     unit = "".join(draw(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=3)))
-    unit += draw(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=3))
+    return unit + draw(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=3))
+
+
+def document(unit: str) -> str:
     return "hello" + (unit * (SIZE // len(unit) + 1))[:SIZE] + "x"
 
 
 def _seconds(fn, *args) -> float:
-    start = time.perf_counter()
+    """CPU time of this process: the machine is shared (2 cores, parallel test runs), wall time is not ours."""
+    start = time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 @settings()
 @given(adversarial())
-def test_html_to_text_reads_1_mb_in_under_a_second(doc):
-    assert _seconds(lambda d: html_to_text(sanitize_html(d)), doc) < 1
+def test_html_to_text_reads_1_mb_in_under_a_second(unit):
+    assert _seconds(lambda d: html_to_text(sanitize_html(d)), document(unit)) < 1
 
 
 @settings()
 @given(adversarial())
-def test_quote_and_signature_folding_and_headers_read_1_mb_in_under_a_second(doc):
+def test_quote_and_signature_folding_and_headers_read_1_mb_in_under_a_second(unit):
+    doc = document(unit)
     assert _seconds(split_quoted, doc) < 1
     assert _seconds(decode_header_value, doc.replace("\n", " ")) < 1
 
 
 @settings(max_examples=8)
 @given(adversarial())
-def test_the_whole_display_path_of_an_email_is_bounded(doc):
+def test_the_whole_display_path_of_an_email_is_bounded(unit):
     parsed = ParsedEmail()
-    parsed.html = doc
+    parsed.html = document(unit)
     assert _seconds(_bodies, parsed) < 3
 
 
@@ -73,8 +79,8 @@ def test_the_known_bad_inputs():
     """The reproductions of the issue and of the audit, named."""
     for doc in ("hello" + "<br>" * 20_000 + "x", "<img " * 10_000, "<div>" * 40_000, "&" * 400_000,
                 "<" * 200_000):
-        start = time.perf_counter()
+        start = time.process_time()
         split_quoted_html(doc)
         sanitize_email_html(doc)
         html_to_text(sanitize_html(doc))
-        assert time.perf_counter() - start < 2, doc[:10]
+        assert time.process_time() - start < 2, doc[:10]

@@ -12,9 +12,9 @@ from tickets.email.parsing import decode_header_value
 
 
 def _seconds(fn, *args) -> float:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine is shared, wall time is not ours
     fn(*args)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def test_trailing_space_is_linear_on_a_long_run_of_line_breaks():

@@ -46,7 +46,12 @@ def _message(subject: str, size: int = 0) -> bytes:
 
 
 def _raise_soft_limit(signum, frame):
-    raise SoftTimeLimitExceeded()
+    """Raised only once the message is being processed (inside intake.process); otherwise a little later."""
+    while frame is not None:
+        if frame.f_code is intake.process.__code__:
+            raise SoftTimeLimitExceeded()
+        frame = frame.f_back
+    signal.setitimer(signal.ITIMER_REAL, 0.002)
 
 
 def _run_with_soft_limit(inbound_id: int, seconds: float):
