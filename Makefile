@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := lumiodesk.settings
 
-.PHONY: run test bench eval lint format services messages clean-venv
+.PHONY: run test bench eval email-corpus lint format services messages clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ eval: services
 		$(PY) manage.py migrate --noinput -v 0
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) manage.py kb_eval --reindex
+
+# The real-world email corpus (tests/email_corpus/real_world/) through ingest_email, in a database of its own.
+# HALF=dev (default), heldout or all; FAILURES=1 lists every miss.
+email-corpus: services
+	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
+		$(PY) -m lumiodesk.services_check --start
+	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
+		$(PY) manage.py email_corpus --half $${HALF:-dev} $${FAILURES:+--failures}
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

@@ -228,6 +228,8 @@ def predicate(c: dict) -> Callable[[Facts], bool]:
         if negate:
             return lambda f: getattr(f.ticket, attr) != value
         return lambda f: getattr(f.ticket, attr) == value
+    if kind == Cond.AUTOMATIC:
+        return lambda f: f.ticket.is_automatic != negate
     if kind == Cond.TAG:
         if negate:
             return lambda f: value not in f.tags

@@ -34,7 +34,7 @@ from .rules import (
 from .selectors import FormChoices
 
 MAX_ROWS = 20
-_CHOICE_FIELDS = {Cond.CHANNEL, Cond.STATUS, Cond.PRIORITY, Cond.MAILBOX, Cond.ASSIGNEE}
+_CHOICE_FIELDS = {Cond.CHANNEL, Cond.STATUS, Cond.PRIORITY, Cond.MAILBOX, Cond.ASSIGNEE, Cond.AUTOMATIC}
 
 
 def _pick(label: str) -> list[tuple[str, str]]:
@@ -68,6 +68,7 @@ class ConditionRow(forms.Form):
             Cond.PRIORITY: Priority.choices,
             Cond.MAILBOX: _pick(_("Choisir une boîte…")) + [(str(pk), name) for pk, name in choices.mailboxes],
             Cond.ASSIGNEE: [("none", _("Personne (non assigné)"))] + [(str(pk), n) for pk, n in choices.team],
+            Cond.AUTOMATIC: [("automatic", _("un email automatique"))],
         }.get(self.kind, [])
         if self.kind == Cond.TAG:
             self.fields["value"].label = _("Tag")

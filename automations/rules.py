@@ -69,6 +69,7 @@ class Cond(StrEnum):
     CUSTOMER = "customer"
     COMPANY = "company"
     STATUS_FOR = "status_for"
+    AUTOMATIC = "automatic"  # the ticket came from automatic mail (issue 22)
 
 
 class Act(StrEnum):
@@ -95,6 +96,7 @@ CONDITION_LABELS = {
     Cond.CUSTOMER: gettext_lazy("Champ du client"),
     Cond.COMPANY: gettext_lazy("Champ de l'entreprise"),
     Cond.STATUS_FOR: gettext_lazy("Temps dans un statut"),
+    Cond.AUTOMATIC: gettext_lazy("Origine"),
 }
 ACTION_LABELS = {
     Act.ADD_TAG: gettext_lazy("Ajouter un tag"),
@@ -124,6 +126,7 @@ OPS: dict[str, tuple[str, ...]] = {
     Cond.CUSTOMER: FIELD_OPS,
     Cond.COMPANY: FIELD_OPS,
     Cond.STATUS_FOR: ("at_least",),
+    Cond.AUTOMATIC: IS_OPS,
 }
 OP_LABELS = {
     "contains": gettext_lazy("contient"),
@@ -250,6 +253,8 @@ def clean_condition(raw: Any, refs: References) -> dict:
         out["value"] = _ref(raw, "value", refs.mailboxes, _("une boîte email"))
     elif kind == Cond.TAG:
         out["value"] = _text(raw, "value", max_length=50).lower()
+    elif kind == Cond.AUTOMATIC:
+        out["value"] = "automatic"  # one value: "is automatic" / "is not automatic"
     elif kind == Cond.ASSIGNEE:
         value = raw.get("value")
         out["value"] = None if value in (None, "", "none") else _ref(raw, "value", refs.team, _("un agent"))
@@ -390,6 +395,8 @@ def describe_condition(c: dict, names: Names) -> str:
     label = CONDITION_LABELS.get(kind, kind)
     op = OP_LABELS.get(c.get("op"), c.get("op"))
     value = c.get("value")
+    if kind == Cond.AUTOMATIC:
+        return _("Ticket automatique") if c.get("op") == "is" else _("Ticket écrit par une personne")
     if kind == Cond.CHANNEL:
         value = Channel(value).label
     elif kind == Cond.STATUS:

@@ -41,6 +41,8 @@ class Organization(models.Model):
     close_waiting_days = models.PositiveSmallIntegerField(
         _("fermeture faute de réponse (jours)"), default=7
     )
+    # Automatic mail (notifications, lists, no-reply senders) becomes a ticket without an SLA clock.
+    automatic_mail_out_of_sla = models.BooleanField(_("emails automatiques hors SLA"), default=True, db_default=True)
     last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

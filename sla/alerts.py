@@ -41,7 +41,7 @@ WARNING = {clock.FIRST_RESPONSE: AlertKind.FIRST_RESPONSE_WARNING, clock.RESOLUT
 BREACH = {clock.FIRST_RESPONSE: AlertKind.FIRST_RESPONSE_BREACH, clock.RESOLUTION: AlertKind.RESOLUTION_BREACH}
 BREACHES = frozenset(BREACH.values())
 SCAN_FIELDS = ("id", "organization_id", "number", "subject", "priority", "status", "assignee_id", "created_at",
-               "first_response_at", "imported", *sorted(clock.FIELDS))
+               "first_response_at", "imported", "out_of_sla", *sorted(clock.FIELDS))
 
 
 def run_scan(*, now: datetime | None = None, batch: int = 500, max_batches: int = 100) -> dict[str, int]:

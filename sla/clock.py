@@ -15,7 +15,7 @@ Semantics
   reopening, another status) the business time it was stopped pushes the resolution due time back.
   A clock stopped after its due time was already passed adds nothing: a breach stays a breach.
 - A reopened ticket keeps its history: its first response, its due times, its alerts and its outcomes.
-- Imported tickets (``imported=True``) have no SLA.
+- Imported tickets (``imported=True``) have no SLA, nor automatic mail ticketed out of SLA (``out_of_sla``).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Running:
 
 def running(ticket: Ticket) -> list[Running]:
     """The clocks of the ticket that are running now, with their due times."""
-    if ticket.imported or ticket.status in STOPPED:
+    if ticket.imported or ticket.out_of_sla or ticket.status in STOPPED:
         return []
     out = []
     if ticket.first_response_at is None and ticket.first_response_due_at is not None:

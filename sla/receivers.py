@@ -19,13 +19,14 @@ from . import clock, outcomes
 from .config import sla_config
 
 # What a priority change may read stale from the view's copy of the ticket (set_priority takes no lock).
-_STATE = ("status", "created_at", "first_response_at", "sla_paused_at", "sla_paused_seconds", "imported")
+_STATE = ("status", "created_at", "first_response_at", "sla_paused_at", "sla_paused_seconds", "imported",
+          "out_of_sla")
 
 
 @receiver(ticket_changed, dispatch_uid="sla.stamp_ticket")
 def stamp_ticket(sender, *, ticket: Ticket, change: str, now: datetime, actor=None, old=None, new=None,
                  message=None, **kwargs) -> set[str] | None:
-    if ticket.imported or change == Change.ASSIGNED:
+    if ticket.imported or ticket.out_of_sla or change == Change.ASSIGNED:
         return None
     first_reply = (change == Change.MESSAGE and message.kind == MessageKind.REPLY
                    and ticket.first_response_at == message.created_at)

@@ -234,7 +234,7 @@ def restamp_open_tickets(organization_id: int, *, now: datetime | None = None, b
                 Ticket.objects.select_for_update(skip_locked=True)
                 .filter(organization_id=organization_id, imported=False, status__in=OPEN_STATUSES, pk__gt=last_id)
                 .only("id", "organization_id", "priority", "status", "created_at", "first_response_at", "imported",
-                      *clock.FIELDS)
+                      "out_of_sla", *clock.FIELDS)
                 .order_by("pk")[:batch]
             )
             if not tickets:

@@ -58,6 +58,10 @@ CONDITIONS = [
     ({"field": "tag", "op": "has_not", "value": "bug"}, {"tags": ["widget"]}, True),
     ({"field": "assignee", "op": "is", "value": None}, {}, True),
     ({"field": "assignee", "op": "is_not", "value": None}, {}, False),
+    # issue 22: rules can match "is automatic" (a ticket made from automatic mail)
+    ({"field": "automatic", "op": "is", "value": "automatic"}, {"automatic": True}, True),
+    ({"field": "automatic", "op": "is", "value": "automatic"}, {}, False),
+    ({"field": "automatic", "op": "is_not", "value": "automatic"}, {}, True),
 ]
 
 

@@ -14,30 +14,36 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from crm.models import Customer
+from lumiodesk.models import AgentNotification
 from tickets import services
 from tickets.email import intake
 from tickets.email.models import EmailReference, InboundEmail, InboundStatus, Mailbox
-from tickets.models import Attachment, Channel, CustomerNotification, Message, MessageKind, Status, Ticket
+from tickets.models import (
+    Attachment,
+    Channel,
+    CustomerNotification,
+    Message,
+    MessageKind,
+    SavedView,
+    Status,
+    Ticket,
+)
 
 CORPUS = Path(__file__).parent / "email_corpus"
 
-NEW, TICKET1, IGNORED, QUARANTINED = "new", "ticket1", "ignored", "quarantined"
-AUTOMATIC = [
-    "auto_submitted.eml",
-    "precedence_bulk.eml",
-    "x_autoreply.eml",
-    "null_sender_bounce.eml",
-    "mailer_daemon_dsn.eml",
-    "list_id.eml",
-]
+NEW, TICKET1, IGNORED, QUARANTINED, AUTO, BOUNCE = "new", "ticket1", "ignored", "quarantined", "auto", "bounce"
+# Automatic mail is a ticket marked automatic (issue 22); delivery reports never open one.
+AUTOMATIC = ["auto_submitted.eml", "precedence_bulk.eml", "x_autoreply.eml", "list_id.eml"]
+BOUNCES = ["null_sender_bounce.eml", "mailer_daemon_dsn.eml"]
 # What ``ingest_email`` makes of each corpus file, ingested alone into support@acme.test (ticket #1 of
 # claire.dupont@example.com exists).
 INTAKE = {name: NEW for name in (p.name for p in CORPUS.glob("*.eml"))}
-INTAKE.update({name: IGNORED for name in AUTOMATIC})
+INTAKE.update({name: AUTO for name in AUTOMATIC})
+INTAKE.update({name: BOUNCE for name in BOUNCES})
 INTAKE.update(
     {
         "thread_subject_token.eml": TICKET1,
-        "own_message_looped.eml": NEW,  # without our outbound reference it is just mail from someone
+        "own_message_looped.eml": IGNORED,  # From: our own mailbox address: suppressed, kept in the log
         "missing_from.eml": QUARANTINED,
         "from_invalid_address.eml": QUARANTINED,
         "binary_garbage.eml": QUARANTINED,
@@ -99,7 +105,18 @@ def test_corpus_through_ingest_email(world, support, queued_emails, name):
     assert inbound.processed_at is not None
     expected = INTAKE[name]
     tickets_after = Ticket.objects.filter(organization=world.org).count()
-    if expected in (NEW, TICKET1):
+    if expected == AUTO:
+        assert inbound.status == InboundStatus.IMPORTED
+        ticket = ticket_of(inbound)
+        assert line == f"{path(name)}: ticket {ticket.number}"
+        assert ticket.is_automatic and ticket.out_of_sla and ticket.first_response_due_at is None
+        assert tickets_after == tickets_before + 1
+        assert inbound.reason.startswith("message automatique : ")
+    elif expected == BOUNCE:
+        assert inbound.status == InboundStatus.BOUNCE
+        assert inbound.ticket_id is None and tickets_after == tickets_before
+        assert line == f"{path(name)}: bounce: {inbound.reason}"
+    elif expected in (NEW, TICKET1):
         assert inbound.status == InboundStatus.IMPORTED
         ticket = ticket_of(inbound)
         assert line == f"{path(name)}: ticket {ticket.number}"
@@ -117,7 +134,7 @@ def test_corpus_through_ingest_email(world, support, queued_emails, name):
         assert inbound.status == InboundStatus.IGNORED
         assert inbound.ticket_id is None and tickets_after == tickets_before
         assert line == f"{path(name)}: quarantined: {inbound.reason}"
-        assert inbound.reason.startswith("message automatique : ")
+        assert inbound.reason == "envoyé par une adresse de l'organisation"
     else:
         assert inbound.status == InboundStatus.QUARANTINED
         assert inbound.ticket_id is None and tickets_after == tickets_before
@@ -214,11 +231,12 @@ def test_several_files_one_line_each(world, support):
     lines = ingest_cmd(*names)
     first = ticket_of(InboundEmail.objects.get(message_key="plain-ascii@example.com")).number
     dup = ticket_of(InboundEmail.objects.get(message_key="dup-1@example.fr", status=InboundStatus.IMPORTED)).number
+    auto = Ticket.objects.get(organization=world.org, is_automatic=True).number
     assert lines == [
         f"{path('plain_ascii.eml')}: ticket {first}",
         f"{path('duplicate_a.eml')}: ticket {dup}",
         f"{path('duplicate_b.eml')}: duplicate, ticket {dup}",
-        f"{path('precedence_bulk.eml')}: quarantined: message automatique : Precedence: bulk",
+        f"{path('precedence_bulk.eml')}: ticket {auto}",
         f"{path('missing_from.eml')}: quarantined: {NO_SENDER}",
     ]
 
@@ -290,7 +308,7 @@ def test_attachments_are_stored(world, support):
     assert message.attachments.get().filename == "relevé de compte décembre.pdf"
     message = message_of(ingest(support, "forwarded_message_rfc822.eml"))
     att = message.attachments.get()
-    assert (att.filename, att.content_type) == ("message.eml", "message/rfc822")
+    assert (att.filename, att.content_type) == ("Original question.eml", "message/rfc822")  # named after its subject
     assert b"Inner body that must not be mixed" in att.file.read()
     assert "Inner body" not in message.body_text
 
@@ -453,13 +471,19 @@ def test_duplicate_of_a_quarantined_message(world, support):
 
 
 @pytest.mark.parametrize("name", AUTOMATIC)
-def test_automatic_mail_creates_no_ticket(world, support, queued_emails, name):
-    inbound = ingest(support, name)
-    assert inbound.status == InboundStatus.IGNORED
-    assert inbound.ticket_id is None and inbound.message_id is None
+def test_automatic_mail_is_a_ticket_marked_automatic(world, support, queued_emails, name,
+                                                     django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound = ingest(support, name)
+    assert inbound.status == InboundStatus.IMPORTED
     assert inbound.reason.startswith("message automatique : ")
-    assert not Ticket.objects.filter(organization=world.org, channel=Channel.EMAIL).exists()
-    assert queued_emails == []
+    ticket = Ticket.objects.get(pk=inbound.ticket_id)
+    assert ticket.is_automatic and ticket.out_of_sla
+    assert (ticket.first_response_due_at, ticket.resolution_due_at) == (None, None)  # out of SLA
+    assert queued_emails == []  # no acknowledgement, no auto-reply
+    assert not AgentNotification.objects.filter(organization=world.org).exists()  # no agent notification
+    view = SavedView.objects.get(organization=world.org, filters={"automatic": "1"})
+    assert view.name == "Automatique"
 
 
 def test_auto_reply_on_a_thread_is_a_note_without_reopening(

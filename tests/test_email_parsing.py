@@ -91,7 +91,7 @@ EXPECTED: dict[str, dict] = {
     "forwarded_message_rfc822.eml": dict(
         text=["Je vous transfère le message de Bob."],
         not_text=["Inner body"],
-        attachments=[("message.eml", "message/rfc822")],
+        attachments=[("Original question.eml", "message/rfc822")],
     ),
     "multipart_no_boundary.eml": dict(text=["Texte sans frontiere MIME."], problems="NoBoundaryInMultipart"),
     # --- threading

@@ -190,16 +190,17 @@ def test_two_mailboxes_of_the_organization_make_one_ticket(world, mailboxes, rec
 
 
 def test_null_sender_is_automatic(world, mailboxes, receiver):
-    """MAIL FROM:<> is a bounce or an auto-reply (RFC 5321 4.5.5): accepted, kept, no ticket, no answer.
-    Our receiver is the final delivery: there is no Return-Path header, only the envelope says it."""
+    """MAIL FROM:<> is a bounce or an auto-reply (RFC 5321 4.5.5): accepted, kept, a ticket marked automatic
+    (issue 22), no answer. Our receiver is the final delivery: there is no Return-Path header, only the
+    envelope says it."""
     raw = crlf_message("Réponse automatique", "Je suis absente.", "smtp-null@x.fr")
     assert b"Return-Path" not in raw and b"Auto-Submitted" not in raw
     assert receiver.send(raw, ["support@acme.test"], sender="<>") == {}
     [done] = receiver.process_queued()
     assert done.envelope_from == "<>"
-    assert done.status == InboundStatus.IGNORED
+    assert done.status == InboundStatus.IMPORTED
     assert done.reason == "message automatique : null sender"
-    assert not Ticket.objects.filter(organization=world.org, channel=Channel.EMAIL).exists()
+    assert Ticket.objects.get(organization=world.org, channel=Channel.EMAIL).is_automatic
 
 
 def test_broker_down_processes_inline_and_database_down_answers_451(world, mailboxes, receiver, monkeypatch):

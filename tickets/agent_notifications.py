@@ -62,7 +62,7 @@ def _queue(event: str, ticket: Ticket, *, actor, key: str, message: Message | No
 @receiver(ticket_changed, dispatch_uid="tickets.agent_notifications")
 def on_ticket_changed(sender, *, ticket: Ticket, change: str, now: datetime, actor=None, old=None, new=None,
                       message: Message | None = None, **kwargs) -> None:
-    if ticket.imported or notifications.is_muted():
+    if ticket.imported or ticket.is_automatic or notifications.is_muted():
         return None
     actor_id = getattr(actor, "pk", None)
     stamp = now.isoformat()

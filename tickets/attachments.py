@@ -61,7 +61,10 @@ class CheckedFile:
 def safe_filename(name: str) -> str:
     base = os.path.basename((name or "").replace("\\", "/")).strip().replace("\x00", "")
     base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"/\\|?*')
-    return base[:200] or "fichier"
+    if len(base) > 200:  # a long name keeps its extension (the type check reads it)
+        stem, ext = os.path.splitext(base)
+        base = stem[: 200 - len(ext[:20])] + ext[:20]
+    return base or "fichier"
 
 
 def check_uploads(uploads: list[UploadedFile]) -> list[CheckedFile]:

@@ -86,6 +86,11 @@ class Ticket(models.Model):
         verbose_name=_("boîte email"),
     )
     imported = models.BooleanField(default=False, help_text="Historical import: no automation, no notification.")
+    # Written by a machine (Auto-Submitted, a list, a no-reply sender...): a ticket all the same, never
+    # acknowledged, no agent notification, no automatic email to its sender (issue 22).
+    is_automatic = models.BooleanField(_("automatique"), default=False, db_default=False)
+    # No SLA clock (the organization's setting for automatic mail, read when the ticket is created).
+    out_of_sla = models.BooleanField(default=False, db_default=False)  # db_default: raw INSERTs (benches) omit it
 
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     updated_at = models.DateTimeField(_("mis à jour le"), default=timezone.now)
@@ -131,6 +136,9 @@ class Ticket(models.Model):
                          name="ticket_status_list_idx"),
             models.Index("organization", "priority", models.F("created_at").desc(), name="ticket_priority_idx"),
             models.Index("organization", "assignee", "status", name="ticket_assignee_idx"),
+            # The "Automatique" view: a few tickets among many, a partial index.
+            models.Index("organization", models.F("created_at").desc(), name="ticket_automatic_idx",
+                         condition=models.Q(is_automatic=True)),
             models.Index("organization", "customer", models.F("created_at").desc(), name="ticket_customer_idx"),
             models.Index(
                 "status", "status_changed_at", name="ticket_lifecycle_idx",
@@ -289,6 +297,9 @@ class CustomerNotification(models.Model):
     web = models.BooleanField(default=False)
     email = models.BooleanField(default=False)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # The email came back (a delivery report matched to it): when, and the reason the report gives.
+    email_failed_at = models.DateTimeField(null=True, blank=True)
+    email_failure = models.TextField(blank=True, db_default="")
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

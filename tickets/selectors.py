@@ -72,13 +72,14 @@ class TicketFilters:
     q: str = ""
     sort: str = "-created"
     sla: str = ""  # "", "overdue" or "due_soon"
+    automatic: str = ""  # "", "1" (automatic mail only) or "0" (written by people)
     errors: list[str] = field(default_factory=list)
     _tag: tuple | None = field(default=None, repr=False, compare=False)  # selectors._tag_of
 
     @classmethod
     def from_params(cls, params) -> TicketFilters:
         f = cls(**{k: (params.get(k) or "").strip() for k in ("status", "priority", "assignee", "tag",
-                                                                "customer", "q", "sort", "sla")})
+                                                                "customer", "q", "sort", "sla", "automatic")})
         if f.status and f.status not in Status.values and f.status != "in_progress":
             f.errors.append(f.status)
             f.status = ""
@@ -94,17 +95,21 @@ class TicketFilters:
         if f.sla and f.sla not in SLA_FILTERS:
             f.errors.append(f.sla)
             f.sla = ""
+        if f.automatic not in ("", "0", "1"):
+            f.automatic = ""
         f.q = f.q[:200]
         return f
 
     def as_dict(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla")
+        return {k: getattr(self, k) for k in ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla",
+                                              "automatic")
                 if getattr(self, k) and not (k == "sort" and getattr(self, k) == "-created")}
 
     @property
     def only_status(self) -> bool:
         """Filtered by status at most: the counters already know the count."""
-        return not (self.priority or self.assignee or self.tag or self.customer or self.q or self.sla)
+        return not (self.priority or self.assignee or self.tag or self.customer or self.q or self.sla
+                    or self.automatic)
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -198,6 +203,8 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
         qs = qs.filter(status=filters.status)
     if filters.priority:
         qs = qs.filter(priority=filters.priority)
+    if filters.automatic:  # index ticket_automatic_idx
+        qs = qs.filter(is_automatic=filters.automatic == "1")
     if filters.assignee == "me":
         qs = qs.filter(assignee=user)
     elif filters.assignee == "none":
@@ -326,13 +333,15 @@ def ticket_page(ticket: Ticket) -> dict:
     timeline = [TimelineEntry(at=m.created_at, message=m) for m in messages]
     timeline += [TimelineEntry(at=e.created_at, event=e) for e in events]
     timeline.sort(key=lambda e: (e.at, 0 if e.message else 1))
+    notifications = list(CustomerNotification.objects.filter(ticket=ticket).order_by("-created_at")[:10])
     return {
         "timeline": timeline,
         "message_count": len(messages),
         "ticket_tags": list(ticket.tags.order_by("name")),
-        "notifications": list(
-            CustomerNotification.objects.filter(ticket=ticket).order_by("-created_at")[:10]
-        ),
+        "notifications": notifications,
+        # The latest email to the customer came back (a delivery report matched to it): the page says so.
+        "failed_email": next((n for n in notifications if n.email and n.emailed_at), None)
+        if any(n.email_failed_at for n in notifications) else None,
         "other_tickets": list(
             Ticket.objects.filter(organization_id=ticket.organization_id, customer_id=ticket.customer_id)
             .exclude(pk=ticket.pk).defer("search_vector").order_by("-is_urgent", "-created_at")[:5]

@@ -205,8 +205,13 @@ def create_ticket(
     body_quoted: str = "",
     email_message_id: str = "",
     savepoint: bool = True,
+    automatic: bool = False,
+    out_of_sla: bool = False,
 ) -> Ticket:
     """Open a ticket with its first message.
+
+    ``automatic``: written by a machine (email intake): no agent notification, no automatic email to its
+    sender; ``out_of_sla``: no SLA clock (the organization's setting for automatic mail).
 
     ``actor`` is the agent who created it by hand (None when the customer wrote in).
     The first message is the customer's own words, whoever typed them.
@@ -241,6 +246,8 @@ def create_ticket(
             customer=customer,
             assignee=assignee,
             imported=imported,
+            is_automatic=automatic,
+            out_of_sla=out_of_sla,
             mailbox=mailbox,
             created_at=now,
             updated_at=now,
@@ -421,7 +428,7 @@ def _apply_status(
         organization=ticket.organization, actor=actor, action="ticket.status", target_type="ticket",
         target_id=ticket.pk, old=old, new=status, reason=reason,
     )
-    if status in NOTIFIED_STATUSES and not ticket.imported:
+    if status in NOTIFIED_STATUSES and not ticket.imported and not ticket.is_automatic:  # no mail to a robot
         notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer, message=message)
     fields.update(emit(ticket, Change.STATUS, now=now, actor=actor, old=old, new=status))  # domain event
     return old

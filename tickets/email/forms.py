@@ -32,3 +32,9 @@ class MailboxForm(forms.Form):
 
 class InboundFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", _("Tous"))] + list(InboundStatus.choices), required=False)
+
+
+class QuarantineImportForm(forms.Form):
+    """Retry a quarantined email; the customer's address when the message gives none."""
+
+    email = forms.EmailField(label=_("Email du client"), required=False, max_length=320)

@@ -30,11 +30,12 @@ from lumiodesk.models import Organization
 
 from ..attachments import check_uploads
 from ..content import sanitize_email_html, sanitize_html, text_to_html
-from ..models import Channel, Message, MessageKind, Ticket
+from ..models import Channel, CustomerNotification, Message, MessageKind, SavedView, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
     RAW_POLICY,
     ParsedEmail,
+    addresses,
     decode_header_value,
     normalize_message_id,
     parse_email,
@@ -243,6 +244,11 @@ def _references(organization_id: int, parsed: ParsedEmail) -> tuple[int | None, 
     return own, thread
 
 
+def _envelope_sender(value: str) -> str:
+    pairs = addresses([value])
+    return pairs[0][1] if pairs else ""
+
+
 def find_ticket(organization: Organization, parsed: ParsedEmail, thread_ticket_id: int | None) -> Ticket | None:
     """In-Reply-To and References against the ticket's Message-IDs (ours and theirs: ``thread_ticket_id``,
     read by ``_references``), then the [#1234] token in the subject when the sender is that ticket's
@@ -372,11 +378,12 @@ def timed_out(inbound: InboundEmail) -> bool:
     return inbound.status == InboundStatus.QUARANTINED and getattr(inbound, "timed_out", False)
 
 
-def process(inbound_id: int, *, received: InboundEmail | None = None) -> InboundEmail:
+def process(inbound_id: int, *, received: InboundEmail | None = None, sender: str = "") -> InboundEmail:
     """Parse a stored message and make it a ticket message. Never raises.
 
     ``received`` is the row ``receive`` just stored, with its mailbox (``ingest``): then only the
-    lock is taken, the message is not read back."""
+    lock is taken, the message is not read back. ``sender``: the customer's address an agent gave for a
+    message in which none could be read (quarantine screen)."""
     from .. import services
 
     holder: dict[str, InboundEmail] = {}
@@ -401,7 +408,7 @@ def process(inbound_id: int, *, received: InboundEmail | None = None) -> Inbound
                 return InboundEmail.objects.get(pk=inbound_id)
             inbound.attempts += 1
             holder["inbound"] = inbound
-            return _process_locked(inbound, services)
+            return _process_locked(inbound, services, sender)
     except Exception as exc:  # quarantine, never lose: the whole transaction is dropped (no savepoint needed inside)
         log.exception("inbound %s quarantined", inbound_id)
         inbound = holder.get("inbound")
@@ -443,14 +450,14 @@ def quarantine_interrupted(inbound_id: int, *, starts: int) -> InboundEmail:
             "traitement interrompu %(n)s fois (limite de temps) ; le message brut est conservé") % {"n": starts})
 
 
-def _process_locked(inbound: InboundEmail, services) -> InboundEmail:
+def _process_locked(inbound: InboundEmail, services, sender_given: str = "") -> InboundEmail:
     # The reasons the quarantine list shows, and the notes left on tickets, in the organization's language,
     # whatever the worker or command processing the message has active.
     with override(inbound.mailbox.organization.language):
-        return _process_in_language(inbound, services)
+        return _process_in_language(inbound, services, sender_given)
 
 
-def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
+def _process_in_language(inbound: InboundEmail, services, sender_given: str = "") -> InboundEmail:
     mailbox = inbound.mailbox
     org = mailbox.organization
     parsed = parse_email(bytes(inbound.raw))
@@ -465,11 +472,21 @@ def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
     if own_ticket_id is not None:
         inbound.ticket_id = own_ticket_id
         return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), keep_ticket=True)
-    sender = parsed.reply_to if parsed.reply_to and not parsed.from_email else parsed.from_email
+    sender = parsed.from_email  # From, else Reply-To, Sender or Return-Path (parse_email); else the envelope
+    if not sender and inbound.envelope_from.strip() not in ("", "<>"):
+        sender = _envelope_sender(inbound.envelope_from)
+        inbound.from_email = sender[:320]
+    if not sender and sender_given:
+        sender = sender_given.strip().lower()
+        inbound.from_email = sender[:320]
+    if parsed.bounce is not None:
+        return _process_bounce(inbound, org, parsed, thread_ticket_id)
     ticket = find_ticket(org, parsed, thread_ticket_id)
     if parsed.is_automatic:
-        if ticket is None:
-            return _finish(inbound, InboundStatus.IGNORED, _("message automatique : %(r)s") % {"r": parsed.auto_reason})
+        suppressed = _suppressed(inbound, mailbox, sender, parsed)
+        if suppressed:
+            return _finish(inbound, InboundStatus.IGNORED, suppressed, ticket=ticket)
+    if parsed.is_automatic and ticket is not None:
         # Kept on the ticket for the agents, without reopening it or answering.
         with override(org.language):
             note = _("Message automatique reçu (%(r)s) de %(s)s : %(subj)s") % {
@@ -485,6 +502,8 @@ def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
                        ticket=ticket, message=message)
     if not sender:
         return _finish(inbound, InboundStatus.QUARANTINED, _("aucune adresse d'expéditeur lisible"))
+    if _is_own_address(mailbox, sender):
+        return _finish(inbound, InboundStatus.IGNORED, _("envoyé par une adresse de l'organisation"), ticket=ticket)
 
     html, text, quoted = _bodies(parsed)
     files, refused = _split_attachments(parsed)
@@ -492,11 +511,15 @@ def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
     customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name[:100])
     when = timezone.now()
     if ticket is None:
+        automatic = parsed.is_automatic  # a ticket all the same: marked, no acknowledgement, no notification
         ticket = services.create_ticket(
             organization=org, customer=customer, subject=parsed.subject or _("(sans sujet)"), body_html=html,
             body=text, channel=Channel.EMAIL, attachments=files, created_at=when, mailbox=mailbox,
             body_quoted=quoted, email_message_id=parsed.message_id[:500], savepoint=False,  # see process()
+            automatic=automatic, out_of_sla=automatic and org.automatic_mail_out_of_sla,
         )
+        if automatic:
+            ensure_automatic_view(org)
         message = ticket.first_message
     else:
         message = services.add_message(
@@ -514,7 +537,119 @@ def _process_in_language(inbound: InboundEmail, services) -> InboundEmail:
             body_html=text_to_html(note), body_text=note,
         )
     reason = "; ".join(parsed.problems[:5])
+    if parsed.is_automatic:
+        reason = "; ".join(x for x in (_("message automatique : %(r)s") % {"r": parsed.auto_reason}, reason) if x)
     return _finish(inbound, InboundStatus.IMPORTED, reason, ticket=ticket, message=message)
+
+
+# --- automatic mail: loops and our own addresses stay suppressed (counted in the inbound log) ---------------
+
+# The same automatic sender and subject more than this many times a minute is a loop (two auto-responders
+# answering each other): the rest of the minute's messages are kept in the log, not ticketed.
+LOOP_LIMIT = 5
+
+_LOOP_SQL = (
+    f"SELECT count(*) FROM {InboundEmail._meta.db_table} WHERE organization_id = %s AND from_email = %s "
+    "AND subject = %s AND received_at >= %s AND id <> %s"
+)
+
+
+def _suppressed(inbound: InboundEmail, mailbox: Mailbox, sender: str, parsed: ParsedEmail) -> str:
+    """Why an automatic message is not ticketed ("" when it is): sent by one of our own addresses, or a
+    loop. Asked only of automatic mail: a person's message never costs these reads."""
+    if sender and _is_own_address(mailbox, sender):
+        return _("message automatique envoyé par une adresse de l'organisation")
+    if sender:
+        since = timezone.now() - timedelta(minutes=1)
+        with connection.cursor() as cur:  # index inbound_status_idx is not it: few automatic messages a minute
+            cur.execute(_LOOP_SQL, [inbound.organization_id, sender[:320], parsed.subject[:255], since, inbound.pk])
+            (count,) = cur.fetchone()
+        if count >= LOOP_LIMIT:
+            return _("boucle : plus de %(n)s messages automatiques de %(s)s en une minute") % {
+                "n": LOOP_LIMIT, "s": sender}
+    return ""
+
+
+def _is_own_address(mailbox: Mailbox, sender: str) -> bool:
+    """The organization's own mailbox (or forwarding) address. Its other mailboxes are read only when the
+    sender's domain is the mailbox's (the usual message costs nothing)."""
+    sender = sender.lower()
+    address = mailbox.address.lower()
+    if sender == address or sender.endswith("@" + inbound_domain().lower()):
+        return True
+    if sender.rpartition("@")[2] != address.rpartition("@")[2]:
+        return False
+    return Mailbox.objects.filter(organization_id=mailbox.organization_id, address__iexact=sender).exists()
+
+
+def ensure_automatic_view(organization: Organization) -> None:
+    """The shared view "Automatique" (tickets marked automatic), made with the first automatic ticket."""
+    with override(organization.language):
+        name = _("Automatique")
+    if not SavedView.objects.filter(organization=organization, filters={"automatic": "1"}).exists():
+        SavedView.objects.create(organization=organization, name=name, filters={"automatic": "1"}, position=90)
+
+
+# --- delivery reports ------------------------------------------------------------------------------------
+
+# Our own Message-IDs (tickets.emails.message_id_for): "ticket-<org>-<number>-n<notification>@domain".
+_NOTIFICATION_ID = re.compile(r"ticket-\d{1,12}-\d{1,12}-n(\d{1,12})@")
+
+
+def _bounced(org: Organization, parsed: ParsedEmail, thread_ticket_id: int | None):
+    """(ticket id, notification id) of the message that bounced: by its Message-ID (the report's
+    In-Reply-To/References, or the returned message's own headers) among our outgoing messages, else by
+    the failed recipient's latest emailed notification (30 days)."""
+    bounce = parsed.bounce
+    ids = [*bounce.original_ids, *parsed.thread_ids]
+    if ids:
+        ref = (EmailReference.objects.filter(organization=org, outbound=True, message_id__in=ids)
+               .values_list("message_id", "ticket_id").first())
+        if ref is not None:
+            notification_id = next((int(m.group(1)) for m in (_NOTIFICATION_ID.match(i) for i in ids) if m), None)
+            return ref[1], notification_id
+    if thread_ticket_id is not None:
+        return thread_ticket_id, None
+    if bounce.recipients:
+        notification = (
+            CustomerNotification.objects.filter(
+                organization=org, email=True, emailed_at__gte=timezone.now() - timedelta(days=30),
+                customer__email__in=[r.lower() for r in bounce.recipients],
+            ).order_by("-emailed_at").values_list("ticket_id", "pk").first()
+        )
+        if notification is not None:
+            return notification
+    return None, None
+
+
+def _process_bounce(inbound: InboundEmail, org: Organization, parsed: ParsedEmail,
+                    thread_ticket_id: int | None) -> InboundEmail:
+    """A delivery report never opens a ticket. Matched to the message that bounced: a system note on its
+    ticket, and that customer notification marked failed with the reason (the ticket shows a banner).
+    Unmatched: listed under "Retour de non-remise" in the inbound log."""
+    bounce = parsed.bounce
+    recipients = ", ".join(bounce.recipients) or "?"
+    reason = bounce.reason or parsed.subject
+    ticket_id, notification_id = _bounced(org, parsed, thread_ticket_id)
+    if ticket_id is None:
+        return _finish(inbound, InboundStatus.BOUNCE, _("retour de non-remise non rattaché (%(to)s) : %(r)s") % {
+            "to": recipients, "r": reason})
+    ticket = Ticket.objects.only("id", "organization_id").get(pk=ticket_id, organization=org)
+    kind = _("Remise retardée") if bounce.temporary else _("Échec de remise")
+    note = _("%(kind)s de l'email à %(to)s : %(r)s") % {"kind": kind, "to": recipients, "r": reason}
+    message = Message.objects.create(
+        organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
+        body_html=text_to_html(note), body_text=note, email_message_id=parsed.message_id[:500],
+    )
+    if not bounce.temporary:
+        failed = CustomerNotification.objects.filter(organization=org, ticket=ticket, email=True)
+        if notification_id is not None:
+            failed = failed.filter(pk=notification_id)
+        else:
+            latest = failed.exclude(emailed_at=None).order_by("-emailed_at").values_list("pk", flat=True).first()
+            failed = failed.filter(pk=latest)
+        failed.update(email_failed_at=timezone.now(), email_failure=reason[:2000])
+    return _finish(inbound, InboundStatus.BOUNCE, note, ticket=ticket, message=message)
 
 
 def process_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 500) -> int:
@@ -533,12 +668,13 @@ def process_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 
     return len(ids)
 
 
-def retry(inbound: InboundEmail) -> InboundEmail:
+def retry(inbound: InboundEmail, *, sender: str = "") -> InboundEmail:
     """An admin retries a quarantined message (e.g. after fixing the cause, or to import it
-    although its mailbox was paused)."""
+    although its mailbox was paused); ``sender``: the customer's address, for a message in which none
+    could be read (the customer is found, or created, by it)."""
     if inbound.status != InboundStatus.QUARANTINED:
         return inbound
-    return process(inbound.pk)
+    return process(inbound.pk, sender=sender)
 
 
 def ingest(*, mailbox: Mailbox, raw: bytes, source: str, envelope_from: str = "",

@@ -85,6 +85,7 @@ class InboundStatus(models.TextChoices):
     IMPORTED = "imported", _("Importé")
     DUPLICATE = "duplicate", _("Doublon")
     IGNORED = "ignored", _("Ignoré (automatique)")
+    BOUNCE = "bounce", _("Retour de non-remise")
     QUARANTINED = "quarantined", _("En quarantaine")
 
 

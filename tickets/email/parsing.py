@@ -13,6 +13,8 @@ import codecs
 import email
 import email.utils
 import hashlib
+import logging
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +22,9 @@ from email.message import Message as EmailMessage
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
+
+from flufl.bounce import all_failures
+from tnefparse import TNEF
 
 MAX_HEADER = 998 * 4
 
@@ -34,7 +39,15 @@ CHARSET_ALIASES = {
     "ks_c_5601-1987": "cp949",
     "gb2312": "gb18030",
     "gbk": "gb18030",
-    "x-sjis": "shift_jis",
+    "x-sjis": "cp932",
+    # Windows supersets that mailers label with the base name: Shift_JIS sent by Windows is cp932 (① ㈱),
+    # EUC-KR is cp949, Big5 often carries HKSCS characters, ISO-2022-JP its JIS X 0201 katakana extension.
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "euc-kr": "cp949",
+    "big5": "big5hkscs",
+    "iso-2022-jp": "iso2022_jp_ext",
     "x-unknown": "utf-8",
     "unknown-8bit": "utf-8",
     "utf8": "utf-8",
@@ -83,9 +96,24 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
                 return data.decode("utf-8", errors="replace")
             continue
         # Declared utf-8 that decodes but is really latin-1 is caught by the strict decode above.
+        if label in _WINDOWS_TWIN and _C1_CONTROLS.search(text):
+            # ISO-8859-x has no printable character in 0x80-0x9F; windows-125x puts € „ “ ” – there.
+            try:
+                return _no_surrogates(data.decode(_WINDOWS_TWIN[label]))
+            except UnicodeDecodeError:
+                pass
         return _no_surrogates(text)
     return data.decode("utf-8", errors="replace")
 
+
+# An ISO-8859 label on windows-125x bytes (Outlook and friends): the Windows code page of the same script.
+_WINDOWS_TWIN = {
+    **{f"iso-8859-{n}": cp for n, cp in ((2, "cp1250"), (5, "cp1251"), (7, "cp1253"), (9, "cp1254"),
+                                         (8, "cp1255"), (6, "cp1256"), (4, "cp1257"), (13, "cp1257"),
+                                         (15, "cp1252"))},
+    **{f"iso8859-{n}": cp for n, cp in ((2, "cp1250"), (5, "cp1251"), (7, "cp1253"), (9, "cp1254"))},
+}
+_C1_CONTROLS = re.compile("[\x80-\x9f]")
 
 # Python's escape codecs are no MIME charset: a part labelled with one is read as UTF-8 or windows-1252,
 # not unescaped ("\\S" would warn, "\\x41" would become "A").
@@ -111,7 +139,15 @@ def _mostly_utf8(data: bytes) -> bool:
 
 
 def _recover_8bit(value: str) -> str:
-    """A header value as the parser gives it: raw 8-bit bytes surrogate-escaped. Decode them."""
+    """A header value as the parser gives it: raw 8-bit bytes surrogate-escaped, or raw ISO-2022-JP (7-bit
+    with escape sequences, as Japanese mailers write names and subjects without RFC 2047). Decode them."""
+    if "\x1b" in value and not _SURROGATES.search(value):
+        for codec in ("iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_2"):
+            try:
+                return value.encode("latin-1").decode(codec)
+            except (UnicodeError, LookupError):
+                continue
+        return value.replace("\x1b", "")
     if not _SURROGATES.search(value):
         return value
     try:
@@ -207,6 +243,16 @@ class ParsedAttachment:
 
 
 @dataclass
+class Bounce:
+    """A delivery report: who could not be reached, why, and the Message-IDs of the message that bounced."""
+
+    recipients: list[str] = field(default_factory=list)
+    temporary: bool = False
+    reason: str = ""
+    original_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ParsedEmail:
     message_id: str = ""
     in_reply_to: list[str] = field(default_factory=list)
@@ -221,7 +267,9 @@ class ParsedEmail:
     text: str = ""
     html: str = ""
     attachments: list[ParsedAttachment] = field(default_factory=list)
+    sender_header: str = ""  # where from_email was read: "from", "reply-to", "sender" or "return-path"
     auto_reason: str = ""  # why this is an auto-reply / bounce / list mail, or ""
+    bounce: Bounce | None = None  # a delivery report (DSN or a common non-standard bounce)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -263,23 +311,93 @@ def raw_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _addresses(values: list[str]) -> list[tuple[str, str]]:
+def addresses(values: list[str]) -> list[tuple[str, str]]:
     """(name, address) pairs. The header is split into addresses *before* RFC 2047 words are decoded:
     an encoded display name may hold a comma or an address of its own ("=?utf-8?q?a=40b.com=2C?=
-    <x@evil>") and must not become a second (or a spoofed first) address."""
+    <x@evil>") and must not become a second (or a spoofed first) address.
+
+    Lenient where a reader is: an unquoted name before a bare address ("Test test@example.com",
+    "first last@example.com"), a trailing dot ("user@example.com."), a stray bracket
+    ("\"Some Name\"@example.com>"), a raw ISO-2022-JP name. An address that is not one whatever the
+    reading ("claire@@example..com") is left out."""
     out = []
     for value in values:
         if not value:
             continue
         try:
-            pairs = getaddresses([_recover_8bit(str(value)).replace("\r", " ").replace("\n", " ")])
+            # Cut to a size no real header reaches (hundreds of recipients): the stdlib address parser is
+            # slow (though linear) on a crafted 50 KB value.
+            text = _recover_8bit(str(value)[:_MAX_ADDRESS_HEADER]).replace("\r", " ").replace("\n", " ")
+            pairs = getaddresses([text])
         except Exception:
             continue
+        found = False
         for name, addr in pairs:
-            addr = _clean_header(addr or "").lower()
-            if "@" in addr:
+            name, addr = _tidy_address(name, _clean_header(addr or ""))
+            if addr:
                 out.append((decode_header_value(name), addr))
+                found = True
+        if not found:  # the strict split found nothing: the first address-shaped token a reader would see
+            bare = _ENCODED_WORD.sub(" ", text)  # never an address hidden in an encoded display name
+            span = address_token(bare)
+            if span:
+                addr = _valid_address(bare[span[0]:span[1]])
+                if addr:
+                    name = bare[: span[0]].strip(" \t<>\"'")
+                    out.append((decode_header_value(name if "@" not in name else ""), addr))
     return out
+
+
+_MAX_ADDRESS_HEADER = 16 * 1024
+_NOT_IN_ADDRESS = frozenset(' \t\r\n<>()[]",;:@')
+
+
+def address_token(text: str) -> tuple[int, int] | None:
+    """(start, end) of the first address-shaped token: a run of characters that are not blanks, brackets,
+    quotes or separators on each side of one "@". Scanned outwards from each "@" (no regex: a search
+    with a leading unbounded class would be quadratic on a long run without "@"); every character is
+    looked at a bounded number of times."""
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > 0 and text[start - 1] not in _NOT_IN_ADDRESS:
+            start -= 1
+        end = at + 1
+        while end < len(text) and text[end] not in _NOT_IN_ADDRESS:
+            end += 1
+        if start < at and end > at + 1:
+            return start, end
+        at = text.find("@", at + 1)
+    return None
+_QUOTED_LOCAL = re.compile(r'"[^"\\\r\n]{1,64}"@[^\s@<>()\[\]",;:]+')
+
+
+def _valid_address(addr: str) -> str:
+    """The address as stored (lower case, stray brackets and trailing dots dropped), or "" when it is not
+    one: exactly one "@", something before it, a domain of non-empty labels."""
+    addr = addr.strip().strip("<>").strip().rstrip(".").lower()
+    if _QUOTED_LOCAL.fullmatch(addr):
+        local, _at, domain = addr.rpartition("@")
+    else:
+        if addr.count("@") != 1 or any(ch.isspace() for ch in addr) or any(ch in addr for ch in '<>()[],;:"'):
+            return ""
+        local, _at, domain = addr.partition("@")
+    if not local or not domain or any(not label for label in domain.split(".")):
+        return ""
+    return addr[:320]
+
+
+def _tidy_address(name: str, addr: str) -> tuple[str, str]:
+    """getaddresses' (name, address) made readable: "Test test@example.com" comes back as one address
+    "Test test@example.com"; the last blank-separated token holding "@" is the address, the rest the name."""
+    if "@" not in addr:
+        return name, ""
+    if not _QUOTED_LOCAL.fullmatch(addr.strip("<> ").rstrip(".")) and any(ch.isspace() for ch in addr):
+        tokens = addr.split()
+        at = max(i for i, t in enumerate(tokens) if "@" in t)
+        name = name or " ".join(tokens[:at]).strip("\"' ")
+        addr = tokens[at]
+    return name, _valid_address(addr)
 
 
 AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+@]|$)", re.I)
@@ -368,7 +486,7 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
                 data = _payload_bytes(msg)
         except Exception:
             data = _payload_bytes(msg)
-        filename = _part_filename(msg) or "message.eml"
+        filename = _part_filename(msg) or _forwarded_name(payload[0] if isinstance(payload, list) and payload else None)
         parsed.attachments.append(ParsedAttachment(filename, "message/rfc822", data))
         return
     if msg.is_multipart():
@@ -387,9 +505,19 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
     if ctype.startswith("multipart/"):
         # Declared multipart but no usable boundary: the parser leaves the body as one string; read it as text.
         ctype = "text/plain"
+    is_tnef = ctype in ("application/ms-tnef", "application/vnd.ms-tnef") or filename.lower() == "winmail.dat"
+    if is_tnef and _unpack_tnef(_payload_bytes(msg), parsed):
+        return
+    if ctype == "text/plain" and disposition != "attachment" and filename and not parsed.text:
+        # A named text part not marked as an attachment ("inline; filename=msg.txt", or only
+        # "Content-Type: text/plain; name=msg.txt"): a mail client
+        # shows it in the body and lists it among the files; so do we.
+        parsed.text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
     is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if is_body_text:
         text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
+        if ctype == "text/plain" and "begin " in text:
+            text = _extract_uuencoded(text, parsed)
         if ctype == "text/html":
             if not parsed.html:
                 parsed.html = text
@@ -411,16 +539,132 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
     )
 
 
+def _forwarded_name(inner: EmailMessage | None) -> str:
+    """An attached message without a file name is listed as mail clients list it: "<its subject>.eml"."""
+    subject = decode_header_value(inner.get("subject")) if inner is not None else ""
+    return f"{subject[:150]}.eml" if subject else "message.eml"
+
+
+# uuencoded files in a plain-text body (old mailers, some scanners): "begin 644 name" ... "end".
+_UU_BEGIN = re.compile(r"^begin(?:-base64)? [0-7]{3,4} (\S[^\r\n]{0,250})$")
+
+
+def _extract_uuencoded(text: str, parsed: ParsedEmail) -> str:
+    """Take every uuencoded block out of the text as an attachment; the text is returned without them.
+    Line by line, no regex over the block: linear in the text's length."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = _UU_BEGIN.match(lines[i].rstrip("\r"))
+        if not m:
+            kept.append(lines[i])
+            i += 1
+            continue
+        data, j, ok = bytearray(), i + 1, False
+        while j < len(lines):
+            line = lines[j].rstrip("\r")
+            if line.strip() in ("end", "===="):
+                ok = True
+                break
+            if line and line != "`":
+                try:
+                    data += binascii.a2b_uu(line)
+                except binascii.Error:
+                    try:  # some encoders pad badly: the length byte says how much is real
+                        nbytes = (((ord(line[0]) - 32) & 63) * 4 + 5) // 3
+                        data += binascii.a2b_uu(line[:nbytes])
+                    except (binascii.Error, IndexError):
+                        break
+            j += 1
+        if not ok or not data:
+            kept.append(lines[i])
+            i += 1
+            continue
+        parsed.attachments.append(ParsedAttachment(m.group(1).strip(), _guess_type(m.group(1)), bytes(data)))
+        i = j + 1
+    return "\n".join(kept)
+
+
+def _guess_type(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def _unpack_tnef(data: bytes, parsed: ParsedEmail) -> bool:
+    """Outlook's winmail.dat (TNEF), unpacked with tnefparse: its files become attachments and its text
+    the body when the message has none. False when it cannot be read (then it is kept as it is)."""
+    try:
+        tnef = TNEF(data)
+    except Exception:  # noqa: BLE001 - any unreadable TNEF is kept whole
+        return False
+    found = False
+    for att in getattr(tnef, "attachments", []) or []:
+        try:
+            name = att.long_filename() or att.name
+            payload = att.data
+        except Exception:  # noqa: BLE001
+            continue
+        if isinstance(name, bytes):
+            name = decode_bytes(name, None)
+        name = _clean_header(str(name or "")).strip("\x00") or "piece-jointe.bin"
+        parsed.attachments.append(ParsedAttachment(name, _guess_type(name), bytes(payload or b"")))
+        found = True
+    body = getattr(tnef, "body", None) or b""
+    if body and not parsed.text:
+        parsed.text = decode_bytes(body if isinstance(body, bytes) else str(body).encode(), None)
+        found = True
+    html = getattr(tnef, "htmlbody", None) or b""
+    if html and not parsed.html:
+        parsed.html = decode_bytes(html if isinstance(html, bytes) else str(html).encode(), None)
+        found = True
+    return found
+
+
 def _default_name(ctype: str) -> str:
     ext = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "application/pdf": "pdf",
            "text/calendar": "ics", "text/plain": "txt"}.get(ctype, "bin")
     return f"piece-jointe.{ext}"
 
 
+# A header line ("Name: value") as it starts a message's header block.
+_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:")
+_KNOWN_HEADERS = ("from", "subject", "date", "to", "message-id", "received", "return-path", "mime-version")
+
+
+def _headers_after_stray_lines(raw: bytes) -> bytes | None:
+    """A message whose header block starts after a stray first line or two (a forwarded "---- Original
+    email message ----", a blank line, a log prefix): the bytes from the first header line on, or None
+    when the message does not look like that."""
+    lines = raw[:8192].split(b"\n", 12)[:12]
+    offset = 0
+    for i, line in enumerate(lines[:-1]):
+        if i and _HEADER_LINE.match(line) and line.split(b":", 1)[0].strip().lower().decode("latin-1") in (
+            *_KNOWN_HEADERS, "sender", "reply-to", "cc", "delivered-to", "x-mailer", "content-type"
+        ):
+            return raw[offset:]
+        offset += len(line) + 1
+    return None
+
+
+def _read(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=RAW_POLICY)
+    if not any(msg.get(h) for h in _KNOWN_HEADERS):
+        rest = _headers_after_stray_lines(raw)
+        if rest is not None:
+            again = email.message_from_bytes(rest, policy=RAW_POLICY)
+            if any(again.get(h) for h in ("from", "subject", "sender", "reply-to")):
+                return again
+    return msg
+
+
+# Where the sender's address is read when From has none a reader could use, in this order.
+SENDER_HEADERS = ("from", "reply-to", "sender", "return-path")
+
+
 def parse_email(raw: bytes) -> ParsedEmail:
     parsed = ParsedEmail()
     try:
-        msg = email.message_from_bytes(raw, policy=RAW_POLICY)
+        msg = _read(raw)
     except Exception as exc:  # pragma: no cover - compat32 parser is very tolerant
         parsed.problems.append(f"unparseable message: {exc}")
         return parsed
@@ -432,15 +676,20 @@ def parse_email(raw: bytes) -> ParsedEmail:
     parsed.in_reply_to = message_ids(_no_surrogates(str(msg.get("in-reply-to", "") or "")).replace("\x00", ""))
     parsed.references = message_ids(_no_surrogates(str(msg.get("references", "") or "")).replace("\x00", ""))
     parsed.subject = decode_header_value(msg.get("subject"))[:255]
-    from_pairs = _addresses(msg.get_all("from") or [])
-    if not from_pairs:
-        from_pairs = _addresses(msg.get_all("sender") or [])
-    if from_pairs:
-        parsed.from_name, parsed.from_email = from_pairs[0]
-    reply_to = _addresses(msg.get_all("reply-to") or [])
+    for header in SENDER_HEADERS:  # From, then Reply-To, Sender, Return-Path (a null "<>" gives nothing)
+        pairs = addresses(msg.get_all(header) or [])
+        if pairs:
+            parsed.from_name, parsed.from_email = pairs[0]
+            parsed.sender_header = header
+            break
+    if parsed.sender_header != "from":
+        # No address in From, but maybe a name a reader sees ("Postmaster <>", "Claire").
+        name = decode_header_value(msg.get("from") or "").strip(" <>\"'")
+        parsed.from_name = parsed.from_name or (name if "@" not in name else "")
+    reply_to = addresses(msg.get_all("reply-to") or [])
     parsed.reply_to = reply_to[0][1] if reply_to else ""
-    parsed.to = [a for _, a in _addresses(msg.get_all("to") or [])]
-    parsed.cc = [a for _, a in _addresses(msg.get_all("cc") or [])]
+    parsed.to = [a for _, a in addresses(msg.get_all("to") or [])]
+    parsed.cc = [a for _, a in addresses(msg.get_all("cc") or [])]
     date = msg.get("date")
     if date:
         try:
@@ -459,7 +708,121 @@ def parse_email(raw: bytes) -> ParsedEmail:
         parsed.auto_reason = detect_automatic(msg, parsed.from_email)
     except Exception as exc:
         parsed.problems.append(f"headers: {type(exc).__name__}: {exc}")
+    try:
+        parsed.bounce = detect_bounce(msg, parsed, size=len(raw))
+    except Exception as exc:  # noqa: BLE001 - a report we cannot read is an automatic message all the same
+        parsed.problems.append(f"bounce: {type(exc).__name__}: {exc}")
+    if parsed.bounce is not None and not parsed.auto_reason:
+        parsed.auto_reason = "delivery report"
     return parsed
+
+
+# --- delivery reports -----------------------------------------------------------------------------------
+
+# Subjects of the usual non-standard bounces (substrings, lower case: no regex over untrusted text).
+_BOUNCE_SUBJECTS = (
+    "undeliver", "delivery status", "delivery failure", "delivery notification", "delivery report",
+    "delivery has failed", "returned mail", "mail delivery", "failure notice", "could not be delivered",
+    "not delivered", "not be delivered", "rejected", "failed mail", "mail system error", "message delayed",
+    "not yet been delivered", "delivery failed", "non remis", "non distribu", "échec de la remise",
+    "unzustellbar", "nicht zustellbar", "banned file", "returned - error", "user unknown", "no such user",
+)
+# A report scanned for failed recipients by flufl.bounce is cut to this size: its heuristics are
+# regular expressions, so the work stays bounded whatever a sender puts in a message.
+_BOUNCE_SCAN_LIMIT = 128 * 1024
+logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every detector it runs at INFO
+
+
+def _bounce_sender(msg: EmailMessage, from_email: str) -> bool:
+    if from_email and AUTO_SENDERS.match(from_email):
+        return True
+    local = from_email.partition("@")[0]
+    if local in ("mdaemon", "mailadm", "mail-daemon", "maildaemon", "mail.daemon", "postoffice"):
+        return True
+    return_path = decode_header_value(msg.get("return-path") or "")
+    return msg.get("return-path") is not None and return_path.strip("<> ") == ""
+
+
+def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, size: int) -> Bounce | None:
+    """A delivery report (RFC 3464 multipart/report with a message/delivery-status part) or a common
+    non-standard bounce (a delivery-failure subject from a mailer daemon, or one in which flufl.bounce
+    finds the recipients that failed). None for anything else: a customer writing "delivery failed" about
+    a parcel is a customer, unless flufl.bounce, run only then, finds a failed recipient."""
+    ctype = (msg.get_content_type() or "").lower()
+    report_type = str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
+    bounce = Bounce()
+    status_blocks = []
+    for part in msg.walk():
+        part_type = (part.get_content_type() or "").lower()
+        if part_type in ("message/delivery-status", "message/global-delivery-status"):
+            status_blocks.append(part)
+        elif part_type in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers"):
+            bounce.original_ids += _original_ids(part)
+    is_dsn = ctype == "multipart/report" and (report_type == "delivery-status" or bool(status_blocks))
+    subject = parsed.subject.lower()
+    looks_like = any(word in subject for word in _BOUNCE_SUBJECTS)
+    if not is_dsn and not looks_like:
+        return None
+    for block in status_blocks:
+        _read_status(block, bounce)
+    if not bounce.recipients and size <= _BOUNCE_SCAN_LIMIT:
+        temporary, permanent = all_failures(msg)
+        found = [*permanent, *temporary]
+        bounce.recipients = [a.decode("utf-8", "replace").lower() if isinstance(a, bytes) else str(a).lower()
+                             for a in found][:20]
+        bounce.temporary = bool(temporary) and not permanent
+    if not is_dsn and not (bounce.recipients or _bounce_sender(msg, parsed.from_email)):
+        return None
+    if not bounce.reason:
+        bounce.reason = _first_words(parsed.text) or parsed.subject
+    bounce.original_ids = list(dict.fromkeys(bounce.original_ids))[:20]
+    return bounce
+
+
+def _original_ids(part: EmailMessage) -> list[str]:
+    """The Message-ID (and References) of the message a report returns, whole or headers only."""
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload:
+        inner = payload[0]
+    else:
+        try:
+            inner = email.message_from_bytes(_payload_bytes(part)[:65536], policy=RAW_POLICY)
+        except Exception:  # noqa: BLE001
+            return []
+    ids = [normalize_message_id(decode_header_value(inner.get("message-id")))]
+    return [i for i in ids if i]
+
+
+def _read_status(block: EmailMessage, bounce: Bounce) -> None:
+    """RFC 3464 per-recipient fields: Final-Recipient (or Original-Recipient), Action, Status,
+    Diagnostic-Code. compat32 gives the blocks as sub-messages, or the whole as text."""
+    payload = block.get_payload()
+    groups = payload if isinstance(payload, list) else [email.message_from_string(
+        "\n\n".join(str(payload or "").split("\n\n")[1:]) or "", policy=RAW_POLICY)]
+    failed = delayed = 0
+    for group in groups:
+        recipient = str(group.get("final-recipient") or group.get("original-recipient") or "")
+        action = str(group.get("action") or "").strip().lower()
+        if not recipient or action in ("delivered", "relayed", "expanded"):
+            continue
+        address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+        if "@" in address and address not in bounce.recipients:
+            bounce.recipients.append(address[:320])
+        failed += action == "failed"
+        delayed += action == "delayed"
+        if not bounce.reason:
+            diagnostic = decode_header_value(group.get("diagnostic-code") or "").split(";", 1)[-1].strip()
+            status = str(group.get("status") or "").strip()
+            bounce.reason = " ".join(x for x in (status, diagnostic) if x)[:500]
+    bounce.temporary = bool(delayed) and not failed
+
+
+def _first_words(text: str) -> str:
+    for line in (text or "").splitlines():
+        line = " ".join(line.split())
+        if len(line) > 15 and not line.startswith(("--", ">")):
+            return line[:300]
+    return ""
 
 
 # --- quoted history and signatures --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from lumiodesk.access import require_membership
 from lumiodesk.exceptions import DomainError
 
 from . import intake, mailboxes
-from .forms import InboundFilterForm, MailboxCreateForm, MailboxForm
+from .forms import InboundFilterForm, MailboxCreateForm, MailboxForm, QuarantineImportForm
 from .models import InboundEmail, InboundStatus, Mailbox
 
 
@@ -153,7 +153,11 @@ def inbound_raw(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def inbound_retry(request: HttpRequest, pk: int) -> HttpResponse:
     inbound = get_inbound_for(request, pk)
-    result = intake.retry(inbound)
+    form = QuarantineImportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Adresse email invalide."))
+        return redirect(f"{reverse('email:inbound')}?status={InboundStatus.QUARANTINED}")
+    result = intake.retry(inbound, sender=form.cleaned_data["email"])
     if result.status == InboundStatus.IMPORTED:
         messages.success(request, _("Email importé dans le ticket #%(n)s.") % {
             "n": intake.outcome_of(result).ticket_number})

