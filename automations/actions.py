@@ -1,5 +1,5 @@
 """What each action does, through the same services as a person would use (``tickets.services``,
-``kb.services``, ``lumiodesk.notifications``), as the system (``actor=None``).
+``kb.services``, ``lumiodesk.notifications``), as the system (``SYSTEM``, a ``SystemActor``).
 
 Each action runs in a savepoint and reports an outcome for the journal: *done*, *skipped* with the
 reason (the tag is already there, the lifecycle forbids that status, the agent left the team, the
@@ -26,11 +26,14 @@ from kb.services import link_article
 from lumiodesk import notifications
 from lumiodesk.exceptions import DomainError
 from lumiodesk.models import NotificationKind
+from lumiodesk.permissions import SystemActor
 from tickets import services as tickets
 from tickets.models import MessageKind, Ticket
 
 from .models import Outcome
 from .rules import Act, Names, NotifyTo, describe_action
+
+SYSTEM = SystemActor("automation rule")
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -98,7 +101,7 @@ def _add_tag(a, *, ticket, facts, **_kw):
     tag = a["tag"]
     if tag in facts.tags:
         return Outcome.SKIPPED, _("le ticket a déjà ce tag")
-    tickets.set_tags(ticket=ticket, names=sorted(facts.tags | {tag}), actor=None)
+    tickets.set_tags(ticket=ticket, names=sorted(facts.tags | {tag}), actor=SYSTEM)
     facts.tags.add(tag)
     return Outcome.DONE, ""
 
@@ -107,7 +110,7 @@ def _remove_tag(a, *, ticket, facts, **_kw):
     tag = a["tag"]
     if tag not in facts.tags:
         return Outcome.SKIPPED, _("le ticket n'a pas ce tag")
-    tickets.set_tags(ticket=ticket, names=sorted(facts.tags - {tag}), actor=None)
+    tickets.set_tags(ticket=ticket, names=sorted(facts.tags - {tag}), actor=SYSTEM)
     facts.tags.discard(tag)
     return Outcome.DONE, ""
 
@@ -115,14 +118,14 @@ def _remove_tag(a, *, ticket, facts, **_kw):
 def _set_priority(a, *, ticket, **_kw):
     if ticket.priority == a["priority"]:
         return Outcome.SKIPPED, _("le ticket a déjà cette priorité")
-    tickets.set_priority(ticket=ticket, priority=a["priority"], actor=None)
+    tickets.set_priority(ticket=ticket, priority=a["priority"], actor=SYSTEM)
     return Outcome.DONE, ""
 
 
 def _set_status(a, *, ticket, **_kw):
     if ticket.status == a["status"]:
         return Outcome.SKIPPED, _("le ticket a déjà ce statut")
-    fresh = tickets.change_status(ticket=ticket, status=a["status"], actor=None, reason="automation")
+    fresh = tickets.change_status(ticket=ticket, status=a["status"], actor=SYSTEM, reason="automation")
     _sync(ticket, fresh)
     return Outcome.DONE, ""
 
@@ -137,14 +140,14 @@ def _assign(a, *, ticket, **_kw):
     user = User.objects.filter(pk=a["user"], is_active=True).first()
     if user is None or user.pk not in _team(ticket):
         return Outcome.SKIPPED, _("cet agent ne fait plus partie de l'équipe")
-    tickets.assign(ticket=ticket, assignee=user, actor=None)
+    tickets.assign(ticket=ticket, assignee=user, actor=SYSTEM)
     return Outcome.DONE, ""
 
 
 def _notify(a, *, ticket, rule, key, **_kw):
     to = a["to"]
     if to == NotifyTo.MANAGERS:
-        recipients = notifications.agents_of(ticket.organization_id, roles=notifications.MANAGER_ROLES)
+        recipients = notifications.agents_of(ticket.organization_id, capability="notifications.team")
         if not recipients:
             return Outcome.SKIPPED, _("aucun Admin ni Manager actif")
     elif to == NotifyTo.ASSIGNEE:
@@ -185,16 +188,16 @@ def _suggest_article(a, *, ticket, rule, **_kw):
     url = settings.SITE_URL + reverse("kb_public:article", args=[ticket.organization.slug, article.slug])
     intro = _("Article à proposer au client (règle « %(rule)s ») :") % {"rule": rule.name}
     message = tickets.add_message(
-        ticket=ticket, kind=MessageKind.NOTE, author_user=None, body=f"{intro} {article.title}\n{url}",
+        ticket=ticket, kind=MessageKind.NOTE, actor=SYSTEM, body=f"{intro} {article.title}\n{url}",
         body_html=f'<p>{escape(intro)} <a href="{escape(url)}">{escape(article.title)}</a></p>',
     )
     ticket.updated_at = message.created_at
-    link_article(actor=None, ticket=ticket, article=article)
+    link_article(actor=SYSTEM, ticket=ticket, article=article)
     return Outcome.DONE, ""
 
 
 def _add_note(a, *, ticket, **_kw):
-    message = tickets.add_message(ticket=ticket, kind=MessageKind.NOTE, author_user=None, body=a["text"])
+    message = tickets.add_message(ticket=ticket, kind=MessageKind.NOTE, actor=SYSTEM, body=a["text"])
     ticket.updated_at = message.created_at
     return Outcome.DONE, ""
 

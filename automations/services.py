@@ -1,7 +1,7 @@
 """Every change to rules and webhook endpoints goes through these functions (Admins and Managers).
 
 Each is atomic, checks the role and the plan, and writes its audit row in the same transaction.
-``actor=None`` is the system itself (``seed_demo``, management commands).
+``actor`` is a member (``rules.manage`` / ``webhooks.manage``) or the system (``seed_demo``, commands).
 """
 
 from __future__ import annotations
@@ -19,27 +19,17 @@ from billing.services import has_feature, require_capacity, require_feature
 from kb.selectors import visible_articles
 from lumiodesk import audit, notifications
 from lumiodesk.crypto import decrypt, encrypt
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, require
 from tickets.email.models import Mailbox
 
 from . import webhooks
 from .models import AutomationRule, DeliveryStatus, Match, Trigger, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .rules import Act, Cond, NotifyTo, References, RuleError, clean_rule
 
-MANAGE_ROLES = (Role.ADMIN, Role.MANAGER)
 MAX_ENDPOINTS = 10
 _LOCK_NAMESPACE = 0x6175746F  # "auto": the advisory lock of an organization's rules
-
-
-def ensure_manager(organization: Organization, actor) -> None:
-    if actor is None:
-        return  # the system
-    ok = Membership.objects.filter(
-        organization=organization, user=actor, is_active=True, role__in=MANAGE_ROLES
-    ).exists()
-    if not ok:
-        raise PermissionDenied(_("Réservé aux Admins et Managers."))
 
 
 def _lock_rules(organization: Organization) -> None:
@@ -99,11 +89,11 @@ def _apply(rule: AutomationRule, name: str, clean) -> bool:
 
 @transaction.atomic
 def create_rule(
-    *, organization: Organization, actor, name: str, conditions: Sequence[dict], actions: Sequence[dict],
+    *, organization: Organization, actor: Actor, name: str, conditions: Sequence[dict], actions: Sequence[dict],
     events: Iterable[str] = (Trigger.CREATED,), match: str = Match.ALL, stop_after: bool = False,
     is_active: bool = True,
 ) -> AutomationRule:
-    ensure_manager(organization, actor)
+    require(actor, "rules.manage", organization)
     name, clean = _clean(organization, name=name, events=events, match=match, conditions=conditions,
                          actions=actions)
     _lock_rules(organization)
@@ -114,22 +104,22 @@ def create_rule(
     position = (AutomationRule.objects.filter(organization=organization).aggregate(m=Max("position"))["m"])
     rule = AutomationRule(
         organization=organization, position=0 if position is None else position + 1, is_active=is_active,
-        stop_after=stop_after, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        stop_after=stop_after, created_by=actor.user,
     )
     _apply(rule, name, clean)
     rule.save()
-    audit.record(organization=organization, actor=actor, action="automation.rule.created", target_type="rule",
+    audit.record(organization=organization, actor=actor.user, action="automation.rule.created", target_type="rule",
                  target_id=rule.pk, name=rule.name, active=is_active)
     return rule
 
 
 @transaction.atomic
 def update_rule(
-    *, rule: AutomationRule, actor, name: str, conditions: Sequence[dict], actions: Sequence[dict],
+    *, rule: AutomationRule, actor: Actor, name: str, conditions: Sequence[dict], actions: Sequence[dict],
     events: Iterable[str], match: str = Match.ALL, stop_after: bool = False, is_active: bool | None = None,
 ) -> AutomationRule:
     organization = rule.organization
-    ensure_manager(organization, actor)
+    require(actor, "rules.manage", organization)
     name, clean = _clean(organization, name=name, events=events, match=match, conditions=conditions,
                          actions=actions)
     _lock_rules(organization)
@@ -144,16 +134,16 @@ def update_rule(
     rule.stop_after = stop_after
     rule.updated_at = timezone.now()
     rule.save()
-    audit.record(organization=organization, actor=actor, action="automation.rule.updated", target_type="rule",
+    audit.record(organization=organization, actor=actor.user, action="automation.rule.updated", target_type="rule",
                  target_id=rule.pk, name=rule.name, active=rule.is_active)
     return rule
 
 
 @transaction.atomic
-def set_rule_active(*, rule: AutomationRule, actor, active: bool) -> AutomationRule:
+def set_rule_active(*, rule: AutomationRule, actor: Actor, active: bool) -> AutomationRule:
     """Activate (within the plan's limit, whose message names it) or deactivate a rule."""
     organization = rule.organization
-    ensure_manager(organization, actor)
+    require(actor, "rules.manage", organization)
     _lock_rules(organization)
     rule = AutomationRule.objects.select_for_update().select_related("organization").get(pk=rule.pk)
     if rule.is_active == active:
@@ -163,18 +153,18 @@ def set_rule_active(*, rule: AutomationRule, actor, active: bool) -> AutomationR
     rule.is_active = active
     rule.updated_at = timezone.now()
     rule.save(update_fields=["is_active", "updated_at"])
-    audit.record(organization=organization, actor=actor, action="automation.rule.activated" if active else
+    audit.record(organization=organization, actor=actor.user, action="automation.rule.activated" if active else
                  "automation.rule.deactivated", target_type="rule", target_id=rule.pk, name=rule.name)
     return rule
 
 
 @transaction.atomic
-def delete_rule(*, rule: AutomationRule, actor) -> None:
+def delete_rule(*, rule: AutomationRule, actor: Actor) -> None:
     """The rule goes; its journal entries stay on the tickets (with the rule's name)."""
     organization = rule.organization
-    ensure_manager(organization, actor)
+    require(actor, "rules.manage", organization)
     _lock_rules(organization)
-    audit.record(organization=organization, actor=actor, action="automation.rule.deleted", target_type="rule",
+    audit.record(organization=organization, actor=actor.user, action="automation.rule.deleted", target_type="rule",
                  target_id=rule.pk, name=rule.name)
     AutomationRule.objects.filter(pk=rule.pk).delete()
     _compact(organization)
@@ -192,9 +182,9 @@ def _compact(organization: Organization) -> None:
 
 
 @transaction.atomic
-def reorder_rules(*, organization: Organization, actor, ordered_ids: Sequence[int]) -> None:
+def reorder_rules(*, organization: Organization, actor: Actor, ordered_ids: Sequence[int]) -> None:
     """The new display and evaluation order (drag and drop): every rule of the organization, once."""
-    ensure_manager(organization, actor)
+    require(actor, "rules.manage", organization)
     _lock_rules(organization)
     current = list(AutomationRule.objects.filter(organization=organization).order_by("position", "id")
                    .values_list("id", flat=True))
@@ -210,15 +200,15 @@ def reorder_rules(*, organization: Organization, actor, ordered_ids: Sequence[in
             "WHERE r.id = o.id AND r.organization_id = %s",
             [timezone.now(), wanted, organization.pk],
         )
-    audit.record(organization=organization, actor=actor, action="automation.rule.reordered", target_type="rule",
+    audit.record(organization=organization, actor=actor.user, action="automation.rule.reordered", target_type="rule",
                  target_id=None, order=wanted)
 
 
 @transaction.atomic
-def move_rule(*, rule: AutomationRule, actor, offset: int) -> None:
+def move_rule(*, rule: AutomationRule, actor: Actor, offset: int) -> None:
     """One place up (-1) or down (+1): the keyboard alternative to drag and drop."""
     organization = rule.organization
-    ensure_manager(organization, actor)
+    require(actor, "rules.manage", organization)
     _lock_rules(organization)
     ids = list(AutomationRule.objects.filter(organization=organization).order_by("position", "id")
                .values_list("id", flat=True))
@@ -264,7 +254,7 @@ def section7_examples(organization: Organization) -> list[dict]:
 
 
 @transaction.atomic
-def install_section7_examples(*, organization: Organization, actor=None) -> list[AutomationRule]:
+def install_section7_examples(*, organization: Organization, actor: Actor) -> list[AutomationRule]:
     """Create the section 7 examples as active rules, once (a rule of the same name is left as it is).
     Named in the organization's language, whoever runs it."""
     created = []
@@ -290,10 +280,10 @@ def _clean_events(events: Iterable[str]) -> list[str]:
 
 @transaction.atomic
 def create_endpoint(
-    *, organization: Organization, actor, url: str, events: Iterable[str], description: str = ""
+    *, organization: Organization, actor: Actor, url: str, events: Iterable[str], description: str = ""
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (stored encrypted; shown on the endpoint's page)."""
-    ensure_manager(organization, actor)
+    require(actor, "webhooks.manage", organization)
     require_feature(organization, Feature.WEBHOOKS)
     url = webhooks.validate_url(url)
     if WebhookEndpoint.objects.filter(organization=organization).count() >= MAX_ENDPOINTS:
@@ -301,37 +291,37 @@ def create_endpoint(
     secret = webhooks.new_secret()
     endpoint = WebhookEndpoint.objects.create(
         organization=organization, url=url, events=_clean_events(events), description=(description or "")[:200],
-        secret_encrypted=encrypt(secret), created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        secret_encrypted=encrypt(secret), created_by=actor.user,
     )
-    audit.record(organization=organization, actor=actor, action="webhook.created", target_type="webhook",
+    audit.record(organization=organization, actor=actor.user, action="webhook.created", target_type="webhook",
                  target_id=endpoint.pk, url=url, events=endpoint.events)
     return endpoint, secret
 
 
 @transaction.atomic
 def update_endpoint(
-    *, endpoint: WebhookEndpoint, actor, url: str, events: Iterable[str], description: str = ""
+    *, endpoint: WebhookEndpoint, actor: Actor, url: str, events: Iterable[str], description: str = ""
 ) -> WebhookEndpoint:
     organization = endpoint.organization
-    ensure_manager(organization, actor)
+    require(actor, "webhooks.manage", organization)
     require_feature(organization, Feature.WEBHOOKS)
     endpoint.url = webhooks.validate_url(url)
     endpoint.events = _clean_events(events)
     endpoint.description = (description or "")[:200]
     endpoint.updated_at = timezone.now()
     endpoint.save(update_fields=["url", "events", "description", "updated_at"])
-    audit.record(organization=organization, actor=actor, action="webhook.updated", target_type="webhook",
+    audit.record(organization=organization, actor=actor.user, action="webhook.updated", target_type="webhook",
                  target_id=endpoint.pk, url=endpoint.url, events=endpoint.events)
     return endpoint
 
 
 @transaction.atomic
-def rotate_secret(*, endpoint: WebhookEndpoint, actor) -> str:
-    ensure_manager(endpoint.organization, actor)
+def rotate_secret(*, endpoint: WebhookEndpoint, actor: Actor) -> str:
+    require(actor, "webhooks.manage", endpoint.organization)
     secret = webhooks.new_secret()
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_encrypted=encrypt(secret), updated_at=timezone.now())
     endpoint.refresh_from_db(fields=["secret_encrypted", "updated_at"])
-    audit.record(organization=endpoint.organization, actor=actor, action="webhook.secret_rotated",
+    audit.record(organization=endpoint.organization, actor=actor.user, action="webhook.secret_rotated",
                  target_type="webhook", target_id=endpoint.pk)
     return secret
 
@@ -341,10 +331,10 @@ def secret_of(endpoint: WebhookEndpoint) -> str:
 
 
 @transaction.atomic
-def set_endpoint_active(*, endpoint: WebhookEndpoint, actor, active: bool) -> WebhookEndpoint:
+def set_endpoint_active(*, endpoint: WebhookEndpoint, actor: Actor, active: bool) -> WebhookEndpoint:
     """Re-enabling starts afresh: new events are delivered (those cancelled while disabled are not resent)."""
     organization = endpoint.organization
-    ensure_manager(organization, actor)
+    require(actor, "webhooks.manage", organization)
     if active:
         require_feature(organization, Feature.WEBHOOKS)
     now = timezone.now()
@@ -353,30 +343,32 @@ def set_endpoint_active(*, endpoint: WebhookEndpoint, actor, active: bool) -> We
                                                              updated_at=now)
     else:
         with override(organization.language):
-            reason = _("désactivé par %(who)s") % {"who": (actor.get_full_name() or actor.email) if actor else "?"}
+            who = (actor.user.get_full_name() or actor.user.email) if actor.user else "?"
+            reason = _("désactivé par %(who)s") % {"who": who}
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_at=now,
                                                              disabled_reason=reason[:300], updated_at=now)
         WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING, is_test=False).update(
             status=DeliveryStatus.CANCELLED, next_attempt_at=None, claimed_until=None, last_error=reason[:500])
     endpoint.refresh_from_db()
-    audit.record(organization=organization, actor=actor, action="webhook.enabled" if active else "webhook.disabled",
+    audit.record(organization=organization, actor=actor.user,
+                 action="webhook.enabled" if active else "webhook.disabled",
                  target_type="webhook", target_id=endpoint.pk, url=endpoint.url)
     return endpoint
 
 
 @transaction.atomic
-def delete_endpoint(*, endpoint: WebhookEndpoint, actor) -> None:
+def delete_endpoint(*, endpoint: WebhookEndpoint, actor: Actor) -> None:
     organization = endpoint.organization
-    ensure_manager(organization, actor)
-    audit.record(organization=organization, actor=actor, action="webhook.deleted", target_type="webhook",
+    require(actor, "webhooks.manage", organization)
+    audit.record(organization=organization, actor=actor.user, action="webhook.deleted", target_type="webhook",
                  target_id=endpoint.pk, url=endpoint.url)
     endpoint.delete()
 
 
 @transaction.atomic
-def send_test_event(*, endpoint: WebhookEndpoint, actor) -> WebhookDelivery:
+def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookDelivery:
     """One ``webhook.test`` delivery, sent by Celery after the commit (tried once, never disables)."""
-    ensure_manager(endpoint.organization, actor)
+    require(actor, "webhooks.manage", endpoint.organization)
     require_feature(endpoint.organization, Feature.WEBHOOKS)
     return webhooks.test_delivery(endpoint)
 

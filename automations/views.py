@@ -8,7 +8,6 @@ button works without JavaScript (drag and drop has the up/down buttons as keyboa
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -18,12 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing.catalogue import Feature
 from billing.services import has_feature, require_feature
-from lumiodesk.exceptions import DomainError
-from lumiodesk.models import Membership
+from lumiodesk.access import requires
+from lumiodesk.exceptions import DomainError, InvalidInput
+from lumiodesk.models import Organization
 from tickets.access import get_ticket_for
 
 from . import selectors, services, webhooks
-from .access import get_endpoint_for, get_rule_for, require_manager
+from .access import get_endpoint_for, get_rule_for
 from .forms import EndpointForm, RuleEditor
 from .models import DeliveryStatus, WebhookEvent
 from .rules import CUSTOMER_BUILTIN_KEYS
@@ -31,36 +31,34 @@ from .rules import CUSTOMER_BUILTIN_KEYS
 # --- rules -------------------------------------------------------------------------------------------------
 
 
-def _rules_context(membership: Membership) -> dict:
-    return {"page": selectors.rules_page(membership.organization), "organization": membership.organization}
+def _rules_context(organization: Organization) -> dict:
+    return {"page": selectors.rules_page(organization), "organization": organization}
 
 
-def _rules_response(request: HttpRequest, membership: Membership, *, status: int = 200) -> HttpResponse:
+def _rules_response(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     """After a POST: the rule list and the flash messages (HTMX), or back to the page."""
     if not request.htmx:
         return redirect("automations:rules")
-    html = render_to_string("automations/rules.html#rule-list", _rules_context(membership), request=request)
+    html = render_to_string("automations/rules.html#rule-list", _rules_context(request.organization), request=request)
     html += render_to_string("partials/flash.html", {"oob": True}, request=request)
     return HttpResponse(html, status=status)
 
 
-def _refused(request: HttpRequest, membership: Membership, exc: DomainError) -> HttpResponse:
-    messages.error(request, exc.message)
-    return _rules_response(request, membership, status=exc.status_code)
+def _rules_refused(request: HttpRequest, exc: DomainError, **_kw) -> HttpResponse:
+    """A refused change: the rule list with the message (HTMX), or back to the page."""
+    return _rules_response(request, status=exc.status_code)
 
 
-@login_required
+@requires("rules.manage")
 @require_GET
 def rule_list(request: HttpRequest) -> HttpResponse:
-    membership = require_manager(request)
-    return render(request, "automations/rules.html", _rules_context(membership))
+    return render(request, "automations/rules.html", _rules_context(request.organization))
 
 
-@login_required
+@requires("rules.manage")
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    membership = require_manager(request)
-    org = membership.organization
+    org = request.organization
     rule = get_rule_for(request, pk) if pk else None
     url = reverse("automations:rule_edit", args=[pk]) if pk else reverse("automations:rule_create")
     choices = selectors.form_choices(org)
@@ -73,10 +71,10 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             data = editor.cleaned()
             try:
                 if rule is None:
-                    rule = services.create_rule(organization=org, actor=request.user, **data)
+                    rule = services.create_rule(organization=org, actor=request.actor, **data)
                     messages.success(request, _("Règle « %(name)s » créée.") % {"name": rule.name})
                 else:
-                    rule = services.update_rule(rule=rule, actor=request.user, **data)
+                    rule = services.update_rule(rule=rule, actor=request.actor, **data)
                     messages.success(request, _("Règle « %(name)s » enregistrée.") % {"name": rule.name})
             except DomainError as exc:
                 editor.form.add_error(None, exc.message)
@@ -94,85 +92,71 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "automations/rule_form.html", context, status=status)
 
 
-@login_required
+@requires("rules.manage", on_refusal=_rules_refused)
 @require_POST
 def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_rule_for(request, pk)
-    membership = request.membership
     active = request.POST.get("active") == "1"
-    try:
-        rule = services.set_rule_active(rule=rule, actor=request.user, active=active)
-    except DomainError as exc:
-        return _refused(request, membership, exc)
+    rule = services.set_rule_active(rule=rule, actor=request.actor, active=active)
     if rule.is_active:
         messages.success(request, _("Règle « %(name)s » activée.") % {"name": rule.name})
     else:
         messages.success(request, _("Règle « %(name)s » désactivée.") % {"name": rule.name})
-    return _rules_response(request, membership)
+    return _rules_response(request)
 
 
-@login_required
+@requires("rules.manage", on_refusal=_rules_refused)
 @require_POST
 def rule_move(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_rule_for(request, pk)
     offset = -1 if request.POST.get("direction") == "up" else 1
-    try:
-        services.move_rule(rule=rule, actor=request.user, offset=offset)
-    except DomainError as exc:
-        return _refused(request, request.membership, exc)
-    return _rules_response(request, request.membership)
+    services.move_rule(rule=rule, actor=request.actor, offset=offset)
+    return _rules_response(request)
 
 
-@login_required
+@requires("rules.manage", on_refusal=_rules_refused)
 @require_POST
 def rule_reorder(request: HttpRequest) -> HttpResponse:
     """Drag and drop: the ids of every rule in their new order."""
-    membership = require_manager(request)
     raw = request.POST.getlist("order")
     if len(raw) == 1 and "," in raw[0]:
         raw = raw[0].split(",")
     try:
         ids = [int(x) for x in raw]
-        services.reorder_rules(organization=membership.organization, actor=request.user, ordered_ids=ids)
     except ValueError:
-        return _refused(request, membership, DomainError(_("Ordre invalide.")))
-    except DomainError as exc:
-        return _refused(request, membership, exc)
+        raise InvalidInput(_("Ordre invalide.")) from None
+    services.reorder_rules(organization=request.organization, actor=request.actor, ordered_ids=ids)
     messages.success(request, _("Ordre des règles enregistré."))
-    return _rules_response(request, membership)
+    return _rules_response(request)
 
 
-@login_required
+@requires("rules.manage", on_refusal=_rules_refused)
 @require_POST
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_rule_for(request, pk)
-    services.delete_rule(rule=rule, actor=request.user)
+    services.delete_rule(rule=rule, actor=request.actor)
     messages.success(request, _("Règle « %(name)s » supprimée.") % {"name": rule.name})
-    return _rules_response(request, request.membership)
+    return _rules_response(request)
 
 
-@login_required
+@requires("rules.manage", on_refusal=_rules_refused)
 @require_POST
 def rule_examples(request: HttpRequest) -> HttpResponse:
     """Add the four examples of the documentation (section 7), as active rules, within the plan's limit."""
-    membership = require_manager(request)
-    try:
-        created = services.install_section7_examples(organization=membership.organization, actor=request.user)
-    except DomainError as exc:
-        return _refused(request, membership, exc)
+    created = services.install_section7_examples(organization=request.organization, actor=request.actor)
     messages.success(request, _("%(n)s règle(s) d'exemple ajoutée(s).") % {"n": len(created)})
-    return _rules_response(request, membership)
+    return _rules_response(request)
 
 
 # --- the ticket's journal ---------------------------------------------------------------------------------
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def ticket_journal(request: HttpRequest, number: int) -> HttpResponse:
     """The "Automatisations" block of the ticket page (loaded by HTMX), or a page of its own."""
     ticket = get_ticket_for(request, number)
-    context = {"ticket": ticket, "runs": selectors.journal(ticket), "can_manage": request.membership.can_manage}
+    context = {"ticket": ticket, "runs": selectors.journal(ticket)}
     if request.htmx:
         return render(request, "automations/partials/ticket_journal.html", context)
     return render(request, "automations/ticket_journal.html", context)
@@ -181,8 +165,7 @@ def ticket_journal(request: HttpRequest, number: int) -> HttpResponse:
 # --- webhooks ------------------------------------------------------------------------------------------------
 
 
-def _webhooks_context(membership: Membership, form: EndpointForm | None = None) -> dict:
-    org = membership.organization
+def _webhooks_context(org: Organization, form: EndpointForm | None = None) -> dict:
     allowed = has_feature(org, Feature.WEBHOOKS)
     return {
         "organization": org,
@@ -231,17 +214,16 @@ _EXAMPLE_PAYLOAD = """{
 }"""
 
 
-@login_required
+@requires("webhooks.manage")
 @require_http_methods(["GET", "POST"])
 def webhook_list(request: HttpRequest) -> HttpResponse:
-    membership = require_manager(request)
     form = EndpointForm(request.POST) if request.method == "POST" else None
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
                 endpoint, _secret = services.create_endpoint(
-                    organization=membership.organization, actor=request.user, url=form.cleaned_data["url"],
+                    organization=request.organization, actor=request.actor, url=form.cleaned_data["url"],
                     events=form.cleaned_data["events"], description=form.cleaned_data["description"],
                 )
             except DomainError as exc:
@@ -252,7 +234,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
                 return redirect("automations:webhook_detail", pk=endpoint.pk)
         else:
             status = 400
-    return render(request, "automations/webhooks.html", _webhooks_context(membership, form), status=status)
+    return render(request, "automations/webhooks.html", _webhooks_context(request.organization, form), status=status)
 
 
 def _detail_context(endpoint, form: EndpointForm | None = None) -> dict:
@@ -269,7 +251,7 @@ def _detail_context(endpoint, form: EndpointForm | None = None) -> dict:
     }
 
 
-@login_required
+@requires("webhooks.manage")
 @require_http_methods(["GET", "POST"])
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The endpoint: its settings, its secret, the test button and the delivery log."""
@@ -280,7 +262,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form = EndpointForm(request.POST)
         if form.is_valid():
             try:
-                services.update_endpoint(endpoint=endpoint, actor=request.user, url=form.cleaned_data["url"],
+                services.update_endpoint(endpoint=endpoint, actor=request.actor, url=form.cleaned_data["url"],
                                          events=form.cleaned_data["events"],
                                          description=form.cleaned_data["description"])
             except DomainError as exc:
@@ -294,7 +276,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "automations/webhook_detail.html", _detail_context(endpoint, form), status=status)
 
 
-@login_required
+@requires("webhooks.manage")
 @require_GET
 def webhook_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
     """The delivery log alone (HTMX polls it while a delivery is pending)."""
@@ -315,48 +297,44 @@ def _endpoint_response(request: HttpRequest, endpoint, *, status: int = 200) -> 
     return HttpResponse(html, status=status)
 
 
-@login_required
+def _endpoint_refused(request: HttpRequest, exc: DomainError, *, pk: int) -> HttpResponse:
+    return _endpoint_response(request, get_endpoint_for(request, pk), status=exc.status_code)
+
+
+@requires("webhooks.manage", on_refusal=_endpoint_refused)
 @require_POST
 def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_endpoint_for(request, pk)
-    try:
-        delivery = services.send_test_event(endpoint=endpoint, actor=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _endpoint_response(request, endpoint, status=exc.status_code)
+    delivery = services.send_test_event(endpoint=endpoint, actor=request.actor)
     messages.success(request, _("Événement de test %(id)s envoyé : son résultat s'affiche dans le journal.")
                      % {"id": str(delivery.uuid)[:8]})
     return _endpoint_response(request, endpoint)
 
 
-@login_required
+@requires("webhooks.manage", on_refusal=_endpoint_refused)
 @require_POST
 def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_endpoint_for(request, pk)
     active = request.POST.get("active") == "1"
-    try:
-        services.set_endpoint_active(endpoint=endpoint, actor=request.user, active=active)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _endpoint_response(request, endpoint, status=exc.status_code)
+    services.set_endpoint_active(endpoint=endpoint, actor=request.actor, active=active)
     messages.success(request, _("Endpoint réactivé.") if active else _("Endpoint désactivé."))
     return _endpoint_response(request, endpoint)
 
 
-@login_required
+@requires("webhooks.manage")
 @require_POST
 def webhook_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_endpoint_for(request, pk)
-    services.rotate_secret(endpoint=endpoint, actor=request.user)
+    services.rotate_secret(endpoint=endpoint, actor=request.actor)
     messages.success(request, _("Nouveau secret généré : mettez à jour le serveur qui reçoit les webhooks."))
     return redirect("automations:webhook_detail", pk=endpoint.pk)
 
 
-@login_required
+@requires("webhooks.manage")
 @require_POST
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_endpoint_for(request, pk)
-    services.delete_endpoint(endpoint=endpoint, actor=request.user)
+    services.delete_endpoint(endpoint=endpoint, actor=request.actor)
     messages.success(request, _("Endpoint supprimé."))
     if request.htmx:
         response = HttpResponse(status=204)

@@ -51,7 +51,7 @@ from billing.services import has_feature
 from lumiodesk import audit, notifications, outbound
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import NotificationKind, Role
+from lumiodesk.models import NotificationKind
 from tickets.events import Change
 from tickets.models import Status, Ticket, TicketTag
 
@@ -377,7 +377,7 @@ def disable_after_failures(endpoint: WebhookEndpoint, *, last_error: str, now: d
     )
     audit.record(organization=org, actor=None, action="webhook.disabled", target_type="webhook",
                  target_id=endpoint.pk, url=endpoint.url, reason=reason)
-    admins = notifications.agents_of(org.pk, roles=(Role.ADMIN,))
+    admins = notifications.agents_of(org.pk, capability="notifications.admin")
     with override(org.language):
         title = _("Webhook désactivé : %(url)s") % {"url": endpoint.url}
         body = _("Après %(n)s échecs, LumioDesk a désactivé ce webhook. Corrigez le serveur qui le reçoit, "

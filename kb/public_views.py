@@ -15,6 +15,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from lumiodesk.access import public
 from lumiodesk.models import Organization
 
 from . import assistant as kb_assistant
@@ -35,6 +36,7 @@ def _base(request: HttpRequest, org: Organization) -> dict:
     return {"org": org, "collections": selectors.public_collections(org)}
 
 
+@public
 @require_GET
 def home(request: HttpRequest, org: str) -> HttpResponse:
     organization = _organization(org)
@@ -43,6 +45,7 @@ def home(request: HttpRequest, org: str) -> HttpResponse:
     return render(request, "kb/help/home.html", context)
 
 
+@public
 @require_GET
 def collection(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     organization = _organization(org)
@@ -56,6 +59,7 @@ def collection(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     return render(request, "kb/help/collection.html", context)
 
 
+@public
 @require_GET
 def article(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     organization = _organization(org)
@@ -68,6 +72,7 @@ def article(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     return render(request, "kb/help/article.html", context)
 
 
+@public
 @require_GET
 def search(request: HttpRequest, org: str) -> HttpResponse:
     organization = _organization(org)
@@ -79,6 +84,7 @@ def search(request: HttpRequest, org: str) -> HttpResponse:
     return render(request, "kb/help/search.html", context)
 
 
+@public
 @require_GET
 def ask(request: HttpRequest, org: str) -> HttpResponse:
     organization = _organization(org)
@@ -98,6 +104,7 @@ def _cors(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@public
 @require_GET
 def api_suggest(request: HttpRequest, org: str) -> JsonResponse:
     organization = _organization(org)
@@ -108,6 +115,7 @@ def api_suggest(request: HttpRequest, org: str) -> JsonResponse:
     return _cors(JsonResponse({"articles": articles}))
 
 
+@public
 @csrf_exempt  # read-only: the widget posts the question from another origin, with no session
 @require_http_methods(["GET", "POST", "OPTIONS"])
 def api_ask(request: HttpRequest, org: str) -> JsonResponse:

@@ -1,11 +1,9 @@
 """Every change to the knowledge base goes through these functions (atomic, audited).
 
-Who may do what (section 10: Agent = "traitement des tickets et consultation de la base"):
-- Admins and Managers write, publish, archive and unpublish articles and manage collections;
-- Agents write drafts (create them, edit them) and link articles to tickets; a published or
-  archived article is edited by a Manager or an Admin, who also decides when a draft goes out;
-- Viewers (Lecteur) only read.
-``actor=None`` is the system itself (the documentation import).
+Who may do what (section 10: Agent = "traitement des tickets et consultation de la base"), in
+``lumiodesk.permissions``: ``kb.edit`` writes drafts (create them, edit them); ``kb.publish`` publishes,
+archives, unpublishes and edits a published or archived article; ``kb.collections.manage``;
+``tickets.link_article``. The system actor (the documentation import) may do all of it.
 
 A published article's passages and the organization's vocabulary (``Term``) are rebuilt in the
 same transaction as the change, so the assistant never quotes a text that is no longer published.
@@ -23,8 +21,9 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.exceptions import InvalidInput, NotPermitted
+from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, require
 
 from . import content, tasks
 from .models import (
@@ -38,46 +37,26 @@ from .models import (
     Passage,
 )
 
-EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
-PUBLISHER_ROLES = (Role.ADMIN, Role.MANAGER)
 _INDEX_LOCK = 0x6B62  # "kb": first key of the per-organization advisory lock
 
 
 # --- permissions -------------------------------------------------------------------------------------
 
 
-def _role(organization: Organization, user) -> str | None:
-    return (
-        Membership.objects.filter(organization=organization, user=user, is_active=True)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
-def may_edit(role: str | None, article: Article | None = None) -> bool:
-    """Pure rule, also used by the views to show or hide buttons."""
-    if role in PUBLISHER_ROLES:
-        return True
-    return role == Role.AGENT and (article is None or article.status == ArticleStatus.DRAFT)
-
-
-def may_publish(role: str | None) -> bool:
-    return role in PUBLISHER_ROLES
-
-
-def _ensure_edit(organization: Organization, actor, article: Article | None = None) -> None:
+def may_edit(actor: Actor | None, article: Article | None = None) -> bool:
+    """Pure rule (no query), also used by the views to show or hide buttons: a draft (or a new article)
+    needs ``kb.edit``, a published or archived article ``kb.publish``."""
     if actor is None:
-        return
-    role = _role(organization, actor)
-    if not may_edit(role, article):
-        if role == Role.AGENT:
-            raise PermissionDenied(_("Un article publié ou archivé est modifié par un Manager ou un Admin."))
-        raise PermissionDenied(_("Votre rôle ne permet pas de modifier la base de connaissance."))
+        return False
+    if actor.can("kb.publish"):
+        return True
+    return actor.can("kb.edit") and (article is None or article.status == ArticleStatus.DRAFT)
 
 
-def _ensure_publish(organization: Organization, actor) -> None:
-    if actor is not None and not may_publish(_role(organization, actor)):
-        raise PermissionDenied(_("Seuls les Managers et les Admins publient, archivent ou dépublient un article."))
+def _ensure_edit(organization: Organization, actor: Actor, article: Article | None = None) -> None:
+    require(actor, "kb.edit", organization)
+    if not may_edit(actor, article):
+        raise NotPermitted(_("Un article publié ou archivé est modifié par un Manager ou un Admin."))
 
 
 # --- articles ----------------------------------------------------------------------------------------
@@ -125,11 +104,11 @@ def _render_into(article: Article) -> content.Rendered:
     return rendered
 
 
-def _add_revision(article: Article, actor) -> ArticleRevision:
+def _add_revision(article: Article, actor: Actor) -> ArticleRevision:
     last = article.revisions.order_by("-number").values_list("number", flat=True).first() or 0
     return ArticleRevision.objects.create(
         organization_id=article.organization_id, article=article, number=last + 1, title=article.title,
-        body=article.body, author=actor if getattr(actor, "is_authenticated", False) else None,
+        body=article.body, author=actor.user,
     )
 
 
@@ -199,16 +178,16 @@ def _index(article: Article, rendered: content.Rendered | None = None, *, same_t
 
 @transaction.atomic
 def create_article(
-    *, actor, organization: Organization, title: str, body: str, collection: Collection | None = None,
+    *, actor: Actor, organization: Organization, title: str, body: str, collection: Collection | None = None,
     language: str | None = None, audience: str = Audience.PUBLIC, slug: str = "", publish: bool = False,
 ) -> Article:
     _ensure_edit(organization, actor)
     if publish:
-        _ensure_publish(organization, actor)
+        require(actor, "kb.publish", organization)
     language = language or organization.language
     title, body = _clean(title, body, language, audience, collection, organization)
     now = timezone.now()
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = actor.user
     article = Article(
         organization=organization, collection=collection, title=title, body=body, language=language,
         audience=audience, slug=_unique_slug(organization, language, slug, title, None),
@@ -219,14 +198,14 @@ def create_article(
     article.save()
     _add_revision(article, actor)
     _index(article, rendered)
-    audit.record(organization=organization, actor=actor, action="kb.article.created", target_type="article",
+    audit.record(organization=organization, actor=actor.user, action="kb.article.created", target_type="article",
                  target_id=article.pk, title=title, status=article.status)
     return article
 
 
 @transaction.atomic
 def update_article(
-    *, actor, article: Article, title: str, body: str, collection: Collection | None = None,
+    *, actor: Actor, article: Article, title: str, body: str, collection: Collection | None = None,
     language: str | None = None, audience: str | None = None, slug: str | None = None,
 ) -> Article:
     article = Article.objects.select_for_update().get(pk=article.pk)
@@ -243,22 +222,22 @@ def update_article(
     if slug is not None and slug.strip() and slugify(slug) != article.slug:
         article.slug = _unique_slug(organization, language, slug, title, article.pk)
     article.updated_at = timezone.now()
-    article.updated_by = actor if getattr(actor, "is_authenticated", False) else None
+    article.updated_by = actor.user
     rendered = _render_into(article)
     article.save()
     if changed_text:
         _add_revision(article, actor)
     _index(article, rendered, same_title=same_title)
-    audit.record(organization=organization, actor=actor, action="kb.article.updated", target_type="article",
+    audit.record(organization=organization, actor=actor.user, action="kb.article.updated", target_type="article",
                  target_id=article.pk, title=title, new_revision=changed_text)
     return article
 
 
 @transaction.atomic
-def change_article_status(*, actor, article: Article, status: str) -> Article:
+def change_article_status(*, actor: Actor, article: Article, status: str) -> Article:
     """Publish, archive, or send back to draft (Managers and Admins)."""
     article = Article.objects.select_for_update().get(pk=article.pk)
-    _ensure_publish(article.organization, actor)
+    require(actor, "kb.publish", article.organization)
     if status not in ArticleStatus.values:
         raise InvalidInput(_("Statut inconnu."))
     old = article.status
@@ -274,16 +253,16 @@ def change_article_status(*, actor, article: Article, status: str) -> Article:
     article.updated_at = now
     article.save(update_fields=["status", "published_at", "archived_at", "updated_at"])
     _index(article)
-    audit.record(organization=article.organization, actor=actor, action="kb.article.status", target_type="article",
+    audit.record(organization=article.organization, actor=actor.user, action="kb.article.status", target_type="article",
                  target_id=article.pk, old=old, new=status)
     return article
 
 
-def publish_article(*, actor, article: Article) -> Article:
+def publish_article(*, actor: Actor, article: Article) -> Article:
     return change_article_status(actor=actor, article=article, status=ArticleStatus.PUBLISHED)
 
 
-def archive_article(*, actor, article: Article) -> Article:
+def archive_article(*, actor: Actor, article: Article) -> Article:
     return change_article_status(actor=actor, article=article, status=ArticleStatus.ARCHIVED)
 
 
@@ -292,10 +271,10 @@ def archive_article(*, actor, article: Article) -> Article:
 
 @transaction.atomic
 def save_collection(
-    *, actor, organization: Organization, name: str, visibility: str = CollectionVisibility.PUBLIC,
+    *, actor: Actor, organization: Organization, name: str, visibility: str = CollectionVisibility.PUBLIC,
     description: str = "", slug: str = "", position: int | None = None, collection: Collection | None = None,
 ) -> Collection:
-    _ensure_publish(organization, actor)
+    require(actor, "kb.collections.manage", organization)
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("Donnez un nom à la collection."))
@@ -320,7 +299,7 @@ def save_collection(
     if position is not None:
         collection.position = position
     collection.save()
-    audit.record(organization=organization, actor=actor, action="kb.collection.saved", target_type="collection",
+    audit.record(organization=organization, actor=actor.user, action="kb.collection.saved", target_type="collection",
                  target_id=collection.pk, name=collection.name, visibility=visibility)
     return collection
 
@@ -329,29 +308,28 @@ def save_collection(
 
 
 @transaction.atomic
-def link_article(*, actor, ticket, article: Article) -> ArticleLink:
+def link_article(*, actor: Actor, ticket, article: Article) -> ArticleLink:
     if article.organization_id != ticket.organization_id:
         raise InvalidInput(_("Article inconnu."))
-    if actor is not None and _role(ticket.organization, actor) not in EDITOR_ROLES:
-        raise PermissionDenied(_("Votre rôle ne permet pas de modifier ce ticket."))
+    require(actor, "tickets.link_article", ticket.organization)
     link, created = ArticleLink.objects.get_or_create(
         ticket=ticket, article=article,
         defaults={"organization_id": ticket.organization_id,
-                  "linked_by": actor if getattr(actor, "is_authenticated", False) else None},
+                  "linked_by": actor.user},
     )
     if created:
-        audit.record(organization=ticket.organization, actor=actor, action="kb.article.linked", target_type="ticket",
+        audit.record(organization=ticket.organization, actor=actor.user, action="kb.article.linked",
+                     target_type="ticket",
                      target_id=ticket.pk, article_id=article.pk, title=article.title)
     return link
 
 
 @transaction.atomic
-def unlink_article(*, actor, ticket, article: Article) -> None:
-    if actor is not None and _role(ticket.organization, actor) not in EDITOR_ROLES:
-        raise PermissionDenied(_("Votre rôle ne permet pas de modifier ce ticket."))
+def unlink_article(*, actor: Actor, ticket, article: Article) -> None:
+    require(actor, "tickets.link_article", ticket.organization)
     deleted, _count = ArticleLink.objects.filter(ticket=ticket, article=article).delete()
     if deleted:
-        audit.record(organization=ticket.organization, actor=actor, action="kb.article.unlinked",
+        audit.record(organization=ticket.organization, actor=actor.user, action="kb.article.unlinked",
                      target_type="ticket", target_id=ticket.pk, article_id=article.pk, title=article.title)
 
 
@@ -438,7 +416,7 @@ class ImportResult:
 
 
 @transaction.atomic
-def import_lumiodesk_documentation(*, organization: Organization, actor=None) -> ImportResult:
+def import_lumiodesk_documentation(*, organization: Organization, actor: Actor) -> ImportResult:
     """The whole LumioDesk documentation as the organization's knowledge base: one published article
     per section, in collections. Idempotent: run it again and nothing changes; a section whose text
     changed is updated (new revision); an article a person edited since is left as it is."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from lumiodesk.access import require_membership
-from lumiodesk.exceptions import DomainError
+from lumiodesk.access import requires
+from lumiodesk.exceptions import DomainError, InvalidInput, NotPermitted
 from tickets.access import get_ticket_for
 
 from . import assistant as kb_assistant
@@ -35,25 +33,21 @@ STATUS_ACTIONS = {
 }
 
 
-def _error(request: HttpRequest, exc: DomainError, *, redirect_to: str) -> HttpResponse:
-    if request.htmx:
-        html = render_to_string("partials/flash.html", {"error": exc.message}, request=request)
-        response = HttpResponse(html, status=exc.status_code)
-        response["HX-Retarget"] = "#flash"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    messages.error(request, exc.message)
-    return redirect(redirect_to)
+def _article_page(request: HttpRequest, pk: int, **_kw) -> str:
+    return reverse("kb:detail", args=[pk])
+
+
+def _ticket_page(request: HttpRequest, number: int, **_kw) -> str:
+    return reverse("tickets:detail", args=[number])
 
 
 # --- articles -------------------------------------------------------------------------------------------
 
 
-@login_required
+@requires("kb.view")
 @require_GET
 def article_list(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
-    org = membership.organization
+    org = request.organization
     filters = selectors.ArticleFilters.from_params(request.GET)
     page = Paginator(selectors.console_articles(org, filters), 25).get_page(request.GET.get("page"))
     query = {k: v for k, v in (("status", filters.status), ("collection", filters.collection), ("q", filters.q)) if v}
@@ -65,8 +59,6 @@ def article_list(request: HttpRequest) -> HttpResponse:
         "collections": selectors.collections_of(org),
         "statuses": ArticleStatus.choices,
         "query": urlencode(query),
-        "can_write": membership.can_write,
-        "can_manage": membership.can_manage,
     }
     if request.htmx and request.htmx.target == "article-list":
         return render(request, "kb/list.html#article-list", context)
@@ -81,17 +73,16 @@ def _collection(organization, pk):
     return next((c for c in selectors.collections_of(organization) if c.pk == pk), None) if pk else None
 
 
-@login_required
+@requires("kb.edit")
 @require_http_methods(["GET", "POST"])
 def article_create(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request, write=True)
-    org = membership.organization
+    org = request.organization
     form = _form(request, org, initial={"language": org.language, "audience": Audience.PUBLIC})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             article = services.create_article(
-                actor=request.user, organization=org, title=data["title"], body=data["body"],
+                actor=request.actor, organization=org, title=data["title"], body=data["body"],
                 collection=_collection(org, data["collection"]), language=data["language"],
                 audience=data["audience"], slug=data["slug"], publish="publish" in request.POST,
             )
@@ -101,11 +92,10 @@ def article_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Article « %(title)s » enregistré.") % {"title": article.title})
             return redirect("kb:detail", pk=article.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "kb/form.html", {"form": form, "article": None,
-                                            "can_publish": services.may_publish(membership.role)}, status=status)
+    return render(request, "kb/form.html", {"form": form, "article": None}, status=status)
 
 
-@login_required
+@requires("kb.view")
 @require_GET
 def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_article_for(request, pk)
@@ -113,15 +103,14 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, article: Article) -> dict:
-    role = request.membership.role if request.membership.is_active else None
-    can_publish = services.may_publish(role)
+    can_publish = request.actor.can("kb.publish")
     public_url = None
     if selectors.visible_articles(article.organization).filter(pk=article.pk).exists():
         public_url = reverse("kb_public:article", args=[article.organization.slug, article.slug])
     return {
         "article": article,
         "revisions": selectors.revisions_of(article),
-        "can_edit": services.may_edit(role, article),
+        "can_edit": services.may_edit(request.actor, article),
         "status_actions": [(s, label) for s, label in STATUS_ACTIONS.items() if s != article.status]
         if can_publish else [],
         "public_url": public_url,
@@ -129,14 +118,13 @@ def _detail_context(request: HttpRequest, article: Article) -> dict:
     }
 
 
-@login_required
+@requires("kb.edit")
 @require_http_methods(["GET", "POST"])
 def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    article = get_article_for(request, pk, write=True)
-    membership = request.membership
-    if not services.may_edit(membership.role, article):
-        raise PermissionDenied("publisher role required")
-    org = membership.organization
+    article = get_article_for(request, pk)
+    if not services.may_edit(request.actor, article):
+        raise NotPermitted(_("Un article publié ou archivé est modifié par un Manager ou un Admin."))
+    org = request.organization
     form = _form(request, org, initial={
         "title": article.title, "slug": article.slug, "collection": article.collection_id,
         "language": article.language, "audience": article.audience, "body": article.body,
@@ -145,31 +133,27 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.update_article(
-                actor=request.user, article=article, title=data["title"], body=data["body"],
+                actor=request.actor, article=article, title=data["title"], body=data["body"],
                 collection=_collection(org, data["collection"]), language=data["language"],
                 audience=data["audience"], slug=data["slug"],
             )
             if "publish" in request.POST and article.status != ArticleStatus.PUBLISHED:
-                services.publish_article(actor=request.user, article=article)
+                services.publish_article(actor=request.actor, article=article)
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
             messages.success(request, _("Article enregistré."))
             return redirect("kb:detail", pk=article.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "kb/form.html", {"form": form, "article": article,
-                                            "can_publish": services.may_publish(membership.role)}, status=status)
+    return render(request, "kb/form.html", {"form": form, "article": article}, status=status)
 
 
-@login_required
+@requires("kb.publish", back=_article_page)
 @require_POST
 def article_status(request: HttpRequest, pk: int) -> HttpResponse:
-    article = get_article_for(request, pk, write=True)
+    article = get_article_for(request, pk)
     back = reverse("kb:detail", args=[pk])
-    try:
-        services.change_article_status(actor=request.user, article=article, status=request.POST.get("status", ""))
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=back)
+    services.change_article_status(actor=request.actor, article=article, status=request.POST.get("status", ""))
     if request.htmx:
         article = get_article_for(request, pk)
         html = render_to_string("kb/detail.html#article-head", _detail_context(request, article), request=request)
@@ -178,7 +162,7 @@ def article_status(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(back)
 
 
-@login_required
+@requires("kb.view")
 @require_GET
 def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     article = get_article_for(request, pk)
@@ -195,20 +179,15 @@ def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 # --- collections ----------------------------------------------------------------------------------------
 
 
-@login_required
+@requires("kb.view")
 @require_GET
 def collection_list(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
-    return render(request, "kb/collections.html", {
-        "collections": selectors.collections_of(membership.organization),
-        "can_manage": membership.can_manage,
-    })
+    return render(request, "kb/collections.html", {"collections": selectors.collections_of(request.organization)})
 
 
-@login_required
+@requires("kb.collections.manage")
 @require_http_methods(["GET", "POST"])
 def collection_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    membership = require_membership(request, manage=True)
     collection = get_collection_for(request, pk) if pk else None
     initial = {"name": collection.name, "description": collection.description,
                "visibility": collection.visibility, "position": collection.position} if collection else None
@@ -217,7 +196,7 @@ def collection_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse
         data = form.cleaned_data
         try:
             services.save_collection(
-                actor=request.user, organization=membership.organization, name=data["name"],
+                actor=request.actor, organization=request.organization, name=data["name"],
                 visibility=data["visibility"], description=data["description"], position=data["position"],
                 collection=collection, slug=collection.slug if collection else "",
             )
@@ -233,77 +212,69 @@ def collection_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse
 # --- the assistant and search for agents (ticket page, console) -----------------------------------------
 
 
-@login_required
+@requires("kb.view")
 @require_GET
 def assistant(request: HttpRequest) -> HttpResponse:
     """The assistant for the team: published articles, internal ones included. On a ticket page, each
     citation of a public article can be inserted in the reply."""
-    membership = require_membership(request)
     form = QuestionForm(request.GET)
     question = form.cleaned_data["q"] if form.is_valid() else ""
     ticket = None
     number = request.GET.get("ticket", "")
     if number.isdigit():
         ticket = get_ticket_for(request, int(number))
-    answer = kb_assistant.ask(membership.organization, question, scope=Scope.TEAM) if question else None
-    context = {"answer": answer, "question": question, "ticket": ticket,
-               "can_insert": bool(ticket) and membership.can_write}
+    answer = kb_assistant.ask(request.organization, question, scope=Scope.TEAM) if question else None
+    context = {"answer": answer, "question": question, "ticket": ticket}
     if request.htmx:
         return render(request, "kb/partials/answer.html", context)
     return render(request, "kb/assistant.html", context)
 
 
-@login_required
+@requires("kb.view")
 @require_GET
 def agent_search(request: HttpRequest) -> HttpResponse:
     """Published articles for an agent (internal ones too), e.g. to link one to a ticket."""
-    membership = require_membership(request)
     q = (request.GET.get("q") or "").strip()[:200]
-    hits, _analysis = search_articles(membership.organization, q, scope=Scope.TEAM, limit=8) if q else ([], None)
+    hits, _analysis = search_articles(request.organization, q, scope=Scope.TEAM, limit=8) if q else ([], None)
     ticket = None
     number = request.GET.get("ticket", "")
     if number.isdigit():
         ticket = get_ticket_for(request, int(number))
-    context = {"hits": hits, "q": q, "ticket": ticket, "can_write": membership.can_write}
+    context = {"hits": hits, "q": q, "ticket": ticket}
     if request.htmx:
         return render(request, "kb/partials/agent_search.html", context)
     return redirect(f"{reverse('kb:list')}?{urlencode({'q': q, 'status': 'published'})}")
 
 
 def _suggestions_response(request: HttpRequest, ticket) -> HttpResponse:
-    context = {"ticket": ticket, "kb_suggestions": selectors.suggestions_for_ticket(ticket),
-               "can_write": request.membership.can_write}
+    context = {"ticket": ticket, "kb_suggestions": selectors.suggestions_for_ticket(ticket)}
     return render(request, "kb/partials/ticket_suggestions.html", context)
 
 
-@login_required
+@requires("tickets.link_article", back=_ticket_page)
 @require_POST
 def ticket_link(request: HttpRequest, number: int, pk: int) -> HttpResponse:
     """Link (or, with action=unlink, unlink) an article to a ticket."""
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     article = get_article_for(request, pk)
     back = reverse("tickets:detail", args=[number])
-    try:
-        if request.POST.get("action") == "unlink":
-            services.unlink_article(actor=request.user, ticket=ticket, article=article)
-        else:
-            services.link_article(actor=request.user, ticket=ticket, article=article)
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=back)
+    if request.POST.get("action") == "unlink":
+        services.unlink_article(actor=request.actor, ticket=ticket, article=article)
+    else:
+        services.link_article(actor=request.actor, ticket=ticket, article=article)
     if request.htmx:
         return _suggestions_response(request, ticket)
     return redirect(back)
 
 
-@login_required
+@requires("tickets.reply", back=_ticket_page)
 @require_GET
 def ticket_insert(request: HttpRequest, number: int, pk: int) -> HttpResponse:
     """HTMX: the reply box with a link to a public article (and a quoted passage) added after what was typed."""
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     article = get_article_for(request, pk)
     if not selectors.visible_articles(article.organization).filter(pk=article.pk).exists():
-        return _error(request, DomainError(_("Cet article n'est pas public : il ne peut pas être envoyé au client.")),
-                      redirect_to=reverse("tickets:detail", args=[number]))
+        raise InvalidInput(_("Cet article n'est pas public : il ne peut pas être envoyé au client."))
     anchor = request.GET.get("anchor", "")
     passage = article.passages.filter(anchor=anchor).values_list("text", flat=True).first() if anchor else None
     url = request.build_absolute_uri(reverse("kb_public:article", args=[article.organization.slug, article.slug]))

@@ -13,7 +13,10 @@ class DomainError(Exception):
         self.message = message
 
 
-class PermissionDenied(DomainError):
+class NotPermitted(DomainError):
+    """The actor may not do this (lumiodesk.permissions). Not Django's ``PermissionDenied``: views turn
+    this one into a 403 in one place (``lumiodesk.access.requires``)."""
+
     status_code = 403
 
 

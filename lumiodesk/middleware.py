@@ -5,10 +5,12 @@ import zoneinfo
 from django.utils import timezone, translation
 
 from .access import SESSION_KEY, memberships_for
+from .permissions import Can, MemberActor
 
 
 class CurrentOrganizationMiddleware:
-    """Sets ``request.organization``, ``request.membership`` and ``request.memberships``.
+    """Sets ``request.organization``, ``request.membership``, ``request.memberships`` and ``request.actor``
+    (a ``MemberActor``, or None without an organization), and ``request.can`` (lumiodesk.permissions.Can).
 
     The organization is the one chosen in the session, else the user's first.
     Activates the organization's time zone, and its language unless the user
@@ -22,6 +24,7 @@ class CurrentOrganizationMiddleware:
         request.organization = None
         request.membership = None
         request.memberships = []
+        request.actor = None
         if request.user.is_authenticated:
             memberships = memberships_for(request.user)
             request.memberships = memberships
@@ -32,12 +35,14 @@ class CurrentOrganizationMiddleware:
             if membership is not None:
                 request.membership = membership
                 request.organization = membership.organization
+                request.actor = MemberActor(membership)
                 timezone.activate(zoneinfo.ZoneInfo(membership.organization.time_zone))
                 from django.conf import settings
 
                 if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
                     translation.activate(membership.organization.language)
                     request.LANGUAGE_CODE = translation.get_language()
+        request.can = Can(request.actor)
         try:
             return self.get_response(request)
         finally:

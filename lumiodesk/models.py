@@ -86,20 +86,7 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization} ({self.role})"
 
-    # Pure helpers on the role; no queries.
-    @property
-    def can_write(self) -> bool:
-        """Anything but a viewer may work tickets."""
-        return self.is_active and self.role != Role.VIEWER
-
-    @property
-    def can_manage(self) -> bool:
-        """Shared views, reply templates, team, automations: Admin and Manager."""
-        return self.is_active and self.role in (Role.ADMIN, Role.MANAGER)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.is_active and self.role == Role.ADMIN
+    # What a role may do is in lumiodesk.permissions (CAPABILITIES), not here.
 
 
 class AuditLog(models.Model):

@@ -9,7 +9,6 @@ the stack as it is and degrades to a plain link without JavaScript.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,13 +19,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import notifications
-from .access import require_membership, switch_organization
+from .access import requires, signed_in, switch_organization
 from .models import AgentNotification
 
 
-def _center_context(request: HttpRequest, membership) -> dict:
-    page = Paginator(notifications.inbox(membership.organization, request.user), 30).get_page(request.GET.get("page"))
-    unread = notifications.unread_count(membership.organization, request.user)
+def _center_context(request: HttpRequest) -> dict:
+    org = request.organization
+    page = Paginator(notifications.inbox(org, request.user), 30).get_page(request.GET.get("page"))
+    unread = notifications.unread_count(org, request.user)
     return {"page": page, "items": list(page.object_list), "unread": unread, "badge": _badge(unread)}
 
 
@@ -34,40 +34,37 @@ def _badge(unread: int) -> str:
     return f"{notifications.BADGE_CAP}+" if unread > notifications.BADGE_CAP else str(unread)
 
 
-@login_required
+@requires("notifications.own")
 @require_GET
 def notification_center(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
-    context = _center_context(request, membership)
+    context = _center_context(request)
     if request.htmx and request.htmx.target == "notification-list":
         return render(request, "lumiodesk/notifications.html#notification-list", context)
     return render(request, "lumiodesk/notifications.html", context)
 
 
 @never_cache
-@login_required
+@requires("notifications.own")
 @require_GET
 def badge(request: HttpRequest) -> HttpResponse:
     """The bell's count (HTMX polling)."""
-    membership = require_membership(request)
-    unread = notifications.unread_count(membership.organization, request.user)
+    unread = notifications.unread_count(request.organization, request.user)
     return render(request, "lumiodesk/partials/bell.html", {"unread": unread, "badge": _badge(unread)})
 
 
-@login_required
+@requires("notifications.own")
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
-    notifications.mark_read(organization=membership.organization, user=request.user)
+    notifications.mark_read(organization=request.organization, user=request.user)
     if request.htmx:
-        context = _center_context(request, membership)
+        context = _center_context(request)
         html = render_to_string("lumiodesk/notifications.html#notification-list", context, request=request)
         html += render_to_string("lumiodesk/partials/bell.html", {**context, "oob": True}, request=request)
         return HttpResponse(html)
     return redirect("notifications:center")
 
 
-@login_required
+@signed_in  # in any of the user's organizations: it switches to the notification's one
 @require_GET
 def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read and go to what it is about, in its organization (email links land here)."""
@@ -82,10 +79,10 @@ def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(target or "notifications:center")
 
 
-@login_required
+@requires("notifications.own")
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
+    membership = request.membership
     if request.method == "POST":
         choices = {
             kind: (request.POST.get(f"{kind}_in_app") == "on", request.POST.get(f"{kind}_email") == "on")

@@ -28,7 +28,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
-from .models import AgentNotification, Membership, NotificationKind, NotificationPreference, Organization, Role
+from .models import AgentNotification, Membership, NotificationKind, NotificationPreference, Organization
+from .permissions import role_can, roles_with
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,8 @@ DEFAULTS: dict[str, tuple[bool, bool]] = {
     NotificationKind.AUTOMATION: (True, True),  # automations: a rule's "notify" action
     NotificationKind.WEBHOOK_DISABLED: (True, True),  # automations: to the Admins
 }
+# Kinds only members with "notifications.team" choose (lumiodesk.permissions).
 MANAGER_KINDS = frozenset({NotificationKind.DAILY_DIGEST, NotificationKind.WEBHOOK_DISABLED})
-AGENT_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
-MANAGER_ROLES = (Role.ADMIN, Role.MANAGER)
 BADGE_CAP = 99
 
 _muted: ContextVar[bool] = ContextVar("lumiodesk_notifications_muted", default=False)
@@ -78,10 +78,12 @@ class Draft:
 # --- who ----------------------------------------------------------------------------------------------------
 
 
-def agents_of(organization_id: int, *, roles: Sequence[str] = AGENT_ROLES) -> list[int]:
-    """Active members who work tickets (or, with ``roles=MANAGER_ROLES``, who manage the team)."""
+def agents_of(organization_id: int, *, capability: str = "tickets.be_assigned") -> list[int]:
+    """Active members who work tickets (or, with ``capability="notifications.team"``, who oversee the team:
+    the roles come from the permission table)."""
     return list(
-        Membership.objects.filter(organization_id=organization_id, is_active=True, role__in=roles)
+        Membership.objects.filter(organization_id=organization_id, is_active=True,
+                                  role__in=roles_with(capability))
         .order_by("user_id").values_list("user_id", flat=True)
     )
 
@@ -246,7 +248,8 @@ class Preference:
 
 
 def kinds_for(membership: Membership) -> list[str]:
-    return [k for k in NotificationKind.values if k not in MANAGER_KINDS or membership.can_manage]
+    team = membership.is_active and role_can(membership.role, "notifications.team")
+    return [k for k in NotificationKind.values if k not in MANAGER_KINDS or team]
 
 
 def preferences_for(membership: Membership) -> list[Preference]:

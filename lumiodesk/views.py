@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -9,10 +8,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .access import switch_organization
+from .access import public, signed_in, switch_organization
 
 
-@login_required
+@signed_in
 @require_POST
 def switch_organization_view(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("organization", "")
@@ -26,6 +25,7 @@ def switch_organization_view(request: HttpRequest) -> HttpResponse:
     return redirect("tickets:list")
 
 
+@public
 def health(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cur:
         cur.execute("SELECT 1")

@@ -29,6 +29,7 @@ from django.utils.translation import override
 
 from lumiodesk import notifications
 from lumiodesk.models import Membership, NotificationKind
+from lumiodesk.permissions import role_can, roles_with
 from tickets.models import Priority, Ticket
 
 from . import clock, outcomes
@@ -181,10 +182,10 @@ def _notify(inserted, tickets: dict[int, Ticket], orgs: dict[int, _Org], now: da
     agents: dict[int, list[int]] = defaultdict(list)
     managers: dict[int, list[int]] = defaultdict(list)
     for org_id, user_id, role in Membership.objects.filter(
-        organization_id__in=org_ids, is_active=True, role__in=notifications.AGENT_ROLES
+        organization_id__in=org_ids, is_active=True, role__in=roles_with("tickets.be_assigned")
     ).values_list("organization_id", "user_id", "role"):
         agents[org_id].append(user_id)
-        if role in notifications.MANAGER_ROLES:
+        if role_can(role, "notifications.team"):
             managers[org_id].append(user_id)
     drafts: dict[tuple[int, str], list[notifications.Draft]] = defaultdict(list)
     for alert_id, ticket_id, kind, due in inserted:

@@ -26,6 +26,7 @@ from django.utils.translation import override
 
 from lumiodesk import notifications
 from lumiodesk.models import NotificationKind, Organization
+from lumiodesk.permissions import roles_with
 from tickets.models import Message, MessageKind, Priority, Status, Ticket
 
 from .business_time import NoBusinessTime
@@ -48,7 +49,7 @@ WHERE (%(now)s AT TIME ZONE o.time_zone)::time >= %(at)s
   AND EXISTS (SELECT 1 FROM lumiodesk_notificationpreference p
               JOIN lumiodesk_membership m ON m.organization_id = p.organization_id AND m.user_id = p.user_id
               WHERE p.organization_id = o.id AND p.kind = %(kind)s AND (p.email OR p.in_app)
-                AND m.is_active AND m.role IN ('admin', 'manager'))
+                AND m.is_active AND m.role = ANY(%(roles)s))
 ORDER BY o.id
 """
 
@@ -56,7 +57,8 @@ ORDER BY o.id
 def due_organizations(now: datetime) -> list[tuple[int, date]]:
     """(organization id, local date) of every organization whose digest is due and not sent today."""
     with connection.cursor() as cur:
-        cur.execute(_DUE, {"now": now, "at": DIGEST_AT, "kind": NotificationKind.DAILY_DIGEST})
+        cur.execute(_DUE, {"now": now, "at": DIGEST_AT, "kind": NotificationKind.DAILY_DIGEST,
+                          "roles": sorted(roles_with("notifications.team"))})
         return cur.fetchall()
 
 
@@ -84,7 +86,7 @@ def send_digest(organization_id: int, local_date: date, *, now: datetime) -> int
     config = sla_config(organization_id)
     if not config.calendar.is_business_day(local_date):
         return 0  # claimed, so the day is done; nothing sent on a closed day
-    managers = notifications.agents_of(organization_id, roles=notifications.MANAGER_ROLES)
+    managers = notifications.agents_of(organization_id, capability="notifications.team")
     if not managers:
         return 0
     org = Organization.objects.get(pk=organization_id)

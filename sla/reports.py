@@ -22,12 +22,12 @@ from django.utils.translation import gettext as _
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, require
 from tickets.models import Priority, Ticket
 from tickets.portal.satisfaction import satisfaction_report
 
 from . import outcomes
 from .models import Granularity, Metric, SlaReport
-from .services import ensure_manager
 
 MAX_DAYS = 366
 
@@ -112,9 +112,9 @@ def compute(organization: Organization, *, start: date, end: date, granularity: 
 
 
 @transaction.atomic
-def generate_report(*, organization: Organization, start: date, end: date, granularity: str, actor,
+def generate_report(*, organization: Organization, start: date, end: date, granularity: str, actor: Actor,
                     now: datetime | None = None) -> SlaReport:
-    ensure_manager(organization, actor)
+    require(actor, "reports.generate", organization)
     if end < start:
         raise InvalidInput(_("La fin de la période doit suivre son début."))
     if (end - start).days >= MAX_DAYS:
@@ -125,9 +125,9 @@ def generate_report(*, organization: Organization, start: date, end: date, granu
     time_zone = organization.time_zone
     data = compute(organization, start=start, end=end, granularity=granularity, time_zone=time_zone, now=now)
     report = SlaReport.objects.create(
-        organization=organization, created_by=actor, created_at=now, time_zone=time_zone, start=start, end=end,
+        organization=organization, created_by=actor.user, created_at=now, time_zone=time_zone, start=start, end=end,
         granularity=granularity, data=data,
     )
-    audit.record(organization=organization, actor=actor, action="sla.report", target_type="sla_report",
+    audit.record(organization=organization, actor=actor.user, action="sla.report", target_type="sla_report",
                  target_id=report.pk, start=start.isoformat(), end=end.isoformat())
     return report

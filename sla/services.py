@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, require
 from tickets.models import Priority, Status, Ticket
 
 from . import clock, ical
@@ -26,13 +27,6 @@ from .models import MIDNIGHT, BusinessHours, Holiday, SlaPolicy, SlaSettings, Ta
 
 MAX_TARGET_MINUTES = 60 * 24 * 366
 
-
-def ensure_manager(organization: Organization, user) -> None:
-    ok = Membership.objects.filter(
-        organization=organization, user=user, is_active=True, role__in=(Role.ADMIN, Role.MANAGER)
-    ).exists()
-    if not ok:
-        raise PermissionDenied(_("Réservé aux Admins et Managers."))
 
 
 def create_defaults(organization_id: int) -> None:
@@ -76,8 +70,8 @@ class DayHours:
 
 
 @transaction.atomic
-def save_business_hours(*, organization: Organization, days: Sequence[DayHours], actor) -> None:
-    ensure_manager(organization, actor)
+def save_business_hours(*, organization: Organization, days: Sequence[DayHours], actor: Actor) -> None:
+    require(actor, "sla.manage", organization)
     if len({d.weekday for d in days}) != 7:
         raise InvalidInput(_("Indiquez les horaires des sept jours."))
     if not any(d.is_open for d in days):
@@ -96,7 +90,7 @@ def save_business_hours(*, organization: Organization, days: Sequence[DayHours],
             row.opens, row.closes = d.opens, d.closes
     BusinessHours.objects.bulk_update(list(rows.values()), ["is_open", "opens", "closes"])
     audit.record(
-        organization=organization, actor=actor, action="sla.hours", target_type="organization",
+        organization=organization, actor=actor.user, action="sla.hours", target_type="organization",
         target_id=organization.pk,
         hours={d.weekday: f"{d.opens:%H:%M}-{d.closes:%H:%M}" if d.is_open else None for d in days},
     )
@@ -107,30 +101,30 @@ def save_business_hours(*, organization: Organization, days: Sequence[DayHours],
 
 
 @transaction.atomic
-def add_holiday(*, organization: Organization, day: date, name: str, actor) -> Holiday:
-    ensure_manager(organization, actor)
+def add_holiday(*, organization: Organization, day: date, name: str, actor: Actor) -> Holiday:
+    require(actor, "sla.manage", organization)
     if Holiday.objects.filter(organization=organization, date=day).exists():
         raise InvalidInput(_("Le %(d)s est déjà un jour férié.") % {"d": day.strftime("%d/%m/%Y")})
     holiday = Holiday.objects.create(organization=organization, date=day, name=(name or "").strip()[:120])
-    audit.record(organization=organization, actor=actor, action="sla.holiday_added", target_type="holiday",
+    audit.record(organization=organization, actor=actor.user, action="sla.holiday_added", target_type="holiday",
                  target_id=holiday.pk, date=day.isoformat(), name=holiday.name)
     _after_change(organization)
     return holiday
 
 
 @transaction.atomic
-def delete_holiday(*, holiday: Holiday, actor) -> None:
-    ensure_manager(holiday.organization, actor)
-    audit.record(organization=holiday.organization, actor=actor, action="sla.holiday_deleted",
+def delete_holiday(*, holiday: Holiday, actor: Actor) -> None:
+    require(actor, "sla.manage", holiday.organization)
+    audit.record(organization=holiday.organization, actor=actor.user, action="sla.holiday_deleted",
                  target_type="holiday", target_id=holiday.pk, date=holiday.date.isoformat(), name=holiday.name)
     holiday.delete()
     _after_change(holiday.organization)
 
 
 @transaction.atomic
-def import_holidays(*, organization: Organization, data: bytes, actor, today: date | None = None) -> int:
+def import_holidays(*, organization: Organization, data: bytes, actor: Actor, today: date | None = None) -> int:
     """Add the dates of an iCalendar file (this year and the next two); returns how many were new."""
-    ensure_manager(organization, actor)
+    require(actor, "sla.manage", organization)
     today = today or timezone.now().astimezone(zoneinfo.ZoneInfo(organization.time_zone)).date()
     try:
         found = ical.parse_holidays(data, time_zone=organization.time_zone,
@@ -140,7 +134,8 @@ def import_holidays(*, organization: Organization, data: bytes, actor, today: da
     existing = set(Holiday.objects.filter(organization=organization).values_list("date", flat=True))
     new = [Holiday(organization=organization, date=h.date, name=h.name) for h in found if h.date not in existing]
     Holiday.objects.bulk_create(new, ignore_conflicts=True)
-    audit.record(organization=organization, actor=actor, action="sla.holidays_imported", target_type="organization",
+    audit.record(organization=organization, actor=actor.user, action="sla.holidays_imported",
+                 target_type="organization",
                  target_id=organization.pk, added=len(new), in_file=len(found))
     if new:
         _after_change(organization)
@@ -164,8 +159,8 @@ def _minutes(amount: int, unit: str) -> int:
 
 
 @transaction.atomic
-def save_policies(*, organization: Organization, policies: Sequence[PolicyInput], actor) -> None:
-    ensure_manager(organization, actor)
+def save_policies(*, organization: Organization, policies: Sequence[PolicyInput], actor: Actor) -> None:
+    require(actor, "sla.manage", organization)
     if {p.priority for p in policies} != set(Priority.values):
         raise InvalidInput(_("Indiquez les objectifs des quatre priorités."))
     for p in policies:
@@ -184,7 +179,7 @@ def save_policies(*, organization: Organization, policies: Sequence[PolicyInput]
         ["first_response_amount", "first_response_unit", "resolution_amount", "resolution_unit", "updated_at"],
     )
     audit.record(
-        organization=organization, actor=actor, action="sla.policies", target_type="organization",
+        organization=organization, actor=actor.user, action="sla.policies", target_type="organization",
         target_id=organization.pk,
         policies={p.priority: [p.first_response_amount, p.first_response_unit, p.resolution_amount,
                                p.resolution_unit] for p in policies},
@@ -193,12 +188,12 @@ def save_policies(*, organization: Organization, policies: Sequence[PolicyInput]
 
 
 @transaction.atomic
-def save_sla_settings(*, organization: Organization, pause_when_waiting_customer: bool, actor) -> None:
-    ensure_manager(organization, actor)
+def save_sla_settings(*, organization: Organization, pause_when_waiting_customer: bool, actor: Actor) -> None:
+    require(actor, "sla.manage", organization)
     SlaSettings.objects.update_or_create(
         organization=organization, defaults={"pause_when_waiting_customer": pause_when_waiting_customer}
     )
-    audit.record(organization=organization, actor=actor, action="sla.settings", target_type="organization",
+    audit.record(organization=organization, actor=actor.user, action="sla.settings", target_type="organization",
                  target_id=organization.pk, pause_when_waiting_customer=pause_when_waiting_customer)
     _after_change(organization)
 

@@ -8,16 +8,20 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from factories import SYSTEM, acting
+
 from automations import services
 from automations.models import Match, Trigger
 
 
 def rule(org, *conditions, actions, events=(Trigger.CREATED,), name=None, match=Match.ALL, stop_after=False,
          active=True, actor=None):
-    """An automation rule through the service (validated like one made in the settings page)."""
+    """An automation rule through the service (validated like one made in the settings page);
+    ``actor``: a user (as that member) or, by default, the system."""
     rule.n = getattr(rule, "n", 0) + 1
     return services.create_rule(
-        organization=org, actor=actor, name=name or f"Règle {rule.n}", conditions=list(conditions),
+        organization=org, actor=SYSTEM if actor is None else acting(actor, org), name=name or f"Règle {rule.n}",
+        conditions=list(conditions),
         actions=list(actions), events=events, match=match, stop_after=stop_after, is_active=active,
     )
 

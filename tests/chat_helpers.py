@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from datetime import time
 
+from factories import acting
+
 from lumiodesk.models import Plan
 from sla import services as sla_services
 from sla.models import BusinessHours
@@ -19,8 +21,8 @@ def make_widget(org, admin, *, domains=("shop.acme.test", "*.acme.test", "127.0.
     if plan is not None:
         org.plan = plan
         org.save(update_fields=["plan"])
-    widget = services.create_widget(organization=org, actor=admin)
-    return services.update_widget(widget=widget, actor=admin, is_enabled=True, allowed_domains=list(domains))
+    widget = services.create_widget(organization=org, actor=acting(admin))
+    return services.update_widget(widget=widget, actor=acting(admin), is_enabled=True, allowed_domains=list(domains))
 
 
 def open_all_week(org) -> None:

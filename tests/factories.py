@@ -13,7 +13,9 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from crm.models import Company, Customer
+from lumiodesk.exceptions import NotPermitted
 from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.permissions import MemberActor, SystemActor
 from tickets import services
 from tickets.models import Message, MessageKind, Ticket
 
@@ -80,7 +82,7 @@ class TicketFactory(factory.Factory):
     body = "Bonjour, j'ai un problème."
     priority = "normal"
     channel = "manual"
-    actor = None
+    actor = factory.LazyFunction(lambda: SYSTEM)  # the customer wrote in; a user: that member made it
     assignee = None
     tags = ()
     attachments = ()
@@ -88,11 +90,30 @@ class TicketFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
+        if not isinstance(kwargs["actor"], MemberActor | SystemActor):
+            kwargs["actor"] = acting(kwargs["actor"], kwargs["organization"])
         return services.create_ticket(**kwargs)
 
     @classmethod
     def _build(cls, model_class, *args, **kwargs):
         raise NotImplementedError("tickets are only made through tickets.services.create_ticket")
+
+
+SYSTEM = SystemActor("test")
+
+
+def acting(user, organization: Organization | None = None) -> MemberActor:
+    """The user as a ``MemberActor`` (their membership in ``organization``, or their only one): what
+    ``request.actor`` is in the console. An inactive membership is kept (the table refuses it)."""
+    memberships = Membership.objects.filter(user=user).select_related("organization", "user")
+    if organization is not None:
+        memberships = memberships.filter(organization=organization)
+    found = sorted(memberships, key=lambda m: not m.is_active)
+    if not found:
+        raise NotPermitted("not a member")
+    if organization is None and len({m.organization_id for m in found if m.is_active}) > 1:
+        raise ValueError(f"{user} belongs to several organizations: say which")
+    return MemberActor(found[0])
 
 
 def member(organization: Organization, role: str = Role.AGENT, **user_fields):

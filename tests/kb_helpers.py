@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from factories import acting
 
 from kb import services
 from kb.models import ArticleStatus, Audience, CollectionVisibility
@@ -10,19 +11,19 @@ from kb.models import ArticleStatus, Audience, CollectionVisibility
 
 def make_kb(org, manager):
     """One article of each kind, each with a word of its own, so a page showing it is easy to spot."""
-    public = services.save_collection(actor=manager, organization=org, name="Facturation")
-    hidden = services.save_collection(actor=manager, organization=org, name="Coulisses",
+    public = services.save_collection(actor=acting(manager), organization=org, name="Facturation")
+    hidden = services.save_collection(actor=acting(manager), organization=org, name="Coulisses",
                                       visibility=CollectionVisibility.HIDDEN)
 
     def article(title, word, *, collection=public, audience=Audience.PUBLIC, status=ArticleStatus.PUBLISHED):
         a = services.create_article(
-            actor=manager, organization=org, title=title, collection=collection, audience=audience,
+            actor=acting(manager), organization=org, title=title, collection=collection, audience=audience,
             body=f"Le forfait {word} coute 42 EUR par mois.\n\nLe mot {word} sert aux tests de visibilite.",
             publish=status == ArticleStatus.PUBLISHED,
         )
         if status == ArticleStatus.ARCHIVED:
-            services.publish_article(actor=manager, article=a)
-            a = services.archive_article(actor=manager, article=a)
+            services.publish_article(actor=acting(manager), article=a)
+            a = services.archive_article(actor=acting(manager), article=a)
         return a
 
     return {

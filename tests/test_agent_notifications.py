@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import run_queued
 from django.core import mail
-from factories import TicketFactory, member
+from factories import SYSTEM, TicketFactory, acting, member
 
 from lumiodesk import notifications
 from lumiodesk.models import AgentNotification, NotificationPreference, Role
@@ -28,7 +28,7 @@ def notified(kind=None) -> list[tuple[str, str]]:
 
 def test_assigning_tells_the_new_assignee_after_commit(world, queued_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+        services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
         assert queued_tasks == []  # nothing before the commit
     assert [name for name, _a, _k in queued_tasks] == ["tickets.tasks.notify_agents"]
     run_queued(queued_tasks)
@@ -41,14 +41,14 @@ def test_assigning_tells_the_new_assignee_after_commit(world, queued_tasks, djan
 
 def test_assigning_oneself_tells_no_one(world, queued_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign(ticket=world.ticket, assignee=world.agent, actor=world.agent)
+        services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.agent))
     run_queued(queued_tasks)
     assert notified() == []
 
 
 def test_the_task_run_twice_notifies_once(world, queued_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+        services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
     [(name, args, kwargs)] = queued_tasks
     assert deliver(*args, **kwargs) == 1
     assert deliver(*args, **kwargs) == 0
@@ -61,7 +61,7 @@ def test_a_mention_in_a_note_tells_the_agents_named(world, queued_tasks, django_
     world.manager.email = "marc.dupont@acme.test"
     world.manager.save(update_fields=["email"])
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, body=body, author_user=world.agent)
+        services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, body=body, actor=acting(world.agent))
     run_queued(queued_tasks)
     recipients = {email for email, _kind in notified("mention")}
     # Léa by first name (accents ignored), Marc by his email's local part; not the author, not the viewer
@@ -89,14 +89,14 @@ def test_a_public_reply_or_a_note_without_mention_tells_no_one(world, queued_tas
                                                                  django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Bonjour @agathe",
-                             author_user=world.manager)
-        services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, body="RAS", author_user=world.manager)
+                             actor=acting(world.manager))
+        services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, body="RAS", actor=acting(world.manager))
     assert queued_tasks == []
 
 
 def test_a_customer_reply_tells_the_assignee(world, queued_tasks, django_capture_on_commit_callbacks):
-    services.assign(ticket=world.ticket, assignee=world.agent, actor=world.agent)
-    services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Précisez ?", author_user=world.agent,
+    services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.agent))
+    services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Précisez ?", actor=acting(world.agent),
                          then_status=Status.WAITING_CUSTOMER)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(ticket=world.ticket, kind=MessageKind.CUSTOMER, body="Voici le numéro de facture.")
@@ -123,10 +123,10 @@ def test_an_urgent_ticket_tells_the_assignee_or_everyone(world, queued_tasks, dj
     assert {email for email, _k in notified("urgent")} == {world.admin.email, world.manager.email, world.agent.email}
 
     AgentNotification.objects.all().delete()
-    services.assign(ticket=world.ticket, assignee=world.agent, actor=world.agent)
+    services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.agent))
     with django_capture_on_commit_callbacks(execute=True):
-        services.set_priority(ticket=world.ticket, priority="urgent", actor=world.manager)
-        services.set_priority(ticket=world.ticket, priority="urgent", actor=world.manager)  # no change: nothing
+        services.set_priority(ticket=world.ticket, priority="urgent", actor=acting(world.manager))
+        services.set_priority(ticket=world.ticket, priority="urgent", actor=acting(world.manager))  # no change: nothing
     run_queued(queued_tasks)
     assert notified("urgent") == [(world.agent.email, "urgent")]
 
@@ -141,10 +141,11 @@ def test_a_ticket_created_urgent_and_assigned_sends_both(world, queued_tasks, dj
 
 def test_imported_tickets_and_muted_blocks_notify_no_one(world, queued_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.create_ticket(organization=world.org, customer=world.customer, subject="Ancien", body="x",
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Ancien",
+                               body="x",
                                priority="urgent", assignee=world.agent, imported=True)
         with notifications.muted():
-            services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+            services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
     assert queued_tasks == []
 
 
@@ -152,7 +153,7 @@ def test_preferences_none_means_no_notification(world, queued_tasks, django_capt
     NotificationPreference.objects.create(organization=world.org, user=world.agent, kind="assigned", in_app=False,
                                           email=False)
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+        services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
     run_queued(queued_tasks)
     assert notified() == []
 
@@ -160,7 +161,7 @@ def test_preferences_none_means_no_notification(world, queued_tasks, django_capt
 def test_the_email_is_sent_once_with_a_link(world, queued_tasks, django_capture_on_commit_callbacks, settings):
     settings.SITE_URL = "https://help.acme.test"
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+        services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
     [(name, args, kwargs)] = queued_tasks
     queued_tasks.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -192,7 +193,7 @@ def test_texts_follow_the_organizations_language(world, queued_tasks, django_cap
     world.org.language = "en"
     world.org.save(update_fields=["language"])
     with django_capture_on_commit_callbacks(execute=True):
-        services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+        services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
     run_queued(queued_tasks)
     n = AgentNotification.objects.get()
     assert n.title == "Ticket assigned: #1 Facture en double"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from factories import PDF, PNG, upload
+from factories import PDF, PNG, SYSTEM, acting, upload
 
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
@@ -110,7 +110,7 @@ def test_attachments_are_stored_with_the_message(world):
         ticket=world.ticket,
         kind=MessageKind.REPLY,
         body="Voir la capture",
-        author_user=world.agent,
+        actor=acting(world.agent),
         attachments=[upload("capture.png", PNG, "image/png")],
     )
     att = message.attachments.get()
@@ -136,7 +136,7 @@ def test_a_refused_attachment_leaves_no_message_behind(world, queued_emails, dja
             ticket=world.ticket,
             kind=MessageKind.REPLY,
             body="Deux fichiers",
-            author_user=world.agent,
+            actor=acting(world.agent),
             attachments=[upload("ok.png", PNG), upload("virus.exe", b"MZ")],
         )
     assert Message.objects.count() == before_messages
@@ -152,7 +152,7 @@ def test_a_refused_attachment_leaves_no_message_behind(world, queued_emails, dja
 def test_a_refused_attachment_leaves_no_ticket_behind(world):
     before = Ticket.objects.count()
     with pytest.raises(InvalidInput):
-        services.create_ticket(
+        services.create_ticket(actor=SYSTEM,
             organization=world.org,
             customer=world.customer,
             subject="Avec pièce jointe",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from automation_helpers import rule
 from conftest import run_queued
-from factories import CompanyFactory, CustomerFactory, TicketFactory
+from factories import CompanyFactory, CustomerFactory, TicketFactory, acting
 
 from automations.engine import Facts, condition_holds
 from automations.models import AutomationRun, Outcome, Trigger
@@ -172,7 +172,7 @@ def test_set_status_and_a_refused_transition(world, django_capture_on_commit_cal
     rule(world.org, {"field": "status", "op": "is", "value": "closed"},
          actions=[{"type": "set_status", "status": "resolved"}], events=[Trigger.UPDATED])
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=ticket, status=Status.CLOSED, actor=world.agent)
+        services.change_status(ticket=ticket, status=Status.CLOSED, actor=acting(world.agent))
     last = runs(ticket)[-1]
     assert last.trigger == Trigger.UPDATED
     assert last.actions[0]["outcome"] == Outcome.SKIPPED
@@ -217,7 +217,8 @@ def test_notify_managers_assignee_and_a_person(world):
 
 
 def test_suggest_article_links_a_visible_article_in_a_note(world):
-    article = create_article(actor=world.manager, organization=world.org, title="Réinitialiser son mot de passe",
+    article = create_article(actor=acting(world.manager), organization=world.org,
+                             title="Réinitialiser son mot de passe",
                              body="Cliquez sur « Mot de passe oublié ».", publish=True)
     rule(world.org, {"field": "text", "op": "contains", "value": "mot de passe"},
          actions=[{"type": "suggest_article", "article": article.pk}], events=[Trigger.CREATED,
@@ -229,7 +230,7 @@ def test_suggest_article_links_a_visible_article_in_a_note(world):
     assert "Réinitialiser son mot de passe" in note.body_text
     assert ArticleLink.objects.filter(ticket=ticket, article=article).exists()
     # Archived since: no longer visible to customers, so never suggested.
-    change_article_status(actor=world.manager, article=article, status=ArticleStatus.ARCHIVED)
+    change_article_status(actor=acting(world.manager), article=article, status=ArticleStatus.ARCHIVED)
     other = TicketFactory(organization=world.org, customer=world.customer, body="mot de passe perdu")
     assert not Message.objects.filter(ticket=other, kind=MessageKind.NOTE).exists()
     assert runs(other)[0].actions[0]["detail"] == "l'article n'est plus publié ou n'est plus public"
@@ -266,7 +267,7 @@ def test_rules_run_in_order_and_see_each_other(world):
     first = rule(world.org, actions=[{"type": "set_priority", "priority": "urgent"}], name="Urgent")
     second = rule(world.org, {"field": "priority", "op": "is", "value": "urgent"}, actions=[HIT], name="Suit")
     assert "hit" in tags(TicketFactory(organization=world.org, customer=world.customer))
-    reorder_rules(organization=world.org, actor=world.manager, ordered_ids=[second.pk, first.pk])
+    reorder_rules(organization=world.org, actor=acting(world.manager), ordered_ids=[second.pk, first.pk])
     ticket = TicketFactory(organization=world.org, customer=world.customer)
     assert "hit" not in tags(ticket)
     assert [r.rule_name for r in runs(ticket)] == ["Urgent"]
@@ -328,7 +329,7 @@ def test_updated_rules_run_after_the_commit_once_per_transaction(world, django_c
          actions=[{"type": "add_note", "text": "Résolu : vérifier la satisfaction."}], events=[Trigger.UPDATED])
     ticket = world.ticket
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="C'est corrigé.", author_user=world.agent,
+        services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="C'est corrigé.", actor=acting(world.agent),
                              then_status=Status.RESOLVED)
         assert runs(ticket) == []  # strictly after the commit
     for callback in callbacks:
@@ -342,7 +343,7 @@ def test_tag_changes_are_updates(world, django_capture_on_commit_callbacks):
     rule(world.org, {"field": "tag", "op": "has", "value": "bug"},
          actions=[{"type": "set_priority", "priority": "high"}], events=[Trigger.UPDATED])
     with django_capture_on_commit_callbacks(execute=True):
-        services.set_tags(ticket=world.ticket, names=["bug"], actor=world.agent)
+        services.set_tags(ticket=world.ticket, names=["bug"], actor=acting(world.agent))
     assert Ticket.objects.get(pk=world.ticket.pk).priority == Priority.HIGH
 
 
@@ -350,7 +351,8 @@ def test_customer_replied_rules(world, django_capture_on_commit_callbacks):
     rule(world.org, {"field": "text", "op": "contains", "value": "toujours"}, actions=[HIT],
          events=[Trigger.CUSTOMER_REPLIED])
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Toujours là ?", author_user=world.agent)
+        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Toujours là ?",
+                             actor=acting(world.agent))
     assert "hit" not in tags(world.ticket)  # an agent's reply is not the customer's
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(ticket=world.ticket, kind=MessageKind.CUSTOMER, body="Le problème est toujours là.")
@@ -370,7 +372,7 @@ def test_rules_never_trigger_rules(world, django_capture_on_commit_callbacks):
     assert "hit" not in tags(ticket)
     # A person's change is an update: the rules on "updated" run once, and their own changes trigger nothing.
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=ticket, status=Status.OPEN, actor=world.agent)
+        services.change_status(ticket=ticket, status=Status.OPEN, actor=acting(world.agent))
     assert [r.rule_name for r in runs(ticket)] == ["Boucle ?", "Boucle ?", "Sur mise à jour"]
     assert Message.objects.filter(ticket=ticket, kind=MessageKind.NOTE).count() == 2
 
@@ -379,7 +381,7 @@ def test_imported_tickets_never_trigger_rules(world, django_capture_on_commit_ca
     rule(world.org, actions=[HIT], events=[Trigger.CREATED, Trigger.UPDATED, Trigger.CUSTOMER_REPLIED])
     with django_capture_on_commit_callbacks(execute=True):
         ticket = TicketFactory(organization=world.org, customer=world.customer, imported=True)
-        services.change_status(ticket=ticket, status=Status.CLOSED, actor=world.agent)
+        services.change_status(ticket=ticket, status=Status.CLOSED, actor=acting(world.agent))
         services.add_message(ticket=ticket, kind=MessageKind.CUSTOMER, body="Bonjour")
     assert tags(ticket) == set()
     assert runs(ticket) == []
@@ -390,7 +392,7 @@ def test_journal_keeps_the_rule_name_after_the_rule_is_deleted(world):
 
     r = rule(world.org, actions=[HIT], name="Éphémère")
     ticket = TicketFactory(organization=world.org, customer=world.customer)
-    delete_rule(rule=r, actor=world.manager)
+    delete_rule(rule=r, actor=acting(world.manager))
     [run] = runs(ticket)
     assert (run.rule_id, run.rule_name) == (None, "Éphémère")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from automation_helpers import rule
-from factories import TicketFactory
+from factories import SYSTEM, TicketFactory, acting
 
 from automations import services
 from automations.models import AutomationRule, Trigger
@@ -12,7 +12,7 @@ from automations.rules import Act, Names, References, RuleError, clean_action, d
 from billing.catalogue import Limit
 from billing.services import limit_status
 from kb.services import import_lumiodesk_documentation
-from lumiodesk.exceptions import InvalidInput, PermissionDenied, PlanLimitReached
+from lumiodesk.exceptions import InvalidInput, NotPermitted, PlanLimitReached
 from lumiodesk.models import AuditLog, Plan
 from tickets.models import Message, MessageKind, Priority, Ticket
 
@@ -36,9 +36,9 @@ def test_starter_allows_5_active_rules_and_names_the_limit(world):
     assert exc.value.message == "Limite atteinte : le forfait Starter permet 5 automatisations actives."
     inactive = rule(world.org, actions=TAG, name="En réserve", active=False)  # inactive rules are not limited
     with pytest.raises(PlanLimitReached, match="5 automatisations actives"):
-        services.set_rule_active(rule=inactive, actor=world.manager, active=True)
-    services.set_rule_active(rule=AutomationRule.objects.get(name="R0"), actor=world.manager, active=False)
-    services.set_rule_active(rule=inactive, actor=world.manager, active=True)
+        services.set_rule_active(rule=inactive, actor=acting(world.manager), active=True)
+    services.set_rule_active(rule=AutomationRule.objects.get(name="R0"), actor=acting(world.manager), active=False)
+    services.set_rule_active(rule=inactive, actor=acting(world.manager), active=True)
     assert AutomationRule.objects.filter(organization=world.org, is_active=True).count() == 5
 
 
@@ -64,10 +64,11 @@ def test_downgrading_keeps_every_rule(world):
     assert AutomationRule.objects.filter(organization=world.org, is_active=True).count() == 8
     # Editing an active rule is still allowed; activating one more is not.
     r = AutomationRule.objects.get(name="R7")
-    services.update_rule(rule=r, actor=world.manager, name="R7 bis", events=["created"], conditions=[], actions=TAG)
-    services.set_rule_active(rule=r, actor=world.manager, active=False)
+    services.update_rule(rule=r, actor=acting(world.manager), name="R7 bis", events=["created"], conditions=[],
+                         actions=TAG)
+    services.set_rule_active(rule=r, actor=acting(world.manager), active=False)
     with pytest.raises(PlanLimitReached):
-        services.set_rule_active(rule=r, actor=world.manager, active=True)
+        services.set_rule_active(rule=r, actor=acting(world.manager), active=True)
 
 
 # --- validation -------------------------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def test_downgrading_keeps_every_rule(world):
 ])
 def test_invalid_rules_are_refused(world, conditions, actions, events, message):
     with pytest.raises(InvalidInput) as exc:
-        services.create_rule(organization=world.org, actor=world.manager, name="R", conditions=conditions,
+        services.create_rule(organization=world.org, actor=acting(world.manager), name="R", conditions=conditions,
                              actions=actions, events=events)
     assert message in exc.value.message
     assert not AutomationRule.objects.exists()
@@ -127,7 +128,7 @@ def test_names_are_unique_per_organization(world):
 
 def test_only_admins_and_managers_change_rules(world):
     for who in (world.agent, world.viewer, world.outsider):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotPermitted):
             rule(world.org, actions=TAG, actor=who)
     rule(world.org, actions=TAG, actor=world.admin)
     rule(world.org, actions=TAG, actor=world.manager)
@@ -147,30 +148,30 @@ def test_no_action_ever_issues_a_refund():
 
 def test_reorder_move_and_delete_keep_positions_compact(world):
     a, b, c = (rule(world.org, actions=TAG, name=n) for n in "ABC")
-    services.reorder_rules(organization=world.org, actor=world.manager, ordered_ids=[c.pk, a.pk, b.pk])
+    services.reorder_rules(organization=world.org, actor=acting(world.manager), ordered_ids=[c.pk, a.pk, b.pk])
     assert positions(world.org) == ["C", "A", "B"]
-    services.move_rule(rule=a, actor=world.manager, offset=-1)
+    services.move_rule(rule=a, actor=acting(world.manager), offset=-1)
     assert positions(world.org) == ["A", "C", "B"]
-    services.move_rule(rule=a, actor=world.manager, offset=-1)  # already first
-    services.move_rule(rule=b, actor=world.manager, offset=1)  # already last
+    services.move_rule(rule=a, actor=acting(world.manager), offset=-1)  # already first
+    services.move_rule(rule=b, actor=acting(world.manager), offset=1)  # already last
     assert positions(world.org) == ["A", "C", "B"]
-    services.delete_rule(rule=c, actor=world.manager)
+    services.delete_rule(rule=c, actor=acting(world.manager))
     assert list(AutomationRule.objects.filter(organization=world.org).order_by("position")
                 .values_list("name", "position")) == [("A", 0), ("B", 1)]
     with pytest.raises(InvalidInput, match="rechargez la page"):
-        services.reorder_rules(organization=world.org, actor=world.manager, ordered_ids=[b.pk])
+        services.reorder_rules(organization=world.org, actor=acting(world.manager), ordered_ids=[b.pk])
     with pytest.raises(InvalidInput):
-        services.reorder_rules(organization=world.org, actor=world.manager, ordered_ids=[b.pk, b.pk])
+        services.reorder_rules(organization=world.org, actor=acting(world.manager), ordered_ids=[b.pk, b.pk])
 
 
 # --- the section 7 examples --------------------------------------------------------------------------------------
 
 
 def test_the_four_examples_of_section_7_as_written(world, clock):
-    import_lumiodesk_documentation(organization=world.org)
-    created = services.install_section7_examples(organization=world.org)
+    import_lumiodesk_documentation(actor=SYSTEM, organization=world.org)
+    created = services.install_section7_examples(actor=SYSTEM, organization=world.org)
     assert len(created) == 4
-    assert services.install_section7_examples(organization=world.org) == []  # idempotent
+    assert services.install_section7_examples(actor=SYSTEM, organization=world.org) == []  # idempotent
     names = Names(lookup=lambda kind, pk: "Réinitialiser son mot de passe" if kind == "articles" else None)
     described = {r.name: ([describe_condition(c, names) for c in r.conditions],
                           [describe_action(a, names) for a in r.actions]) for r in created}

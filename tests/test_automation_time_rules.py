@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from automation_helpers import rule
 from django.db import connection
-from factories import OrganizationFactory, TicketFactory, member
+from factories import OrganizationFactory, TicketFactory, acting, member
 
 from automations import services as automation_services
 from automations.models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
@@ -81,14 +81,14 @@ def test_a_new_stay_in_the_status_is_a_new_episode(acme, clock):
     rule(org, {"field": "status_for", "status": "waiting_customer", "amount": 1, "unit": "days"},
          actions=[{"type": "add_note", "text": "Relancer le client par téléphone."}])
     ticket = TicketFactory(organization=org)
-    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=agent)  # Monday 10:00
+    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=acting(agent))  # Monday 10:00
     clock.set(paris(2025, 3, 11, 10, 0))  # Tuesday 10:00: 1 business day
     assert run_scan(now=clock.now)["matched"] == 1
     assert run_scan(now=clock.now)["matched"] == 0
 
     services.add_message(ticket=ticket, kind=MessageKind.CUSTOMER, body="Voici ma réponse.")  # back to open
     clock.set(paris(2025, 3, 11, 11, 0))
-    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=agent)  # a second stay
+    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=acting(agent))  # a second stay
     clock.set(paris(2025, 3, 12, 10, 59))
     assert run_scan(now=clock.now)["matched"] == 0
     clock.set(paris(2025, 3, 12, 11, 0))
@@ -114,7 +114,7 @@ def test_a_ticket_that_left_the_status_is_not_touched(acme, clock):
     rule(org, NEW_FOR_2H, actions=[NOTIFY_MANAGERS])
     ticket = TicketFactory(organization=org)
     clock.set(paris(2025, 3, 10, 11, 0))
-    services.change_status(ticket=ticket, status=Status.OPEN, actor=agent)
+    services.change_status(ticket=ticket, status=Status.OPEN, actor=acting(agent))
     clock.set(paris(2025, 3, 10, 15, 0))
     assert run_scan(now=clock.now)["matched"] == 0
     assert manager_notes() == 0
@@ -147,7 +147,7 @@ def test_changing_the_delay_does_not_fire_an_episode_again(acme, clock):
     clock.set(paris(2025, 3, 10, 12, 0))
     assert run_scan(now=clock.now)["matched"] == 1
     automation_services.update_rule(
-        rule=r, actor=admin, name=r.name, events=[], actions=r.actions,
+        rule=r, actor=acting(admin), name=r.name, events=[], actions=r.actions,
         conditions=[{**NEW_FOR_2H, "amount": 1}],
     )
     assert AutomationRule.objects.get(pk=r.pk).scan_after_at is None  # the cursor restarts...

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from chat_helpers import BUSINESS, make_widget, nobody_here, start
 from django.urls import reverse
+from factories import acting
 from helpers import assert_login_redirect, assert_partial, htmx
 
 from lumiodesk.models import AuditLog
@@ -99,7 +100,7 @@ def chats(world, clock):
     waiting = start(widget, name="Vera Visiteur", email="vera@example.com").conversation
     answered = start(widget, name="Paul Payeur", email="paul@example.com", message="Et mon avoir ?").conversation
     ticket_services.add_message(ticket=answered.ticket, kind=MessageKind.REPLY, body="C'est fait.",
-                                author_user=world.agent)
+                                actor=acting(world.agent))
     return waiting, answered
 
 

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from chat_helpers import BUSINESS, agent_here, closed_all_week, make_widget, nobody_here, open_all_week, start
+from factories import acting
 
 from crm.models import Customer
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AuditLog, Plan
 from tickets import services as ticket_services
 from tickets.chat import domains, services
@@ -77,11 +78,12 @@ def test_frame_ancestors():
 
 
 def test_create_widget_is_admin_only_and_audited(world):
-    with pytest.raises(PermissionDenied):
-        services.create_widget(organization=world.org, actor=world.manager)
-    widget = services.create_widget(organization=world.org, actor=world.admin)
+    with pytest.raises(NotPermitted):
+        services.create_widget(organization=world.org, actor=acting(world.manager))
+    widget = services.create_widget(organization=world.org, actor=acting(world.admin))
     assert len(widget.workspace_id) == 20
-    assert services.create_widget(organization=world.org, actor=world.admin).pk == widget.pk  # one per organization
+    assert services.create_widget(organization=world.org,
+                                  actor=acting(world.admin)).pk == widget.pk  # one per organization
     assert AuditLog.objects.filter(organization=world.org, action="chat.widget_created").count() == 1
 
 
@@ -95,7 +97,7 @@ def test_update_normalizes_domains_and_audits_the_change(world):
 def test_invalid_domain_leaves_the_widget_unchanged(world):
     widget = make_widget(world.org, world.admin)
     with pytest.raises(InvalidInput, match="exa mple"):
-        services.update_widget(widget=widget, actor=world.admin, is_enabled=False,
+        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=False,
                                allowed_domains=["ok.test", "exa mple.com"])
     widget.refresh_from_db()
     assert widget.is_enabled and "shop.acme.test" in widget.allowed_domains
@@ -103,8 +105,8 @@ def test_invalid_domain_leaves_the_widget_unchanged(world):
 
 def test_branding_is_refused_on_starter_and_defaults_shown(world):
     widget = make_widget(world.org, world.admin)
-    with pytest.raises(PermissionDenied, match="Business et Scale"):
-        services.update_widget(widget=widget, actor=world.admin, is_enabled=True, allowed_domains=[],
+    with pytest.raises(NotPermitted, match="Business et Scale"):
+        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
                                color="#ff0000")
     branding = services.branding_of(widget, world.org)
     assert branding.color == services.DEFAULT_COLOR and not branding.custom
@@ -112,7 +114,8 @@ def test_branding_is_refused_on_starter_and_defaults_shown(world):
 
 def test_branding_on_business_and_back_to_defaults_after_a_downgrade(world):
     widget = make_widget(world.org, world.admin, plan=BUSINESS)
-    widget = services.update_widget(widget=widget, actor=world.admin, is_enabled=True, allowed_domains=["a.test"],
+    widget = services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True,
+                                    allowed_domains=["a.test"],
                                     color="#0b7285", welcome_message="Salut !", logo_url="https://cdn.acme.test/l.png")
     branding = services.branding_of(widget, world.org)
     assert (branding.color, branding.welcome_message, branding.logo_url) == (
@@ -125,9 +128,10 @@ def test_branding_on_business_and_back_to_defaults_after_a_downgrade(world):
 def test_bad_colour_and_plain_http_logo_are_refused(world):
     widget = make_widget(world.org, world.admin, plan=BUSINESS)
     with pytest.raises(InvalidInput):
-        services.update_widget(widget=widget, actor=world.admin, is_enabled=True, allowed_domains=[], color="red")
+        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
+                               color="red")
     with pytest.raises(InvalidInput):
-        services.update_widget(widget=widget, actor=world.admin, is_enabled=True, allowed_domains=[],
+        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
                                logo_url="http://cdn.acme.test/l.png")
 
 
@@ -136,9 +140,9 @@ def test_logo_upload_checks_the_content(world):
 
     widget = make_widget(world.org, world.admin, plan=BUSINESS)
     with pytest.raises(InvalidInput, match="PNG, JPEG ou WebP"):
-        services.update_widget(widget=widget, actor=world.admin, is_enabled=True, allowed_domains=[],
+        services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
                                logo=upload("logo.png", b"<svg onload=alert(1)>"))
-    widget = services.update_widget(widget=widget, actor=world.admin, is_enabled=True, allowed_domains=[],
+    widget = services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=True, allowed_domains=[],
                                     logo=upload("logo.png", PNG))
     assert widget.logo and widget.logo_content_type == "image/png"
 
@@ -213,9 +217,9 @@ def test_bad_input_leaves_nothing_behind(world, fields, error):
 
 def test_disabled_widget_refuses(world):
     widget = make_widget(world.org, world.admin)
-    services.update_widget(widget=widget, actor=world.admin, is_enabled=False, allowed_domains=["a.test"])
+    services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=False, allowed_domains=["a.test"])
     widget.refresh_from_db()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotPermitted):
         start(widget)
 
 
@@ -229,14 +233,14 @@ def test_waiting_follows_visitor_messages_replies_and_resolution(world, clock):
         return conversation.waiting_since is not None
 
     assert waiting()
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.NOTE, body="Je regarde.", author_user=world.agent)
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.NOTE, body="Je regarde.", actor=acting(world.agent))
     assert waiting()  # a note answers nobody
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Bonjour Vera !", author_user=world.agent)
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Bonjour Vera !", actor=acting(world.agent))
     assert not waiting()
     clock.advance(minutes=1)
     services.post_visitor_message(conversation=conversation, body="Merci, et pour mars ?")
     assert waiting() and conversation.last_message_at == clock.now
-    ticket_services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+    ticket_services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     assert not waiting()
 
 
@@ -244,7 +248,7 @@ def test_visitor_message_reopens_a_resolved_chat(world):
     widget = make_widget(world.org, world.admin)
     conversation = start(widget).conversation
     ticket_services.add_message(ticket=conversation.ticket, kind=MessageKind.REPLY, body="Voilà.",
-                                author_user=world.agent, then_status=Status.RESOLVED)
+                                actor=acting(world.agent), then_status=Status.RESOLVED)
     services.post_visitor_message(conversation=conversation, body="Finalement non.")
     assert Ticket.objects.get(pk=conversation.ticket_id).status == Status.OPEN
 
@@ -265,5 +269,5 @@ def test_inbox_puts_urgent_chats_first(world, clock):
     clock.advance(minutes=1)
     newer = start(widget, email="second@example.com").conversation
     assert [c.pk for c in inbox(world.org)[0]] == [older.pk, newer.pk]  # oldest first
-    ticket_services.set_priority(ticket=newer.ticket, priority="urgent", actor=world.agent)
+    ticket_services.set_priority(ticket=newer.ticket, priority="urgent", actor=acting(world.agent))
     assert [c.pk for c in inbox(world.org)[0]] == [newer.pk, older.pk]

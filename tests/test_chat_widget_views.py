@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from chat_helpers import ORIGIN, agent_here, fresh_ip, make_widget, nobody_here
 from django.urls import reverse
-from factories import bulk_messages
+from factories import acting, bulk_messages
 from kb_helpers import HIDDEN_WORDS, make_kb
 
 from tickets import services as ticket_services
@@ -67,7 +67,8 @@ def test_config_refuses_another_origin_with_a_clear_message(client, widget):
 def test_config_of_an_unknown_or_disabled_widget(client, world, widget):
     response = client.get(reverse("chat_public:config", args=["nope"]), HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 404 and "nope" in response.json()["error"]
-    services.update_widget(widget=widget, actor=world.admin, is_enabled=False, allowed_domains=widget.allowed_domains)
+    services.update_widget(widget=widget, actor=acting(world.admin), is_enabled=False,
+                           allowed_domains=widget.allowed_domains)
     response = client.get(reverse("chat_public:config", args=[widget.workspace_id]), HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 403 and "désactivé" in response.json()["error"]
 
@@ -200,8 +201,8 @@ def test_poll_shows_public_messages_never_notes(client, world, widget):
     token = data["token"]
     first = data["messages"][0]["id"]
     ticket = ChatConversation.objects.get().ticket
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.NOTE, body="Client pénible", author_user=world.agent)
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Bonjour Vera !", author_user=world.agent)
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.NOTE, body="Client pénible", actor=acting(world.agent))
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Bonjour Vera !", actor=acting(world.agent))
     polled = api(client, widget, "api_conversation", token=token, data={"after": first}).json()
     assert [(m["from"], m["author"], m["text"]) for m in polled["messages"]] == [("agent", "Agathe", "Bonjour Vera !")]
     assert polled["conversation"]["notice"] == ""  # answered

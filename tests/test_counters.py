@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from factories import acting
 
 from tickets import selectors, services
 from tickets.models import Status
@@ -17,19 +18,19 @@ def test_closing_and_reopening_a_ticket_moves_the_counters_at_once(world, django
     assert cache.get(selectors.closed_count_key(world.org.pk)) == before["closed"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=world.agent)
+        services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=acting(world.agent))
     closed = selectors.counters(world.org)
     assert closed["closed"] == before["closed"] + 1
     assert closed["total"] == before["total"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=world.agent)
+        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=acting(world.agent))
     assert selectors.counters(world.org)["closed"] == before["closed"]
 
 
 def test_deleting_a_closed_ticket_forgets_the_cached_count(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=world.agent)
+        services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=acting(world.agent))
     assert selectors.counters(world.org)["closed"] == 1
     with django_capture_on_commit_callbacks(execute=True):
         world.ticket.delete()

@@ -1,7 +1,7 @@
 """CRM customers: found or created by email, per organization."""
 
 import pytest
-from factories import CompanyFactory, OrganizationFactory
+from factories import SYSTEM, CompanyFactory, OrganizationFactory
 
 from crm.models import Company, Customer
 from crm.services import get_or_create_customer, normalize_email, set_notification_preference, split_name
@@ -88,11 +88,11 @@ def test_display_name_and_preferences(world):
 def test_create_ticket_for_contact_leaves_no_customer_behind_when_refused():
     org = OrganizationFactory()
     with pytest.raises(InvalidInput):
-        services.create_ticket_for_contact(
+        services.create_ticket_for_contact(actor=SYSTEM,
             organization=org, email="new@example.com", name="Nouveau", subject=" ", body="Bonjour"
         )
     assert not Customer.objects.filter(organization=org).exists()
-    ticket = services.create_ticket_for_contact(
+    ticket = services.create_ticket_for_contact(actor=SYSTEM,
         organization=org, email="new@example.com", name="Nouveau Client", subject="Aide", body="Bonjour"
     )
     assert ticket.customer.first_name == "Nouveau"

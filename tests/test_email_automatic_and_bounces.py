@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from factories import acting
 
 from tickets import services
 from tickets.email import intake
@@ -39,7 +40,7 @@ def notified(world, support, queued_emails, django_capture_on_commit_callbacks):
     ticket = Ticket.objects.get(pk=inbound.ticket_id)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Voici votre facture.",
-                             author_user=world.agent)
+                             actor=acting(world.agent))
     assert all(send_customer_notification_email(pk) for pk in queued_emails)
     sent = email.message_from_bytes(mail.outbox[-1].message().as_bytes(), policy=email.policy.default)
     notification = CustomerNotification.objects.get(ticket=ticket, emailed_at__isnull=False)

@@ -10,6 +10,7 @@ import factories as f
 import pytest
 from django.db import connection
 from django.utils import timezone
+from factories import acting
 from imap_server import DovecotServer, DovecotUnavailable, free_port
 
 from lumiodesk.models import AuditLog, Role
@@ -340,7 +341,7 @@ def test_pause_and_resume_skip_what_arrived_during_the_pause(
     # Arrived before the pause, not fetched yet.
     dovecot.append(account, email("Avant la pause", "p1@example.com"), when=now - timedelta(minutes=10))
 
-    pause_mailbox(mailbox=mailbox, actor=admin)
+    pause_mailbox(mailbox=mailbox, actor=acting(admin))
     # The pause started five minutes ago (INTERNALDATE has whole seconds: keep clear of the boundary).
     Mailbox.objects.filter(pk=mailbox.pk).update(paused_at=now - timedelta(minutes=5))
     during = dovecot.append(account, email("Pendant la pause", "p2@example.com"), when=now - timedelta(minutes=2))
@@ -353,7 +354,8 @@ def test_pause_and_resume_skip_what_arrived_during_the_pause(
     monkeypatch.setattr(
         imap, "_fetch", lambda client, uids, item: fetched.extend(uids) or real_fetch(client, uids, item)
     )
-    mailbox = resume_mailbox(mailbox=Mailbox.objects.select_related("organization").get(pk=mailbox.pk), actor=admin)
+    mailbox = resume_mailbox(mailbox=Mailbox.objects.select_related("organization").get(pk=mailbox.pk),
+                             actor=acting(admin))
 
     assert not mailbox.is_paused
     assert during not in fetched  # skipped without downloading it
@@ -376,12 +378,12 @@ def test_pause_and_resume_skip_what_arrived_during_the_pause(
 
 def test_resume_with_the_server_down_skips_the_pause_on_the_next_poll(dovecot, account, mailbox, business_org, admin):
     now = timezone.now()
-    pause_mailbox(mailbox=mailbox, actor=admin)
+    pause_mailbox(mailbox=mailbox, actor=acting(admin))
     Mailbox.objects.filter(pk=mailbox.pk).update(paused_at=now - timedelta(minutes=5), imap_port=free_port())
     dovecot.append(account, email("Pendant la pause", "d1@example.com"), when=now - timedelta(minutes=1))
 
     mailbox = resume_mailbox(
-        mailbox=Mailbox.objects.select_related("organization").get(pk=mailbox.pk), actor=admin
+        mailbox=Mailbox.objects.select_related("organization").get(pk=mailbox.pk), actor=acting(admin)
     )  # does not raise
 
     assert not mailbox.is_paused
@@ -399,11 +401,11 @@ def test_resume_with_the_server_down_skips_the_pause_on_the_next_poll(dovecot, a
 
 
 def test_pause_and_resume_are_for_admins(mailbox, business_org):
-    from lumiodesk.exceptions import PermissionDenied
+    from lumiodesk.exceptions import NotPermitted
 
     agent = f.member(business_org, Role.AGENT)
-    with pytest.raises(PermissionDenied):
-        pause_mailbox(mailbox=mailbox, actor=agent)
+    with pytest.raises(NotPermitted):
+        pause_mailbox(mailbox=mailbox, actor=acting(agent))
     assert not Mailbox.objects.get(pk=mailbox.pk).is_paused
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from factories import acting
 
 from crm.models import Customer
 from lumiodesk.models import AgentNotification
@@ -395,7 +396,7 @@ def test_threading_headers_with_nul_and_8bit_bytes(world, support):
 def test_customer_reply_reopens(world, support):
     first = ingest(support, "plain_utf8_lf.eml")
     ticket = ticket_of(first)
-    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     ingest(support, "thread_in_reply_to.eml")
     ticket.refresh_from_db()
     assert ticket.status == Status.OPEN
@@ -492,7 +493,7 @@ def test_auto_reply_on_a_thread_is_a_note_without_reopening(
     first = ingest(support, "plain_utf8_lf.eml")
     ticket = ticket_of(first)
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+        services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     notifications = CustomerNotification.objects.filter(ticket=ticket).count()
     queued = list(queued_emails)
     with django_capture_on_commit_callbacks(execute=True):

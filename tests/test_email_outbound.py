@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from factories import SYSTEM, acting
 
 from tickets import services
 from tickets.email import intake
@@ -40,7 +41,7 @@ def email_ticket(world, support) -> Ticket:
 
 def reply(ticket, agent, text: str, capture, then_status=None):
     with capture(execute=True):
-        return services.add_message(ticket=ticket, kind=MessageKind.REPLY, body=text, author_user=agent,
+        return services.add_message(ticket=ticket, kind=MessageKind.REPLY, body=text, actor=acting(agent),
                                     then_status=then_status)
 
 
@@ -106,7 +107,7 @@ def test_public_reply_is_sent_threaded(world, email_ticket, queued_emails, djang
 def test_internal_note_is_never_sent(world, email_ticket, queued_emails, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         note = services.add_message(ticket=email_ticket, kind=MessageKind.NOTE, body="Client difficile.",
-                                    author_user=world.agent)
+                                    actor=acting(world.agent))
     assert queued_emails == []
     assert not CustomerNotification.objects.filter(ticket=email_ticket).exists()
     # Even a notification pointing at a note (whatever made it) is not emailed.
@@ -184,7 +185,7 @@ def test_status_notification_is_threaded_and_marked_automatic(world, email_ticke
                                                               django_capture_on_commit_callbacks):
     ticket = email_ticket
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+        services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     [sent] = send_queued(queued_emails)
     msg = parsed_mail(sent)
     assert msg["Subject"] == f"Ticket de support : Résolu [#{ticket.number}]"
@@ -205,7 +206,8 @@ def test_status_notification_is_threaded_and_marked_automatic(world, email_ticke
 def test_subject_with_a_line_break_is_sent_on_one_line(world, support, queued_emails,
                                                        django_capture_on_commit_callbacks):
     """A subject typed with a line break (API, import) must not stop the email (BadHeaderError)."""
-    ticket = services.create_ticket(organization=world.org, customer=world.customer, subject="Ligne 1\nLigne 2",
+    ticket = services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer,
+                                    subject="Ligne 1\nLigne 2",
                                     body="Bonjour")
     reply(ticket, world.agent, "Réponse.", django_capture_on_commit_callbacks)
     [sent] = send_queued(queued_emails)

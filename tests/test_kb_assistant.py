@@ -7,7 +7,7 @@ import pytest
 from conftest import run_queued
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from factories import OrganizationFactory, member
+from factories import SYSTEM, OrganizationFactory, acting, member
 from kb_helpers import embed_all
 
 from kb import assistant, embeddings, indexing, services
@@ -40,7 +40,7 @@ def test_vectors_are_computed_after_commit_and_kept_for_unchanged_paragraphs(
     org = OrganizationFactory()
     manager = member(org, Role.MANAGER)
     with django_capture_on_commit_callbacks(execute=True):
-        article = services.create_article(actor=manager, organization=org, title="Essai",
+        article = services.create_article(actor=acting(manager), organization=org, title="Essai",
                                           body="L'essai dure 14 jours.\n\nAucune carte bancaire n'est demandée.",
                                           publish=True)
     assert queued_tasks == [("kb.tasks.embed_article_passages", (article.pk,), {})]
@@ -51,7 +51,7 @@ def test_vectors_are_computed_after_commit_and_kept_for_unchanged_paragraphs(
     assert indexing.embed_passages(article_id=article.pk) == 0  # safe to run twice
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.update_article(actor=manager, article=article, title="Essai",
+        services.update_article(actor=acting(manager), article=article, title="Essai",
                                 body="L'essai dure 30 jours.\n\nAucune carte bancaire n'est demandée.")
     kept = Passage.objects.get(article=article, text="Aucune carte bancaire n'est demandée.")
     assert bytes(kept.embedding) == stored[kept.text]  # unchanged paragraph: not embedded again
@@ -64,7 +64,7 @@ def test_vectors_are_computed_after_commit_and_kept_for_unchanged_paragraphs(
 @pytest.fixture
 def demo(db, monkeypatch):
     org = OrganizationFactory(name="Demo", slug="demo")
-    services.import_lumiodesk_documentation(organization=org)
+    services.import_lumiodesk_documentation(actor=SYSTEM, organization=org)
     embed_all(org, monkeypatch)
     return org
 
@@ -89,9 +89,9 @@ def test_an_english_question_finds_the_french_passage(demo):
 
 def _org_with_vectors(n: int):
     org = OrganizationFactory()
-    collection = services.save_collection(actor=None, organization=org, name="Général")
+    collection = services.save_collection(actor=SYSTEM, organization=org, name="Général")
     for i in range(n):
-        services.create_article(actor=None, organization=org, title=f"Article {i}", body=f"Texte {i} du forfait.",
+        services.create_article(actor=SYSTEM, organization=org, title=f"Article {i}", body=f"Texte {i} du forfait.",
                                 collection=collection, publish=True)
     vector = embeddings.to_bytes(embeddings.encode_passages(["Texte du forfait."])[0])
     with connection.cursor() as cur:

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from factories import OrganizationFactory, member
+from factories import SYSTEM, OrganizationFactory, acting, member
 from kb_helpers import embed_all
 
 from kb import content, services
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo(db, monkeypatch):
     org = OrganizationFactory(name="Demo", slug="demo")
-    services.import_lumiodesk_documentation(organization=org)
+    services.import_lumiodesk_documentation(actor=SYSTEM, organization=org)
     embed_all(org, monkeypatch)  # what the Celery task does after the import's commit
     return org
 
@@ -48,7 +48,7 @@ def test_import_is_idempotent_and_complete(demo):
     assert Article.objects.filter(organization=demo).count() == 22
     assert Collection.objects.filter(organization=demo).count() == 13
     before = (Article.objects.count(), ArticleRevision.objects.count(), Passage.objects.count(), Term.objects.count())
-    result = services.import_lumiodesk_documentation(organization=demo)
+    result = services.import_lumiodesk_documentation(actor=SYSTEM, organization=demo)
     assert (result.created, result.updated, result.unchanged) == (0, 0, 22)
     assert (Article.objects.count(), ArticleRevision.objects.count(), Passage.objects.count(),
             Term.objects.count()) == before
@@ -63,9 +63,9 @@ def test_import_is_idempotent_and_complete(demo):
 def test_import_keeps_what_the_team_edited(demo):
     manager = member(demo, Role.MANAGER)
     article = Article.objects.get(organization=demo, slug="widget-chat")
-    services.update_article(actor=manager, article=article, title=article.title, body="Texte revu.",
+    services.update_article(actor=acting(manager), article=article, title=article.title, body="Texte revu.",
                             collection=article.collection)
-    result = services.import_lumiodesk_documentation(organization=demo)
+    result = services.import_lumiodesk_documentation(actor=SYSTEM, organization=demo)
     assert result.kept == 1 and Article.objects.get(pk=article.pk).body == "Texte revu."
 
 
@@ -90,7 +90,7 @@ def test_search_tolerates_accents_and_typos(demo, query, title):
 def test_search_highlights_safely(demo):
     hits, _ = search_articles(demo, "webhook")
     assert "<mark>" in hits[0].headline
-    services.create_article(actor=None, organization=demo, title="Balises", body="webhook <b>x</b> & co",
+    services.create_article(actor=SYSTEM, organization=demo, title="Balises", body="webhook <b>x</b> & co",
                             publish=True)
     hits, _ = search_articles(demo, "balises webhook")
     assert "<b>" not in hits[0].headline
@@ -152,9 +152,9 @@ def _count(fn) -> int:
 
 def _org_with_articles(n: int):
     org = OrganizationFactory()
-    collection = services.save_collection(actor=None, organization=org, name="Général")
+    collection = services.save_collection(actor=SYSTEM, organization=org, name="Général")
     for i in range(n):
-        services.create_article(actor=None, organization=org, title=f"Article {i}", body=f"Texte {i} du forfait.",
+        services.create_article(actor=SYSTEM, organization=org, title=f"Article {i}", body=f"Texte {i} du forfait.",
                                 collection=collection, publish=True)
     return org, collection
 

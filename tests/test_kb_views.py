@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from factories import acting
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 from kb_helpers import make_kb
 
@@ -23,7 +24,7 @@ def theirs(world):
 
     from lumiodesk.models import Role
 
-    return services.create_article(actor=member(world.other_org, Role.ADMIN), organization=world.other_org,
+    return services.create_article(actor=acting(member(world.other_org, Role.ADMIN)), organization=world.other_org,
                                    title="Globex secret article", body="Secret.", publish=True)
 
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from factories import CustomerFactory, TicketFactory, member
+from factories import SYSTEM, CustomerFactory, TicketFactory, acting, member
 
-from lumiodesk.exceptions import InvalidInput, PermissionDenied, TransitionNotAllowed
+from lumiodesk.exceptions import InvalidInput, NotPermitted, TransitionNotAllowed
 from lumiodesk.models import AuditLog, Organization, Role
 from tickets import services
 from tickets.models import CustomerNotification, Message, MessageKind, Status, Ticket
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _set_status(ticket, status, actor, *, ago: timedelta | None = None):
     """Move a ticket to ``status`` through the service, optionally pretending it happened ``ago``."""
-    ticket = services.change_status(ticket=ticket, status=status, actor=actor)
+    ticket = services.change_status(ticket=ticket, status=status, actor=acting(actor))
     if ago is not None:
         Ticket.objects.filter(pk=ticket.pk).update(status_changed_at=timezone.now() - ago)
     ticket.refresh_from_db()
@@ -65,32 +65,36 @@ def test_ticket_numbers_are_sequential_per_organization(world):
 def test_empty_subject_is_rejected_and_nothing_is_written(world, subject):
     before = Ticket.objects.count()
     with pytest.raises(InvalidInput):
-        services.create_ticket(organization=world.org, customer=world.customer, subject=subject, body="Bonjour")
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject=subject,
+                               body="Bonjour")
     assert Ticket.objects.count() == before
     assert Organization.objects.get(pk=world.org.pk).last_ticket_number == 1
 
 
 def test_empty_description_is_rejected(world):
     with pytest.raises(InvalidInput):
-        services.create_ticket(organization=world.org, customer=world.customer, subject="Sujet", body="  ")
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Sujet",
+                               body="  ")
 
 
 @pytest.mark.parametrize("field, value", [("priority", "critical"), ("channel", "pigeon")])
 def test_unknown_priority_or_channel_is_rejected(world, field, value):
     with pytest.raises(InvalidInput):
-        services.create_ticket(organization=world.org, customer=world.customer, subject="S", body="B", **{field: value})
+        services.create_ticket(organization=world.org, customer=world.customer, subject="S", body="B", actor=SYSTEM,
+                               **{field: value})
 
 
 def test_a_customer_of_another_organization_is_rejected(world):
     with pytest.raises(InvalidInput):
-        services.create_ticket(organization=world.org, customer=world.other_ticket.customer, subject="S", body="B")
+        services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.other_ticket.customer,
+                               subject="S", body="B")
 
 
 @pytest.mark.parametrize("who", ["viewer", "outsider"])
 def test_only_agents_of_the_organization_create_tickets_by_hand(world, who):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotPermitted):
         services.create_ticket(
-            organization=world.org, customer=world.customer, subject="S", body="B", actor=getattr(world, who)
+            organization=world.org, customer=world.customer, subject="S", body="B", actor=acting(getattr(world, who))
         )
 
 
@@ -99,7 +103,7 @@ def test_only_agents_of_the_organization_create_tickets_by_hand(world, who):
 
 def test_first_public_reply_opens_a_new_ticket_and_sets_first_response(world):
     message = services.add_message(
-        ticket=world.ticket, kind=MessageKind.REPLY, body="Bonjour Claire", author_user=world.agent
+        ticket=world.ticket, kind=MessageKind.REPLY, body="Bonjour Claire", actor=acting(world.agent)
     )
     ticket = Ticket.objects.get(pk=world.ticket.pk)
     assert ticket.status == Status.OPEN
@@ -108,13 +112,13 @@ def test_first_public_reply_opens_a_new_ticket_and_sets_first_response(world):
 
 
 def test_second_reply_keeps_the_first_response_time(world):
-    first = services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Un", author_user=world.agent)
-    services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Deux", author_user=world.admin)
+    first = services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Un", actor=acting(world.agent))
+    services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Deux", actor=acting(world.admin))
     assert Ticket.objects.get(pk=world.ticket.pk).first_response_at == first.created_at
 
 
 def test_internal_note_neither_opens_nor_counts_as_first_response(world):
-    services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, body="À vérifier", author_user=world.agent)
+    services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, body="À vérifier", actor=acting(world.agent))
     ticket = Ticket.objects.get(pk=world.ticket.pk)
     assert ticket.status == Status.NEW
     assert ticket.first_response_at is None
@@ -125,7 +129,7 @@ def test_reply_then_status_in_one_step(world):
         ticket=world.ticket,
         kind=MessageKind.REPLY,
         body="Pouvez-vous préciser ?",
-        author_user=world.agent,
+        actor=acting(world.agent),
         then_status=Status.WAITING_CUSTOMER,
     )
     ticket = Ticket.objects.get(pk=world.ticket.pk)
@@ -158,20 +162,20 @@ def test_customer_reply_does_not_move_other_statuses(world, status):
 def test_empty_message_is_rejected(world):
     before = _state(world.ticket)
     with pytest.raises(InvalidInput):
-        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body=" \n ", author_user=world.agent)
+        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body=" \n ", actor=acting(world.agent))
     assert _state(world.ticket) == before
 
 
 def test_unknown_message_kind_is_rejected(world):
     with pytest.raises(InvalidInput):
-        services.add_message(ticket=world.ticket, kind="shout", body="Hé", author_user=world.agent)
+        services.add_message(ticket=world.ticket, kind="shout", body="Hé", actor=acting(world.agent))
 
 
 @pytest.mark.parametrize("who", ["viewer", "outsider"])
 def test_viewer_and_outsider_cannot_reply(world, who):
     before = _state(world.ticket)
-    with pytest.raises(PermissionDenied):
-        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Non", author_user=getattr(world, who))
+    with pytest.raises(NotPermitted):
+        services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, body="Non", actor=acting(getattr(world, who)))
     assert _state(world.ticket) == before
 
 
@@ -189,7 +193,7 @@ def test_html_bodies_are_sanitized(world):
 
 def test_plain_text_bodies_are_escaped(world):
     message = services.add_message(
-        ticket=world.ticket, kind=MessageKind.REPLY, body="<b>gras</b>", author_user=world.agent
+        ticket=world.ticket, kind=MessageKind.REPLY, body="<b>gras</b>", actor=acting(world.agent)
     )
     assert "&lt;b&gt;" in message.body_html
 
@@ -212,7 +216,7 @@ def test_forbidden_transition_raises_and_changes_nothing(world, start, target):
     ticket = _set_status(world.ticket, start, world.agent)
     before = _state(ticket)
     with pytest.raises(TransitionNotAllowed):
-        services.change_status(ticket=ticket, status=target, actor=world.agent)
+        services.change_status(ticket=ticket, status=target, actor=acting(world.agent))
     assert _state(ticket) == before
 
 
@@ -221,7 +225,8 @@ def test_forbidden_then_status_rolls_the_reply_back(world, queued_emails, django
     before = _state(ticket)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(TransitionNotAllowed):
         services.add_message(
-            ticket=ticket, kind=MessageKind.REPLY, body="Réponse", author_user=world.agent, then_status=Status.RESOLVED
+            ticket=ticket, kind=MessageKind.REPLY, body="Réponse", actor=acting(world.agent),
+            then_status=Status.RESOLVED,
         )
     assert _state(ticket) == before
     assert queued_emails == []
@@ -231,7 +236,7 @@ def test_forbidden_then_status_rolls_the_reply_back(world, queued_emails, django
 def test_unknown_status_raises_invalid_input(world, status):
     before = _state(world.ticket)
     with pytest.raises(InvalidInput):
-        services.change_status(ticket=world.ticket, status=status, actor=world.agent)
+        services.change_status(ticket=world.ticket, status=status, actor=acting(world.agent))
     assert _state(world.ticket) == before
 
 
@@ -239,46 +244,46 @@ def test_unknown_status_raises_invalid_input(world, status):
 def test_unknown_priority_raises_invalid_input(world, priority):
     before = _state(world.ticket)
     with pytest.raises(InvalidInput):
-        services.set_priority(ticket=world.ticket, priority=priority, actor=world.agent)
+        services.set_priority(ticket=world.ticket, priority=priority, actor=acting(world.agent))
     assert _state(world.ticket) == before
 
 
 def test_urgent_priority_is_flagged(world):
-    ticket = services.set_priority(ticket=world.ticket, priority="urgent", actor=world.agent)
+    ticket = services.set_priority(ticket=world.ticket, priority="urgent", actor=acting(world.agent))
     assert ticket.is_urgent is True
     assert Ticket.objects.get(pk=ticket.pk).is_urgent is True
-    ticket = services.set_priority(ticket=ticket, priority="low", actor=world.agent)
+    ticket = services.set_priority(ticket=ticket, priority="low", actor=acting(world.agent))
     assert ticket.is_urgent is False
 
 
 @pytest.mark.parametrize("who", ["viewer", "outsider"])
 def test_viewer_and_outsider_cannot_change_status_or_priority(world, who):
     before = _state(world.ticket)
-    with pytest.raises(PermissionDenied):
-        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=getattr(world, who))
-    with pytest.raises(PermissionDenied):
-        services.set_priority(ticket=world.ticket, priority="high", actor=getattr(world, who))
+    with pytest.raises(NotPermitted):
+        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=acting(getattr(world, who)))
+    with pytest.raises(NotPermitted):
+        services.set_priority(ticket=world.ticket, priority="high", actor=acting(getattr(world, who)))
     assert _state(world.ticket) == before
 
 
 def test_resolve_and_close_stamp_times_and_reopen_clears_them(world):
     ticket = _set_status(world.ticket, Status.RESOLVED, world.agent)
     assert ticket.resolved_at is not None and ticket.closed_at is None
-    ticket = services.change_status(ticket=ticket, status=Status.CLOSED, actor=world.agent)
+    ticket = services.change_status(ticket=ticket, status=Status.CLOSED, actor=acting(world.agent))
     assert ticket.closed_at is not None and ticket.resolved_at is not None
-    ticket = services.change_status(ticket=ticket, status=Status.OPEN, actor=world.agent)
+    ticket = services.change_status(ticket=ticket, status=Status.OPEN, actor=acting(world.agent))
     assert ticket.resolved_at is None and ticket.closed_at is None
 
 
 def test_same_status_is_a_no_op(world):
     ticket = _set_status(world.ticket, Status.OPEN, world.agent)
     before = _state(ticket)
-    services.change_status(ticket=ticket, status=Status.OPEN, actor=world.agent)
+    services.change_status(ticket=ticket, status=Status.OPEN, actor=acting(world.agent))
     assert _state(ticket) == before
 
 
 def test_status_change_is_audited(world):
-    services.change_status(ticket=world.ticket, status=Status.WAITING_INTERNAL, actor=world.manager)
+    services.change_status(ticket=world.ticket, status=Status.WAITING_INTERNAL, actor=acting(world.manager))
     entry = AuditLog.objects.get(target_id=world.ticket.pk, action="ticket.status")
     assert entry.actor == world.manager
     assert entry.organization == world.org
@@ -289,31 +294,32 @@ def test_status_change_is_audited(world):
 
 
 def test_assign_to_a_team_member(world):
-    ticket = services.assign(ticket=world.ticket, assignee=world.manager, actor=world.agent)
+    ticket = services.assign(ticket=world.ticket, assignee=world.manager, actor=acting(world.agent))
     assert Ticket.objects.get(pk=ticket.pk).assignee == world.manager
-    ticket = services.assign(ticket=ticket, assignee=None, actor=world.agent)
+    ticket = services.assign(ticket=ticket, assignee=None, actor=acting(world.agent))
     assert Ticket.objects.get(pk=ticket.pk).assignee is None
 
 
 @pytest.mark.parametrize("who", ["viewer", "outsider"])
 def test_cannot_assign_to_a_viewer_or_an_outsider(world, who):
-    with pytest.raises(PermissionDenied):
-        services.assign(ticket=world.ticket, assignee=getattr(world, who), actor=world.agent)
+    with pytest.raises(NotPermitted):
+        services.assign(ticket=world.ticket, assignee=getattr(world, who), actor=acting(world.agent))
     assert Ticket.objects.get(pk=world.ticket.pk).assignee is None
 
 
 def test_tags_are_normalized_and_scoped_to_the_organization(world):
-    services.set_tags(ticket=world.ticket, names=["Facturation", " facturation ", "VIP  client", ""], actor=world.agent)
+    services.set_tags(ticket=world.ticket, names=["Facturation", " facturation ", "VIP  client", ""],
+                      actor=acting(world.agent))
     assert sorted(t.name for t in world.ticket.tags.all()) == ["facturation", "vip client"]
-    services.set_tags(ticket=world.other_ticket, names=["facturation"], actor=world.outsider)
+    services.set_tags(ticket=world.other_ticket, names=["facturation"], actor=acting(world.outsider))
     assert world.other_ticket.tags.get().organization_id == world.other_org.pk
-    services.set_tags(ticket=world.ticket, names=["vip client"], actor=world.agent)
+    services.set_tags(ticket=world.ticket, names=["vip client"], actor=acting(world.agent))
     assert [t.name for t in world.ticket.tags.all()] == ["vip client"]
 
 
 def test_tag_too_long_is_rejected(world):
     with pytest.raises(InvalidInput):
-        services.set_tags(ticket=world.ticket, names=["x" * 51], actor=world.agent)
+        services.set_tags(ticket=world.ticket, names=["x" * 51], actor=acting(world.agent))
 
 
 # --- the timed lifecycle -------------------------------------------------------------------------------
@@ -416,7 +422,7 @@ def test_customer_reply_stops_the_follow_ups_and_a_new_wait_starts_over(world):
     ticket.refresh_from_db()
     assert ticket.status == Status.OPEN
     assert services.run_lifecycle(now=start + timedelta(days=8))["closed_no_reply"] == 0
-    ticket = services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=world.agent)
+    ticket = services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=acting(world.agent))
     ticket.refresh_from_db()
     assert ticket.followups_sent == 0
 
@@ -457,8 +463,8 @@ def test_followup_text_uses_the_email_when_the_customer_has_no_first_name(world)
 def test_inactive_member_cannot_work_tickets(world):
     user = member(world.org, Role.AGENT)
     user.memberships.update(is_active=False)
-    with pytest.raises(PermissionDenied):
-        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=user)
+    with pytest.raises(NotPermitted):
+        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=acting(user))
 
 
 def test_a_stale_organization_save_does_not_reuse_ticket_numbers(world):

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from factories import CustomerFactory, TicketFactory
+from factories import CustomerFactory, TicketFactory, acting
 
 from tickets import services
 from tickets.models import CustomerNotification, MessageKind, NotificationKind, Status
@@ -21,7 +21,7 @@ def _notifications(ticket):
 def test_agent_reply_notifies_the_customer_after_commit(world, queued_emails, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         message = services.add_message(
-            ticket=world.ticket, kind=MessageKind.REPLY, body="Nous regardons.", author_user=world.agent
+            ticket=world.ticket, kind=MessageKind.REPLY, body="Nous regardons.", actor=acting(world.agent)
         )
         assert queued_emails == [], "the email must not be queued before the transaction commits"
     [notification] = _notifications(world.ticket)
@@ -38,7 +38,7 @@ def test_agent_reply_notifies_the_customer_after_commit(world, queued_emails, dj
 
 def test_new_to_open_is_never_notified(world, queued_emails, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=world.agent)
+        services.change_status(ticket=world.ticket, status=Status.OPEN, actor=acting(world.agent))
     assert _notifications(world.ticket) == []
     assert queued_emails == []
 
@@ -46,7 +46,7 @@ def test_new_to_open_is_never_notified(world, queued_emails, django_capture_on_c
 def test_internal_note_is_never_notified(world, queued_emails, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(
-            ticket=world.ticket, kind=MessageKind.NOTE, body="Client difficile", author_user=world.agent
+            ticket=world.ticket, kind=MessageKind.NOTE, body="Client difficile", actor=acting(world.agent)
         )
     assert _notifications(world.ticket) == []
     assert queued_emails == []
@@ -88,7 +88,7 @@ def test_status_notifications_use_the_support_guide_wording(
     world, queued_emails, django_capture_on_commit_callbacks, status, kind, level, title, body
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=world.ticket, status=status, actor=world.agent)
+        services.change_status(ticket=world.ticket, status=status, actor=acting(world.agent))
     [notification] = _notifications(world.ticket)
     assert (notification.kind, notification.level, notification.title, notification.body) == (kind, level, title, body)
     assert notification.message is None
@@ -97,7 +97,7 @@ def test_status_notifications_use_the_support_guide_wording(
 
 @pytest.mark.parametrize("status", [Status.OPEN, Status.WAITING_INTERNAL])
 def test_internal_statuses_are_not_notified(world, status):
-    services.change_status(ticket=world.ticket, status=status, actor=world.agent)
+    services.change_status(ticket=world.ticket, status=status, actor=acting(world.agent))
     assert _notifications(world.ticket) == []
 
 
@@ -111,7 +111,7 @@ def test_notification_follows_the_customers_preference(
     customer = CustomerFactory(organization=world.org, notification_preference=preference)
     ticket = TicketFactory(organization=world.org, customer=customer)
     with django_capture_on_commit_callbacks(execute=True):
-        services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+        services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     [notification] = _notifications(ticket)
     assert (notification.web, notification.email) == (web, email)
     assert queued_emails == ([notification.pk] if email else [])
@@ -122,7 +122,8 @@ def test_preference_none_records_nothing(world, queued_emails, django_capture_on
     ticket = TicketFactory(organization=world.org, customer=customer)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(
-            ticket=ticket, kind=MessageKind.REPLY, body="Bonjour", author_user=world.agent, then_status=Status.RESOLVED
+            ticket=ticket, kind=MessageKind.REPLY, body="Bonjour", actor=acting(world.agent),
+            then_status=Status.RESOLVED,
         )
     assert _notifications(ticket) == []
     assert queued_emails == []
@@ -135,7 +136,7 @@ def test_imported_tickets_notify_nobody(world, queued_emails, django_capture_on_
             ticket=ticket,
             kind=MessageKind.REPLY,
             body="Historique",
-            author_user=world.agent,
+            actor=acting(world.agent),
             then_status=Status.RESOLVED,
         )
     assert _notifications(ticket) == []
@@ -150,7 +151,7 @@ def test_reply_and_resolve_is_one_email_and_two_web_notifications(
             ticket=world.ticket,
             kind=MessageKind.REPLY,
             body="C'est corrigé.",
-            author_user=world.agent,
+            actor=acting(world.agent),
             then_status=Status.RESOLVED,
         )
     reply_n, resolved_n = _notifications(world.ticket)
@@ -169,7 +170,7 @@ def test_note_then_status_still_emails_the_status(world, queued_emails, django_c
             ticket=world.ticket,
             kind=MessageKind.NOTE,
             body="On attend le client",
-            author_user=world.agent,
+            actor=acting(world.agent),
             then_status=Status.WAITING_CUSTOMER,
         )
     [notification] = _notifications(world.ticket)
@@ -184,7 +185,7 @@ def test_email_only_customer_gets_one_notification_for_reply_and_resolve(
     ticket = TicketFactory(organization=world.org, customer=customer)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_message(
-            ticket=ticket, kind=MessageKind.REPLY, body="Réglé", author_user=world.agent, then_status=Status.RESOLVED
+            ticket=ticket, kind=MessageKind.REPLY, body="Réglé", actor=acting(world.agent), then_status=Status.RESOLVED
         )
     [notification] = _notifications(ticket)
     assert notification.kind == "agent_reply"
@@ -192,14 +193,14 @@ def test_email_only_customer_gets_one_notification_for_reply_and_resolve(
 
 
 def test_a_refused_action_queues_no_email(world, queued_emails, django_capture_on_commit_callbacks):
-    services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=world.agent)
+    services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=acting(world.agent))
     queued_emails.clear()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
         services.add_message(
             ticket=world.ticket,
             kind=MessageKind.REPLY,
             body="x",
-            author_user=world.agent,
+            actor=acting(world.agent),
             then_status="waiting_customer",
         )
     assert queued_emails == []
@@ -211,9 +212,9 @@ def test_a_refused_action_queues_no_email(world, queued_emails, django_capture_o
 
 def test_email_task_sends_once_and_marks_the_notification(world):
     services.add_message(
-        ticket=world.ticket, kind=MessageKind.REPLY, body="Voici la marche à suivre.", author_user=world.agent
+        ticket=world.ticket, kind=MessageKind.REPLY, body="Voici la marche à suivre.", actor=acting(world.agent)
     )
-    services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=world.agent)
+    services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     reply_n, resolved_n = _notifications(world.ticket)
 
     assert send_customer_notification_email(resolved_n.pk) is True
@@ -244,7 +245,7 @@ def test_email_task_sends_once_and_marks_the_notification(world):
 def test_email_task_skips_web_only_and_unknown_notifications(world):
     customer = CustomerFactory(organization=world.org, notification_preference="web_only")
     ticket = TicketFactory(organization=world.org, customer=customer)
-    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     [notification] = _notifications(ticket)
     assert send_customer_notification_email(notification.pk) is False
     assert send_customer_notification_email(10**9) is False
@@ -254,7 +255,7 @@ def test_email_task_skips_web_only_and_unknown_notifications(world):
 def test_email_escapes_the_customers_subject_in_html(world):
     customer = CustomerFactory(organization=world.org, first_name="<b>Zoé</b>")
     ticket = TicketFactory(organization=world.org, customer=customer, subject="<script>alert(1)</script>")
-    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     [notification] = _notifications(ticket)
     send_customer_notification_email(notification.pk)
     html = mail.outbox[0].alternatives[0][0]
@@ -265,7 +266,7 @@ def test_email_escapes_the_customers_subject_in_html(world):
 def test_follow_up_and_no_reply_close_emails_carry_the_explanation(
     world, queued_emails, django_capture_on_commit_callbacks
 ):
-    ticket = services.change_status(ticket=world.ticket, status=Status.WAITING_CUSTOMER, actor=world.agent)
+    ticket = services.change_status(ticket=world.ticket, status=Status.WAITING_CUSTOMER, actor=acting(world.agent))
     start = ticket.status_changed_at
     queued_emails.clear()
     with django_capture_on_commit_callbacks(execute=True):

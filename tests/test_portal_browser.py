@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.core import mail
+from factories import acting
 from portal_helpers import sign_in_link_from
 
 from tickets import emails
@@ -67,10 +68,10 @@ def test_contact_form_portal_reply_and_rating(live_server, page, world, screensh
     assert any(f"[#{ticket.number}]" in m.subject for m in mail.outbox)  # the acknowledgement
 
     # The team answers, with an internal note the customer must never see.
-    ticket_services.assign(ticket=ticket, assignee=world.agent, actor=world.manager)
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.NOTE, author_user=world.agent,
+    ticket_services.assign(ticket=ticket, assignee=world.agent, actor=acting(world.manager))
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.NOTE, actor=acting(world.agent),
                                 body="NOTE INTERNE : bug connu, voir l'équipe technique.")
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, author_user=world.agent,
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, actor=acting(world.agent),
                                 body="Bonjour Claire,\n\nPouvez-vous nous envoyer une capture de vos filtres ?"
                                      "\n\nAgathe",
                                 then_status=Status.WAITING_CUSTOMER)
@@ -112,7 +113,7 @@ def test_contact_form_portal_reply_and_rating(live_server, page, world, screensh
     assert "Voici la capture de mes filtres." in page.inner_text("main")
 
     # 6. Resolved: the portal asks for a rating; notifications list and badge.
-    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, author_user=world.agent,
+    ticket_services.add_message(ticket=ticket, kind=MessageKind.REPLY, actor=acting(world.agent),
                                 body="C'est corrigé : l'export contient de nouveau vos lignes.",
                                 then_status=Status.RESOLVED)
     page.goto(f"{base}/portal/acme/notifications/")
@@ -136,9 +137,9 @@ def test_contact_form_portal_reply_and_rating(live_server, page, world, screensh
     rate_link = re.search(r"https?://\S+/portal/acme/rate/\S+/", resolved_mail.body)
     assert rate_link is None  # already rated: the email no longer asks
     other = world.ticket
-    ticket_services.assign(ticket=other, assignee=world.agent, actor=world.manager)
+    ticket_services.assign(ticket=other, assignee=world.agent, actor=acting(world.manager))
     queued_emails.clear()
-    ticket_services.change_status(ticket=other, status=Status.RESOLVED, actor=world.agent)
+    ticket_services.change_status(ticket=other, status=Status.RESOLVED, actor=acting(world.agent))
     emails.send_notification_email(queued_emails[-1])
     rate_link = re.search(r"https?://\S+/portal/acme/rate/\S+/", mail.outbox[-1].body).group(0)
     fresh = page.context.browser.new_context(locale="fr-FR", viewport=PHONE)

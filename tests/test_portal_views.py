@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from factories import CustomerFactory, TicketFactory, bulk_tickets, upload
+from factories import CustomerFactory, TicketFactory, acting, bulk_tickets, upload
 from portal_helpers import patch_portal_tasks, sign_in_as, unique_ip
 
 from crm.models import NotificationPreference
@@ -44,7 +44,7 @@ def ticket_url(world, number=None, name="portal:ticket", org=None):
 
 
 def test_list_shows_only_my_tickets_in_customer_words(client, world, neighbour):
-    ticket_services.change_status(ticket=world.ticket, status=Status.WAITING_INTERNAL, actor=world.agent)
+    ticket_services.change_status(ticket=world.ticket, status=Status.WAITING_INTERNAL, actor=acting(world.agent))
     sign_in_as(client, world.customer)
     html = client.get(reverse("portal:tickets", args=[world.org.slug])).content.decode()
     assert "Facture en double" in html
@@ -58,9 +58,9 @@ def test_list_sorted_by_latest_activity_the_customer_can_see(client, world, cloc
     clock.advance(hours=1)
     newer = TicketFactory(organization=world.org, customer=world.customer, subject="Plus récent")
     clock.advance(hours=1)
-    ticket_services.add_message(ticket=older, kind=MessageKind.REPLY, body="Voici", author_user=world.agent)
+    ticket_services.add_message(ticket=older, kind=MessageKind.REPLY, body="Voici", actor=acting(world.agent))
     clock.advance(hours=1)
-    ticket_services.add_message(ticket=newer, kind=MessageKind.NOTE, body="Note", author_user=world.agent)
+    ticket_services.add_message(ticket=newer, kind=MessageKind.NOTE, body="Note", actor=acting(world.agent))
     sign_in_as(client, world.customer)
     html = client.get(reverse("portal:tickets", args=[world.org.slug])).content.decode()
     # The reply on the older ticket is newer activity than the other's creation; an internal note is not.
@@ -163,9 +163,9 @@ def test_ticket_page_query_count_does_not_grow(client, world, settings, tmp_path
 
 
 def test_ticket_page_shows_public_messages_never_internal_notes(client, world):
-    ticket_services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, author_user=world.agent,
+    ticket_services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, actor=acting(world.agent),
                                 body="NOTE-INTERNE-SECRETE le client est pénible")
-    ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, author_user=world.agent,
+    ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, actor=acting(world.agent),
                                 body="Nous avons annulé la facture en double.")
     sign_in_as(client, world.customer)
     response = client.get(ticket_url(world))
@@ -178,7 +178,7 @@ def test_ticket_page_shows_public_messages_never_internal_notes(client, world):
 
 
 def test_notes_with_attachments_stay_hidden_and_their_files_404(client, world):
-    note = ticket_services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, author_user=world.agent,
+    note = ticket_services.add_message(ticket=world.ticket, kind=MessageKind.NOTE, actor=acting(world.agent),
                                        body="interne", attachments=[upload("interne.pdf", b"%PDF-1.4 x")])
     att = Attachment.objects.get(message=note)
     sign_in_as(client, world.customer)
@@ -214,7 +214,7 @@ def test_number_of_another_organization_is_404(client, world):
 
 
 def test_my_attachment_downloads_only_for_me(client, world, neighbour):
-    reply = ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, author_user=world.agent,
+    reply = ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, actor=acting(world.agent),
                                         body="Voici la facture", attachments=[upload("facture.pdf", b"%PDF-1.4 ok")])
     att = Attachment.objects.get(message=reply)
     url = reverse("portal:attachment", args=[world.org.slug, world.ticket.number, att.token])
@@ -235,7 +235,7 @@ def test_my_attachment_downloads_only_for_me(client, world, neighbour):
 
 
 def test_reply_with_attachment_reopens_a_ticket_waiting_on_me(client, world, queued_emails):
-    ticket_services.change_status(ticket=world.ticket, status=Status.WAITING_CUSTOMER, actor=world.agent)
+    ticket_services.change_status(ticket=world.ticket, status=Status.WAITING_CUSTOMER, actor=acting(world.agent))
     sign_in_as(client, world.customer)
     response = client.post(reverse("portal:reply", args=[world.org.slug, world.ticket.number]),
                            {"body": "Voici la capture demandée.", "attachments": [upload("capture.png", PNG)]})
@@ -252,7 +252,7 @@ def test_reply_with_attachment_reopens_a_ticket_waiting_on_me(client, world, que
 
 @pytest.mark.parametrize("status", [Status.RESOLVED, Status.CLOSED])
 def test_reply_reopens_resolved_and_closed(client, world, status):
-    ticket_services.change_status(ticket=world.ticket, status=status, actor=world.agent)
+    ticket_services.change_status(ticket=world.ticket, status=status, actor=acting(world.agent))
     sign_in_as(client, world.customer)
     client.post(reverse("portal:reply", args=[world.org.slug, world.ticket.number]), {"body": "Toujours cassé"})
     world.ticket.refresh_from_db()
@@ -289,9 +289,9 @@ def test_get_on_reply_is_not_allowed(client, world):
 
 
 def test_web_notifications_with_the_titles_of_the_guide_badge_and_mark_read(client, world):
-    ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, author_user=world.agent, body="R")
+    ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, actor=acting(world.agent), body="R")
     for status in (Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED):
-        ticket_services.change_status(ticket=world.ticket, status=status, actor=world.agent)
+        ticket_services.change_status(ticket=world.ticket, status=status, actor=acting(world.agent))
     sign_in_as(client, world.customer)
     url = reverse("portal:notifications", args=[world.org.slug])
     html = client.get(url).content.decode()
@@ -326,7 +326,7 @@ def test_web_notifications_with_the_titles_of_the_guide_badge_and_mark_read(clie
 def test_email_only_notifications_are_not_in_the_web_list(client, world):
     world.customer.notification_preference = NotificationPreference.EMAIL_ONLY
     world.customer.save()
-    ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=world.agent)
+    ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     sign_in_as(client, world.customer)
     html = client.get(reverse("portal:notifications", args=[world.org.slug])).content.decode()
     assert "Ticket de support : Résolu" not in html
@@ -334,7 +334,7 @@ def test_email_only_notifications_are_not_in_the_web_list(client, world):
 
 
 def test_someone_elses_notification_is_404(client, world, neighbour):
-    ticket_services.change_status(ticket=neighbour[1], status=Status.RESOLVED, actor=world.agent)
+    ticket_services.change_status(ticket=neighbour[1], status=Status.RESOLVED, actor=acting(world.agent))
     theirs = CustomerNotification.objects.get(customer=neighbour[0])
     sign_in_as(client, world.customer)
     assert client.get(reverse("portal:notification", args=[world.org.slug, theirs.pk])).status_code == 404
@@ -367,5 +367,5 @@ def test_unknown_preference_is_refused(client, world):
 def test_preference_then_drives_the_next_notification(client, world):
     sign_in_as(client, world.customer)
     client.post(reverse("portal:preferences", args=[world.org.slug]), {"notification_preference": "none"})
-    ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=world.agent)
+    ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     assert not CustomerNotification.objects.filter(customer=world.customer).exists()

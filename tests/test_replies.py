@@ -1,9 +1,9 @@
 """Reply templates (placeholders of the support guide) and shared views."""
 
 import pytest
-from factories import CustomerFactory, TicketFactory, member
+from factories import CustomerFactory, TicketFactory, acting, member
 
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AuditLog, Role
 from tickets import services
 from tickets.models import ReplyTemplate, SavedView
@@ -46,7 +46,7 @@ def test_a_customer_cannot_inject_placeholders_through_the_subject(world):
 @pytest.mark.parametrize("who", ["admin", "manager"])
 def test_managers_save_templates(world, who):
     template = services.save_reply_template(
-        organization=world.org, name=" Remerciement ", body="Merci {prenom_client} !", actor=getattr(world, who)
+        organization=world.org, name=" Remerciement ", body="Merci {prenom_client} !", actor=acting(getattr(world, who))
     )
     assert (template.name, template.body, template.organization) == (
         "Remerciement",
@@ -55,7 +55,8 @@ def test_managers_save_templates(world, who):
     )
     assert AuditLog.objects.filter(action="template.saved", target_id=template.pk).exists()
     services.save_reply_template(
-        organization=world.org, name="Remerciement", body="Merci beaucoup", actor=world.manager, template=template
+        organization=world.org, name="Remerciement", body="Merci beaucoup", actor=acting(world.manager),
+        template=template,
     )
     template.refresh_from_db()
     assert template.body == "Merci beaucoup"
@@ -63,25 +64,26 @@ def test_managers_save_templates(world, who):
 
 @pytest.mark.parametrize("who", ["agent", "viewer", "outsider"])
 def test_others_cannot_save_or_delete_templates(world, who):
-    with pytest.raises(PermissionDenied):
-        services.save_reply_template(organization=world.org, name="X", body="Y", actor=getattr(world, who))
-    template = services.save_reply_template(organization=world.org, name="X", body="Y", actor=world.admin)
-    with pytest.raises(PermissionDenied):
-        services.delete_reply_template(template=template, actor=getattr(world, who))
+    with pytest.raises(NotPermitted):
+        services.save_reply_template(organization=world.org, name="X", body="Y", actor=acting(getattr(world, who)))
+    template = services.save_reply_template(organization=world.org, name="X", body="Y", actor=acting(world.admin))
+    with pytest.raises(NotPermitted):
+        services.delete_reply_template(template=template, actor=acting(getattr(world, who)))
     assert ReplyTemplate.objects.filter(pk=template.pk).exists()
 
 
 @pytest.mark.parametrize("name, body", [("", "texte"), ("nom", ""), ("  ", "  ")])
 def test_template_needs_a_name_and_a_body(world, name, body):
     with pytest.raises(InvalidInput):
-        services.save_reply_template(organization=world.org, name=name, body=body, actor=world.admin)
+        services.save_reply_template(organization=world.org, name=name, body=body, actor=acting(world.admin))
 
 
 def test_template_names_are_unique_per_organization_whatever_the_case(world):
-    services.save_reply_template(organization=world.org, name="Relance", body="A", actor=world.admin)
+    services.save_reply_template(organization=world.org, name="Relance", body="A", actor=acting(world.admin))
     with pytest.raises(InvalidInput):
-        services.save_reply_template(organization=world.org, name="RELANCE", body="B", actor=world.admin)
-    services.save_reply_template(organization=world.other_org, name="Relance", body="C", actor=_admin_of_other(world))
+        services.save_reply_template(organization=world.org, name="RELANCE", body="B", actor=acting(world.admin))
+    services.save_reply_template(organization=world.other_org, name="Relance", body="C",
+                                 actor=acting(_admin_of_other(world)))
 
 
 def _admin_of_other(world):
@@ -89,9 +91,9 @@ def _admin_of_other(world):
 
 
 def test_delete_template(world):
-    template = services.save_reply_template(organization=world.org, name="X", body="Y", actor=world.admin)
+    template = services.save_reply_template(organization=world.org, name="X", body="Y", actor=acting(world.admin))
     pk = template.pk
-    services.delete_reply_template(template=template, actor=world.manager)
+    services.delete_reply_template(template=template, actor=acting(world.manager))
     assert not ReplyTemplate.objects.filter(pk=pk).exists()
     assert AuditLog.objects.filter(action="template.deleted", target_id=pk, actor=world.manager).exists()
 
@@ -103,28 +105,28 @@ def test_manager_saves_a_view_with_known_filters_only(world):
     view = services.save_view(
         organization=world.org,
         name="Urgences",
-        actor=world.manager,
+        actor=acting(world.manager),
         filters={"status": "open", "priority": "urgent", "q": "", "evil": "x"},
     )
     assert view.filters == {"status": "open", "priority": "urgent"}
     assert view.position == 0
-    second = services.save_view(organization=world.org, name="Autre", filters={}, actor=world.admin)
+    second = services.save_view(organization=world.org, name="Autre", filters={}, actor=acting(world.admin))
     assert second.position == 1
 
 
 @pytest.mark.parametrize("who", ["agent", "viewer", "outsider"])
 def test_only_managers_save_and_delete_views(world, who):
-    with pytest.raises(PermissionDenied):
-        services.save_view(organization=world.org, name="X", filters={}, actor=getattr(world, who))
-    view = services.save_view(organization=world.org, name="X", filters={}, actor=world.admin)
-    with pytest.raises(PermissionDenied):
-        services.delete_view(view=view, actor=getattr(world, who))
+    with pytest.raises(NotPermitted):
+        services.save_view(organization=world.org, name="X", filters={}, actor=acting(getattr(world, who)))
+    view = services.save_view(organization=world.org, name="X", filters={}, actor=acting(world.admin))
+    with pytest.raises(NotPermitted):
+        services.delete_view(view=view, actor=acting(getattr(world, who)))
     assert SavedView.objects.filter(pk=view.pk).exists()
 
 
 def test_view_names_are_required_and_unique(world):
     with pytest.raises(InvalidInput):
-        services.save_view(organization=world.org, name="  ", filters={}, actor=world.admin)
-    services.save_view(organization=world.org, name="Mes tickets", filters={}, actor=world.admin)
+        services.save_view(organization=world.org, name="  ", filters={}, actor=acting(world.admin))
+    services.save_view(organization=world.org, name="Mes tickets", filters={}, actor=acting(world.admin))
     with pytest.raises(InvalidInput):
-        services.save_view(organization=world.org, name="mes TICKETS", filters={}, actor=world.admin)
+        services.save_view(organization=world.org, name="mes TICKETS", filters={}, actor=acting(world.admin))

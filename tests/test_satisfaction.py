@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from factories import TicketFactory
+from factories import TicketFactory, acting
 from portal_helpers import patch_portal_tasks, sign_in_as, unique_ip
 
 from crm.models import SatisfactionRating
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AuditLog
 from sla import reports
 from tickets import emails
@@ -38,9 +38,9 @@ def committed(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def resolved(world, committed):
-    ticket_services.assign(ticket=world.ticket, assignee=world.agent, actor=world.manager)
+    ticket_services.assign(ticket=world.ticket, assignee=world.agent, actor=acting(world.manager))
     with committed():
-        ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=world.agent)
+        ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     world.ticket.refresh_from_db()
     return world.ticket
 
@@ -78,13 +78,13 @@ def test_the_database_refuses_a_score_out_of_range(world, resolved):
 @pytest.mark.parametrize("status", [Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL])
 def test_not_before_resolution(world, status):
     if status != Status.NEW:
-        ticket_services.change_status(ticket=world.ticket, status=status, actor=world.agent)
+        ticket_services.change_status(ticket=world.ticket, status=status, actor=acting(world.agent))
     with pytest.raises(InvalidInput, match="une fois qu'il sera résolu"):
         satisfaction.rate_ticket(ticket=world.ticket, customer=world.customer, score=4)
 
 
 def test_closed_tickets_can_be_rated(world, resolved):
-    ticket_services.change_status(ticket=resolved, status=Status.CLOSED, actor=world.agent)
+    ticket_services.change_status(ticket=resolved, status=Status.CLOSED, actor=acting(world.agent))
     assert satisfaction.rate_ticket(ticket=resolved, customer=world.customer, score=3).score == 3
 
 
@@ -92,7 +92,7 @@ def test_only_the_tickets_customer(world, resolved):
     from factories import CustomerFactory
 
     other = CustomerFactory(organization=world.org)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotPermitted):
         satisfaction.rate_ticket(ticket=resolved, customer=other, score=1)
 
 
@@ -100,7 +100,7 @@ def test_one_rating_per_ticket_changeable_for_7_days_then_final(world, resolved,
     satisfaction.rate_ticket(ticket=resolved, customer=world.customer, score=2, comment="Lent")
     clock.advance(days=6, hours=23)
     # Reassigned meanwhile: the change is counted for the agent assigned when the customer rates.
-    ticket_services.assign(ticket=resolved, assignee=world.manager, actor=world.manager)
+    ticket_services.assign(ticket=resolved, assignee=world.manager, actor=acting(world.manager))
     rating = satisfaction.rate_ticket(ticket=resolved, customer=world.customer, score=4, comment="Finalement bien")
     assert SatisfactionRating.objects.count() == 1
     assert (rating.score, rating.comment, rating.agent_id) == (4, "Finalement bien", world.manager.pk)
@@ -120,7 +120,7 @@ def test_reopened_ticket_keeps_its_rating_but_cannot_be_rated_until_resolved_aga
     assert resolved.status == Status.OPEN
     with pytest.raises(InvalidInput):
         satisfaction.rate_ticket(ticket=resolved, customer=world.customer, score=5)
-    ticket_services.change_status(ticket=resolved, status=Status.RESOLVED, actor=world.agent)
+    ticket_services.change_status(ticket=resolved, status=Status.RESOLVED, actor=acting(world.agent))
     assert satisfaction.rate_ticket(ticket=resolved, customer=world.customer, score=5).score == 5
 
 
@@ -200,7 +200,7 @@ def test_invalid_score_on_the_link_page_says_so(client, world, resolved):
 def test_the_reply_that_resolves_carries_the_ask(world, queued_emails, mailoutbox, committed):
     """One action, one email: the reply's email (status resolved) asks; the status email is web only."""
     with committed():
-        ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, author_user=world.agent,
+        ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, actor=acting(world.agent),
                                     body="C'est réglé.", then_status=Status.RESOLVED)
     assert len(queued_emails) == 1
     mail = send_last_email(world, queued_emails, mailoutbox)
@@ -209,19 +209,19 @@ def test_the_reply_that_resolves_carries_the_ask(world, queued_emails, mailoutbo
 
 def test_no_ask_in_an_ordinary_reply_or_once_reopened_or_already_rated(world, queued_emails, mailoutbox, committed):
     with committed():
-        ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, author_user=world.agent,
+        ticket_services.add_message(ticket=world.ticket, kind=MessageKind.REPLY, actor=acting(world.agent),
                                     body="Un instant")
     assert "/rate/" not in send_last_email(world, queued_emails, mailoutbox).body
 
     with committed():
-        ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=world.agent)
+        ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     resolved_email = queued_emails[-1]
     ticket_services.add_message(ticket=world.ticket, kind=MessageKind.CUSTOMER, body="Non, toujours cassé")
     emails.send_notification_email(resolved_email)  # left after the customer reopened it
     assert "/rate/" not in mailoutbox[-1].body
 
     with committed():
-        ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=world.agent)
+        ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     world.ticket.refresh_from_db()
     satisfaction.rate_ticket(ticket=world.ticket, customer=world.customer, score=3)
     assert "/rate/" not in send_last_email(world, queued_emails, mailoutbox).body
@@ -293,13 +293,13 @@ def test_report_gives_satisfaction_per_agent_in_the_organization_time_zone(world
     clock.set(datetime(2025, 3, 10, 12, 0, tzinfo=paris))
     for ticket, agent, score in [(inside[0], world.agent, 5), (inside[1], world.agent, 3),
                                  (inside[2], world.manager, 4), (outside, world.agent, 1)]:
-        ticket_services.assign(ticket=ticket, assignee=agent, actor=world.manager)
-        ticket_services.change_status(ticket=ticket, status=Status.RESOLVED, actor=agent)
+        ticket_services.assign(ticket=ticket, assignee=agent, actor=acting(world.manager))
+        ticket_services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(agent))
         ticket.refresh_from_db()
         satisfaction.rate_ticket(ticket=ticket, customer=world.customer, score=score)
 
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 1), end=date(2025, 3, 31),
-                                     granularity="week", actor=world.manager)
+                                     granularity="week", actor=acting(world.manager))
     data = report.data["satisfaction"]
     assert data["total"] == {"count": 3, "average": 4.0, "happy_share": 66.7}
     agathe = next(r for r in data["by_agent"] if r["agent"].startswith("Agathe"))
@@ -312,7 +312,7 @@ def test_report_page_shows_the_satisfaction_table(client, world, resolved):
     satisfaction.rate_ticket(ticket=resolved, customer=world.customer, score=5)
     today = resolved.created_at.date()
     report = reports.generate_report(organization=world.org, start=today - timedelta(days=1),
-                                     end=today + timedelta(days=1), granularity="day", actor=world.manager)
+                                     end=today + timedelta(days=1), granularity="day", actor=acting(world.manager))
     client.force_login(world.manager)
     html = client.get(reverse("sla:report", args=[report.pk])).content.decode()
     assert "Satisfaction client par agent" in html and "5,00 / 5" in html
@@ -320,7 +320,7 @@ def test_report_page_shows_the_satisfaction_table(client, world, resolved):
 
 def test_old_reports_without_satisfaction_still_render(client, world):
     report = reports.generate_report(organization=world.org, start=date(2025, 1, 1), end=date(2025, 1, 2),
-                                     granularity="day", actor=world.manager)
+                                     granularity="day", actor=acting(world.manager))
     report.data.pop("satisfaction")
     report.save(update_fields=["data"])
     client.force_login(world.manager)

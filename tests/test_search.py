@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from factories import CustomerFactory, TicketFactory
+from factories import CustomerFactory, TicketFactory, acting
 
 from tickets import selectors, services
 from tickets.models import MessageKind, Status
@@ -67,7 +67,7 @@ def test_search_finds_text_added_in_a_later_message(world, tickets):
 
 def test_search_includes_internal_notes_for_agents(world, tickets):
     services.add_message(
-        ticket=world.ticket, kind=MessageKind.NOTE, body="Remboursement validé par la compta", author_user=world.agent
+        ticket=world.ticket, kind=MessageKind.NOTE, body="Remboursement validé par la compta", actor=acting(world.agent)
     )
     assert found(world, q="remboursement") == [1]
 
@@ -83,8 +83,8 @@ def test_the_other_organization_searches_its_own_tickets(world, tickets):
 
 def test_urgent_tickets_come_first_whatever_the_sort(world, tickets):
     printer, login = tickets
-    services.set_priority(ticket=printer, priority="urgent", actor=world.agent)
-    services.set_priority(ticket=world.ticket, priority="high", actor=world.agent)
+    services.set_priority(ticket=printer, priority="urgent", actor=acting(world.agent))
+    services.set_priority(ticket=world.ticket, priority="high", actor=acting(world.agent))
     assert found(world) == [2, 3, 1]
     assert found(world, sort="created") == [2, 1, 3]
     assert found(world, sort="-updated")[0] == 2
@@ -109,10 +109,10 @@ def test_urgent_tickets_come_first_whatever_the_sort(world, tickets):
 )
 def test_filters(world, tickets, params, expected):
     printer, login = tickets
-    services.change_status(ticket=login, status=Status.OPEN, actor=world.agent)
-    services.assign(ticket=login, assignee=world.agent, actor=world.agent)
-    services.set_priority(ticket=printer, priority="low", actor=world.agent)
-    services.set_tags(ticket=world.ticket, names=["vip"], actor=world.agent)
+    services.change_status(ticket=login, status=Status.OPEN, actor=acting(world.agent))
+    services.assign(ticket=login, assignee=world.agent, actor=acting(world.agent))
+    services.set_priority(ticket=printer, priority="low", actor=acting(world.agent))
+    services.set_tags(ticket=world.ticket, names=["vip"], actor=acting(world.agent))
     assert found(world, **params) == expected
 
 
@@ -122,9 +122,9 @@ def test_tag_filter_reads_small_and_large_tags_alike(world, tickets, monkeypatch
     with other filters, and the same count."""
     printer, login = tickets
     monkeypatch.setattr(selectors, "SMALL_TAG", small_tag)
-    services.set_tags(ticket=world.ticket, names=["vip"], actor=world.agent)
-    services.set_tags(ticket=login, names=["vip", "sso"], actor=world.agent)
-    services.change_status(ticket=login, status=Status.OPEN, actor=world.agent)
+    services.set_tags(ticket=world.ticket, names=["vip"], actor=acting(world.agent))
+    services.set_tags(ticket=login, names=["vip", "sso"], actor=acting(world.agent))
+    services.change_status(ticket=login, status=Status.OPEN, actor=acting(world.agent))
     assert found(world, tag="vip") == [3, 1]
     assert found(world, tag="VIP", status="open") == [3]
     assert found(world, tag="sso", sort="created") == [3]
@@ -136,7 +136,7 @@ def test_tag_filter_reads_small_and_large_tags_alike(world, tickets, monkeypatch
 
 def test_filter_by_customer_and_assignee_id(world, tickets):
     printer, login = tickets
-    services.assign(ticket=printer, assignee=world.manager, actor=world.agent)
+    services.assign(ticket=printer, assignee=world.manager, actor=acting(world.agent))
     assert found(world, customer=str(printer.customer_id)) == [3, 2]
     assert found(world, assignee=str(world.manager.pk)) == [2]
     assert found(world, customer="x") == [3, 2, 1]
@@ -152,8 +152,8 @@ def test_unknown_filters_are_reported():
 
 def test_counters_are_scoped_to_the_organization(world, tickets):
     printer, login = tickets
-    services.change_status(ticket=login, status=Status.WAITING_INTERNAL, actor=world.agent)
-    services.change_status(ticket=printer, status=Status.RESOLVED, actor=world.agent)
+    services.change_status(ticket=login, status=Status.WAITING_INTERNAL, actor=acting(world.agent))
+    services.change_status(ticket=printer, status=Status.RESOLVED, actor=acting(world.agent))
     counts = selectors.counters(world.org)
     assert counts == {
         "total": 3,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from factories import TicketFactory, member
+from factories import SYSTEM, TicketFactory, acting, member
 
 from lumiodesk import notifications
 from lumiodesk.models import AgentNotification, NotificationPreference, Role
@@ -92,7 +92,7 @@ def test_a_reply_stops_the_first_response_alerts(clock, world):
     """The peers' bug: escalating although an agent replied."""
     ticket = TicketFactory(organization=world.org, priority="high", assignee=world.agent)
     clock.set(paris(2025, 3, 10, 10, 50))
-    services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Bonjour", author_user=world.agent)
+    services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="Bonjour", actor=acting(world.agent))
     scan(paris(2025, 3, 10, 11))
     scan(paris(2025, 3, 10, 12, 30))
     assert kinds(ticket) == []
@@ -104,10 +104,10 @@ def test_no_alert_once_resolved_nor_while_waiting_on_the_customer(clock, world):
     Ticket.objects.filter(pk__in=[world.ticket.pk, world.other_ticket.pk]).delete()
     resolved = TicketFactory(organization=world.org, priority="urgent")
     waiting = TicketFactory(organization=world.org, priority="urgent")
-    services.add_message(ticket=resolved, kind=MessageKind.REPLY, body="Réglé", author_user=world.agent,
+    services.add_message(ticket=resolved, kind=MessageKind.REPLY, body="Réglé", actor=acting(world.agent),
                          then_status=Status.RESOLVED)
     services.add_message(ticket=waiting, kind=MessageKind.REPLY, body="Pouvez-vous préciser ?",
-                         author_user=world.agent, then_status=Status.WAITING_CUSTOMER)
+                         actor=acting(world.agent), then_status=Status.WAITING_CUSTOMER)
     for hours in range(0, 80, 3):
         scan(paris(2025, 3, 10, 10) + timedelta(hours=hours))
     assert SlaAlert.objects.count() == 0
@@ -116,7 +116,7 @@ def test_no_alert_once_resolved_nor_while_waiting_on_the_customer(clock, world):
 
 def test_imported_tickets_are_never_alerted(clock, world):
     Ticket.objects.filter(pk__in=[world.ticket.pk, world.other_ticket.pk]).delete()
-    services.create_ticket(organization=world.org, customer=world.customer, subject="Ancien", body="x",
+    services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Ancien", body="x",
                            priority="urgent", imported=True, created_at=paris(2025, 3, 10, 9))
     scan(paris(2025, 3, 20, 12))
     assert SlaAlert.objects.count() == 0
@@ -180,7 +180,7 @@ def test_a_new_due_time_is_a_new_alert(clock, world):
     ticket = TicketFactory(organization=world.org, priority="normal", assignee=world.agent)
     scan(paris(2025, 3, 10, 14))
     clock.set(paris(2025, 3, 10, 14, 5))
-    services.set_priority(ticket=ticket, priority="high", actor=world.manager)  # due 12:00: already past
+    services.set_priority(ticket=ticket, priority="high", actor=acting(world.manager))  # due 12:00: already past
     scan(paris(2025, 3, 10, 14, 6))
     assert kinds(ticket) == ["first_response_warning", "first_response_breach"]
     assert sorted(SlaAlert.objects.filter(ticket=ticket).values_list("due_at", flat=True)) == [

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from factories import TicketFactory
+from factories import TicketFactory, acting
 
 from sla.backfill import backfill
 from sla.models import SlaOutcome
@@ -25,12 +25,12 @@ def paris(*args) -> datetime:
 def test_the_history_gives_the_same_outcomes_as_the_live_clock(clock, world):
     ticket = TicketFactory(organization=world.org, priority="normal", assignee=world.agent)
     clock.set(paris(2025, 3, 10, 12))
-    services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="?", author_user=world.agent,
+    services.add_message(ticket=ticket, kind=MessageKind.REPLY, body="?", actor=acting(world.agent),
                          then_status=Status.WAITING_CUSTOMER)
     clock.set(paris(2025, 3, 12, 12))
     services.add_message(ticket=ticket, kind=MessageKind.CUSTOMER, body="Voilà")
     clock.set(paris(2025, 3, 13, 15))
-    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=world.agent)
+    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(world.agent))
     live = {o.metric: (o.due_at, o.achieved_at, o.business_seconds, o.breached, o.agent_id)
             for o in SlaOutcome.objects.filter(ticket=ticket)}
     live_ticket = Ticket.objects.get(pk=ticket.pk)
@@ -49,7 +49,7 @@ def test_the_history_gives_the_same_outcomes_as_the_live_clock(clock, world):
 
 
 def test_the_command(clock, world):
-    services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=world.agent)
+    services.change_status(ticket=world.ticket, status=Status.CLOSED, actor=acting(world.agent))
     SlaOutcome.objects.all().delete()
     out = StringIO()
     call_command("sla_backfill", "--org", "acme", stdout=out)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import run_queued
 from django.core import mail
-from factories import OrganizationFactory, TicketFactory, member
+from factories import OrganizationFactory, TicketFactory, acting, member
 
 from lumiodesk.models import AgentNotification, NotificationPreference, Role
 from sla import digest
@@ -91,8 +91,8 @@ def test_the_content(clock, world):
     answered = TicketFactory(organization=org, subject="Répondu")
     waiting = TicketFactory(organization=org, subject="Attend le client")
     clock.set(paris(2025, 3, 4, 10))
-    services.add_message(ticket=answered, kind=MessageKind.REPLY, body="Voilà", author_user=agent)
-    services.add_message(ticket=waiting, kind=MessageKind.REPLY, body="Précisez ?", author_user=agent,
+    services.add_message(ticket=answered, kind=MessageKind.REPLY, body="Voilà", actor=acting(agent))
+    services.add_message(ticket=waiting, kind=MessageKind.REPLY, body="Précisez ?", actor=acting(agent),
                          then_status=Status.WAITING_CUSTOMER)
     clock.set(paris(2025, 3, 12, 15))
     recent = TicketFactory(organization=org, subject="Nouveau d'hier", priority="normal")

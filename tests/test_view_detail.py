@@ -2,7 +2,7 @@
 
 import pytest
 from django.urls import reverse
-from factories import UserFactory, member, upload
+from factories import UserFactory, acting, member, upload
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 
 from lumiodesk.models import Role
@@ -39,7 +39,7 @@ def test_a_user_without_organization_is_refused(client, world):
 
 def test_viewer_reads_without_any_write_control(client, world):
     services.add_message(
-        ticket=world.ticket, kind=MessageKind.NOTE, body="Note visible par l'équipe", author_user=world.agent
+        ticket=world.ticket, kind=MessageKind.NOTE, body="Note visible par l'équipe", actor=acting(world.agent)
     )
     client.force_login(world.viewer)
     response = client.get(url(1))
@@ -52,7 +52,7 @@ def test_viewer_reads_without_any_write_control(client, world):
     assert reverse("tickets:reply", args=[1]) not in html
     assert reverse("tickets:status", args=[1]) not in html
     assert reverse("tickets:assign", args=[1]) not in html
-    assert response.context["can_write"] is False
+    assert response.context["can"].tickets_reply is False
     assert response.context["status_buttons"] == []
     assert response.context["templates"] == []
 
@@ -62,10 +62,11 @@ def test_agent_sees_the_timeline_and_the_allowed_status_buttons(client, world):
         ticket=world.ticket,
         kind=MessageKind.REPLY,
         body="Nous vérifions.",
-        author_user=world.agent,
+        actor=acting(world.agent),
         then_status=Status.RESOLVED,
     )
-    services.save_reply_template(organization=world.org, name="Merci", body="Merci {prenom_client}", actor=world.admin)
+    services.save_reply_template(organization=world.org, name="Merci", body="Merci {prenom_client}",
+                                 actor=acting(world.admin))
     client.force_login(world.agent)
     response = client.get(url(1))
     assert response.status_code == 200
@@ -111,7 +112,8 @@ def test_attachments_are_linked(client, world, settings, tmp_path):
 
 def test_template_query_fills_the_reply_box(client, world):
     template = services.save_reply_template(
-        organization=world.org, name="Accueil", body="Bonjour {prenom_client}, ici {prenom_agent}.", actor=world.admin
+        organization=world.org, name="Accueil", body="Bonjour {prenom_client}, ici {prenom_agent}.",
+        actor=acting(world.admin),
     )
     client.force_login(world.agent)
     response = client.get(url(1), {"template": template.pk})
@@ -121,16 +123,30 @@ def test_template_query_fills_the_reply_box(client, world):
 
 def test_template_of_another_organization_is_404(client, world):
     theirs = services.save_reply_template(
-        organization=world.other_org, name="Secret", body="Globex only", actor=member(world.other_org, Role.ADMIN)
+        organization=world.other_org, name="Secret", body="Globex only",
+        actor=acting(member(world.other_org, Role.ADMIN)),
     )
     client.force_login(world.agent)
     assert client.get(url(1), {"template": theirs.pk}).status_code == 404
 
 
 def test_viewer_template_query_is_ignored(client, world):
-    template = services.save_reply_template(organization=world.org, name="Accueil", body="Bonjour", actor=world.admin)
+    """A Viewer may not reply: ``?template=`` fills nothing, and the page stays the read-only one."""
+    template = services.save_reply_template(organization=world.org, name="Accueil",
+                                            body="Bonjour {prenom_client}, texte du modèle.", actor=acting(world.admin))
     client.force_login(world.viewer)
-    assert client.get(url(1), {"template": template.pk}).status_code == 200
+    response = client.get(url(1), {"template": template.pk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "texte du modèle" not in html  # neither rendered nor offered
+    assert "Bonjour Claire" not in html
+    assert reverse("tickets:reply", args=[1]) not in html
+    assert response.context["reply_form"].initial == {}
+    assert response.context["templates"] == []
+    # Not even looked up: another organization's template is ignored too (no 404 that would reveal it).
+    theirs = services.save_reply_template(organization=world.other_org, name="Secret", body="Globex only",
+                                          actor=acting(member(world.other_org, Role.ADMIN)))
+    assert client.get(url(1), {"template": theirs.pk}).status_code == 200
 
 
 def test_htmx_get_still_works(client, world):
@@ -155,7 +171,7 @@ def test_reply_partial_renders_alone(client, world):
 
 def test_viewer_sees_the_assignee_even_without_a_full_name(client, world):
     nameless = member(world.org, Role.AGENT, first_name="", last_name="", email="support-bot@acme.test")
-    services.assign(ticket=world.ticket, assignee=nameless, actor=world.agent)
+    services.assign(ticket=world.ticket, assignee=nameless, actor=acting(world.agent))
     client.force_login(world.viewer)
     html = client.get(url(1)).content.decode()
     properties = html[html.index('id="properties"') :]

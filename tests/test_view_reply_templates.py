@@ -2,7 +2,7 @@
 
 import pytest
 from django.urls import reverse
-from factories import member
+from factories import acting, member
 from helpers import assert_full_page, assert_login_redirect, htmx
 
 from lumiodesk.models import Role
@@ -21,14 +21,15 @@ def template(world):
         organization=world.org,
         name="Remerciement",
         body="Merci {prenom_client} pour votre patience.",
-        actor=world.admin,
+        actor=acting(world.admin),
     )
 
 
 @pytest.fixture
 def their_template(world):
     return services.save_reply_template(
-        organization=world.other_org, name="Globex interne", body="Secret", actor=member(world.other_org, Role.ADMIN)
+        organization=world.other_org, name="Globex interne", body="Secret", actor=acting(member(world.other_org,
+                                                                                                Role.ADMIN))
     )
 
 

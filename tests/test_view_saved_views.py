@@ -2,7 +2,7 @@
 
 import pytest
 from django.urls import reverse
-from factories import member
+from factories import acting, member
 from helpers import assert_login_redirect, assert_partial, htmx
 
 from lumiodesk.models import Role
@@ -17,13 +17,14 @@ DATA = {"name": "Urgences ouvertes", "status": "open", "priority": "urgent", "q"
 
 @pytest.fixture
 def view(world):
-    return services.save_view(organization=world.org, name="Existante", filters={"status": "new"}, actor=world.manager)
+    return services.save_view(organization=world.org, name="Existante", filters={"status": "new"},
+                              actor=acting(world.manager))
 
 
 @pytest.fixture
 def their_view(world):
     return services.save_view(
-        organization=world.other_org, name="Globex", filters={}, actor=member(world.other_org, Role.MANAGER)
+        organization=world.other_org, name="Globex", filters={}, actor=acting(member(world.other_org, Role.MANAGER))
     )
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from factories import TicketFactory
+from factories import TicketFactory, acting
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 
 from lumiodesk.models import Organization
@@ -34,10 +34,10 @@ def history(clock, world):
         clock.set(at)
         t = TicketFactory(organization=org, priority=priority, assignee=who, actor=manager)
         clock.set(at.replace(hour=at.hour + reply_after_h) if reply_after_h < 8 else paris(2025, 3, 11, 9, 30))
-        services.add_message(ticket=t, kind=MessageKind.REPLY, body="Réponse", author_user=who)
+        services.add_message(ticket=t, kind=MessageKind.REPLY, body="Réponse", actor=acting(who))
         if resolve_after_h is not None:
             clock.set(at.replace(hour=at.hour + resolve_after_h))
-            services.change_status(ticket=t, status=Status.RESOLVED, actor=who)
+            services.change_status(ticket=t, status=Status.RESOLVED, actor=acting(who))
         return t
 
     ticket(paris(2025, 3, 10, 9), "high", agent, 1, 3)  # first response 1 h (met), resolved in 3 h (met)
@@ -52,7 +52,7 @@ def history(clock, world):
 def test_the_figures(history):
     world = history
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 16),
-                                     granularity="week", actor=world.manager)
+                                     granularity="week", actor=acting(world.manager))
     data = report.data
     assert data["tickets"] == 4 + 1  # the world's own ticket, created on Monday 10:00
     first = data["totals"]["first_response"]
@@ -81,7 +81,7 @@ def test_the_figures(history):
 def test_per_day_and_the_time_zone_is_kept(history):
     world = history
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 21),
-                                     granularity="day", actor=world.admin)
+                                     granularity="day", actor=acting(world.admin))
     assert [row["period"] for row in report.data["by_period"]] == ["2025-03-10", "2025-03-17"]
     Organization.objects.filter(pk=world.org.pk).update(time_zone="America/New_York")
     report.refresh_from_db()
@@ -107,7 +107,7 @@ def test_reports_page_for_managers(client, history):
 def test_a_report_shows_its_own_time_zone(client, history):
     world = history
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 16),
-                                     granularity="week", actor=world.manager, now=paris(2025, 3, 20, 12))
+                                     granularity="week", actor=acting(world.manager), now=paris(2025, 3, 20, 12))
     Organization.objects.filter(pk=world.org.pk).update(time_zone="America/New_York")
     client.force_login(world.manager)
     html = client.get(reverse("sla:report", args=[report.pk])).content.decode()
@@ -117,7 +117,7 @@ def test_a_report_shows_its_own_time_zone(client, history):
 def test_viewers_read_reports_but_do_not_generate_them(client, history):
     world = history
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 16),
-                                     granularity="week", actor=world.manager)
+                                     granularity="week", actor=acting(world.manager))
     client.force_login(world.viewer)
     html = assert_full_page(client.get(URL))
     assert "Générer un rapport" not in html
@@ -129,7 +129,7 @@ def test_viewers_read_reports_but_do_not_generate_them(client, history):
 def test_agents_and_outsiders(client, history):
     world = history
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 16),
-                                     granularity="week", actor=world.manager)
+                                     granularity="week", actor=acting(world.manager))
     assert_login_redirect(client.get(URL), URL)
     client.force_login(world.agent)
     assert client.get(URL).status_code == 403
@@ -141,7 +141,7 @@ def test_agents_and_outsiders(client, history):
 def test_another_organizations_report_is_404(client, history):
     world = history
     report = reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 16),
-                                     granularity="week", actor=world.manager)
+                                     granularity="week", actor=acting(world.manager))
     from factories import member
 
     from lumiodesk.models import Role
@@ -164,7 +164,7 @@ def test_invalid_periods(client, history):
 def test_htmx_list(client, history):
     world = history
     reports.generate_report(organization=world.org, start=date(2025, 3, 10), end=date(2025, 3, 16),
-                            granularity="month", actor=world.manager)
+                            granularity="month", actor=acting(world.manager))
     client.force_login(world.manager)
     html = assert_partial(client.get(URL, **htmx("report-list")))
     assert "10/03/2025 – 16/03/2025" in html

@@ -2,7 +2,7 @@
 
 import pytest
 from django.urls import reverse
-from factories import member
+from factories import acting, member
 from helpers import assert_login_redirect, assert_partial, htmx
 
 from lumiodesk.models import Role
@@ -21,7 +21,7 @@ def template(world):
         organization=world.org,
         name="Accueil",
         body="Bonjour [Prénom], merci pour « {sujet} ». [Votre prénom]",
-        actor=world.manager,
+        actor=acting(world.manager),
     )
 
 
@@ -39,7 +39,8 @@ def test_another_organizations_ticket_or_template_is_404(client, world, template
     client.force_login(world.agent)
     assert client.get(url(world.other_ticket.number), {"template": template.pk}, **htmx()).status_code == 404
     theirs = services.save_reply_template(
-        organization=world.other_org, name="Globex", body="Secret Globex", actor=member(world.other_org, Role.ADMIN)
+        organization=world.other_org, name="Globex", body="Secret Globex", actor=acting(member(world.other_org,
+                                                                                               Role.ADMIN))
     )
     response = client.get(url(), {"template": theirs.pk}, **htmx())
     assert response.status_code == 404

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from factories import TicketFactory, bulk_tickets
+from factories import SYSTEM, TicketFactory, acting, bulk_tickets
 from helpers import assert_partial, htmx
 
 from sla.selectors import list_status
@@ -37,10 +37,10 @@ def board(clock, world):
     clock.set(paris(2025, 3, 10, 14, 0))
     later = TicketFactory(organization=org, priority="normal", subject="Plus tard")  # due Tuesday 13:00
     paused = TicketFactory(organization=org, priority="normal", subject="En pause")
-    services.add_message(ticket=paused, kind=MessageKind.REPLY, body="?", author_user=world.agent,
+    services.add_message(ticket=paused, kind=MessageKind.REPLY, body="?", actor=acting(world.agent),
                          then_status=Status.WAITING_CUSTOMER)
     done = TicketFactory(organization=org, priority="high", subject="Fini")
-    services.add_message(ticket=done, kind=MessageKind.REPLY, body="Voilà", author_user=world.agent,
+    services.add_message(ticket=done, kind=MessageKind.REPLY, body="Voilà", actor=acting(world.agent),
                          then_status=Status.RESOLVED)
     clock.set(paris(2025, 3, 10, 15, 0))
     world.board = {t.subject: Ticket.objects.get(pk=t.pk) for t in (overdue, soon, later, paused, done)}
@@ -116,13 +116,14 @@ def test_met_and_late_on_the_ticket_page(client, board, clock):
     clocks = client.get(reverse("tickets:detail", args=[done.number])).context["sla"]["clocks"]
     assert [c.status.state for c in clocks] == ["met", "met"]
     overdue = board.board["En retard"]
-    services.add_message(ticket=overdue, kind=MessageKind.REPLY, body="Désolé", author_user=board.agent)
+    services.add_message(ticket=overdue, kind=MessageKind.REPLY, body="Désolé", actor=acting(board.agent))
     clocks = client.get(reverse("tickets:detail", args=[overdue.number])).context["sla"]["clocks"]
     assert [c.status.state for c in clocks] == ["late", "overdue"]
 
 
 def test_an_imported_ticket_has_no_sla(client, world):
-    ticket = services.create_ticket(organization=world.org, customer=world.customer, subject="Import", body="x",
+    ticket = services.create_ticket(actor=SYSTEM, organization=world.org, customer=world.customer, subject="Import",
+                                    body="x",
                                     imported=True)
     client.force_login(world.agent)
     response = client.get(reverse("tickets:detail", args=[ticket.number]))

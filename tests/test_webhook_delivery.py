@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from automation_helpers import Receiver, drain, queued_deliveries, rule
 from django.db import connection
-from factories import OrganizationFactory, TicketFactory, member
+from factories import SYSTEM, OrganizationFactory, TicketFactory, acting, member
 
 from automations import services, webhooks
 from automations.models import (
@@ -66,7 +66,8 @@ def business(world):
 
 @pytest.fixture
 def endpoint(business, receiver):
-    endpoint, secret = services.create_endpoint(organization=business.org, actor=business.admin, url=receiver.url,
+    endpoint, secret = services.create_endpoint(organization=business.org, actor=acting(business.admin),
+                                                url=receiver.url,
                                                 events=ALL_EVENTS)
     endpoint.secret = secret
     return endpoint
@@ -109,13 +110,13 @@ def test_ticket_created_is_sent_after_commit_signed_and_verifiable(business, end
 
 
 def test_assigned_resolved_reopened_to_subscribed_endpoints(business, endpoint, receiver, queued):
-    only_resolved, _secret = services.create_endpoint(organization=business.org, actor=business.admin,
+    only_resolved, _secret = services.create_endpoint(organization=business.org, actor=acting(business.admin),
                                                       url=receiver.url + "?only=resolved", events=["ticket.resolved"])
     ticket = business.ticket  # created before the endpoints: no ticket.created
-    tickets.assign(ticket=ticket, assignee=business.agent, actor=business.manager)
-    tickets.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=business.agent)
+    tickets.assign(ticket=ticket, assignee=business.agent, actor=acting(business.manager))
+    tickets.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=acting(business.agent))
     tickets.add_message(ticket=ticket, kind=MessageKind.CUSTOMER, body="Voici.")  # waiting -> open: not a reopening
-    tickets.change_status(ticket=ticket, status=Status.RESOLVED, actor=business.agent)
+    tickets.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(business.agent))
     tickets.add_message(ticket=ticket, kind=MessageKind.CUSTOMER, body="Ça recommence.")  # resolved -> open
     events = list(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id").values_list("event", flat=True))
     assert events == ["ticket.assigned", "ticket.resolved", "ticket.reopened"]
@@ -172,7 +173,7 @@ def test_after_6_failed_retries_the_endpoint_is_disabled_and_the_admins_told(
     first = WebhookDelivery.objects.get(endpoint=endpoint)
     assert drain(queued) == ["retry"]
     with django_capture_on_commit_callbacks(execute=True):  # another event, still waiting for its first attempt
-        tickets.change_status(ticket=business.ticket, status=Status.RESOLVED, actor=business.agent)
+        tickets.change_status(ticket=business.ticket, status=Status.RESOLVED, actor=acting(business.agent))
     second = WebhookDelivery.objects.exclude(pk=first.pk).get(endpoint=endpoint)
     queued.clear()
     WebhookDelivery.objects.filter(pk=second.pk).update(next_attempt_at=clock.now + timedelta(days=2))
@@ -200,7 +201,7 @@ def test_after_6_failed_retries_the_endpoint_is_disabled_and_the_admins_told(
     # Disabled: new events are not queued; re-enabled: they are again.
     TicketFactory(organization=business.org, customer=business.customer)
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 2
-    services.set_endpoint_active(endpoint=endpoint, actor=business.admin, active=True)
+    services.set_endpoint_active(endpoint=endpoint, actor=acting(business.admin), active=True)
     TicketFactory(organization=business.org, customer=business.customer)
     assert WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).count() == 1
 
@@ -229,7 +230,7 @@ def test_a_slow_receiver_times_out(business, endpoint, receiver, django_capture_
 
 def test_a_receiver_that_is_down(business, receiver, queued, django_capture_on_commit_callbacks):
     receiver.stop()
-    endpoint, _ = services.create_endpoint(organization=business.org, actor=business.admin, url=receiver.url,
+    endpoint, _ = services.create_endpoint(organization=business.org, actor=acting(business.admin), url=receiver.url,
                                            events=ALL_EVENTS)
     with django_capture_on_commit_callbacks(execute=True):
         TicketFactory(organization=business.org, customer=business.customer)
@@ -242,12 +243,12 @@ def test_the_test_event_is_tried_once_and_never_disables(business, endpoint, rec
                                                          django_capture_on_commit_callbacks):
     receiver.responses = [500, 200]
     with django_capture_on_commit_callbacks(execute=True):
-        services.send_test_event(endpoint=endpoint, actor=business.manager)
+        services.send_test_event(endpoint=endpoint, actor=acting(business.manager))
     assert drain(queued) == ["failed"]
     endpoint.refresh_from_db()
     assert endpoint.is_active is True
     with django_capture_on_commit_callbacks(execute=True):
-        services.send_test_event(endpoint=endpoint, actor=business.manager)
+        services.send_test_event(endpoint=endpoint, actor=acting(business.manager))
     assert drain(queued) == ["delivered"]
     assert receiver.received[-1].json["event"] == "webhook.test"
     assert receiver.received[-1].json["data"] == {"message": "Événement de test envoyé depuis LumioDesk."}
@@ -263,7 +264,7 @@ def test_the_call_a_webhook_action(business, endpoint, receiver, queued, django_
     assert set(by_event) == {"automation.rule", "ticket.created"}
     assert by_event["automation.rule"]["data"]["rule"]["name"] == "Urgent vers PagerDuty"
     assert by_event["automation.rule"]["data"]["ticket"]["id"] == ticket.pk
-    services.set_endpoint_active(endpoint=endpoint, actor=business.admin, active=False)
+    services.set_endpoint_active(endpoint=endpoint, actor=acting(business.admin), active=False)
     other = TicketFactory(organization=business.org, customer=business.customer, priority="urgent")
     [run] = AutomationRun.objects.filter(ticket=other)
     assert (run.actions[0]["outcome"], run.actions[0]["detail"]) == (Outcome.SKIPPED, "l'endpoint est désactivé")
@@ -271,7 +272,7 @@ def test_the_call_a_webhook_action(business, endpoint, receiver, queued, django_
 
 def test_starter_has_no_webhooks(world, queued):
     with pytest.raises(FeatureNotAvailable, match="webhooks n'est pas inclus dans le forfait Starter"):
-        services.create_endpoint(organization=world.org, actor=world.admin, url="https://hooks.example/x",
+        services.create_endpoint(organization=world.org, actor=acting(world.admin), url="https://hooks.example/x",
                                  events=ALL_EVENTS)
     # An endpoint kept after a downgrade receives nothing.
     WebhookEndpoint.objects.create(organization=world.org, url="https://hooks.example/x", events=ALL_EVENTS,
@@ -282,7 +283,7 @@ def test_starter_has_no_webhooks(world, queued):
 
 def test_imported_tickets_send_nothing(business, endpoint):
     ticket = TicketFactory(organization=business.org, customer=business.customer, imported=True)
-    tickets.change_status(ticket=ticket, status=Status.RESOLVED, actor=business.agent)
+    tickets.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(business.agent))
     assert not WebhookDelivery.objects.exists()
 
 
@@ -290,7 +291,7 @@ def test_the_secret_is_stored_encrypted(endpoint):
     stored = WebhookEndpoint.objects.get(pk=endpoint.pk).secret_encrypted
     assert endpoint.secret.startswith("whsec_") and endpoint.secret not in stored
     assert decrypt(stored) == endpoint.secret
-    new = services.rotate_secret(endpoint=endpoint, actor=None)
+    new = services.rotate_secret(endpoint=endpoint, actor=SYSTEM)
     assert new != endpoint.secret and decrypt(WebhookEndpoint.objects.get(pk=endpoint.pk).secret_encrypted) == new
 
 
@@ -303,7 +304,7 @@ def test_the_secret_is_stored_encrypted(endpoint):
 def test_webhook_urls(business, url, message, settings):
     settings.SITE_URL = "http://127.0.0.1:8000"
     with pytest.raises(InvalidInput, match=message):
-        services.create_endpoint(organization=business.org, actor=business.admin, url=url, events=ALL_EVENTS)
+        services.create_endpoint(organization=business.org, actor=acting(business.admin), url=url, events=ALL_EVENTS)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -311,7 +312,7 @@ def test_two_workers_never_send_the_same_attempt(monkeypatch, receiver):
     org = OrganizationFactory(plan=Plan.SCALE)
     member(org, Role.ADMIN)
     queued = queued_deliveries(monkeypatch)
-    endpoint, _ = services.create_endpoint(organization=org, actor=None, url=receiver.url, events=ALL_EVENTS)
+    endpoint, _ = services.create_endpoint(organization=org, actor=SYSTEM, url=receiver.url, events=ALL_EVENTS)
     TicketFactory(organization=org)
     [pk] = queued
     receiver.responses = [("sleep", 0.5)]

@@ -8,7 +8,7 @@ from automation_helpers import Receiver, drain, queued_deliveries
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from factories import OrganizationFactory, member
+from factories import OrganizationFactory, acting, member
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 
 from automations import services
@@ -41,7 +41,8 @@ def business(world):
 
 @pytest.fixture
 def endpoint(business, receiver):
-    endpoint, _secret = services.create_endpoint(organization=business.org, actor=business.admin, url=receiver.url,
+    endpoint, _secret = services.create_endpoint(organization=business.org, actor=acting(business.admin),
+                                                 url=receiver.url,
                                                  events=["ticket.created"])
     return endpoint
 
@@ -159,7 +160,7 @@ def test_endpoint_page_queries_do_not_grow_with_deliveries(client):
     def run(n):
         org = OrganizationFactory(plan=Plan.SCALE)
         admin = member(org, Role.ADMIN)
-        endpoint, _ = services.create_endpoint(organization=org, actor=admin, url="https://hooks.example/x",
+        endpoint, _ = services.create_endpoint(organization=org, actor=acting(admin), url="https://hooks.example/x",
                                                events=["ticket.created"])
         deliveries = WebhookDelivery.objects.bulk_create([
             WebhookDelivery(organization=org, endpoint=endpoint, event="ticket.created", body="{}",

@@ -22,7 +22,7 @@ from conftest import TEST_REDIS_URL, celery_test_queue
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from factories import CustomerFactory, OrganizationFactory, TicketFactory, member
+from factories import SYSTEM, CustomerFactory, OrganizationFactory, TicketFactory, member
 
 from automations import services, webhooks
 from automations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
@@ -104,7 +104,7 @@ def receiver():
 def test_a_webhook_is_delivered_by_the_worker_and_retried(celery_worker_process, receiver):
     org = OrganizationFactory(name="Acme", slug="acme", plan=Plan.BUSINESS)
     member(org, Role.ADMIN)
-    endpoint, secret = services.create_endpoint(organization=org, actor=None, url=receiver.url,
+    endpoint, secret = services.create_endpoint(organization=org, actor=SYSTEM, url=receiver.url,
                                                 events=["ticket.created"])
     receiver.responses = [500]  # the first attempt fails, the retry succeeds
     customer = CustomerFactory(organization=org, email="claire@example.com")

@@ -22,7 +22,7 @@ import redis
 from conftest import TEST_REDIS_URL, celery_test_queue
 from django.conf import settings
 from django.db import connection
-from factories import CustomerFactory, OrganizationFactory, TicketFactory, member
+from factories import CustomerFactory, OrganizationFactory, TicketFactory, acting, member
 
 from lumiodesk.models import Role
 from tickets import services
@@ -145,7 +145,7 @@ def test_worker_sends_the_notification_email_after_commit(celery_worker_process,
     customer = CustomerFactory(organization=org, first_name="Claire", email="claire@example.com")
     ticket = TicketFactory(organization=org, customer=customer, subject="Facture en double")
 
-    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=agent)  # commits, then publishes
+    services.change_status(ticket=ticket, status=Status.RESOLVED, actor=acting(agent))  # commits, then publishes
     notification = CustomerNotification.objects.get(ticket=ticket)
     assert notification.email is True
 
@@ -165,7 +165,7 @@ def test_worker_runs_the_lifecycle_and_the_email_it_queues(celery_worker_process
     customer = CustomerFactory(organization=org, first_name="Claire", email="claire@example.com")
     ticket = TicketFactory(organization=org, customer=customer, subject="Imprimante")
     agent = member(org, Role.AGENT)
-    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=agent)
+    services.change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=acting(agent))
     Ticket.objects.filter(pk=ticket.pk).update(status_changed_at=ticket.status_changed_at - timedelta(days=8))
 
     run_ticket_lifecycle.delay()

@@ -26,7 +26,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from lumiodesk.models import AuditLog, Membership, Organization, Role
+from lumiodesk.models import AuditLog, Membership, Organization
+from lumiodesk.permissions import roles_with
 
 from .models import (
     Attachment,
@@ -280,7 +281,7 @@ def team(organization: Organization) -> list:
     return list(
         User.objects.filter(
             memberships__organization=organization, memberships__is_active=True,
-            memberships__role__in=(Role.ADMIN, Role.MANAGER, Role.AGENT),
+            memberships__role__in=roles_with("tickets.be_assigned"),
         ).order_by("first_name", "last_name", "email")
     )
 

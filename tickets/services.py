@@ -23,8 +23,9 @@ from billing.services import limit_status
 from crm.models import Customer
 from crm.services import get_or_create_customer
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied, TransitionNotAllowed
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.exceptions import InvalidInput, NotPermitted, TransitionNotAllowed
+from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, member_may, require
 
 from .attachments import CheckedFile, check_uploads
 from .content import body_from
@@ -64,29 +65,14 @@ NOTIFIED_STATUSES = {
     Status.CLOSED: NotificationKind.CLOSED,
 }
 REOPENED_BY_CUSTOMER = {Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED}
-WRITE_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
 
 
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def ensure_agent(organization: Organization, user) -> None:
-    """The user may work tickets in this organization (any role but viewer)."""
-    if user is None:
-        return  # the system itself (lifecycle, intake)
-    ok = Membership.objects.filter(
-        organization=organization, user=user, is_active=True, role__in=WRITE_ROLES
-    ).exists()
-    if not ok:
-        raise PermissionDenied(_("Votre rôle ne permet pas de modifier ce ticket."))
-
-
-def ensure_manager(organization: Organization, user) -> None:
-    ok = Membership.objects.filter(
-        organization=organization, user=user, is_active=True, role__in=(Role.ADMIN, Role.MANAGER)
-    ).exists()
-    if not ok:
-        raise PermissionDenied(_("Réservé aux Admins et Managers."))
+def _check_assignee(organization: Organization, assignee) -> None:
+    if assignee is not None and not member_may(organization, assignee, "tickets.be_assigned"):
+        raise NotPermitted(_("Cet agent ne peut pas recevoir de tickets."))
 
 
 def _next_number(organization: Organization) -> int:
@@ -195,7 +181,7 @@ def create_ticket(
     body_html: str = "",
     channel: str = Channel.MANUAL,
     priority: str = Priority.NORMAL,
-    actor=None,
+    actor: Actor,
     assignee=None,
     tags: Iterable[str] = (),
     attachments: Sequence[UploadedFile] = (),
@@ -213,7 +199,7 @@ def create_ticket(
     ``automatic``: written by a machine (email intake): no agent notification, no automatic email to its
     sender; ``out_of_sla``: no SLA clock (the organization's setting for automatic mail).
 
-    ``actor`` is the agent who created it by hand (None when the customer wrote in).
+    ``actor`` is the member who created it by hand, or the system (the channel the customer wrote in).
     The first message is the customer's own words, whoever typed them.
     Tickets over the monthly quota are still accepted (section 9): the quota only alerts.
     """
@@ -226,9 +212,9 @@ def create_ticket(
     _validate_choice(priority, Priority, _("Priorité"))
     if customer.organization_id != organization.pk:
         raise InvalidInput(_("Ce client n'appartient pas à cette organisation."))
-    ensure_agent(organization, actor)
-    if assignee is not None:
-        ensure_agent(organization, assignee)
+    require(actor, "tickets.create", organization)
+    _check_assignee(organization, assignee)
+    user = actor.user
     html_body, text_body = body_from(text=body, html_body=body_html)
     if not text_body and not attachments:
         raise InvalidInput(_("La description est obligatoire."))
@@ -271,10 +257,10 @@ def create_ticket(
         if tag_names:
             _set_tags(ticket, tag_names)
         # Domain event (tickets.events): sla stamps the due times, agents are told after commit.
-        stamped = emit(ticket, Change.CREATED, now=now, actor=actor, message=message)
+        stamped = emit(ticket, Change.CREATED, now=now, actor=user, message=message)
         _save_with_search_document(ticket, stamped or ())
         audit.record(
-            organization=organization, actor=actor, action="ticket.created", target_type="ticket",
+            organization=organization, actor=user, action="ticket.created", target_type="ticket",
             target_id=ticket.pk, channel=channel, imported=imported,
         )
         return ticket
@@ -305,7 +291,7 @@ def add_message(
     kind: str,
     body: str = "",
     body_html: str = "",
-    author_user=None,
+    actor: Actor | None = None,
     author_customer: Customer | None = None,
     channel: str | None = None,
     attachments: Sequence[UploadedFile] = (),
@@ -321,6 +307,8 @@ def add_message(
     - a customer message on ``waiting_customer``, ``resolved`` or ``closed`` reopens it;
     - the customer is told of a public reply, by their preference; never of a note.
     ``then_status`` lets an agent reply and set the status in one step.
+    ``actor``: who writes a reply or a note (a member with ``tickets.reply`` / ``tickets.note``, or the
+    system); a customer message needs none (its author is ``author_customer``, the channel vouched for them).
     """
     _validate_choice(kind, MessageKind, _("Type de message"))
     organization = ticket.organization
@@ -328,8 +316,10 @@ def add_message(
         author_customer = author_customer or ticket.customer
         if author_customer.organization_id != ticket.organization_id:
             raise InvalidInput(_("Ce client n'appartient pas à cette organisation."))
+        author_user = None
     else:
-        ensure_agent(organization, author_user)
+        require(actor, "tickets.note" if kind == MessageKind.NOTE else "tickets.reply", organization)
+        author_user = actor.user
     html_body, text_body = body_from(text=body, html_body=body_html)
     if not text_body and not attachments:
         raise InvalidInput(_("Le message est vide."))
@@ -345,7 +335,7 @@ def add_message(
             organization=organization,
             ticket=ticket,
             kind=kind,
-            author_user=author_user if kind != MessageKind.CUSTOMER else None,
+            author_user=author_user,
             author_customer=author_customer if kind == MessageKind.CUSTOMER else None,
             channel=channel or (ticket.channel if kind == MessageKind.CUSTOMER else Channel.MANUAL),
             body_html=html_body,
@@ -377,7 +367,7 @@ def add_message(
         if then_status and then_status != ticket.status:
             # One action, one email: the reply's email already shows the new status.
             change_status(
-                ticket=ticket, status=then_status, actor=author_user,
+                ticket=ticket, status=then_status, actor=actor,
                 email_customer=kind != MessageKind.REPLY, at=now,
             )
             refresh_search_document([ticket.pk])
@@ -436,37 +426,38 @@ def _apply_status(
 
 @transaction.atomic
 def change_status(
-    *, ticket: Ticket, status: str, actor, reason: str = "manual", email_customer: bool = True,
+    *, ticket: Ticket, status: str, actor: Actor, reason: str = "manual", email_customer: bool = True,
     at: datetime | None = None,
 ) -> Ticket:
     _validate_choice(status, Status, _("Statut"))
-    ensure_agent(ticket.organization, actor)
+    require(actor, "tickets.change_status", ticket.organization)
     ticket = Ticket.objects.select_for_update().select_related("organization", "customer").get(pk=ticket.pk)
     if ticket.status == status:
         return ticket
     now = at or timezone.now()
     fields = {"updated_at"}
     ticket.updated_at = now
-    _apply_status(ticket, status, actor=actor, now=now, fields=fields, reason=reason, email_customer=email_customer)
+    _apply_status(ticket, status, actor=actor.user, now=now, fields=fields, reason=reason,
+                  email_customer=email_customer)
     ticket.save(update_fields=sorted(fields))
     return ticket
 
 
 @transaction.atomic
-def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
-    ensure_agent(ticket.organization, actor)
-    if assignee is not None:
-        ensure_agent(ticket.organization, assignee)
+def assign(*, ticket: Ticket, assignee, actor: Actor) -> Ticket:
+    require(actor, "tickets.assign", ticket.organization)
+    _check_assignee(ticket.organization, assignee)
+    user = actor.user
     old = ticket.assignee_id
     if old == (assignee.pk if assignee else None):
         return ticket
     ticket.assignee = assignee
     ticket.updated_at = timezone.now()
-    stamped = emit(ticket, Change.ASSIGNED, now=ticket.updated_at, actor=actor, old=old,  # domain event
+    stamped = emit(ticket, Change.ASSIGNED, now=ticket.updated_at, actor=user, old=old,  # domain event
                    new=assignee.pk if assignee else None)
     ticket.save(update_fields=["assignee", "updated_at", *sorted(stamped)])
     audit.record(
-        organization=ticket.organization, actor=actor, action="ticket.assigned", target_type="ticket",
+        organization=ticket.organization, actor=user, action="ticket.assigned", target_type="ticket",
         target_id=ticket.pk, old=old, new=assignee.pk if assignee else None,
         new_name=(assignee.get_full_name() or assignee.email) if assignee else "",
     )
@@ -474,19 +465,20 @@ def assign(*, ticket: Ticket, assignee, actor) -> Ticket:
 
 
 @transaction.atomic
-def set_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
+def set_priority(*, ticket: Ticket, priority: str, actor: Actor) -> Ticket:
     _validate_choice(priority, Priority, _("Priorité"))
-    ensure_agent(ticket.organization, actor)
+    require(actor, "tickets.change_priority", ticket.organization)
+    user = actor.user
     if ticket.priority == priority:
         return ticket
     old = ticket.priority
     ticket.priority = priority
     ticket.updated_at = timezone.now()
-    stamped = emit(ticket, Change.PRIORITY, now=ticket.updated_at, actor=actor, old=old, new=priority)  # domain event
+    stamped = emit(ticket, Change.PRIORITY, now=ticket.updated_at, actor=user, old=old, new=priority)  # domain event
     ticket.save(update_fields=["priority", "updated_at", *sorted(stamped)])
     ticket.refresh_from_db(fields=["is_urgent"])
     audit.record(
-        organization=ticket.organization, actor=actor, action="ticket.priority", target_type="ticket",
+        organization=ticket.organization, actor=user, action="ticket.priority", target_type="ticket",
         target_id=ticket.pk, old=old, new=priority,
     )
     return ticket
@@ -526,18 +518,19 @@ def _set_tags(ticket: Ticket, names: Iterable[str]) -> tuple[list[str], list[str
 
 
 @transaction.atomic
-def set_tags(*, ticket: Ticket, names: Iterable[str], actor) -> Ticket:
-    ensure_agent(ticket.organization, actor)
+def set_tags(*, ticket: Ticket, names: Iterable[str], actor: Actor) -> Ticket:
+    require(actor, "tickets.tag", ticket.organization)
+    user = actor.user
     added, removed = _set_tags(ticket, names)
     if added or removed:
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=["updated_at"])
         audit.record(
-            organization=ticket.organization, actor=actor, action="ticket.tags", target_type="ticket",
+            organization=ticket.organization, actor=user, action="ticket.tags", target_type="ticket",
             target_id=ticket.pk, added=added, removed=removed,
         )
         # automations: informational domain event (tickets.events), nothing a receiver sets is saved.
-        emit(ticket, Change.TAGS, now=ticket.updated_at, actor=actor, old=removed, new=added)
+        emit(ticket, Change.TAGS, now=ticket.updated_at, actor=user, old=removed, new=added)
     return ticket
 
 
@@ -654,8 +647,8 @@ VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "s
 
 
 @transaction.atomic
-def save_view(*, organization: Organization, name: str, filters: dict, actor) -> SavedView:
-    ensure_manager(organization, actor)
+def save_view(*, organization: Organization, name: str, filters: dict, actor: Actor) -> SavedView:
+    require(actor, "views.manage", organization)
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("Donnez un nom à la vue."))
@@ -664,26 +657,26 @@ def save_view(*, organization: Organization, name: str, filters: dict, actor) ->
         raise InvalidInput(_("Une vue porte déjà ce nom."))
     position = SavedView.objects.filter(organization=organization).count()
     view = SavedView.objects.create(
-        organization=organization, name=name[:80], filters=clean, created_by=actor, position=position
+        organization=organization, name=name[:80], filters=clean, created_by=actor.user, position=position
     )
-    audit.record(organization=organization, actor=actor, action="view.created", target_type="view",
+    audit.record(organization=organization, actor=actor.user, action="view.created", target_type="view",
                  target_id=view.pk, name=name)
     return view
 
 
 @transaction.atomic
-def delete_view(*, view: SavedView, actor) -> None:
-    ensure_manager(view.organization, actor)
-    audit.record(organization=view.organization, actor=actor, action="view.deleted", target_type="view",
+def delete_view(*, view: SavedView, actor: Actor) -> None:
+    require(actor, "views.manage", view.organization)
+    audit.record(organization=view.organization, actor=actor.user, action="view.deleted", target_type="view",
                  target_id=view.pk, name=view.name)
     view.delete()
 
 
 @transaction.atomic
 def save_reply_template(
-    *, organization: Organization, name: str, body: str, actor, template: ReplyTemplate | None = None
+    *, organization: Organization, name: str, body: str, actor: Actor, template: ReplyTemplate | None = None
 ) -> ReplyTemplate:
-    ensure_manager(organization, actor)
+    require(actor, "reply_templates.manage", organization)
     name, body = (name or "").strip(), (body or "").strip()
     if not name or not body:
         raise InvalidInput(_("Le nom et le texte du modèle sont obligatoires."))
@@ -693,18 +686,18 @@ def save_reply_template(
     if clash.exists():
         raise InvalidInput(_("Un modèle porte déjà ce nom."))
     if template is None:
-        template = ReplyTemplate(organization=organization, created_by=actor)
+        template = ReplyTemplate(organization=organization, created_by=actor.user)
     template.name, template.body = name[:120], body
     template.save()
-    audit.record(organization=organization, actor=actor, action="template.saved", target_type="template",
+    audit.record(organization=organization, actor=actor.user, action="template.saved", target_type="template",
                  target_id=template.pk, name=name)
     return template
 
 
 @transaction.atomic
-def delete_reply_template(*, template: ReplyTemplate, actor) -> None:
-    ensure_manager(template.organization, actor)
-    audit.record(organization=template.organization, actor=actor, action="template.deleted",
+def delete_reply_template(*, template: ReplyTemplate, actor: Actor) -> None:
+    require(actor, "reply_templates.manage", template.organization)
+    audit.record(organization=template.organization, actor=actor.user, action="template.deleted",
                  target_type="template", target_id=template.pk, name=template.name)
     template.delete()
 

@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kb import selectors as kb_selectors
-from lumiodesk.access import require_membership
-from lumiodesk.exceptions import DomainError
+from lumiodesk.access import requires
+from lumiodesk.exceptions import DomainError, InvalidInput
 from sla import selectors as sla_selectors
 
 from . import selectors, services
@@ -53,26 +52,23 @@ class KnownCountPaginator(Paginator):
             self.__dict__["count"] = known_count
 
 
-def _error(request: HttpRequest, exc: DomainError, *, redirect_to: str) -> HttpResponse:
-    """A refused action: an inline message for HTMX, a flash message and redirect otherwise."""
-    if request.htmx:
-        html = render_to_string("partials/flash.html", {"error": exc.message}, request=request)
-        response = HttpResponse(html, status=exc.status_code)
-        response["HX-Retarget"] = "#flash"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    messages.error(request, exc.message)
-    return redirect(redirect_to)
+def _ticket_page(request: HttpRequest, number: int, **_kw) -> str:
+    """Where a refused action on a ticket goes back to without HTMX (with HTMX: the flash area)."""
+    return reverse("tickets:detail", args=[number])
+
+
+def _list_page(request: HttpRequest, **_kw) -> str:
+    filters = selectors.TicketFilters.from_params(request.POST).as_dict()
+    return f"{reverse('tickets:list')}?{urlencode(filters)}"
 
 
 # --- list ----------------------------------------------------------------------------------------------
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
-    org = membership.organization
+    org = request.organization
     filters = selectors.TicketFilters.from_params(request.GET)
     counts = selectors.counters(org)
     qs = selectors.ticket_list(org, filters, user=request.user)
@@ -111,8 +107,6 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "team": selectors.team(org),
         "tags": selectors.tags_of(org),
         "views": selectors.saved_views(org),
-        "can_write": membership.can_write,
-        "can_manage": membership.can_manage,
         "view_form": SavedViewForm(),
         "sorts": [("-created", _("Plus récents")), ("created", _("Plus anciens")),
                   ("-updated", _("Dernière activité")), ("priority", _("Priorité")), ("due", _("Échéance SLA"))],
@@ -127,11 +121,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/list.html", context)
 
 
-@login_required
+@requires("tickets.create")
 @require_http_methods(["GET", "POST"])
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request, write=True)
-    org = membership.organization
+    org = request.organization
     team = selectors.team(org)
     form = TicketCreateForm(request.POST or None, request.FILES or None, team=team)
     if request.method == "POST" and form.is_valid():
@@ -141,7 +134,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
             ticket = services.create_ticket_for_contact(
                 organization=org, email=data["customer_email"], name=data["customer_name"],
                 subject=data["subject"], body=data["body"],
-                priority=data["priority"], actor=request.user, assignee=assignee,
+                priority=data["priority"], actor=request.actor, assignee=assignee,
                 tags=[t for t in data["tags"].split(",") if t.strip()], attachments=data["attachments"],
             )
         except DomainError as exc:
@@ -157,18 +150,15 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyForm | None = None) -> dict:
-    membership = request.membership
-    org = membership.organization
-    can_write = membership.can_write
+    org = request.organization
+    can_status = request.can.tickets_change_status
     allowed = services.TRANSITIONS[ticket.status]
     context = {
         "ticket": ticket,
-        "can_write": can_write,
-        "can_manage": membership.can_manage,
-        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed] if can_write else [],
+        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed] if can_status else [],
         "priorities": Priority.choices,
         "team": selectors.team(org),
-        "templates": selectors.reply_templates(org) if can_write else [],
+        "templates": selectors.reply_templates(org) if request.can.tickets_reply else [],
         "reply_form": reply_form or ReplyForm(),
         "all_statuses": Status.choices,
         **selectors.ticket_page(ticket),
@@ -180,13 +170,13 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
     return context
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     ticket = get_ticket_for(request, number)
     reply_form = None
     template_id = request.GET.get("template", "")
-    if template_id.isdigit() and request.membership.can_write:
+    if template_id.isdigit() and request.can.tickets_reply:  # a Viewer's page never pre-fills a reply
         template = get_template_for(request, int(template_id))
         body = render_reply_template(template.body, ticket=ticket, agent=request.user)
         reply_form = ReplyForm(initial={"body": body})
@@ -211,58 +201,48 @@ def _after_change(request: HttpRequest, number: int, *, full: bool = False) -> H
     return HttpResponse("".join(parts))
 
 
-@login_required
+@requires("tickets.reply", back=_ticket_page)  # a note: "tickets.note", checked by the service
 @require_POST
 def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _error(request, DomainError(_("Message invalide.")), redirect_to=reverse("tickets:detail",
-                                                                                         args=[number]))
+        raise InvalidInput(_("Message invalide."))
     data = form.cleaned_data
-    try:
-        services.add_message(
-            ticket=ticket, kind=data["kind"], body=data["body"], author_user=request.user,
-            attachments=data["attachments"], then_status=data["then_status"] or None,
-        )
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    services.add_message(
+        ticket=ticket, kind=data["kind"], body=data["body"], actor=request.actor,
+        attachments=data["attachments"], then_status=data["then_status"] or None,
+    )
     if not request.htmx:
         done = _("Note interne ajoutée.") if data["kind"] == MessageKind.NOTE else _("Réponse envoyée.")
         messages.success(request, done)
     return _after_change(request, number, full=True)
 
 
-@login_required
+@requires("tickets.change_status", back=_ticket_page)
 @require_POST
 def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     form = StatusForm(request.POST)
     form.is_valid()
-    try:
-        services.change_status(ticket=ticket, status=form.cleaned_data.get("status", ""), actor=request.user)
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    services.change_status(ticket=ticket, status=form.cleaned_data.get("status", ""), actor=request.actor)
     return _after_change(request, number)
 
 
-@login_required
+@requires("tickets.change_priority", back=_ticket_page)
 @require_POST
 def ticket_priority(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     form = PriorityForm(request.POST)
     form.is_valid()
-    try:
-        services.set_priority(ticket=ticket, priority=form.cleaned_data.get("priority", ""), actor=request.user)
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    services.set_priority(ticket=ticket, priority=form.cleaned_data.get("priority", ""), actor=request.actor)
     return _after_change(request, number)
 
 
-@login_required
+@requires("tickets.assign", back=_ticket_page)
 @require_POST
 def ticket_assign(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     form = AssignForm(request.POST)
     form.is_valid()
     raw = form.cleaned_data.get("assignee", "")
@@ -271,33 +251,26 @@ def ticket_assign(request: HttpRequest, number: int) -> HttpResponse:
         team = {str(u.pk): u for u in selectors.team(ticket.organization)}
         assignee = team.get(raw)
         if assignee is None:
-            return _error(request, DomainError(_("Cet agent ne fait pas partie de l'équipe.")),
-                          redirect_to=reverse("tickets:detail", args=[number]))
-    try:
-        services.assign(ticket=ticket, assignee=assignee, actor=request.user)
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+            raise InvalidInput(_("Cet agent ne fait pas partie de l'équipe."))
+    services.assign(ticket=ticket, assignee=assignee, actor=request.actor)
     return _after_change(request, number)
 
 
-@login_required
+@requires("tickets.tag", back=_ticket_page)
 @require_POST
 def ticket_tags(request: HttpRequest, number: int) -> HttpResponse:
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     form = TagsForm(request.POST)
     form.is_valid()
-    try:
-        services.set_tags(ticket=ticket, names=form.names(), actor=request.user)
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=reverse("tickets:detail", args=[number]))
+    services.set_tags(ticket=ticket, names=form.names(), actor=request.actor)
     return _after_change(request, number)
 
 
-@login_required
+@requires("tickets.reply")
 @require_GET
 def ticket_template(request: HttpRequest, number: int) -> HttpResponse:
     """HTMX: the reply box filled with a template (placeholders rendered), after what was typed."""
-    ticket = get_ticket_for(request, number, write=True)
+    ticket = get_ticket_for(request, number)
     raw = request.GET.get("template", "")
     current = request.GET.get("body", "")
     if not raw.isdigit():
@@ -311,7 +284,7 @@ def ticket_template(request: HttpRequest, number: int) -> HttpResponse:
     return render(request, "tickets/detail.html#reply-body", {"body": body})
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def attachment_download(request: HttpRequest, number: int, token: str) -> FileResponse:
     att = get_attachment_for(request, number, token)
@@ -328,22 +301,17 @@ def attachment_download(request: HttpRequest, number: int, token: str) -> FileRe
 # --- shared views --------------------------------------------------------------------------------------
 
 
-@login_required
+@requires("views.manage", back=_list_page)
 @require_POST
 def view_create(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request, manage=True)
     form = SavedViewForm(request.POST)
     filters = selectors.TicketFilters.from_params(request.POST).as_dict()
-    back = f"{reverse('tickets:list')}?{urlencode(filters)}"
+    back = _list_page(request)
     if not form.is_valid():
-        return _error(request, DomainError(_("Donnez un nom à la vue.")), redirect_to=back)
-    try:
-        view = services.save_view(
-            organization=membership.organization, name=form.cleaned_data["name"], filters=filters,
-            actor=request.user,
-        )
-    except DomainError as exc:
-        return _error(request, exc, redirect_to=back)
+        raise InvalidInput(_("Donnez un nom à la vue."))
+    view = services.save_view(
+        organization=request.organization, name=form.cleaned_data["name"], filters=filters, actor=request.actor,
+    )
     messages.success(request, _("Vue « %(name)s » enregistrée pour toute l'équipe.") % {"name": view.name})
     response = redirect(back)
     if request.htmx:
@@ -352,11 +320,11 @@ def view_create(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@requires("views.manage")
 @require_POST
 def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     view = get_view_for(request, pk)
-    services.delete_view(view=view, actor=request.user)
+    services.delete_view(view=view, actor=request.actor)
     messages.success(request, _("Vue supprimée."))
     return redirect("tickets:list")
 
@@ -364,29 +332,26 @@ def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- reply templates -----------------------------------------------------------------------------------
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def template_list(request: HttpRequest) -> HttpResponse:
-    membership = require_membership(request)
     return render(request, "tickets/templates_list.html", {
-        "templates": selectors.reply_templates(membership.organization),
-        "can_manage": membership.can_manage,
+        "templates": selectors.reply_templates(request.organization),
         "help": TEMPLATE_HELP,
     })
 
 
-@login_required
+@requires("reply_templates.manage")
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    membership = require_membership(request, manage=True)
-    template = get_template_for(request, pk, manage=True) if pk else None
+    template = get_template_for(request, pk) if pk else None
     initial = {"name": template.name, "body": template.body} if template else None
     form = ReplyTemplateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.save_reply_template(
-                organization=membership.organization, name=form.cleaned_data["name"],
-                body=form.cleaned_data["body"], actor=request.user, template=template,
+                organization=request.organization, name=form.cleaned_data["name"],
+                body=form.cleaned_data["body"], actor=request.actor, template=template,
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -398,10 +363,10 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                                                           "help": TEMPLATE_HELP}, status=status)
 
 
-@login_required
+@requires("reply_templates.manage")
 @require_POST
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    template = get_template_for(request, pk, manage=True)
-    services.delete_reply_template(template=template, actor=request.user)
+    template = get_template_for(request, pk)
+    services.delete_reply_template(template=template, actor=request.actor)
     messages.success(request, _("Modèle supprimé."))
     return redirect("tickets:templates")

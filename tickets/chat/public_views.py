@@ -32,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from kb.assistant import suggest_articles
+from lumiodesk.access import public
 from lumiodesk.exceptions import DomainError
 from lumiodesk.ratelimit import client_ip, hit, hit_all
 
@@ -55,6 +56,7 @@ def _widget_js() -> tuple[bytes, str]:
     return body, hashlib.sha256(body).hexdigest()[:16]
 
 
+@public
 @require_safe
 def widget_js(request: HttpRequest) -> HttpResponse:
     """The install script: small, the same for every organization (the workspace is in its tag)."""
@@ -95,6 +97,7 @@ def _refusal(origin: str) -> str:
     ) % {"origin": origin or "(inconnue)", "host": urlsplit(origin).netloc or "exemple.fr"}
 
 
+@public
 @require_GET
 def config(request: HttpRequest, workspace: str) -> JsonResponse:
     """Asked by /widget.js from the customer's page (CORS): may the widget run on this origin?"""
@@ -132,6 +135,7 @@ def _texts() -> dict[str, str]:
     }
 
 
+@public
 @xframe_options_exempt
 @require_safe
 def frame(request: HttpRequest, workspace: str) -> HttpResponse:
@@ -182,6 +186,7 @@ def _status_text(org, state) -> str:
     return _("Hors ligne · laissez-nous un message")
 
 
+@public
 @require_GET
 def logo(request: HttpRequest, workspace: str) -> FileResponse:
     widget = _widget(workspace)
@@ -289,6 +294,7 @@ def _conversation(request: HttpRequest, widget: ChatWidget) -> ChatConversation 
     return selectors.conversation_for(widget, services.visitor_key(token)) if token else None
 
 
+@public
 @require_GET
 def api_status(request: HttpRequest, workspace: str) -> JsonResponse:
     widget, refused = _api_widget(request, workspace)
@@ -298,6 +304,7 @@ def api_status(request: HttpRequest, workspace: str) -> JsonResponse:
     return _json({"live": state.live, "status_text": _status_text(widget.organization, state)})
 
 
+@public
 @require_GET
 def api_suggest(request: HttpRequest, workspace: str) -> JsonResponse:
     """Published articles of public collections for what the visitor is typing: the assistant's retrieval
@@ -315,6 +322,7 @@ def api_suggest(request: HttpRequest, workspace: str) -> JsonResponse:
     ]})
 
 
+@public
 @csrf_exempt  # no cookie is used: the visitor's token is the credential (see the module docstring)
 @require_http_methods(["POST"])
 def api_start(request: HttpRequest, workspace: str) -> JsonResponse:
@@ -341,6 +349,7 @@ def api_start(request: HttpRequest, workspace: str) -> JsonResponse:
     return _json({"token": started.token, **_conversation_json(conversation)}, 201)
 
 
+@public
 @csrf_exempt  # see api_start
 @require_http_methods(["GET", "POST"])
 def api_conversation(request: HttpRequest, workspace: str) -> JsonResponse:

@@ -22,11 +22,11 @@ from django.utils.translation import gettext as _
 from billing.catalogue import Feature
 from billing.services import has_feature
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, SystemActor, require
 
 from .. import services as ticket_services
-from ..email.mailboxes import ensure_admin
 from ..models import Channel, Message, MessageKind, Ticket
 from . import domains
 from .availability import availability
@@ -71,10 +71,9 @@ def branding_of(widget: ChatWidget, organization: Organization, *, uploaded_logo
 
 
 @transaction.atomic
-def create_widget(*, organization: Organization, actor, allowed_domains: list[str] = ()) -> ChatWidget:
+def create_widget(*, organization: Organization, actor: Actor, allowed_domains: list[str] = ()) -> ChatWidget:
     """The organization's widget (one per organization); returns the existing one if any."""
-    if actor is not None:  # None: the system (seed_demo)
-        ensure_admin(organization, actor)
+    require(actor, "chat.manage", organization)
     existing = ChatWidget.objects.filter(organization=organization).first()
     if existing is not None:
         return existing
@@ -83,7 +82,7 @@ def create_widget(*, organization: Organization, actor, allowed_domains: list[st
     except domains.InvalidDomain as exc:
         raise InvalidInput(_("Domaine invalide : %(d)s") % {"d": exc.args[0]}) from exc
     widget = ChatWidget.objects.create(organization=organization, allowed_domains=rules)
-    audit.record(organization=organization, actor=actor, action="chat.widget_created", target_type="chat_widget",
+    audit.record(organization=organization, actor=actor.user, action="chat.widget_created", target_type="chat_widget",
                  target_id=widget.pk, allowed_domains=rules)
     return widget
 
@@ -104,7 +103,7 @@ def _check_logo(upload: UploadedFile) -> str:
 def update_widget(
     *,
     widget: ChatWidget,
-    actor,
+    actor: Actor,
     is_enabled: bool,
     allowed_domains: list[str],
     color: str | None = None,
@@ -116,10 +115,10 @@ def update_widget(
     """Save the settings. Branding arguments (``color``, ``logo_url``, ``welcome_message``, ``logo``,
     ``remove_logo``) are refused on a plan without widget branding; None leaves a value unchanged."""
     organization = widget.organization
-    ensure_admin(organization, actor)
+    require(actor, "chat.manage", organization)
     branding_asked = any(v not in (None, "") for v in (color, logo_url, welcome_message)) or logo or remove_logo
     if branding_asked and not has_feature(organization, Feature.WIDGET_BRANDING):
-        raise PermissionDenied(_("La personnalisation du widget est réservée aux forfaits Business et Scale."))
+        raise NotPermitted(_("La personnalisation du widget est réservée aux forfaits Business et Scale."))
     try:
         rules = domains.parse_rules(allowed_domains)
     except domains.InvalidDomain as exc:
@@ -161,7 +160,7 @@ def update_widget(
     after["logo"] = bool(widget.logo)
     changed = {k: {"old": before[k], "new": after[k]} for k in after if before[k] != after[k] or k == "logo" and logo}
     if changed:
-        audit.record(organization=organization, actor=actor, action="chat.widget_updated",
+        audit.record(organization=organization, actor=actor.user, action="chat.widget_updated",
                      target_type="chat_widget", target_id=widget.pk, changes=changed)
     return widget
 
@@ -192,7 +191,7 @@ def start_conversation(
     else offline: the team answers by email, and in the widget if the visitor comes back)."""
     organization = widget.organization
     if not widget.is_enabled:
-        raise PermissionDenied(_("Le chat n'est pas disponible pour le moment."))
+        raise NotPermitted(_("Le chat n'est pas disponible pour le moment."))
     message = (message or "").strip()
     name = " ".join((name or "").split())
     if not message:
@@ -207,7 +206,7 @@ def start_conversation(
     mode = ConversationMode.LIVE if availability(organization, now).live else ConversationMode.OFFLINE
     ticket = ticket_services.create_ticket_for_contact(
         organization=organization, email=email, name=name, subject=_subject(message), body=message,
-        channel=Channel.CHAT, created_at=now,
+        channel=Channel.CHAT, created_at=now, actor=SystemActor("chat widget"),
     )
     token = secrets.token_urlsafe(32)
     conversation = ChatConversation.objects.create(
@@ -227,7 +226,7 @@ def post_visitor_message(*, conversation: ChatConversation, body: str) -> Messag
     if len(body) > MAX_MESSAGE:
         raise InvalidInput(_("Votre message est trop long (%(n)s caractères au maximum).") % {"n": MAX_MESSAGE})
     if not conversation.widget.is_enabled:
-        raise PermissionDenied(_("Le chat n'est pas disponible pour le moment."))
+        raise NotPermitted(_("Le chat n'est pas disponible pour le moment."))
     return ticket_services.add_message(
         ticket=conversation.ticket, kind=MessageKind.CUSTOMER, body=body, channel=Channel.CHAT,
     )

@@ -5,8 +5,6 @@ that an agent is here)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -16,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.catalogue import PLANS, Feature
 from billing.services import has_feature
-from lumiodesk.access import require_membership
+from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
 
 from .. import selectors as ticket_selectors
@@ -30,17 +28,13 @@ INBOX_POLL_SECONDS = 5
 TICKET_POLL_SECONDS = 2
 
 
-def _admin(request: HttpRequest):
-    membership = require_membership(request)
-    if not membership.is_admin:
-        raise DjangoPermissionDenied("admin only")
-    return membership
+def _settings_page(request: HttpRequest, **_kw) -> str:
+    return reverse("chat:settings")
 
 
 def _beat(request: HttpRequest) -> None:
-    membership = request.membership
-    if membership is not None and membership.can_write:
-        presence.beat(membership.organization_id, request.user.pk)
+    if request.actor.can("chat.answer"):
+        presence.beat(request.organization.pk, request.user.pk)
 
 
 def branding_plan_names() -> str:
@@ -54,22 +48,17 @@ def _snippet(request: HttpRequest, workspace_id: str) -> str:
     return f'<script src="{src}" data-workspace="{workspace_id}"></script>'
 
 
-@login_required
+@requires("chat.manage", back=_settings_page)
 @require_http_methods(["GET", "POST"])
 def widget_settings(request: HttpRequest) -> HttpResponse:
-    membership = _admin(request)
-    org = membership.organization
+    org = request.organization
     widget = selectors.widget_of(org)
     can_brand = has_feature(org, Feature.WIDGET_BRANDING)
     status = 200
     if request.method == "POST" and widget is None:
-        try:
-            services.create_widget(organization=org, actor=request.user)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Widget chat créé. Indiquez les domaines de votre site, puis copiez le code "
-                                        "d'installation."))
+        services.create_widget(organization=org, actor=request.actor)
+        messages.success(request, _("Widget chat créé. Indiquez les domaines de votre site, puis copiez le code "
+                                    "d'installation."))
         return redirect("chat:settings")
     form = branding_form = None
     if widget is not None:
@@ -87,7 +76,7 @@ def widget_settings(request: HttpRequest) -> HttpResponse:
                 brand = branding_form.cleaned_data if branding_form is not None else {}
                 try:
                     services.update_widget(
-                        widget=widget, actor=request.user, is_enabled=form.cleaned_data["is_enabled"],
+                        widget=widget, actor=request.actor, is_enabled=form.cleaned_data["is_enabled"],
                         allowed_domains=form.domain_lines(),
                         color=brand.get("color") if branding_form is not None else None,
                         logo_url=brand.get("logo_url") if branding_form is not None else None,
@@ -119,8 +108,7 @@ def widget_settings(request: HttpRequest) -> HttpResponse:
 
 
 def _inbox_context(request: HttpRequest) -> dict:
-    membership = request.membership
-    org = membership.organization
+    org = request.organization
     waiting, ongoing = selectors.inbox(org)
     state = availability(org)
     return {
@@ -128,18 +116,15 @@ def _inbox_context(request: HttpRequest) -> dict:
         "ongoing": ongoing,
         "state": state,
         "next_open": local_datetime_text(org, state.next_open) if state.next_open else "",
-        "can_write": membership.can_write,
         "poll_seconds": INBOX_POLL_SECONDS,
         "has_widget": selectors.widget_of(org) is not None,
-        "is_admin": membership.is_admin,
     }
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     """Chats waiting for an answer (oldest first), then the other ongoing chats; refreshed every 5 s."""
-    require_membership(request)
     _beat(request)
     context = _inbox_context(request)
     if request.htmx and request.htmx.target == "chat-inbox":
@@ -147,14 +132,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/inbox.html", context)
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def badge(request: HttpRequest) -> HttpResponse:
     """The top bar's "Chat (n)" link: polled by every console page (the agents' presence heartbeat)."""
-    membership = require_membership(request)
     _beat(request)
     return render(request, "chat/partials/badge.html", {
-        "waiting_count": selectors.waiting_count(membership.organization),
+        "waiting_count": selectors.waiting_count(request.organization),
         "active": request.GET.get("active") == "1",
     })
 
@@ -167,7 +151,7 @@ def live_context(ticket: Ticket, timeline) -> dict | None:
     return {"last_id": max(ids, default=0), "poll_seconds": TICKET_POLL_SECONDS}
 
 
-@login_required
+@requires("tickets.view")
 @require_GET
 def ticket_live(request: HttpRequest, number: int) -> HttpResponse:
     """A chat ticket's page asks every 2 s: 204 when nothing is new, else the timeline (out of band)."""

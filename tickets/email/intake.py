@@ -27,6 +27,7 @@ from django.utils.translation import override
 from crm.services import get_or_create_customer
 from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
+from lumiodesk.permissions import SystemActor
 
 from ..attachments import check_uploads
 from ..content import sanitize_email_html, sanitize_html, text_to_html
@@ -517,6 +518,7 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
             body=text, channel=Channel.EMAIL, attachments=files, created_at=when, mailbox=mailbox,
             body_quoted=quoted, email_message_id=parsed.message_id[:500], savepoint=False,  # see process()
             automatic=automatic, out_of_sla=automatic and org.automatic_mail_out_of_sla,
+            actor=SystemActor("email intake"),
         )
         if automatic:
             ensure_automatic_view(org)

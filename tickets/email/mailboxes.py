@@ -9,30 +9,23 @@ from billing.catalogue import Feature
 from billing.services import has_feature, require_feature
 from crm.services import normalize_email
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
-from lumiodesk.models import Membership, Organization, Role
+from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, require
 
 from .models import Mailbox
 
 
-def ensure_admin(organization: Organization, user) -> None:
-    ok = Membership.objects.filter(
-        organization=organization, user=user, is_active=True, role=Role.ADMIN
-    ).exists()
-    if not ok:
-        raise PermissionDenied(_("Réservé aux Admins."))
-
-
 @transaction.atomic
-def create_mailbox(*, organization: Organization, name: str, address: str, actor) -> Mailbox:
-    ensure_admin(organization, actor)
+def create_mailbox(*, organization: Organization, name: str, address: str, actor: Actor) -> Mailbox:
+    require(actor, "mailboxes.manage", organization)
     require_feature(organization, Feature.EMAIL_FORWARDING)
     address = normalize_email(address).lower()
     name = (name or "").strip() or address
     if Mailbox.objects.filter(organization=organization, address__iexact=address).exists():
         raise InvalidInput(_("Cette adresse est déjà connectée."))
     mailbox = Mailbox.objects.create(organization=organization, name=name[:100], address=address)
-    audit.record(organization=organization, actor=actor, action="mailbox.created", target_type="mailbox",
+    audit.record(organization=organization, actor=actor.user, action="mailbox.created", target_type="mailbox",
                  target_id=mailbox.pk, address=address)
     return mailbox
 
@@ -43,12 +36,12 @@ CONNECTION_FIELDS = ("imap_host", "imap_port", "imap_ssl", "imap_user", "imap_fo
 
 @transaction.atomic
 def update_mailbox(
-    *, mailbox: Mailbox, actor, name: str, connection: dict | None = None,
+    *, mailbox: Mailbox, actor: Actor, name: str, connection: dict | None = None,
     imap_password: str = "", smtp_password: str = "",
 ) -> Mailbox:
     """Rename; on Business and Scale, set the SMTP/IMAP connection. Empty passwords keep the stored ones."""
     organization = mailbox.organization
-    ensure_admin(organization, actor)
+    require(actor, "mailboxes.manage", organization)
     mailbox.name = (name or "").strip()[:100] or mailbox.address
     fields = ["name"]
     connection = {k: v for k, v in (connection or {}).items() if k in CONNECTION_FIELDS}
@@ -74,7 +67,7 @@ def update_mailbox(
             mailbox.imap_last_uid = 0
             fields += ["imap_uidvalidity", "imap_last_uid"]
     mailbox.save(update_fields=sorted(set(fields)))
-    audit.record(organization=organization, actor=actor, action="mailbox.updated", target_type="mailbox",
+    audit.record(organization=organization, actor=actor.user, action="mailbox.updated", target_type="mailbox",
                  target_id=mailbox.pk, fields=sorted(set(fields) - {"imap_password_encrypted",
                                                                      "smtp_password_encrypted"}))
     return mailbox

@@ -16,9 +16,9 @@ from django.utils import timezone
 from billing.catalogue import Feature
 from billing.services import has_feature
 from lumiodesk import audit
+from lumiodesk.permissions import Actor, require
 
 from . import imap
-from .mailboxes import ensure_admin
 from .models import Mailbox
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 _IMAP_FIELDS = ["imap_uidvalidity", "imap_last_uid", "imap_last_polled_at", "imap_last_error"]
 
 
-def pause_mailbox(*, mailbox: Mailbox, actor) -> Mailbox:
-    ensure_admin(mailbox.organization, actor)
+def pause_mailbox(*, mailbox: Mailbox, actor: Actor) -> Mailbox:
+    require(actor, "mailboxes.manage", mailbox.organization)
     with transaction.atomic():
         current = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
         if current.paused_at is None:
@@ -35,7 +35,7 @@ def pause_mailbox(*, mailbox: Mailbox, actor) -> Mailbox:
             current.save(update_fields=["paused_at"])
             audit.record(
                 organization=mailbox.organization,
-                actor=actor,
+                actor=actor.user,
                 action=imap.AUDIT_PAUSED,
                 target_type="mailbox",
                 target_id=mailbox.pk,
@@ -45,11 +45,11 @@ def pause_mailbox(*, mailbox: Mailbox, actor) -> Mailbox:
     return mailbox
 
 
-def resume_mailbox(*, mailbox: Mailbox, actor) -> Mailbox:
+def resume_mailbox(*, mailbox: Mailbox, actor: Actor) -> Mailbox:
     """Resume; with IMAP, skip what the server received during the pause. If the server cannot
     be reached now, the error is shown on the mailbox and the next poll does the skipping
     (the pause is kept in the audit row)."""
-    ensure_admin(mailbox.organization, actor)
+    require(actor, "mailboxes.manage", mailbox.organization)
     with transaction.atomic():
         current = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
         paused_at = current.paused_at
@@ -61,7 +61,7 @@ def resume_mailbox(*, mailbox: Mailbox, actor) -> Mailbox:
         current.save(update_fields=["paused_at"])
         audit.record(
             organization=mailbox.organization,
-            actor=actor,
+            actor=actor.user,
             action=imap.AUDIT_RESUMED,
             target_type="mailbox",
             target_id=mailbox.pk,

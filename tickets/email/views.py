@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing.catalogue import Feature
 from billing.services import has_feature
-from lumiodesk.access import require_membership
+from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
 
 from . import intake, mailboxes
@@ -22,19 +21,13 @@ from .forms import InboundFilterForm, MailboxCreateForm, MailboxForm, Quarantine
 from .models import InboundEmail, InboundStatus, Mailbox
 
 
-def _admin(request: HttpRequest):
-    membership = require_membership(request)
-    if not membership.is_admin:
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied("admin only")
-    return membership
+def _mailboxes_page(request: HttpRequest, **_kw) -> str:
+    return reverse("email:mailboxes")
 
 
 def get_mailbox_for(request: HttpRequest, pk: int) -> Mailbox:
-    membership = _admin(request)
     mailbox = Mailbox.objects.select_related("organization").filter(
-        organization=membership.organization, pk=pk
+        organization=request.organization, pk=pk
     ).first()
     if mailbox is None:
         raise Http404("mailbox")
@@ -42,24 +35,22 @@ def get_mailbox_for(request: HttpRequest, pk: int) -> Mailbox:
 
 
 def get_inbound_for(request: HttpRequest, pk: int) -> InboundEmail:
-    membership = _admin(request)
-    inbound = InboundEmail.objects.filter(organization=membership.organization, pk=pk).first()
+    inbound = InboundEmail.objects.filter(organization=request.organization, pk=pk).first()
     if inbound is None:
         raise Http404("inbound")
     return inbound
 
 
-@login_required
+@requires("mailboxes.manage")
 @require_http_methods(["GET", "POST"])
 def mailbox_list(request: HttpRequest) -> HttpResponse:
-    membership = _admin(request)
-    org = membership.organization
+    org = request.organization
     form = MailboxCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             mailbox = mailboxes.create_mailbox(
                 organization=org, name=form.cleaned_data["name"], address=form.cleaned_data["address"],
-                actor=request.user,
+                actor=request.actor,
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -78,7 +69,7 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
     }, status=400 if request.method == "POST" else 200)
 
 
-@login_required
+@requires("mailboxes.manage")
 @require_http_methods(["GET", "POST"])
 def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = get_mailbox_for(request, pk)
@@ -89,7 +80,7 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
         data = dict(form.cleaned_data)
         try:
             mailboxes.update_mailbox(
-                mailbox=mailbox, actor=request.user, name=data.pop("name"),
+                mailbox=mailbox, actor=request.actor, name=data.pop("name"),
                 imap_password=data.pop("imap_password"), smtp_password=data.pop("smtp_password"),
                 connection=data,
             )
@@ -105,32 +96,28 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     }, status=400 if request.method == "POST" else 200)
 
 
-@login_required
+@requires("mailboxes.manage", back=_mailboxes_page)
 @require_POST
 def mailbox_pause(request: HttpRequest, pk: int) -> HttpResponse:
     from . import services as mailbox_services
 
     mailbox = get_mailbox_for(request, pk)
-    try:
-        if mailbox.is_paused:
-            mailbox_services.resume_mailbox(mailbox=mailbox, actor=request.user)
-            messages.success(request, _("Boîte %(a)s réactivée.") % {"a": mailbox.address})
-        else:
-            mailbox_services.pause_mailbox(mailbox=mailbox, actor=request.user)
-            messages.success(request, _("Boîte %(a)s en pause : les emails reçus pendant la pause ne seront pas "
-                                        "importés.") % {"a": mailbox.address})
-    except DomainError as exc:
-        messages.error(request, exc.message)
+    if mailbox.is_paused:
+        mailbox_services.resume_mailbox(mailbox=mailbox, actor=request.actor)
+        messages.success(request, _("Boîte %(a)s réactivée.") % {"a": mailbox.address})
+    else:
+        mailbox_services.pause_mailbox(mailbox=mailbox, actor=request.actor)
+        messages.success(request, _("Boîte %(a)s en pause : les emails reçus pendant la pause ne seront pas "
+                                    "importés.") % {"a": mailbox.address})
     return redirect("email:mailboxes")
 
 
-@login_required
+@requires("mailboxes.manage")
 @require_GET
 def inbound_list(request: HttpRequest) -> HttpResponse:
-    membership = _admin(request)
     form = InboundFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    qs = InboundEmail.objects.filter(organization=membership.organization).select_related("mailbox", "ticket")
+    qs = InboundEmail.objects.filter(organization=request.organization).select_related("mailbox", "ticket")
     qs = qs.defer("raw").order_by("-received_at", "-id")
     if status:
         qs = qs.filter(status=status)
@@ -139,7 +126,7 @@ def inbound_list(request: HttpRequest) -> HttpResponse:
                                                   "statuses": InboundStatus.choices})
 
 
-@login_required
+@requires("mailboxes.manage")
 @require_GET
 def inbound_raw(request: HttpRequest, pk: int) -> HttpResponse:
     inbound = get_inbound_for(request, pk)
@@ -149,7 +136,7 @@ def inbound_raw(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@login_required
+@requires("mailboxes.manage")
 @require_POST
 def inbound_retry(request: HttpRequest, pk: int) -> HttpResponse:
     inbound = get_inbound_for(request, pk)

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from lumiodesk.access import public
 from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
 from lumiodesk.ratelimit import client_ip, hit, hit_all
@@ -33,6 +34,7 @@ def _too_many(request: HttpRequest, organization: Organization, form: ContactFor
     return response
 
 
+@public
 @public_page
 @require_http_methods(["GET", "POST"])
 def contact(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -69,6 +71,7 @@ def contact(request: HttpRequest, organization: Organization) -> HttpResponse:
     return redirect("contact:sent", org=organization.slug)
 
 
+@public
 @public_page
 @require_GET
 def sent(request: HttpRequest, organization: Organization) -> HttpResponse:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Customer, SatisfactionRating
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import Organization
 
 from ..models import CustomerNotification, NotificationKind, Status, Ticket
@@ -86,7 +86,7 @@ def rate_ticket(
     # The ticket's row lock: two first ratings at once (two tabs) make one rating, not an IntegrityError.
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.customer_id != customer.pk or ticket.organization_id != customer.organization_id:
-        raise PermissionDenied(_("Ce ticket n'est pas le vôtre."))
+        raise NotPermitted(_("Ce ticket n'est pas le vôtre."))
     now = now or timezone.now()
     rating = SatisfactionRating.objects.filter(ticket=ticket).first()
     state = rating_state(ticket, rating, now=now)

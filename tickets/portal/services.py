@@ -18,8 +18,9 @@ from billing.services import require_capacity
 from crm.models import Customer, PortalSignInLink
 from crm.services import normalize_email, set_notification_preference
 from lumiodesk import audit, crypto
-from lumiodesk.exceptions import InvalidInput, PermissionDenied
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import Organization
+from lumiodesk.permissions import SystemActor
 
 from .. import services as ticket_services
 from ..models import Channel, CustomerNotification, Message, MessageKind, Ticket
@@ -70,6 +71,7 @@ def submit_contact_form(
         subject=subject,
         body=message,
         channel=Channel.FORM,
+        actor=SystemActor("contact form"),
         attachments=list(attachments),
     )
     if ticket.customer.wants_email:
@@ -162,7 +164,7 @@ def redeem_sign_in_link(*, organization: Organization, token: str, now: datetime
 
 def _ensure_own_ticket(ticket: Ticket, customer: Customer) -> None:
     if ticket.customer_id != customer.pk or ticket.organization_id != customer.organization_id:
-        raise PermissionDenied(_("Ce ticket n'est pas le vôtre."))
+        raise NotPermitted(_("Ce ticket n'est pas le vôtre."))
 
 
 def reply_as_customer(

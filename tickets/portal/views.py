@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import Customer, NotificationPreference
+from lumiodesk.access import public
 from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
 from lumiodesk.ratelimit import client_ip, hit_all
@@ -67,6 +68,7 @@ def _rating_of(ticket: Ticket):
 # --- signing in ---------------------------------------------------------------------------------------
 
 
+@public
 @access.public_page
 @require_http_methods(["GET", "POST"])
 def sign_in_request(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -100,6 +102,7 @@ def sign_in_request(request: HttpRequest, organization: Organization) -> HttpRes
     return redirect("portal:sign_in_sent", org=organization.slug)
 
 
+@public
 @access.public_page
 @require_GET
 def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -108,6 +111,7 @@ def sign_in_sent(request: HttpRequest, organization: Organization) -> HttpRespon
                                                              minutes=services.SIGN_IN_LINK_MINUTES))
 
 
+@public
 @never_cache
 @access.public_page
 @require_http_methods(["GET", "POST"])
@@ -134,6 +138,7 @@ def _portal_url(organization: Organization, url: str) -> bool:
     return bool(url) and url.startswith(prefix) and url_has_allowed_host_and_scheme(url, allowed_hosts=None)
 
 
+@public
 @access.public_page
 @require_POST
 def sign_out(request: HttpRequest, organization: Organization) -> HttpResponse:
@@ -145,6 +150,7 @@ def sign_out(request: HttpRequest, organization: Organization) -> HttpResponse:
 # --- my tickets -----------------------------------------------------------------------------------------
 
 
+@public
 @access.customer_required
 @require_GET
 def ticket_list(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:
@@ -180,6 +186,7 @@ def _my_ticket_or_404(customer: Customer, number: int) -> Ticket:
     return ticket
 
 
+@public
 @access.customer_required
 @require_GET
 def ticket_detail(request: HttpRequest, organization: Organization, customer: Customer, number: int) -> HttpResponse:
@@ -189,6 +196,7 @@ def ticket_detail(request: HttpRequest, organization: Organization, customer: Cu
     return render(request, "portal/ticket.html", _ticket_context(organization, customer, ticket))
 
 
+@public
 @access.customer_required
 @require_POST
 def ticket_reply(request: HttpRequest, organization: Organization, customer: Customer, number: int) -> HttpResponse:
@@ -210,6 +218,7 @@ def ticket_reply(request: HttpRequest, organization: Organization, customer: Cus
     return render(request, "portal/ticket.html", context, status=400)
 
 
+@public
 @access.customer_required
 @require_POST
 def ticket_rate(request: HttpRequest, organization: Organization, customer: Customer, number: int) -> HttpResponse:
@@ -229,6 +238,7 @@ def ticket_rate(request: HttpRequest, organization: Organization, customer: Cust
                   status=400)
 
 
+@public
 @access.customer_required
 @require_GET
 def attachment(request: HttpRequest, organization: Organization, customer: Customer, number: int,
@@ -248,6 +258,7 @@ def attachment(request: HttpRequest, organization: Organization, customer: Custo
 # --- rating from the email link (no sign-in) ------------------------------------------------------------
 
 
+@public
 @never_cache
 @access.public_page
 @require_http_methods(["GET", "POST"])
@@ -289,6 +300,7 @@ def rate_link(request: HttpRequest, organization: Organization, token: str) -> H
 # --- notifications and preference -----------------------------------------------------------------------
 
 
+@public
 @access.customer_required
 @require_GET
 def notification_list(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:
@@ -297,6 +309,7 @@ def notification_list(request: HttpRequest, organization: Organization, customer
                   _base(organization, customer, page=page, items=list(page.object_list)))
 
 
+@public
 @access.customer_required
 @require_GET
 def notification_open(request: HttpRequest, organization: Organization, customer: Customer, pk: int) -> HttpResponse:
@@ -308,6 +321,7 @@ def notification_open(request: HttpRequest, organization: Organization, customer
     return redirect("portal:ticket", org=organization.slug, number=n.ticket.number)
 
 
+@public
 @access.customer_required
 @require_POST
 def notifications_read(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:
@@ -315,6 +329,7 @@ def notifications_read(request: HttpRequest, organization: Organization, custome
     return redirect("portal:notifications", org=organization.slug)
 
 
+@public
 @access.customer_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, organization: Organization, customer: Customer) -> HttpResponse:

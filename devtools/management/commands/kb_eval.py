@@ -25,6 +25,7 @@ from devtools.kb_eval import evaluation as ev
 from kb import assistant, indexing, model_weights
 from kb.services import import_lumiodesk_documentation
 from lumiodesk.models import Organization
+from lumiodesk.permissions import SystemActor
 
 MAX_WRONG_REFUSALS = 0.05
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         w = self.stdout.write
         org, _created = Organization.objects.get_or_create(slug="kb-eval", defaults={"name": "KB evaluation"})
-        import_lumiodesk_documentation(organization=org)
+        import_lumiodesk_documentation(organization=org, actor=SystemActor("kb_eval"))
         started = time.perf_counter()
         n = indexing.reembed_all(organization=org) if opts["reindex"] else indexing.embed_pending(organization=org)
         if n:

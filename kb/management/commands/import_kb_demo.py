@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kb.services import import_lumiodesk_documentation
 from lumiodesk.models import Organization
+from lumiodesk.permissions import SystemActor
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         org = Organization.objects.filter(slug=opts["org"]).first()
         if org is None:
             raise CommandError(f"no organization {opts['org']!r}")
-        result = import_lumiodesk_documentation(organization=org)
+        result = import_lumiodesk_documentation(organization=org, actor=SystemActor("import_kb_demo"))
         self.stdout.write(
             f"knowledge base of {org.slug}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.kept} kept (edited by the team)"

@@ -47,6 +47,7 @@ from crm.services import get_or_create_customer
 from lumiodesk import notifications as agent_notifications
 from lumiodesk.models import Membership, Organization, Plan, Role
 from lumiodesk.models import NotificationPreference as AgentNotificationPreference
+from lumiodesk.permissions import MemberActor, SystemActor
 from sla.models import Holiday
 from sla.services import create_defaults, restamp_open_tickets
 from tickets import services, tasks
@@ -70,6 +71,7 @@ DEFAULT_ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
 PASSWORD = "demo-lumiodesk"
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 SEED = 20261101
+SEED_ACTOR = SystemActor("seed_demo")  # what the demo does without a named member
 
 # --- people ----------------------------------------------------------------------------------------------
 
@@ -813,10 +815,10 @@ class Command(BaseCommand):
         from tickets.chat.services import create_widget
 
         if not ChatWidget.objects.filter(organization=demo).exists():
-            widget = create_widget(organization=demo, actor=None, allowed_domains=["localhost", "127.0.0.1"])
+            widget = create_widget(organization=demo, actor=SEED_ACTOR, allowed_domains=["localhost", "127.0.0.1"])
             self.stdout.write(f"Chat widget (localhost, 127.0.0.1): <script src=\"{settings.SITE_URL}/widget.js\" "
                               f"data-workspace=\"{widget.workspace_id}\"></script>")
-        result = import_lumiodesk_documentation(organization=demo)
+        result = import_lumiodesk_documentation(organization=demo, actor=SEED_ACTOR)
         self.stdout.write(
             f"Knowledge base: {result.created} articles created, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.kept} edited by the team and kept."
@@ -824,7 +826,7 @@ class Command(BaseCommand):
         # automations: the four examples of section 7 as active rules (idempotent: by name).
         from automations.services import install_section7_examples
 
-        rules = install_section7_examples(organization=demo)
+        rules = install_section7_examples(organization=demo, actor=SEED_ACTOR)
         self.stdout.write(f"Automations: {len(rules)} example rules of section 7 created.")
 
     def _delete(self, slug: str) -> None:
@@ -883,6 +885,7 @@ class Seeder:
         )
         password = make_password(PASSWORD)
         self.members = []
+        self.actors: dict[int, MemberActor] = {}
         for email, first, last, role, share in spec.team:
             user = User.objects.filter(username=email).first()
             if user is None:
@@ -891,7 +894,9 @@ class Seeder:
             elif not (user.first_name and user.last_name):
                 user.first_name, user.last_name = user.first_name or first, user.last_name or last
                 user.save(update_fields=["first_name", "last_name"])
-            Membership.objects.get_or_create(organization=org, user=user, defaults={"role": role})
+            membership, _created = Membership.objects.get_or_create(organization=org, user=user,
+                                                                    defaults={"role": role})
+            self.actors[user.pk] = MemberActor(membership)
             self.members.append((user, role, share))
         self.manager = next((u for u, r, _s in self.members if r == Role.MANAGER),
                             next(u for u, r, _s in self.members if r == Role.ADMIN))
@@ -932,10 +937,11 @@ class Seeder:
         if spec.with_views:
             for name, body in REPLY_TEMPLATES:
                 if not ReplyTemplate.objects.filter(organization=org, name__iexact=name).exists():
-                    services.save_reply_template(organization=org, name=name, body=body, actor=self.manager)
+                    services.save_reply_template(organization=org, name=name, body=body,
+                                                 actor=self._as(self.manager))
             for name, filters in SHARED_VIEWS:
                 if not SavedView.objects.filter(organization=org, name__iexact=name).exists():
-                    services.save_view(organization=org, name=name, filters=filters, actor=self.manager)
+                    services.save_view(organization=org, name=name, filters=filters, actor=self._as(self.manager))
 
     # -- planning a ticket ----------------------------------------------------------------------------------
 
@@ -1150,7 +1156,7 @@ class Seeder:
         v.update(_dates(plan.start))
         subject = plan.subject.format_map(v)
         v["subject"] = subject
-        actor = plan.assignee if plan.channel == Channel.MANUAL else None
+        actor = self._as(plan.assignee if plan.channel == Channel.MANUAL else None)
         tags = plan.scenario["tags"] if plan.channel in (Channel.FORM, Channel.API) and rng.random() < 0.5 else ()
         ticket = services.create_ticket(
             organization=org, customer=customer, subject=subject,
@@ -1161,23 +1167,24 @@ class Seeder:
             clock.t = clock.t + timedelta(minutes=step.minutes)
             author = plan.assignee
             if step.op == "assign":
-                ticket = services.assign(ticket=ticket, assignee=plan.assignee, actor=plan.assigner)
+                ticket = services.assign(ticket=ticket, assignee=plan.assignee, actor=self._as(plan.assigner))
             elif step.op == "tags":
-                ticket = services.set_tags(ticket=ticket, names=plan.scenario["tags"], actor=author)
+                ticket = services.set_tags(ticket=ticket, names=plan.scenario["tags"], actor=self._as(author))
             elif step.op == "priority":
-                ticket = services.set_priority(ticket=ticket, priority=step.value, actor=author)
+                ticket = services.set_priority(ticket=ticket, priority=step.value, actor=self._as(author))
             elif step.op == "customer":
                 services.add_message(ticket=ticket, kind=MessageKind.CUSTOMER, created_at=clock.t,
                                      body=self._customer_text(step.text.format_map(v), customer, plan.channel))
             elif step.op == "note":
-                services.add_message(ticket=ticket, kind=MessageKind.NOTE, author_user=author,
+                services.add_message(ticket=ticket, kind=MessageKind.NOTE, actor=self._as(author),
                                      body=step.text.format_map(v), created_at=clock.t)
             elif step.op == "reply":
                 body = self._agent_text(step.text, ticket, author, v)
-                services.add_message(ticket=ticket, kind=MessageKind.REPLY, author_user=author, body=body,
+                services.add_message(ticket=ticket, kind=MessageKind.REPLY, actor=self._as(author), body=body,
                                      then_status=step.status or None, created_at=clock.t)
             elif step.op == "status":
-                services.change_status(ticket=ticket, status=step.status, actor=None if step.system else author,
+                services.change_status(ticket=ticket, status=step.status,
+                                       actor=self._as(None if step.system else author),
                                        reason="auto_close_resolved" if step.system else "manual")
             ticket.refresh_from_db()
         if ticket.status != plan.status:  # the services decide; the script must agree with them
@@ -1192,6 +1199,10 @@ class Seeder:
         if customer.company_id:
             signature += f"\n{customer.company.name}"
         return f"Bonjour,\n\n{body}\n\n{closing}\n{signature}"
+
+    def _as(self, user) -> MemberActor | SystemActor:
+        """The member acting in the script (the system when nobody is named)."""
+        return SEED_ACTOR if user is None else self.actors[user.pk]
 
     def _agent_text(self, key: str, ticket: Ticket, agent, v: _Vars) -> str:
         templates = {name: body for name, body in REPLY_TEMPLATES}

@@ -41,6 +41,7 @@ from django.db import connection
 
 from kb.services import import_lumiodesk_documentation
 from lumiodesk.models import Organization, Plan
+from lumiodesk.permissions import SystemActor
 from sla.services import create_defaults
 from tickets.chat import services
 from tickets.chat.models import ChatConversation, ChatWidget
@@ -177,9 +178,10 @@ class Command(BaseCommand):
         )
         if created:
             create_defaults(org.pk)
-            result = import_lumiodesk_documentation(organization=org)
+            result = import_lumiodesk_documentation(organization=org, actor=SystemActor("widget_bench"))
             self.stdout.write(f"seeded {SLUG}: {result.created} articles")
-        widget = services.create_widget(organization=org, actor=None, allowed_domains=["127.0.0.1"])
+        widget = services.create_widget(organization=org, actor=SystemActor("widget_bench"),
+                                        allowed_domains=["127.0.0.1"])
         # New conversations each run (their tokens are only known when created); old ones stay as history.
         tokens = []
         for i in range(visitors):

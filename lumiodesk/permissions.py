@@ -1,0 +1,179 @@
+"""Who may do what: the one permission table, the typed actor, and ``require``.
+
+Contract:
+- ``CAPABILITIES`` is the only place that says which role may do what. Services ask it through
+  ``require(actor, capability, organization)``; views declare a capability per URL
+  (``lumiodesk.access.requires``); templates read it through the ``can`` object
+  (``lumiodesk.context_processors.workspace``). Nothing else tests a role.
+- An actor is typed: a ``MemberActor`` (an active membership: user, organization, role) or a
+  ``SystemActor`` (tasks, email intake, the widget, the customer side, commands; it carries a reason).
+  ``None`` or anything else is refused: no service treats a missing actor as allowed.
+- A member acts only in their own organization: ``require`` refuses another organization's object.
+
+Adding a capability is one line in ``CAPABILITIES``; the URL × role test (tests/test_permissions.py)
+then tells which views must declare it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext as _
+
+from .exceptions import NotPermitted
+from .models import Membership, Organization, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+A, M, G, V = Role.ADMIN, Role.MANAGER, Role.AGENT, Role.VIEWER
+ALL = frozenset({A, M, G, V})
+WORKERS = frozenset({A, M, G})  # everyone but the read-only Viewer
+MANAGERS = frozenset({A, M})
+ADMINS = frozenset({A})
+
+# capability -> roles that have it. One line per capability.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    # tickets (the console)
+    "tickets.view": ALL,  # list, ticket page, attachments, reply templates (read), automation journal
+    "tickets.create": WORKERS,
+    "tickets.reply": WORKERS,
+    "tickets.note": WORKERS,
+    "tickets.change_status": WORKERS,
+    "tickets.change_priority": WORKERS,
+    "tickets.assign": WORKERS,
+    "tickets.tag": WORKERS,
+    "tickets.link_article": WORKERS,  # link a KB article to a ticket, insert it in a reply
+    "tickets.be_assigned": WORKERS,  # may be assigned a ticket; the "team" lists and ticket notifications
+    "views.manage": MANAGERS,  # shared views of the ticket list
+    "reply_templates.manage": MANAGERS,
+    # channels
+    "mailboxes.manage": ADMINS,  # Settings > Channels > Email, the inbound log and quarantine
+    "chat.answer": WORKERS,  # counts as present in the chat inbox (presence beat)
+    "chat.manage": ADMINS,  # Settings > Channels > Chat (the widget)
+    # knowledge base
+    "kb.view": ALL,  # the console's articles, collections, revisions, the team's assistant and search
+    "kb.edit": WORKERS,  # create articles, edit drafts
+    "kb.publish": MANAGERS,  # publish, archive, unpublish; edit a published or archived article
+    "kb.collections.manage": MANAGERS,
+    # SLA, reports, automations
+    "sla.manage": MANAGERS,  # Settings > Hours and SLA, the preview
+    "reports.view": frozenset({A, M, V}),  # SLA reports: not Agents (section 10)
+    "reports.generate": MANAGERS,
+    "rules.manage": MANAGERS,
+    "webhooks.manage": MANAGERS,
+    # notifications
+    "notifications.own": ALL,  # one's own notification center, bell and preferences
+    "notifications.team": MANAGERS,  # SLA breaches of the team, daily digest, rules' "notify managers"
+    "notifications.admin": ADMINS,  # a webhook endpoint disabled after repeated failures
+}
+
+
+def roles_with(capability: str) -> frozenset[str]:
+    """The roles that have ``capability`` (for queries: ``role__in=roles_with("notifications.team")``)."""
+    try:
+        return CAPABILITIES[capability]
+    except KeyError:
+        raise KeyError(f"unknown capability {capability!r}: add it to lumiodesk.permissions.CAPABILITIES") from None
+
+
+def role_can(role: str | None, capability: str) -> bool:
+    return role in roles_with(capability)
+
+
+@dataclass(frozen=True)
+class MemberActor:
+    """A signed-in member acting in their organization (``request.actor`` in the console)."""
+
+    membership: Membership
+
+    @property
+    def user(self) -> AbstractBaseUser:
+        return self.membership.user
+
+    @property
+    def organization(self) -> Organization:
+        return self.membership.organization
+
+    @property
+    def organization_id(self) -> int:
+        return self.membership.organization_id
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    def can(self, capability: str) -> bool:
+        return self.membership.is_active and role_can(self.membership.role, capability)
+
+    @classmethod
+    def of(cls, organization: Organization, user) -> MemberActor:
+        """The user's active membership in ``organization`` as an actor; NotPermitted if there is none."""
+        membership = (
+            Membership.objects.filter(organization=organization, user=user, is_active=True)
+            .select_related("organization", "user")
+            .first()
+        )
+        if membership is None:
+            raise NotPermitted(_("Vous n'êtes pas membre de cette organisation."))
+        return cls(membership)
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """The product itself: a Celery task, email intake, the widget, the customer portal, a command.
+
+    It may do anything a service allows; the reason says who acted (for logs and tests).
+    """
+
+    reason: str
+    user = None  # nobody signed in: audit rows and messages carry no user
+
+    def can(self, capability: str) -> bool:
+        roles_with(capability)  # an unknown capability is a bug, for the system too
+        return True
+
+
+Actor = MemberActor | SystemActor
+
+
+def require(actor: Actor | None, capability: str, organization: Organization | None = None) -> None:
+    """Raise NotPermitted unless ``actor`` may do ``capability`` (in ``organization``, when given)."""
+    if not isinstance(actor, MemberActor | SystemActor):
+        raise NotPermitted(_("Action refusée : aucun acteur identifié."))
+    if isinstance(actor, MemberActor) and organization is not None and actor.organization_id != organization.pk:
+        raise NotPermitted(_("Cet objet appartient à une autre organisation."))
+    if not actor.can(capability):
+        raise NotPermitted(_("Votre rôle ne permet pas cette action."))
+
+
+def member_may(organization: Organization, user, capability: str) -> bool:
+    """Whether another user (an assignee, a mention) is an active member with ``capability``: one query."""
+    return Membership.objects.filter(
+        organization=organization, user=user, is_active=True, role__in=roles_with(capability)
+    ).exists()
+
+
+class Can:
+    """The permissions object templates receive as ``can``: ``{% if can.rules_manage %}``.
+
+    A capability's dots become underscores; an unknown name raises (a typo must not hide a menu silently).
+    """
+
+    def __init__(self, actor: Actor | None):
+        self._actor = actor
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        capability = _BY_ATTRIBUTE.get(name)
+        if capability is None:
+            raise AttributeError(f"unknown capability {name!r}")
+        return self._actor is not None and self._actor.can(capability)
+
+    def __getitem__(self, name: str) -> bool:
+        return getattr(self, name.replace(".", "_"))
+
+
+_BY_ATTRIBUTE = {cap.replace(".", "_"): cap for cap in CAPABILITIES}
