@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from automation_helpers import Receiver, drain, queued_deliveries
-from factories import TicketFactory
+from factories import TicketFactory, acting
 
 from automations import services
 from automations.models import WebhookAttempt, WebhookEvent
@@ -220,7 +220,7 @@ def _deliver(business, monkeypatch, django_capture_on_commit_callbacks):
 def test_saving_a_loopback_webhook_is_refused_with_a_clear_message(business, receiver, no_allowed_networks):
     for url in notations(receiver.server.server_address[1]) + ["http://169.254.169.254/latest/meta-data/"]:
         with pytest.raises(InvalidInput, match="adresse est refusée"):
-            services.create_endpoint(organization=business.org, actor=business.admin, url=url,
+            services.create_endpoint(organization=business.org, actor=acting(business.admin), url=url,
                                      events=[WebhookEvent.TICKET_CREATED])
 
 
@@ -230,7 +230,7 @@ def test_a_webhook_saved_before_is_refused_at_delivery_and_the_log_is_generic(
     """Saved while the network was allowed (or before this fix): the delivery-time check is the guard."""
     settings.SITE_URL = "http://127.0.0.1:8000"
     settings.WEBHOOK_ALLOWED_NETWORKS = ("127.0.0.0/8",)
-    endpoint, _secret = services.create_endpoint(organization=business.org, actor=business.admin,
+    endpoint, _secret = services.create_endpoint(organization=business.org, actor=acting(business.admin),
                                                  url=receiver.url, events=[WebhookEvent.TICKET_CREATED])
     settings.WEBHOOK_ALLOWED_NETWORKS = ()
     assert _deliver(business, monkeypatch, django_capture_on_commit_callbacks) == ["retry"]
@@ -251,7 +251,7 @@ def test_closed_port_and_non_http_service_read_the_same(business, settings, monk
         closed = s.getsockname()[1]
     redis_port = 6379
     for port in (closed, redis_port):
-        services.create_endpoint(organization=business.org, actor=business.admin, url=f"http://127.0.0.1:{port}/",
+        services.create_endpoint(organization=business.org, actor=acting(business.admin), url=f"http://127.0.0.1:{port}/",
                                  events=[WebhookEvent.TICKET_CREATED])
     assert _deliver(business, monkeypatch, django_capture_on_commit_callbacks) == ["retry", "retry"]
     errors = {(a.error, a.status_code, a.duration_ms, a.response_excerpt) for a in WebhookAttempt.objects.all()}
@@ -266,7 +266,7 @@ def test_a_redirect_is_not_followed_and_its_target_not_shown(business, receiver,
     target = Receiver().start()
     try:
         receiver.responses = [("redirect", target.url)]
-        services.create_endpoint(organization=business.org, actor=business.admin, url=receiver.url,
+        services.create_endpoint(organization=business.org, actor=acting(business.admin), url=receiver.url,
                                  events=[WebhookEvent.TICKET_CREATED])
         assert _deliver(business, monkeypatch, django_capture_on_commit_callbacks) == ["retry"]
         attempt = WebhookAttempt.objects.get()

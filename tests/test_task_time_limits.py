@@ -46,13 +46,13 @@ def _message(subject: str, size: int = 0) -> bytes:
 
 
 def _raise_soft_limit(signum, frame):
-    """Raised only inside intake.process and outside parse_email (whose defensive ``except Exception`` would
+    """Raised only while intake processes the message, outside parse_email (whose defensive ``except Exception`` would
     record it as a problem of the message and go on: see the report of issue 15); otherwise a little later."""
     names = set()
     while frame is not None:
         names.add(frame.f_code.co_name)
         frame = frame.f_back
-    if "process" in names and "parse_email" not in names:
+    if "_process_in_language" in names and "parse_email" not in names:
         raise SoftTimeLimitExceeded()
     signal.setitimer(signal.ITIMER_REAL, 0.002)
 
