@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := lumiodesk.settings
 
-.PHONY: run test bench eval email-corpus lint format services messages clean-venv
+.PHONY: run test test-fast bench eval email-corpus lint format services messages clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
+# The fast lane while working: everything but the browser, the real Celery worker, the IMAP server and
+# the slow checks (demo seed, property-based tests); markers set from the fixtures in tests/conftest.py.
+# `make test` stays the full suite, run by CI.
+test-fast: services
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
+
+# The benches live in devtools/ (devtools/management/commands/, devtools/bench/), not in the product's apps.
 bench: services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} \
 		$(PY) -m lumiodesk.services_check --start
@@ -50,7 +58,7 @@ eval: services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) manage.py kb_eval --reindex
 
-# The real-world email corpus (tests/email_corpus/real_world/) through ingest_email, in a database of its own.
+# The real-world email corpus (tests/tickets/email/email_corpus/real_world/) through ingest_email, in a database of its own.
 # HALF=dev (default), heldout or all; FAILURES=1 lists every miss.
 email-corpus: services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \

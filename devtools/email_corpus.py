@@ -1,4 +1,4 @@
-"""The real-world email corpus (tests/email_corpus/real_world/) through the real intake, and its figures.
+"""The real-world email corpus (tests/tickets/email/email_corpus/real_world/) through the real intake, and its figures.
 
 Each message is fed to ``manage.py ingest_email --mailbox ADDRESS FILE`` (the path an administrator
 uses, which takes the same ``intake.ingest`` as the SMTP receiver and the IMAP poller), then what the
@@ -32,7 +32,7 @@ from tickets.attachments import safe_filename
 from tickets.email.models import InboundEmail, InboundStatus
 from tickets.models import Attachment, Message, MessageKind, Ticket
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "email_corpus" / "real_world"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "tickets" / "email" / "email_corpus" / "real_world"
 FIELDS = ("subject", "sender", "text", "attachments")
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from datetime import time
+import secrets
+from datetime import time, timedelta
 
-from factories import acting
+from django.utils import timezone
+from factories import acting, bulk_tickets
 
 from lumiodesk.models import Plan
 from sla import services as sla_services
 from sla.models import BusinessHours
 from tickets.chat import presence, services
-from tickets.chat.models import ChatWidget
+from tickets.chat.models import ChatConversation, ChatWidget, ConversationMode
+from tickets.models import Channel, Ticket
 
 ORIGIN = "https://shop.acme.test"
 _ips = itertools.count(1)
@@ -58,3 +61,23 @@ def start(org_widget, **fields):
 
 
 BUSINESS = Plan.BUSINESS
+
+
+def bulk_chats(widget: ChatWidget, n: int, *, assignee=None) -> list[ChatConversation]:
+    """``n`` chat conversations written in a few queries, for the query-count tests: every other one waits
+    for an answer, the others were answered (ongoing); every third ticket assigned to ``assignee``."""
+    org = widget.organization
+    tickets = bulk_tickets(org, n, channel=Channel.CHAT)
+    if assignee is not None:
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets[::3]]).update(assignee=assignee)
+    now = timezone.now()
+    return ChatConversation.objects.bulk_create(
+        [
+            ChatConversation(
+                organization=org, widget=widget, ticket=ticket, visitor_key=secrets.token_hex(32),
+                mode=ConversationMode.LIVE, origin=ORIGIN, waiting_since=ticket.created_at if i % 2 == 0 else None,
+                last_message_at=now - timedelta(minutes=i), created_at=ticket.created_at,
+            )
+            for i, ticket in enumerate(tickets)
+        ]
+    )

@@ -11,6 +11,8 @@ agent and a viewer, and an outsider organization with its own agent and ticket.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import shutil
 import tempfile
@@ -18,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import is_hypothesis_test
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -158,15 +161,20 @@ class Clock:
         self.now = self.now + timedelta(**delta)
 
 
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    """Time under the test's control, starting on Monday 10 March 2025, 10:00 in Paris."""
+def clock_start():
+    """Monday 10 March 2025, 10:00 in Paris."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    return datetime(2025, 3, 10, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Time under the test's control, starting on Monday 10 March 2025, 10:00 in Paris."""
     from django.utils import timezone
 
-    c = Clock(datetime(2025, 3, 10, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    c = Clock(clock_start())
     monkeypatch.setattr(timezone, "now", c)
     return c
 
@@ -187,8 +195,7 @@ class World:
     other_ticket: object
 
 
-@pytest.fixture
-def world(db) -> World:
+def build_world() -> World:
     import factories as f
 
     from lumiodesk.models import Role
@@ -212,6 +219,185 @@ def world(db) -> World:
     outsider = f.member(other_org, Role.AGENT, first_name="Otto", email="otto@globex.test")
     other_ticket = f.TicketFactory(organization=other_org, subject="Globex secret", body="Interne Globex.")
     return World(org, admin, manager, agent, viewer, customer, ticket, other_org, outsider, other_ticket)
+
+
+_TRANSACTIONAL_FIXTURES = {
+    "transactional_db",
+    "live_server",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+}
+_DB_FIXTURES = {"db", *_TRANSACTIONAL_FIXTURES}
+
+
+def _world_time(items) -> str | None:
+    """When a module's shared world is built: ``"now"``, ``"clock"`` (its tests ask for the ``clock`` before
+    the world, so their world was made at the clock's start), or ``None`` when the module cannot share
+    one: a test that commits for real (``transaction=True``, a live server, the worker; with or without the
+    world), or tests of both times. The module's tests that do not ask for the world run first, before it
+    exists."""
+    times = set()
+    for item in items:
+        names = list(getattr(item, "fixturenames", ()))
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not _DB_FIXTURES.intersection(names):
+            continue  # no database
+        if _TRANSACTIONAL_FIXTURES.intersection(names) or (
+            marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+        ):
+            return None  # pytest-django runs it after the others, while the module's transaction is open
+        if "world" not in names:
+            continue  # run before the world is built (pytest_collection_modifyitems)
+        times.add("clock" if "clock" in names and names.index("clock") < names.index("world") else "now")
+    return times.pop() if len(times) == 1 else None
+
+
+@pytest.fixture(scope="module")
+def module_world(request, django_db_setup, django_db_blocker):
+    """The world built once per test module, where the module allows it (``_world_time``).
+
+    Like Django's ``TestCase.setUpTestData``: the rows are written inside a transaction held open for the
+    module; each test runs in a savepoint of it (pytest-django's ``db``), rolled back at the test's end, so
+    a test that writes still leaves a clean world to the next one; the Python objects are deep-copied per
+    test (see ``world``). The transaction is rolled back after the module's last test. Elsewhere
+    (``None``), or with ``LUMIODESK_SHARED_WORLD=0``: each test builds its own world, as before."""
+    items = [item for item in request.session.items if item.module is request.module]
+    when = _world_time(items)
+    if os.environ.get("LUMIODESK_SHARED_WORLD", "1") == "0" or when is None:
+        yield None
+        return
+    from unittest import mock
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    with django_db_blocker.unblock():
+        module_atomic = transaction.atomic()
+        module_atomic.__enter__()
+        try:
+            if when == "clock":
+                with mock.patch.object(timezone, "now", Clock(clock_start())):
+                    built = build_world()
+            else:
+                built = build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            module_atomic.__exit__(None, None, None)
+            raise
+    try:
+        yield built
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            module_atomic.__exit__(None, None, None)
+
+
+_cache_namespaces = itertools.count()
+
+
+@pytest.fixture
+def world(module_world, db, monkeypatch) -> World:
+    """The two organizations every view test checks: Acme (admin, manager, agent, viewer, a customer and
+    her ticket) and Globex (an outsider and his ticket)."""
+    if module_world is None:
+        return build_world()
+    # The same primary keys in every test of the module: what a test left in the cache (counters,
+    # presence, rate limits, keyed by organization) must not reach the next one, as it could not when
+    # each test had organizations of its own. A cache namespace of its own per test.
+    from django.core.cache import caches
+
+    backend = caches["default"]  # this thread's backend (not the proxy: monkeypatch restores its __dict__)
+    monkeypatch.setattr(backend, "key_prefix", f"{backend.key_prefix}-{next(_cache_namespaces)}")
+    return copy.deepcopy(module_world)
+
+
+# --- Real Celery worker ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mail_dir(tmp_path):
+    """Where the real worker's email backend (``filemail://``) writes what it sends (``worker_helpers.sent_mails``)."""
+    path = tmp_path / "mails"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, mail_dir, tmp_path):
+    """A real ``celery worker`` process on this test's database, the real Redis and this run's own queue,
+    configured by environment variables only, as in production; stopped afterwards. Tests using it are
+    marked ``worker`` (automatically) and commit for real (``transactional_db``)."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import redis
+    from django.conf import settings
+    from worker_helpers import database_url
+
+    queue = celery_test_queue()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": TEST_REDIS_URL,
+        "EMAIL_URL": f"filemail:///{mail_dir}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "lumiodesk.settings",
+        "PYTHONUNBUFFERED": "1",
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the test receivers listen on loopback
+    }
+    log_path = tmp_path / "worker.log"
+    log = log_path.open("w")
+    # fmt: off
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "lumiodesk", "worker", "-P", "solo", "-c", "1",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+         "-n", f"{queue}@%h", "--", f"task.default_queue={queue}"],
+        cwd=Path(settings.BASE_DIR), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    # fmt: on
+    process.log_path = log_path
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        log.close()
+        client = redis.Redis.from_url(TEST_REDIS_URL)
+        for key in client.scan_iter(match=f"*{queue}*"):
+            client.delete(key)
+        client.close()
+
+
+# The markers follow from the fixtures a test uses, so a new test cannot forget its marker and slip into
+# the fast lane (``make test-fast``: ``-m "not browser and not worker and not imap and not slow"``).
+# Property-based tests (hypothesis: hundreds of examples each) are ``slow``.
+_MARKER_OF_FIXTURE = {"celery_worker_process": "worker", "dovecot": "imap", "browser": "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in _MARKER_OF_FIXTURE.items():
+            if fixture in names and item.get_closest_marker(marker) is None:
+                item.add_marker(getattr(pytest.mark, marker))
+        if is_hypothesis_test(getattr(item, "obj", None)) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+    # In each file, the tests that do not ask for the world run first (in their order), then those that
+    # do: a shared world (module_world) is built by the first test asking for it, so the others never see
+    # its rows. Files keep their order.
+    files: dict[str, int] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], len(files))
+    items.sort(key=lambda item: (files[item.nodeid.split("::")[0]], "world" in getattr(item, "fixturenames", ())))
 
 
 # --- Real browser (Playwright driving Debian's Chromium) -------------------------------------------------

@@ -1,5 +1,5 @@
 """python manage.py email_corpus [--half dev|heldout|all] [--failures] — the real-world email corpus
-(tests/email_corpus/real_world/) through ``ingest_email``, in a database of its own (its name must contain
+(tests/tickets/email/email_corpus/real_world/) through ``ingest_email``, in a database of its own (its name must contain
 "eval" or "bench"): subject, sender, text and attachment names as a mail client shows them, what became of
 each message, and a second pass that must find only duplicates. Run by `make email-corpus`."""
 

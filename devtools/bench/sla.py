@@ -24,10 +24,9 @@ from django.utils import timezone
 from crm.models import Customer
 from lumiodesk import notifications
 from lumiodesk.models import AgentNotification, Membership, Organization, Plan, Role
+from sla import alerts
+from sla.models import SlaAlert, SlaOutcome
 from tickets.models import Priority, Status, Ticket
-
-from . import alerts
-from .models import SlaAlert, SlaOutcome
 
 SLUG = "sla-bench"
 TARGET_MS = 1000

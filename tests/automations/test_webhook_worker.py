@@ -1,4 +1,4 @@
-"""A webhook end to end through a real Celery worker on the Redis broker (like tests/test_worker_integration.py).
+"""A webhook end to end through a real Celery worker on the Redis broker (``celery_worker_process``, conftest.py).
 
 The ticket service commits, ``on_commit`` publishes ``deliver_webhook``, the worker (a separate process,
 configured by environment variables like in production) signs and POSTs to a real HTTP receiver on
@@ -8,21 +8,11 @@ queues the retry, which the worker delivers.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-import redis
 from automation_helpers import Receiver
-from conftest import TEST_REDIS_URL, celery_test_queue
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from factories import SYSTEM, CustomerFactory, OrganizationFactory, TicketFactory, member
+from worker_helpers import wait_for
 
 from automations import services, webhooks
 from automations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
@@ -30,63 +20,6 @@ from automations.tasks import deliver_due_webhooks
 from lumiodesk.models import Plan, Role
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-BASE_DIR = Path(settings.BASE_DIR)
-TIMEOUT = 45
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] or "postgres"
-    if s.get("PASSWORD"):
-        auth += f":{s['PASSWORD']}"
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    queue = celery_test_queue()
-    env = {
-        **os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": TEST_REDIS_URL, "EMAIL_URL": "dummymail://",
-        "MEDIA_ROOT": str(tmp_path / "media"), "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "lumiodesk.settings",
-        "PYTHONUNBUFFERED": "1", "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the receiver is on loopback
-    }
-    log_path = tmp_path / "worker.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "lumiodesk", "worker", "-P", "solo", "-c", "1", "--without-heartbeat",
-         "--without-gossip", "--without-mingle", "--loglevel", "INFO", "-n", f"{queue}@%h", "--",
-         f"task.default_queue={queue}"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    process.log_path = log_path
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        log.close()
-        client = redis.Redis.from_url(TEST_REDIS_URL)
-        for key in client.scan_iter(match=f"*{queue}*"):
-            client.delete(key)
-        client.close()
-
-
-def wait_for(predicate, process, what: str):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.25)
-    log = process.log_path.read_text(errors="replace")[-6000:]
-    pytest.fail(f"timed out waiting for {what} (worker exit code {process.poll()}).\nWorker log:\n{log}")
 
 
 @pytest.fixture(autouse=True)

@@ -9,14 +9,15 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import Organization
 from tickets.email.models import Mailbox
-from tickets.management.commands.seed_demo import MONTHS_FR
 from tickets.models import Message, Status, Ticket
 
 PLACEHOLDER = re.compile(r"\{[a-z_0-9]+\}")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_seed_demo():
     call_command("seed_demo", "--anchor", "2026-11-01", stdout=io.StringIO())

@@ -1,4 +1,4 @@
-"""The email parser over the hand-made corpus (tests/email_corpus/, see its README.md).
+"""The email parser over the hand-made corpus (tests/tickets/email/email_corpus/, see its README.md).
 
 ``parse_email`` never raises; each file's expected subject, sender, text, attachments and
 automatic-mail reason are checked as real decoded strings. No database: pure parsing.

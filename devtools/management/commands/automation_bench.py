@@ -1,9 +1,11 @@
-"""Time 100 rules against a ticket event and the time-rule scan over 1,000,000 tickets (see automations.bench)."""
+"""Time 100 rules against a ticket event and the time-rule scan over 1,000,000 tickets.
+
+See devtools.bench.automations."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from automations import bench
+from devtools.bench import automations as bench
 
 
 class Command(BaseCommand):

@@ -12,6 +12,7 @@ import pytest
 from chat_helpers import agent_here, make_widget, nobody_here, open_all_week
 from conftest import browser_login
 from kb_helpers import make_kb
+from playwright.sync_api import expect
 
 from tickets.chat.models import ChatConversation, ConversationMode
 from tickets.models import Channel, MessageKind, Ticket
@@ -131,10 +132,21 @@ def test_visitor_chats_live_with_an_agent(live_server, browser, page, world, sho
     agent.get_by_label("Note interne").check()
     agent.locator("#reply-body").fill("Note : client fidèle, geste commercial possible.")
     agent.get_by_role("button", name="Envoyer").click()
-    agent.locator(".msg.note").wait_for()
-    time.sleep(2.0)
-    assert frame.get_by_text("geste commercial").count() == 0
+    agent.locator(".msg.note").wait_for()  # saved
+    _polls_after(page, 3)
+    expect(frame.get_by_text("geste commercial")).to_have_count(0)
     agent_context.close()
+
+
+def _polls_after(page, n: int) -> None:
+    """Wait for the widget's next ``n`` polls (``GET conversation?after=``; every 1.5 s while open). Polls do
+    not overlap: one is asked only once the previous answer is shown. So of 3 polls answered after a change,
+    the 2nd was asked after it and its answer is on screen when the 3rd comes back."""
+    for _ in range(n):
+        with page.expect_response(
+            lambda r: "/conversation?after=" in r.url and r.request.method == "GET", timeout=10_000
+        ):
+            pass
 
 
 def test_widget_on_a_phone(live_server, browser, world, shop, screenshot):

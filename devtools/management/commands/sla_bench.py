@@ -1,9 +1,9 @@
-"""Time the SLA scan over 1,000,000 open tickets in the bench database (see sla.bench)."""
+"""Time the SLA scan over 1,000,000 open tickets in the bench database (see devtools.bench.sla)."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from sla import bench
+from devtools.bench import sla as bench
 
 
 class Command(BaseCommand):

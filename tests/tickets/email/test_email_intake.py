@@ -1,6 +1,6 @@
 """Email intake: raw bytes stored first, then a ticket message, a duplicate, an ignored automatic
 message or a quarantined one; through ``intake.ingest`` / ``receive`` + ``process`` and through
-``manage.py ingest_email`` (exact output lines). Corpus: tests/email_corpus/ (see its README.md).
+``manage.py ingest_email`` (exact output lines). Corpus: tests/tickets/email/email_corpus/ (see its README.md).
 """
 
 from __future__ import annotations
@@ -599,7 +599,7 @@ def test_ingest_costs_a_fixed_number_of_statements(world, support):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tickets.management.commands.bench_ingest import build
+    from devtools.management.commands.bench_ingest import build
 
     rng = random.Random(3)
     first_raw, first_id = build(1, rng, None)

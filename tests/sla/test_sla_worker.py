@@ -1,5 +1,5 @@
-"""The SLA scan through a real Celery worker on Redis (the approach of test_worker_integration): the task
-runs in another process, records the breach, notifies the assignee and sends the email."""
+"""The SLA scan through a real Celery worker on Redis (``celery_worker_process``, tests/conftest.py): the task runs
+in another process, records the breach, notifies the assignee and sends the email."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from factories import CustomerFactory, OrganizationFactory, TicketFactory, member
-from test_worker_integration import celery_worker_process, mail_dir, sent_mails, wait_for  # noqa: F401
+from worker_helpers import sent_mails, wait_for
 
 from lumiodesk.models import AgentNotification, Role
 from sla.models import SlaAlert
@@ -18,7 +18,7 @@ from tickets.models import Ticket
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_worker_runs_the_sla_scan_and_notifies(celery_worker_process, mail_dir):  # noqa: F811
+def test_the_worker_runs_the_sla_scan_and_notifies(celery_worker_process, mail_dir):
     org = OrganizationFactory(name="Acme")
     agent = member(org, Role.AGENT, first_name="Agathe", email="agathe@acme.test")
     customer = CustomerFactory(organization=org)

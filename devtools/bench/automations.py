@@ -26,6 +26,8 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from automations import engine, services, timerules
+from automations.models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
 from crm.models import Customer
 from lumiodesk import notifications
 from lumiodesk.models import Membership, Organization, Plan, Role
@@ -34,9 +36,6 @@ from sla.business_time import subtract_target
 from sla.config import sla_config
 from tickets import services as tickets
 from tickets.models import Status, Ticket
-
-from . import engine, services, timerules
-from .models import AutomationRule, AutomationRun, TimeRuleEpisode, Trigger
 
 EVENT_TARGET_MS = 5
 SCAN_TARGET_MS = 2000

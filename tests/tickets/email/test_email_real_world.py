@@ -1,4 +1,4 @@
-"""The real-world corpus (tests/email_corpus/real_world/, 114 messages from other projects' test suites)
+"""The real-world corpus (tests/tickets/email/email_corpus/real_world/, 114 messages from other projects' test suites)
 through ``manage.py ingest_email --mailbox support@lumiodesk.test``: issue 22's thresholds, on the
 development half and on the held-out half. `make email-corpus` prints the same figures."""
 
