@@ -7,6 +7,7 @@ shows an example of a good value, instead of a stack trace later on.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -58,6 +59,8 @@ class Config:
     smtp_inbound_port: int
     inbound_max_bytes: int
     site_url: str
+    trusted_proxy_count: int = 0
+    webhook_allowed_networks: tuple[str, ...] = ()
 
 
 def _redact(text: str, value: str) -> str:
@@ -215,6 +218,16 @@ def read_config(base_dir: Path, *, require_secrets: bool = True) -> Config:
     if urlparse(site_url).scheme not in {"http", "https"} or not urlparse(site_url).hostname:
         raise _fail("SITE_URL", site_url, "https://help.example.com")
 
+    trusted_proxies = _int("TRUSTED_PROXY_COUNT", 0)
+    if not 0 <= trusted_proxies <= 10:
+        raise _fail("TRUSTED_PROXY_COUNT", str(trusted_proxies), "0 (no proxy) or 1 (one load balancer)")
+    allowed_networks = []
+    for item in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]):
+        try:
+            allowed_networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError as exc:
+            raise _fail("WEBHOOK_ALLOWED_NETWORKS", item, "10.20.0.0/16,192.168.1.5/32", str(exc)) from exc
+
     return Config(
         secret_key=secret_key,
         encryption_key=encryption_key,
@@ -234,4 +247,6 @@ def read_config(base_dir: Path, *, require_secrets: bool = True) -> Config:
         smtp_inbound_port=smtp_port,
         inbound_max_bytes=_int("INBOUND_MAX_BYTES", 25 * 1024 * 1024),
         site_url=site_url,
+        trusted_proxy_count=trusted_proxies,
+        webhook_allowed_networks=tuple(allowed_networks),
     )

@@ -15,6 +15,7 @@ a refused request still counts (a client that keeps hammering stays refused).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -64,9 +65,34 @@ def hit_all(*limits: tuple[str, str, int, int], now: float | None = None) -> Rat
 
 
 def client_ip(request) -> str:
-    """The client's address. Behind a proxy, set ``USE_X_FORWARDED_FOR`` and the proxy's first hop is used."""
-    if getattr(settings, "USE_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address: the one helper every rate limit, audit row and sign-in record uses.
+
+    ``TRUSTED_PROXY_COUNT`` (default 0) is how many proxies of our own stand in front of the application.
+    With 0, ``REMOTE_ADDR`` is the client and ``X-Forwarded-For`` is ignored (anyone can write it). With N,
+    the client is the N-th address from the right of ``X-Forwarded-For``: each of our proxies appends the
+    address it received the request from, so what lies to the left of that was written by the client and
+    is never trusted. A chain shorter than N (a request that bypassed a proxy) or an entry that is not an
+    address falls back to ``REMOTE_ADDR``.
+    """
+    remote = _address(request.META.get("REMOTE_ADDR", "")) or "unknown"
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    if proxies <= 0:
+        return remote
+    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    chain = [part for part in chain if part]
+    if len(chain) < proxies:
+        return remote
+    return _address(chain[-proxies]) or remote
+
+
+def _address(value: str) -> str:
+    """``value`` as a normalized IP address ("" if it is not one); a port some proxies add is dropped."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [2001:db8::1]:443
+        value = value[1:value.index("]")]
+    elif value.count(":") == 1:  # 203.0.113.7:443
+        value = value.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return ""

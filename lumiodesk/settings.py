@@ -168,6 +168,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task has a soft time limit (SoftTimeLimitExceeded is raised in it: it can clean up) and a hard one (the
+# worker process is replaced). Tasks that need another figure set it on the decorator (email intake: 60/90 s,
+# webhooks: 30/45 s, IMAP polling: 240/300 s).
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
 CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ("tickets.portal.tasks",)  # tasks outside an app's tasks.py (contact form, portal)
 CELERY_BEAT_SCHEDULE = {
@@ -226,6 +231,10 @@ INBOUND_MAX_BYTES = config.inbound_max_bytes
 
 # Links in emails to agents (notifications, daily digest) start with this.
 SITE_URL = config.site_url
+# Proxies of our own in front of the app (lumiodesk.ratelimit.client_ip); 0: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = config.trusted_proxy_count
+# Networks a webhook may call although they are private (lumiodesk.outbound); none by default.
+WEBHOOK_ALLOWED_NETWORKS = config.webhook_allowed_networks
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

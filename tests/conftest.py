@@ -348,6 +348,7 @@ def celery_worker_process(transactional_db, mail_dir, tmp_path):
         "DEBUG": "true",
         "DJANGO_SETTINGS_MODULE": "lumiodesk.settings",
         "PYTHONUNBUFFERED": "1",
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the test receivers listen on loopback
     }
     log_path = tmp_path / "worker.log"
     log = log_path.open("w")

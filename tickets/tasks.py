@@ -8,6 +8,8 @@ here: ``send_customer_notification_email`` (``tickets.notifications``), ``poll_i
 from __future__ import annotations
 
 from celery import shared_task
+from django.core.cache import cache
+from django.db import connection
 
 from . import agent_notifications, services
 from .email import imap, intake
@@ -27,9 +29,44 @@ def run_ticket_lifecycle() -> dict[str, int]:
     return services.run_lifecycle()
 
 
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=10)
+# A message whose processing hits the soft time limit is quarantined (raw bytes kept) by ``process``, then
+# tried again this many times, later, before it stays in quarantine: it never holds a worker for longer.
+INBOUND_TIMEOUT_RETRIES = 2
+
+
+# A message whose worker was killed by the hard limit (stuck in C code, where the soft limit cannot reach) is
+# delivered again by the broker: past this many starts, counted in Redis (a rolled-back transaction cannot
+# count them), it is quarantined without being processed again.
+INBOUND_MAX_STARTS = INBOUND_TIMEOUT_RETRIES + 2
+
+
+def _starts_key(inbound_id: int) -> str:
+    return f"inbound-starts:{connection.settings_dict['NAME']}:{inbound_id}"  # one Redis, several databases
+
+
+def _count_start(inbound_id: int) -> int:
+    key = _starts_key(inbound_id)
+    cache.add(key, 0, timeout=86_400)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired in between
+        cache.add(key, 1, timeout=86_400)
+        return 1
+
+
+@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=10, max_retries=10, soft_time_limit=60,
+             time_limit=90)
 def process_inbound_email(self, inbound_id: int) -> str:
-    return intake.process(inbound_id).status
+    starts = _count_start(inbound_id)
+    if starts > INBOUND_MAX_STARTS:  # killed by the hard limit each time (redelivered): it stops here
+        return intake.quarantine_interrupted(inbound_id, starts=starts - 1).status
+    inbound = intake.process(inbound_id)
+    if intake.timed_out(inbound):
+        if self.request.retries < INBOUND_TIMEOUT_RETRIES:
+            raise self.retry(countdown=60 * (self.request.retries + 1), max_retries=INBOUND_TIMEOUT_RETRIES)
+    else:
+        cache.delete(_starts_key(inbound_id))
+    return inbound.status
 
 
 @shared_task

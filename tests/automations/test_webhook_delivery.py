@@ -33,6 +33,12 @@ pytestmark = pytest.mark.django_db
 ALL_EVENTS = list(WebhookEvent.values)
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    """The receivers here listen on loopback: allowed as a self-hosted install would allow its network."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ("127.0.0.0/8",)
+
+
 def verifier():
     """The verification snippet shown on the settings page, run as a receiver would run it."""
     namespace: dict = {}
@@ -208,7 +214,8 @@ def test_redirects_are_not_followed(business, endpoint, receiver, queued, django
     assert drain(queued) == ["retry"]
     [attempt] = WebhookAttempt.objects.all()
     assert attempt.status_code == 302 and not attempt.succeeded
-    assert attempt.error == "redirection non suivie vers http://elsewhere.example/steal"
+    assert attempt.error == "redirection non suivie"  # where it pointed is not shown
+    assert "elsewhere" not in attempt.response_excerpt
     assert len(receiver.received) == 1
 
 
@@ -218,7 +225,8 @@ def test_a_slow_receiver_times_out(business, endpoint, receiver, django_capture_
         TicketFactory(organization=business.org, customer=business.customer)
     assert webhooks.attempt(queued.pop(), timeout=0.3) == "retry"
     [attempt] = WebhookAttempt.objects.all()
-    assert attempt.status_code is None and attempt.error == "délai dépassé (0.3 s)"
+    assert attempt.status_code is None and attempt.error == "connexion impossible"  # as a closed port
+    assert attempt.duration_ms == 0
 
 
 def test_a_receiver_that_is_down(business, receiver, queued, django_capture_on_commit_callbacks):
@@ -229,7 +237,7 @@ def test_a_receiver_that_is_down(business, receiver, queued, django_capture_on_c
         TicketFactory(organization=business.org, customer=business.customer)
     assert drain(queued) == ["retry"]
     attempt = WebhookAttempt.objects.get()
-    assert attempt.status_code is None and "refused" in attempt.error.lower()
+    assert attempt.status_code is None and attempt.error == "connexion impossible"
 
 
 def test_the_test_event_is_tried_once_and_never_disables(business, endpoint, receiver, queued,

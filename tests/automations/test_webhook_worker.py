@@ -22,6 +22,11 @@ from lumiodesk.models import Plan, Role
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    settings.WEBHOOK_ALLOWED_NETWORKS = ("127.0.0.0/8",)  # as the worker's environment says
+
+
 @pytest.fixture
 def receiver():
     r = Receiver().start()

@@ -588,6 +588,6 @@ def _mark_backlog_done(mailbox: Mailbox, result: PollResult, known_resume: int |
 
 # Defined beside ``poll_all``, which queues it, and listed in ``tickets.tasks`` under its registered name.
 @shared_task(name="tickets.tasks.poll_imap_mailbox", bind=True, autoretry_for=(OSError,), retry_backoff=30,
-             max_retries=5)
+             max_retries=5, soft_time_limit=240, time_limit=300)
 def poll_imap_mailbox(self, mailbox_id: int) -> int:
     return poll_mailbox(mailbox_id)

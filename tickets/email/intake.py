@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.parser import BytesHeaderParser
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -315,8 +316,43 @@ def _split_attachments(parsed: ParsedEmail) -> tuple[list[SimpleUploadedFile], l
     return accepted[:10], refused + [_("pièce jointe au-delà de 10 non importée") for _x in accepted[10:]]
 
 
-# What a mail client leaves above the history it quotes: empty lines and paragraphs, a rule.
-_TRAILING_SPACE = re.compile(r"(?:\s|&nbsp;|<br>|<hr>|<(p|div)>(?:\s|&nbsp;|<br>)*</\1>)+$")
+# What a mail client leaves above the history it quotes: empty lines and paragraphs, a rule. Read from the
+# end, one piece at a time, in linear time: the regular expression this replaces,
+# ``(?:\s|&nbsp;|<br>|<hr>|<(p|div)>(?:\s|&nbsp;|<br>)*</\1>)+$``, was searched from every position of a
+# long run of ``<br>`` and took seconds on 80 KB (issue 15).
+_BLANK = ("&nbsp;", "<br>")
+_TRAILING_BLANK = (*_BLANK, "<hr>")
+_EMPTY_BLOCKS = (("</p>", "<p>"), ("</div>", "<div>"))
+
+
+def _skip_blank(html: str, end: int, pieces: tuple[str, ...]) -> int:
+    """Where the run of whitespace and ``pieces`` that ends at ``end`` starts."""
+    while end:
+        last = html[end - 1]
+        if last.isspace():
+            end -= 1
+        elif last == ";" and html.endswith("&nbsp;", 0, end):
+            end -= 6
+        elif last == ">" and (html.endswith("<br>", 0, end) or "<hr>" in pieces and html.endswith("<hr>", 0, end)):
+            end -= 4
+        else:
+            return end
+    return end
+
+
+def strip_trailing_space(html: str) -> str:
+    """``html`` without the blank lines, spaces, rules and empty paragraphs at its end."""
+    end = len(html)
+    while True:
+        end = _skip_blank(html, end, _TRAILING_BLANK)
+        block = next((b for b in _EMPTY_BLOCKS if html.endswith(b[0], 0, end)), None)
+        if block is None:
+            return html[:end]
+        close, opening = block
+        inner = _skip_blank(html, end - len(close), _BLANK)
+        if not html.endswith(opening, 0, inner):
+            return html[:end]
+        end = inner - len(opening)
 
 
 def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
@@ -333,7 +369,7 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
     html = text_to_html(new)
     if parsed.html:
         above, history = split_quoted_html(parsed.html)
-        shown = _TRAILING_SPACE.sub("", sanitize_email_html(above))
+        shown = strip_trailing_space(sanitize_email_html(above))
         if (history or not quoted) and (html_to_text(shown).strip() or "<img" in shown):
             html = shown
             if history and not quoted:
@@ -358,6 +394,13 @@ _LOCK_SQL = (
     f"SELECT attempts FROM {InboundEmail._meta.db_table} WHERE id = %s AND status = ANY(%s) "
     "FOR UPDATE SKIP LOCKED"
 )
+
+
+# The reason a message whose processing hit the Celery task's soft time limit is quarantined with (the task
+# retries it a few times first; an admin can retry it from the quarantine list: the raw message is kept).
+# ``process`` marks the message it returns with ``timed_out = True`` then.
+def timed_out(inbound: InboundEmail) -> bool:
+    return inbound.status == InboundStatus.QUARANTINED and getattr(inbound, "timed_out", False)
 
 
 def process(inbound_id: int, *, received: InboundEmail | None = None, sender: str = "") -> InboundEmail:
@@ -391,14 +434,43 @@ def process(inbound_id: int, *, received: InboundEmail | None = None, sender: st
             return _process_locked(inbound, services, sender)
     except Exception as exc:  # quarantine, never lose: the whole transaction is dropped (no savepoint needed inside)
         log.exception("inbound %s quarantined", inbound_id)
+        inbound = holder.get("inbound")
+        if inbound is None:  # cut before the row was locked: an attempt all the same
+            try:
+                inbound = InboundEmail.objects.get(pk=inbound_id)
+            except Exception:
+                if connection.in_atomic_block:
+                    raise
+                connection.close()  # a query cut by the time limit leaves the connection unusable
+                inbound = InboundEmail.objects.get(pk=inbound_id)
+            inbound.attempts += 1
         reason = f"{type(exc).__name__}: {exc}"
-        inbound = holder.get("inbound") or InboundEmail.objects.get(pk=inbound_id)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            inbound.timed_out = True
+            reason = _("traitement trop long : limite de temps dépassée (essai %(n)s) ; le message brut est "
+                       "conservé") % {"n": inbound.attempts}
         try:
             with transaction.atomic():  # with the subject and sender read, so the quarantine list shows them
                 return _finish(inbound, InboundStatus.QUARANTINED, reason)
         except Exception:
+            if not connection.in_atomic_block:  # a query cut by the time limit leaves the connection unusable
+                connection.close()
             inbound.refresh_from_db(fields=["subject", "from_email"])
             return _finish(inbound, InboundStatus.QUARANTINED, reason)
+
+
+def quarantine_interrupted(inbound_id: int, *, starts: int) -> InboundEmail:
+    """Quarantine a message whose processing was killed ``starts`` times, without processing it again."""
+    with transaction.atomic():
+        inbound = (
+            InboundEmail.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(pk=inbound_id, status__in=[InboundStatus.RECEIVED, InboundStatus.QUARANTINED]).first()
+        )
+        if inbound is None:
+            return InboundEmail.objects.get(pk=inbound_id)
+        inbound.attempts += 1
+        return _finish(inbound, InboundStatus.QUARANTINED, _(
+            "traitement interrompu %(n)s fois (limite de temps) ; le message brut est conservé") % {"n": starts})
 
 
 def _process_locked(inbound: InboundEmail, services, sender_given: str = "") -> InboundEmail:

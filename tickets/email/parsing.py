@@ -187,7 +187,10 @@ def _decode_encoded_words(text: str) -> str:
             run.clear()
 
     pos = 0
-    for m in _ENCODED_WORD.finditer(text):
+    # Searched only up to the last "?=": every word the search starts then finds its end, so a header full of
+    # "=?x?q?" openings is read in linear time (unbounded, each opening scanned to the end: quadratic).
+    last_end = text.rfind("?=") + 2
+    for m in _ENCODED_WORD.finditer(text, 0, last_end if last_end >= 2 else 0):
         between = text[pos:m.start()]
         pos = m.end()
         if between and not (run and not between.strip()):  # blanks between two encoded words are dropped
@@ -859,7 +862,7 @@ def split_quoted(text: str) -> tuple[str, str]:
         quoted_tail[i] = quoted_tail[i + 1] and (lines[i].startswith(">") or not lines[i].strip())
     cut = len(lines)
     for i, line in enumerate(lines):
-        if i == 0:
+        if i == 0 or not line or line.isspace():  # a blank line starts nothing
             continue
         if _quote_starts(lines, i):
             cut = i
@@ -931,14 +934,23 @@ class _QuoteFinder(HTMLParser):
                 return
 
 
+QUOTE_SCAN_LIMIT = 256 * 1024
+_DANGLING_LT = re.compile(r"<(?=[^<>]*(?:<|$))")
+
+
 def split_quoted_html(markup: str) -> tuple[str, str]:
     """(the raw HTML above the quoted history, the history) — ("whole", "") without one. Unclosed tags are
     the sanitizer's to close; markup the parser cannot read is returned whole."""
     if not markup:
         return "", ""
-    finder = _QuoteFinder(markup)
+    if len(markup) > QUOTE_SCAN_LIMIT:  # the text's quote folding (split_quoted) takes over
+        return markup, ""
+    # Python's HTMLParser rescans to the end for every "<" whose tag never closes ("<img <img <img…" : 50 KB took
+    # 48 s). Such a "<" is text anyway: the parser reads a copy where it is replaced by "_" (same offsets).
+    readable = _DANGLING_LT.sub("_", markup)
+    finder = _QuoteFinder(readable)
     try:
-        finder.feed(markup)
+        finder.feed(readable)
         finder.close()
     except Exception:  # noqa: BLE001 - unreadable markup: shown whole, sanitized
         return markup, ""
