@@ -8,9 +8,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from portal_helpers import patch_portal_tasks, unique_ip
 
-from crm.models import PortalSignInLink
 from lumiodesk.config import read_config
 from lumiodesk.ratelimit import client_ip
+from tickets.portal.models import PortalSignInLink
 
 rf = RequestFactory()
 

@@ -18,8 +18,8 @@ import time
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from tickets.content import html_to_text, sanitize_email_html, sanitize_html
 
+from lumiodesk.html_sanitizer import html_to_text, sanitize_email_html, sanitize_html
 from tickets.email.intake import _bodies
 from tickets.email.parsing import ParsedEmail, decode_header_value, split_quoted, split_quoted_html
 
