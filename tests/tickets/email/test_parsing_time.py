@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import time
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ FRAGMENTS = [
     "<blockquote>", "&", "&#", "&amp;", "<br", "\t", "a", "<table><tr><td>", "<li>", "=?utf-8?q?", "?=", "On x wrote:",
     "\u00a0", "<hr>", "<div class=\"gmail_quote\">", "'", '"',
 ]
-settings = functools.partial(hypothesis_settings, database=None, deadline=None, max_examples=12,
+settings = functools.partial(hypothesis_settings, database=None, deadline=None, max_examples=12, derandomize=True,
                              suppress_health_check=list(HealthCheck))
 
 
@@ -84,9 +85,16 @@ def test_the_whole_display_path_of_an_email_is_bounded(unit):
 def test_the_known_bad_inputs():
     """The reproductions of the issue and of the audit, named."""
     for doc in ("hello" + "<br>" * 20_000 + "x", "<img " * 10_000, "<div>" * 40_000, "&" * 400_000,
-                "<" * 200_000):
+                "<" * 200_000, "<p> </p><br" * 20_000, " \x80" * 200_000):
         start = time.process_time()
         split_quoted_html(doc)
         sanitize_email_html(doc)
         html_to_text(sanitize_html(doc))
         assert time.process_time() - start < 2, doc[:10]
+
+
+@pytest.mark.xfail(strict=True, reason="open: runs of ' \\xa0' cost super-linear time in html_to_text(sanitize_html())")
+def test_non_breaking_space_runs_are_read_in_under_a_second():
+    """Found by the property test above when it ran with random examples (5.7 s of CPU for 1 MB); kept
+    here, strict, until the display path reads it in linear time."""
+    assert _seconds(lambda d: html_to_text(sanitize_html(d)), document(" \u00a0")) < 1
