@@ -58,6 +58,18 @@ def _frame(page):
     return page.frame_locator("iframe[title^='Chat avec']")
 
 
+def _open(page):
+    """Click the launcher and wait until the frame has finished growing: a click during the size
+    transition can land where the button was a moment before, and the form is never submitted."""
+    _frame(page).locator("#launcher").click()
+    page.wait_for_function(
+        """() => {
+            const f = document.querySelector("iframe[title^='Chat avec']");
+            return f && f.getBoundingClientRect().width > 64 && f.getAnimations().length === 0;
+        }""")
+    return _frame(page)
+
+
 def _shop_url(shop, host="127.0.0.1"):
     return f"http://{host}:{shop.server_address[1]}/"
 
@@ -78,10 +90,8 @@ def test_visitor_chats_live_with_an_agent(live_server, browser, page, world, sho
 
     # The visitor opens the shop page: the launcher, then the widget.
     page.goto(_shop_url(shop))
-    frame = _frame(page)
-    frame.locator("#launcher").click()
+    frame = _open(page)
     frame.get_by_text("En ligne").wait_for()
-    page.wait_for_timeout(300)  # the frame's size transition
     screenshot(page, "widget-open")
 
     # Suggestions while typing: the published article only.
@@ -158,9 +168,7 @@ def test_widget_on_a_phone(live_server, browser, world, shop, screenshot):
     phone = context.new_page()
     phone.goto(_shop_url(shop))
     screenshot(phone, "widget-phone-closed")
-    _frame(phone).locator("#launcher").click()
-    _frame(phone).locator("#message").wait_for()
-    phone.wait_for_timeout(400)  # the frame's size transition
+    _open(phone).locator("#message").wait_for()
     box = phone.locator("iframe[title^='Chat avec']").bounding_box()
     assert box["width"] == 390 and box["height"] == 844  # full screen on a phone
     screenshot(phone, "widget-phone-open")
@@ -173,8 +181,7 @@ def test_offline_visitor_leaves_a_message(live_server, page, world, shop, screen
     nobody_here(world.org)  # open hours, but no agent with the console open
     shop.page = SHOP_PAGE.format(server=live_server.url, workspace=widget.workspace_id)
     page.goto(_shop_url(shop))
-    frame = _frame(page)
-    frame.locator("#launcher").click()
+    frame = _open(page)
     frame.get_by_text("Hors ligne").first.wait_for()
     assert frame.locator("#start-button").inner_text() == "Envoyer le message"
 
