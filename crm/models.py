@@ -28,7 +28,7 @@ class Company(models.Model):
         return self.name
 
 
-class NotificationPreference(models.TextChoices):
+class CustomerContactChoice(models.TextChoices):
     """How a customer wants to hear from us (002: web_only, email_only, both, none)."""
 
     WEB_ONLY = "web_only", _("Web uniquement")
@@ -71,8 +71,8 @@ class Customer(models.Model):
     notification_preference = models.CharField(
         _("préférence de notification"),
         max_length=16,
-        choices=NotificationPreference.choices,
-        default=NotificationPreference.BOTH,
+        choices=CustomerContactChoice.choices,
+        default=CustomerContactChoice.BOTH,
     )
     # Free customer fields used by rules (e.g. {"plan": "Enterprise"}).
     attributes = models.JSONField(_("attributs"), default=dict, blank=True)
@@ -105,8 +105,8 @@ class Customer(models.Model):
 
     @property
     def wants_web(self) -> bool:
-        return self.notification_preference in (NotificationPreference.WEB_ONLY, NotificationPreference.BOTH)
+        return self.notification_preference in (CustomerContactChoice.WEB_ONLY, CustomerContactChoice.BOTH)
 
     @property
     def wants_email(self) -> bool:
-        return self.notification_preference in (NotificationPreference.EMAIL_ONLY, NotificationPreference.BOTH)
+        return self.notification_preference in (CustomerContactChoice.EMAIL_ONLY, CustomerContactChoice.BOTH)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
 
-from .models import Company, Customer, NotificationPreference
+from .models import Company, Customer, CustomerContactChoice
 
 
 def normalize_email(email: str) -> str:
@@ -63,7 +63,7 @@ def _create_customer(*, organization: Organization, email: str, name: str, compa
 
 
 def set_notification_preference(*, customer: Customer, preference: str) -> Customer:
-    if preference not in NotificationPreference.values:
+    if preference not in CustomerContactChoice.values:
         raise InvalidInput(_("Préférence de notification inconnue : %(p)s") % {"p": preference})
     customer.notification_preference = preference
     customer.save(update_fields=["notification_preference"])

@@ -84,7 +84,7 @@ class Article(models.Model):
     status = models.CharField(_("statut"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT)
     audience = models.CharField(_("audience"), max_length=10, choices=Audience.choices, default=Audience.PUBLIC)
     body = models.TextField(_("texte (Markdown)"), blank=True)
-    # Derived from ``body`` by kb.content on every save: sanitized HTML with an id on each passage,
+    # Derived from ``body`` by kb.markdown_sections on every save: sanitized HTML with an id on each passage,
     # and the plain text (search, highlights).
     body_html = models.TextField(blank=True, editable=False)
     body_text = models.TextField(blank=True, editable=False)

@@ -26,7 +26,7 @@ from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, require
 
-from . import content, tasks
+from . import markdown_sections, tasks
 from .models import (
     Article,
     ArticleLink,
@@ -97,8 +97,8 @@ def _languages():
     return settings.LANGUAGES
 
 
-def _render_into(article: Article) -> content.Rendered:
-    rendered = content.render(article.body, title=article.title)
+def _render_into(article: Article) -> markdown_sections.Rendered:
+    rendered = markdown_sections.render(article.body, title=article.title)
     article.body_html, article.body_text = rendered.html, rendered.text
     return rendered
 
@@ -121,7 +121,7 @@ WHERE a.id = %s
 """
 
 
-def _index(article: Article, rendered: content.Rendered | None = None, *, same_title: bool = True) -> None:
+def _index(article: Article, rendered: markdown_sections.Rendered | None = None, *, same_title: bool = True) -> None:
     """The article's search vector; its passages and the vocabulary when it is published. A passage
     whose heading and text did not change keeps its dense vector; the others get theirs from a task
     queued after commit (``kb.tasks.embed_article_passages``)."""
@@ -142,7 +142,7 @@ def _index(article: Article, rendered: content.Rendered | None = None, *, same_t
             kept = {(h, t): e for h, t, e in cur.fetchall()}
         cur.execute("DELETE FROM kb_passage WHERE article_id = %s", [article.pk])
         if article.status == ArticleStatus.PUBLISHED:
-            rendered = rendered or content.render(article.body, title=article.title)
+            rendered = rendered or markdown_sections.render(article.body, title=article.title)
             passages = [
                 Passage(
                     organization_id=article.organization_id, article=article, position=p.position,
@@ -402,7 +402,7 @@ def documentation_sections(text: str | None = None) -> list[tuple[int, str, str]
     out = []
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        out.append((int(m.group(1)), m.group(2).strip(), content.rejoin(text[m.end():end])))
+        out.append((int(m.group(1)), m.group(2).strip(), markdown_sections.rejoin(text[m.end():end])))
     return out
 
 

@@ -169,7 +169,7 @@ def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     revision = article.revisions.select_related("author").filter(number=number).first()
     if revision is None:
         raise Http404("revision")
-    from .content import render as render_body
+    from .markdown_sections import render as render_body
 
     return render(request, "kb/revision.html", {
         "article": article, "revision": revision, "body_html": render_body(revision.body).html,

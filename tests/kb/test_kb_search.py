@@ -11,7 +11,7 @@ from django.urls import reverse
 from factories import SYSTEM, OrganizationFactory, acting, member
 from kb_helpers import embed_all
 
-from kb import content, services
+from kb import markdown_sections, services
 from kb.assistant import ask
 from kb.models import Article, ArticleRevision, ArticleStatus, Collection, Passage, Term
 from kb.search import search_articles
@@ -29,18 +29,19 @@ def demo(db, monkeypatch):
 
 
 def test_passages_rejoin_hard_line_breaks_and_cut_paragraphs():
-    rendered = content.render("Les tickets urgents apparaissent\n\ntoujours en haut.\n\nDeuxieme\nligne jointe.\n\n"
-                              "1. Premier ? Oui.\n2. Second ? Non.\n\n21. Vingt et un ? Oui.")
+    rendered = markdown_sections.render(
+        "Les tickets urgents apparaissent\n\ntoujours en haut.\n\nDeuxieme\nligne jointe.\n\n"
+        "1. Premier ? Oui.\n2. Second ? Non.\n\n21. Vingt et un ? Oui.")
     texts = [p.text for p in rendered.passages]
     assert texts == ["Les tickets urgents apparaissent toujours en haut.", "Deuxieme ligne jointe.",
                      "Premier ? Oui.", "Second ? Non.", "Vingt et un ? Oui."]
     assert [p.anchor for p in rendered.passages] == ["p-1", "p-2", "p-3", "p-4", "p-5"]
     assert 'id="p-1"' in rendered.html and '<li id="p-5" value="21">' in rendered.html
-    assert content.render("Est-ce possible ?").passages[0].is_question
+    assert markdown_sections.render("Est-ce possible ?").passages[0].is_question
 
 
 def test_markdown_is_sanitized():
-    html = content.render("Bonjour <script>alert(1)</script> [lien](javascript:alert(1)) **gras**").html
+    html = markdown_sections.render("Bonjour <script>alert(1)</script> [lien](javascript:alert(1)) **gras**").html
     assert "<script" not in html and "javascript:" not in html and "<strong>gras</strong>" in html
 
 

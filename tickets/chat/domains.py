@@ -23,7 +23,7 @@ class InvalidDomain(ValueError):
 
 
 @dataclass(frozen=True)
-class Rule:
+class AllowedOrigin:
     host: str  # "example.com" or "*.example.com"
     port: int | None  # None: any port
 
@@ -31,7 +31,7 @@ class Rule:
         return self.host if self.port is None else f"{self.host}:{self.port}"
 
 
-def parse_rule(raw: str) -> Rule:
+def parse_allowed_origin(raw: str) -> AllowedOrigin:
     """One rule from what an admin typed; a pasted URL (``https://www.example.com/page``) is reduced to
     its host and port. Raises ``InvalidDomain`` with the offending text."""
     text = (raw or "").strip().lower()
@@ -59,7 +59,7 @@ def parse_rule(raw: str) -> Rule:
             raise InvalidDomain(raw)
     elif not _HOST.match(host) or len(host) > 253:
         raise InvalidDomain(raw)
-    return Rule(host, port)
+    return AllowedOrigin(host, port)
 
 
 def parse_rules(lines: list[str]) -> list[str]:
@@ -68,17 +68,17 @@ def parse_rules(lines: list[str]) -> list[str]:
     for line in lines:
         if not line.strip():
             continue
-        rule = str(parse_rule(line))
+        rule = str(parse_allowed_origin(line))
         if rule not in out:
             out.append(rule)
     return out
 
 
-def _rules(stored: list[str]) -> list[Rule]:
+def _rules(stored: list[str]) -> list[AllowedOrigin]:
     rules = []
     for raw in stored or ():
         try:
-            rules.append(parse_rule(raw))
+            rules.append(parse_allowed_origin(raw))
         except InvalidDomain:
             continue
     return rules

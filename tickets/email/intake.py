@@ -225,13 +225,13 @@ _FINISH_SQL = (
 
 
 @dataclass
-class Outcome:
+class IntakeOutcome:
     status: str
     ticket_number: int | None
     reason: str = ""
 
 
-def outcome_of(inbound: InboundEmail) -> Outcome:
+def outcome_of(inbound: InboundEmail) -> IntakeOutcome:
     """What became of a message. A duplicate answers with its original's ticket (the original may have
     been processed, or retried out of quarantine, after the copy arrived); a duplicate of an original
     that has no ticket answers as that original does, so no caller shows "ticket None"."""
@@ -246,7 +246,7 @@ def outcome_of(inbound: InboundEmail) -> Outcome:
     number = None
     if ticket_id:
         number = Ticket.objects.filter(pk=ticket_id).values_list("number", flat=True).first()
-    return Outcome(status, number, reason)
+    return IntakeOutcome(status, number, reason)
 
 
 _REFERENCES_SQL = (

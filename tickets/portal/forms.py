@@ -5,7 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import NotificationPreference
+from crm.models import CustomerContactChoice
 from lumiodesk.exceptions import InvalidInput
 
 from ..attachments import MAX_FILES_PER_MESSAGE, check_uploads
@@ -78,6 +78,6 @@ class RatingForm(forms.Form):
 
 class PreferenceForm(forms.Form):
     notification_preference = forms.ChoiceField(
-        label=_("Comment souhaitez-vous être prévenu(e) ?"), choices=NotificationPreference.choices,
+        label=_("Comment souhaitez-vous être prévenu(e) ?"), choices=CustomerContactChoice.choices,
         widget=forms.RadioSelect,
     )

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.models import Customer, NotificationPreference
+from crm.models import Customer, CustomerContactChoice
 from lumiodesk.access import public
 from lumiodesk.exceptions import DomainError
 from lumiodesk.models import Organization
@@ -39,10 +39,10 @@ SESSION_EMAIL = "lumiodesk_portal_email"
 SESSION_LINK = "lumiodesk_portal_link"  # {organization id: SHA-256 of the opened sign-in link's token}
 SESSION_RATING = "lumiodesk_portal_rating"  # {organization id: {ticket number: rating link token}}
 PREFERENCE_HELP = {
-    NotificationPreference.WEB_ONLY: gettext_lazy("Ici, dans votre espace client, sans email."),
-    NotificationPreference.EMAIL_ONLY: gettext_lazy("Par email seulement."),
-    NotificationPreference.BOTH: gettext_lazy("Ici et par email."),
-    NotificationPreference.NONE: gettext_lazy(
+    CustomerContactChoice.WEB_ONLY: gettext_lazy("Ici, dans votre espace client, sans email."),
+    CustomerContactChoice.EMAIL_ONLY: gettext_lazy("Par email seulement."),
+    CustomerContactChoice.BOTH: gettext_lazy("Ici et par email."),
+    CustomerContactChoice.NONE: gettext_lazy(
         "Aucune notification : vous consultez vos demandes ici quand vous le souhaitez."
     ),
 }
@@ -379,6 +379,6 @@ def preferences(request: HttpRequest, organization: Organization, customer: Cust
         services.set_preference(customer=customer, preference=form.cleaned_data["notification_preference"])
         messages.success(request, _("Vos préférences de notification sont enregistrées."))
         return redirect("portal:preferences", org=organization.slug)
-    choices = [(value, label, PREFERENCE_HELP[value]) for value, label in NotificationPreference.choices]
+    choices = [(value, label, PREFERENCE_HELP[value]) for value, label in CustomerContactChoice.choices]
     context = _base(organization, customer, form=form, choices=choices)
     return render(request, "portal/preferences.html", context, status=400 if request.method == "POST" else 200)

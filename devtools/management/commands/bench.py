@@ -33,7 +33,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from crm.models import Company, Customer, NotificationPreference
+from crm.models import Company, Customer, CustomerContactChoice
 from lumiodesk.models import AuditLog, Membership, Organization, Plan, Role
 from tickets.email.models import EmailReference, InboundEmail, Mailbox
 from tickets.models import (
@@ -230,8 +230,8 @@ class Command(BaseCommand):
 
     def _customers(self, cur, org, rng, n: int, companies: list[int]) -> list[tuple[int, str, str, str, str]]:
         ids = self._reserve_ids(cur, Customer, n)
-        prefs = [(NotificationPreference.BOTH, 50), (NotificationPreference.EMAIL_ONLY, 22),
-                 (NotificationPreference.WEB_ONLY, 18), (NotificationPreference.NONE, 10)]
+        prefs = [(CustomerContactChoice.BOTH, 50), (CustomerContactChoice.EMAIL_ONLY, 22),
+                 (CustomerContactChoice.WEB_ONLY, 18), (CustomerContactChoice.NONE, 10)]
         created = timezone.now() - timedelta(days=400)
         out, rows = [], []
         for i, pk in enumerate(ids):
@@ -331,9 +331,9 @@ class Command(BaseCommand):
             if status != Status.NEW:
                 audit.append((org.pk, author, "ticket.status", "ticket", pk,
                               json.dumps({"old": "new", "new": status}), status_changed))
-            if resolved_at and c_pref != NotificationPreference.NONE:
-                web = c_pref in (NotificationPreference.WEB_ONLY, NotificationPreference.BOTH)
-                email = c_pref in (NotificationPreference.EMAIL_ONLY, NotificationPreference.BOTH)
+            if resolved_at and c_pref != CustomerContactChoice.NONE:
+                web = c_pref in (CustomerContactChoice.WEB_ONLY, CustomerContactChoice.BOTH)
+                email = c_pref in (CustomerContactChoice.EMAIL_ONLY, CustomerContactChoice.BOTH)
                 notifications.append((org.pk, c_pk, pk, CustomerNotificationKind.RESOLVED, NotificationLevel.SUCCESS,
                                       "Ticket de support : Résolu", f"Votre ticket '{subject}' est maintenant résolu.",
                                       web, email, resolved_at if email else None, resolved_at))

@@ -52,8 +52,7 @@ from django.utils import timezone
 from crm.models import Company, Customer
 from crm.services import get_or_create_customer
 from lumiodesk import notifications as agent_notifications
-from lumiodesk.models import Holiday, Membership, Organization, Role
-from lumiodesk.models import NotificationPreference as AgentNotificationPreference
+from lumiodesk.models import Holiday, Membership, NotificationPreference, Organization, Role
 from lumiodesk.permissions import MemberActor, SystemActor
 from sla.services import create_defaults, restamp_open_tickets
 from tickets import services, tasks
@@ -403,7 +402,7 @@ class Seeder:
             self.members.append((user, role, share))
         self.manager = next((u for u, r, _s in self.members if r == Role.MANAGER),
                             next(u for u, r, _s in self.members if r == Role.ADMIN))
-        AgentNotificationPreference.objects.get_or_create(
+        NotificationPreference.objects.get_or_create(
             organization=org, user=self.manager, kind="daily_digest", defaults={"in_app": True, "email": True}
         )
         self.workers = [(u, s) for u, r, s in self.members if r != Role.VIEWER and s]

@@ -35,14 +35,14 @@ pytestmark = pytest.mark.django_db
     ("127.0.0.1", "127.0.0.1"),
 ])
 def test_rules_are_normalized(raw, rule):
-    assert str(domains.parse_rule(raw)) == rule
+    assert str(domains.parse_allowed_origin(raw)) == rule
 
 
 @pytest.mark.parametrize("raw", ["", "exa mple.com", "ftp://example.com", "example.com/path", "user@example.com",
                                  "example.com:99999", "300.1.1.1", "*example.com", "-bad.com"])
 def test_invalid_rules_are_refused(raw):
     with pytest.raises(domains.InvalidDomain):
-        domains.parse_rule(raw)
+        domains.parse_allowed_origin(raw)
 
 
 @pytest.mark.parametrize("origin, allowed", [

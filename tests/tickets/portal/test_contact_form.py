@@ -10,7 +10,7 @@ from portal_helpers import patch_portal_tasks, run_portal_tasks, unique_ip
 
 from billing import catalogue
 from billing.catalogue import Limit
-from crm.models import Customer, NotificationPreference
+from crm.models import Customer, CustomerContactChoice
 from tickets.models import Attachment, Channel, Message, MessageKind, Status, Ticket
 from tickets.portal import services
 
@@ -112,7 +112,7 @@ def test_acknowledgement_is_sent_once_even_if_the_task_runs_twice(world, mailout
 
 def test_no_acknowledgement_for_a_customer_who_wants_no_email(world, portal_tasks,
                                                              django_capture_on_commit_callbacks):
-    world.customer.notification_preference = NotificationPreference.WEB_ONLY
+    world.customer.notification_preference = CustomerContactChoice.WEB_ONLY
     world.customer.save()
     with django_capture_on_commit_callbacks(execute=True):
         services.submit_contact_form(organization=world.org, name="Claire", email=world.customer.email,

@@ -13,7 +13,7 @@ from django.urls import reverse
 from factories import CustomerFactory, TicketFactory, acting, bulk_tickets, upload
 from portal_helpers import patch_portal_tasks, sign_in_as, unique_ip
 
-from crm.models import NotificationPreference
+from crm.models import CustomerContactChoice
 from tickets import services as ticket_services
 from tickets.models import Attachment, CustomerNotification, Message, MessageKind, Status
 
@@ -324,7 +324,7 @@ def test_web_notifications_with_the_titles_of_the_guide_badge_and_mark_read(clie
 
 
 def test_email_only_notifications_are_not_in_the_web_list(client, world):
-    world.customer.notification_preference = NotificationPreference.EMAIL_ONLY
+    world.customer.notification_preference = CustomerContactChoice.EMAIL_ONLY
     world.customer.save()
     ticket_services.change_status(ticket=world.ticket, status=Status.RESOLVED, actor=acting(world.agent))
     sign_in_as(client, world.customer)
@@ -343,7 +343,7 @@ def test_someone_elses_notification_is_404(client, world, neighbour):
     assert theirs.read_at is None
 
 
-@pytest.mark.parametrize("preference", [p for p, _label in NotificationPreference.choices])
+@pytest.mark.parametrize("preference", [p for p, _label in CustomerContactChoice.choices])
 def test_set_notification_preference(client, world, preference):
     sign_in_as(client, world.customer)
     url = reverse("portal:preferences", args=[world.org.slug])
@@ -361,7 +361,7 @@ def test_unknown_preference_is_refused(client, world):
     response = client.post(reverse("portal:preferences", args=[world.org.slug]), {"notification_preference": "push"})
     assert response.status_code == 400
     world.customer.refresh_from_db()
-    assert world.customer.notification_preference == NotificationPreference.BOTH
+    assert world.customer.notification_preference == CustomerContactChoice.BOTH
 
 
 def test_preference_then_drives_the_next_notification(client, world):
