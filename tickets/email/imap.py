@@ -43,7 +43,7 @@ from billing.services import has_feature
 from lumiodesk import audit
 from lumiodesk.models import AuditLog
 
-from . import intake
+from . import intake, server_connections
 from .models import InboundEmail, InboundStatus, Mailbox
 
 log = logging.getLogger(__name__)
@@ -214,12 +214,10 @@ def describe_error(exc: BaseException) -> str:
 @contextlib.contextmanager
 def connect(mailbox: Mailbox) -> Iterator[imaplib.IMAP4]:
     """A logged-in IMAP connection to the mailbox's server."""
-    if mailbox.imap_ssl:
-        client = imaplib.IMAP4_SSL(
-            mailbox.imap_host, mailbox.imap_port, ssl_context=ssl.create_default_context(), timeout=TIMEOUT
-        )
-    else:
-        client = imaplib.IMAP4(mailbox.imap_host, mailbox.imap_port, timeout=TIMEOUT)
+    client = server_connections.imap_client(
+        mailbox.imap_host, mailbox.imap_port, use_ssl=mailbox.imap_ssl, ssl_context=ssl.create_default_context(),
+        timeout=TIMEOUT,
+    )
     try:
         user, password = mailbox.imap_user, mailbox.imap_password()
         if user.isascii() and password.isascii():

@@ -13,7 +13,7 @@ from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, require
 
-from . import verification
+from . import server_connections, verification
 from .models import Mailbox
 
 
@@ -33,6 +33,17 @@ def create_mailbox(*, organization: Organization, name: str, address: str, actor
                  target_id=mailbox.pk, address=address)
     verification.start_verification(mailbox=mailbox, actor=actor)
     return mailbox
+
+
+def _check_server(host: str, port: int) -> None:
+    """At save time, a server on a refused address (loopback, private…) is refused with the reason. A name that
+    does not resolve yet is accepted: every connection is checked again (server_connections)."""
+    try:
+        server_connections.vetted_address(host, int(port or 0))
+    except server_connections.RefusedServer as exc:
+        raise InvalidInput(str(exc)) from None
+    except (OSError, ValueError):
+        pass
 
 
 CONNECTION_FIELDS = ("imap_host", "imap_port", "imap_ssl", "imap_user", "imap_folder",
@@ -60,6 +71,9 @@ def update_mailbox(
         fields += list(connection)
         if mailbox.imap_host and not mailbox.imap_user:
             raise InvalidInput(_("Indiquez l'utilisateur IMAP."))
+        for host, port in ((mailbox.imap_host, mailbox.imap_port), (mailbox.smtp_host, mailbox.smtp_port)):
+            if host:
+                _check_server(host, port)
         if imap_password:
             mailbox.set_imap_password(imap_password)
             fields.append("imap_password_encrypted")

@@ -51,7 +51,7 @@ def connection_for(mailbox: Mailbox | None, organization):
     """The mailbox's own SMTP server on Business and Scale, else EMAIL_URL."""
     if mailbox is not None and mailbox.uses_smtp and has_feature(organization, Feature.MAILBOX_SMTP_IMAP):
         return get_connection(
-            "django.core.mail.backends.smtp.EmailBackend",
+            "tickets.email.server_connections.GuardedSMTPBackend",
             host=mailbox.smtp_host, port=mailbox.smtp_port, username=mailbox.smtp_user or None,
             password=mailbox.smtp_password() or None, use_tls=mailbox.smtp_starttls, timeout=30,
         )

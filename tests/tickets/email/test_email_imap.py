@@ -38,6 +38,13 @@ def dovecot():
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    """Dovecot listens on loopback, which mailboxes may only reach when the server's administrator allows it
+    (tickets/email/server_connections.py)."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ("127.0.0.0/8",)
+
+
 @pytest.fixture
 def account(dovecot):
     return dovecot.new_account()
@@ -327,6 +334,20 @@ def test_errors_are_recorded_on_the_mailbox_and_raised(dovecot, account, mailbox
     mailbox.save()
     with pytest.raises(imap.ImapCommandFailed, match="SELECT Inexistant"):
         imap.poll_mailbox(mailbox.pk)
+
+
+def test_a_server_on_an_internal_address_is_never_contacted(dovecot, account, mailbox, settings):
+    """Without WEBHOOK_ALLOWED_NETWORKS a mailbox cannot name a loopback or private server: no connection, and
+    the error on the mailbox says why without telling which ports answer."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ()
+    for host, port in [(dovecot.host, dovecot.port), ("127.0.0.1", free_port()), ("localhost", 6379),
+                       ("10.0.0.1", 143), ("169.254.169.254", 80), ("2130706433", dovecot.port)]:
+        Mailbox.objects.filter(pk=mailbox.pk).update(imap_host=host, imap_port=port)
+        with pytest.raises(OSError):
+            poll_imap_mailbox(mailbox.pk)
+        error = Mailbox.objects.get(pk=mailbox.pk).imap_last_error
+        assert "Serveur refusé" in error and "ConnectionRefused" not in error, (host, error)
+    assert InboundEmail.objects.count() == 0
 
 
 # --- pause and resume --------------------------------------------------------------------------------

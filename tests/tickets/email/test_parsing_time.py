@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import time
 
-import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
