@@ -74,7 +74,13 @@ def client_ip(request) -> str:
     is never trusted. A chain shorter than N (a request that bypassed a proxy) or an entry that is not an
     address falls back to ``REMOTE_ADDR``.
     """
-    remote = _address(request.META.get("REMOTE_ADDR", "")) or "unknown"
+    return client_address(request) or "unknown"  # one bucket for every client without a readable address
+
+
+def client_address(request) -> str | None:
+    """As ``client_ip``, but None when no address can be read (a server on a unix socket gives none): for what
+    stores the address in an address column (the sign-in records of django-axes, the audit log)."""
+    remote = _address(request.META.get("REMOTE_ADDR", "")) or None
     proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
     if proxies <= 0:
         return remote

@@ -129,7 +129,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account (any address) and per address (any account)
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts neither count nor extend the lock-out
 AXES_RESET_ON_SUCCESS = False  # a success from an address must not clear the failures counted against it
-AXES_CLIENT_IP_CALLABLE = "lumiodesk.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "lumiodesk.ratelimit.client_address"  # None when unreadable: a column of addresses
 AXES_HANDLER = "lumiodesk.signin.AuditedDatabaseHandler"
 AXES_LOCKOUT_CALLABLE = "lumiodesk.signin.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429

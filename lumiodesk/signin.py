@@ -8,7 +8,8 @@ What it guarantees:
   message on the sign-in page). Attempts refused during a lock-out are neither counted nor extend it
   (``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False``), so hammering a victim's account cannot lock it
   for ever: the lock ends a cool-off after the failure that started it.
-- The client address is ``lumiodesk.ratelimit.client_ip``, the one helper every rate limit uses.
+- The client address is ``lumiodesk.ratelimit.client_address`` (``client_ip``, the one helper every rate limit
+  uses, without its "unknown" bucket: axes stores it in an address column).
 - Each counted failure on an existing account writes ``signin.failed`` to the audit log of every organization the
   account is a member of, and the failure that starts a lock-out also writes ``signin.locked_out``. Refused
   attempts during a lock-out write nothing, so an attacker cannot flood an organization's audit log; failures on

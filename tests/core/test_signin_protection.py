@@ -53,7 +53,7 @@ def failures_counted(**filters) -> int:
 def test_the_settings_say_five_failures_then_fifteen_minutes_by_account_and_address():
     assert (5, timedelta(minutes=15)) == (settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME)
     assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
-    assert settings.AXES_CLIENT_IP_CALLABLE == "lumiodesk.ratelimit.client_ip"
+    assert settings.AXES_CLIENT_IP_CALLABLE == "lumiodesk.ratelimit.client_address"
     assert settings.AXES_HANDLER == "lumiodesk.signin.AuditedDatabaseHandler"  # in PostgreSQL
 
 
@@ -205,3 +205,14 @@ def test_the_locked_list_takes_two_queries_at_any_size(client, world, django_ass
             sign_in(client, "/login/", user.username, f"guess-{i}", ip=f"192.0.2.{n + 1}")
     with django_assert_num_queries(2):
         assert len(signin.locked_members(actor=admin)) == locked
+
+
+@pytest.mark.parametrize("remote", ["", "not-an-address", "unix:/run/gunicorn.sock"])
+def test_a_client_without_a_readable_address_still_gets_an_answer_and_is_still_counted(client, world, remote):
+    """A server on a unix socket (or a proxy that writes no address) gives no client address: the sign-in
+    answers as usual, the failure is counted by account, and nothing tries to store "unknown" as an address."""
+    for _ in range(5):
+        response = sign_in(client, "/login/", "alice@acme.test", "guess", ip=remote)
+        assert response.status_code in (200, 429)
+    assert failures_counted(username="alice@acme.test") >= 5
+    assert sign_in(client, "/login/", "alice@acme.test", PASSWORD, ip=remote).status_code == 429

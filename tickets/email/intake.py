@@ -26,10 +26,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from crm.services import get_or_create_customer
+from lumiodesk import audit
 from lumiodesk.exceptions import DomainError
 from lumiodesk.html_sanitizer import html_to_text, sanitize_email_html, sanitize_html, text_to_html
 from lumiodesk.models import Organization
-from lumiodesk.permissions import SystemActor
+from lumiodesk.permissions import Actor, SystemActor, require
 
 from .. import services
 from ..attachments import check_uploads
@@ -113,6 +114,8 @@ def message_key_of(raw: bytes) -> tuple[str, str]:
     try:
         headers = BytesHeaderParser(policy=RAW_POLICY).parsebytes(raw)  # same reading as parse_email
         mid = normalize_message_id(decode_header_value(headers.get("message-id")))
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:
         mid = ""
     return (mid or f"sha256:{digest}"), digest
@@ -692,13 +695,19 @@ def process_stale(*, older_than: timedelta = timedelta(minutes=5), limit: int = 
     return len(ids)
 
 
-def retry(inbound: InboundEmail, *, sender: str = "") -> InboundEmail:
+def retry(inbound: InboundEmail, *, actor: Actor, sender: str = "") -> InboundEmail:
     """An admin retries a quarantined message (e.g. after fixing the cause, or to import it
     although its mailbox was paused); ``sender``: the customer's address, for a message in which none
-    could be read (the customer is found, or created, by it)."""
+    could be read (the customer is found, or created, by it). Audited with its result."""
+    require(actor, "mailboxes.manage", inbound.organization)
     if inbound.status != InboundStatus.QUARANTINED:
         return inbound
-    return process(inbound.pk, sender=sender)
+    result = process(inbound.pk, sender=sender)
+    audit.record(
+        organization=inbound.organization, actor=actor.user, action="inbound.retried", target_type="inbound",
+        target_id=inbound.pk, status=result.status, sender=sender,
+    )
+    return result
 
 
 def ingest(*, mailbox: Mailbox, raw: bytes, source: str, envelope_from: str = "",

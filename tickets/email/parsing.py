@@ -23,6 +23,9 @@ from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
+# Every "except Exception" below lets the task's soft time limit through first: a message cut by the limit must
+# be quarantined as too long (tickets/email/intake.py), never read on as if a header or a charset were bad.
+from celery.exceptions import SoftTimeLimitExceeded
 from flufl.bounce import all_failures
 from tnefparse import TNEF
 
@@ -89,6 +92,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             continue
         try:
             text = data.decode(cs)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # unknown label, not a text codec, or a codec that refuses the bytes (UnicodeError)
             if cs == "utf-8" and _mostly_utf8(data):
                 # UTF-8 with a few broken bytes (a cut multi-byte character): keep the good characters
@@ -217,10 +222,14 @@ def decode_header_value(value) -> str:
         return ""
     try:
         raw = str(value)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:
         return ""
     try:
         text = _decode_encoded_words(_recover_8bit(raw))
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:
         text = raw
     return _clean_header(text)
@@ -329,6 +338,8 @@ def addresses(values: list[str]) -> list[tuple[str, str]]:
             # slow (though linear) on a crafted 50 KB value.
             text = _recover_8bit(str(value)[:_MAX_ADDRESS_HEADER]).replace("\r", " ").replace("\n", " ")
             pairs = getaddresses([text])
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:
             continue
         found = False
@@ -448,6 +459,8 @@ def _part_filename(part: EmailMessage) -> str:
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
         try:
             name = _param_text(part.get_param(param, header=header))
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:
             name = ""
         name = decode_header_value(name)
@@ -459,6 +472,8 @@ def _part_filename(part: EmailMessage) -> str:
 def _payload_bytes(part: EmailMessage) -> bytes:
     try:
         data = part.get_payload(decode=True)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:
         data = None
     if data is None:
@@ -484,6 +499,8 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
                 data = payload[0].as_bytes()
             else:
                 data = _payload_bytes(msg)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:
             data = _payload_bytes(msg)
         filename = _part_filename(msg) or _forwarded_name(payload[0] if isinstance(payload, list) and payload else None)
@@ -497,6 +514,8 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
         for sub in payload:  # alternative: text and html twins both kept
             try:
                 _walk(sub, parsed, depth + 1)
+            except SoftTimeLimitExceeded:
+                raise
             except Exception as exc:  # one broken part does not lose the others
                 parsed.problems.append(f"part: {type(exc).__name__}: {exc}")
         return
@@ -595,6 +614,8 @@ def _unpack_tnef(data: bytes, parsed: ParsedEmail) -> bool:
     the body when the message has none. False when it cannot be read (then it is kept as it is)."""
     try:
         tnef = TNEF(data)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - any unreadable TNEF is kept whole
         return False
     found = False
@@ -602,6 +623,8 @@ def _unpack_tnef(data: bytes, parsed: ParsedEmail) -> bool:
         try:
             name = att.long_filename() or att.name
             payload = att.data
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # noqa: BLE001
             continue
         if isinstance(name, bytes):
@@ -665,6 +688,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     parsed = ParsedEmail()
     try:
         msg = _read(raw)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as exc:  # pragma: no cover - compat32 parser is very tolerant
         parsed.problems.append(f"unparseable message: {exc}")
         return parsed
@@ -696,20 +721,28 @@ def parse_email(raw: bytes) -> ParsedEmail:
             parsed.date = parsedate_to_datetime(str(date))
             if parsed.date is not None and parsed.date.tzinfo is None:
                 parsed.date = None
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:
             parsed.problems.append("bad Date header")
     try:
         _walk(msg, parsed)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as exc:
         parsed.problems.append(f"body: {type(exc).__name__}: {exc}")
     parsed.text = parsed.text.replace("\r\n", "\n").replace("\x00", "")
     parsed.html = parsed.html.replace("\x00", "")
     try:
         parsed.auto_reason = detect_automatic(msg, parsed.from_email)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as exc:
         parsed.problems.append(f"headers: {type(exc).__name__}: {exc}")
     try:
         parsed.bounce = detect_bounce(msg, parsed, size=len(raw))
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as exc:  # noqa: BLE001 - a report we cannot read is an automatic message all the same
         parsed.problems.append(f"bounce: {type(exc).__name__}: {exc}")
     if parsed.bounce is not None and not parsed.auto_reason:
@@ -787,6 +820,8 @@ def _original_ids(part: EmailMessage) -> list[str]:
     else:
         try:
             inner = email.message_from_bytes(_payload_bytes(part)[:65536], policy=RAW_POLICY)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # noqa: BLE001
             return []
     ids = [normalize_message_id(decode_header_value(inner.get("message-id")))]
@@ -952,6 +987,8 @@ def split_quoted_html(markup: str) -> tuple[str, str]:
     try:
         finder.feed(readable)
         finder.close()
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # noqa: BLE001 - unreadable markup: shown whole, sanitized
         return markup, ""
     if not finder.cut:

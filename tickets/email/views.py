@@ -165,7 +165,7 @@ def inbound_retry(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Adresse email invalide."))
         return redirect(f"{reverse('email:inbound')}?status={InboundStatus.QUARANTINED}")
-    result = intake.retry(inbound, sender=form.cleaned_data["email"])
+    result = intake.retry(inbound, actor=request.actor, sender=form.cleaned_data["email"])
     if result.status == InboundStatus.IMPORTED:
         messages.success(request, _("Email importé dans le ticket #%(n)s.") % {
             "n": intake.outcome_of(result).ticket_number})

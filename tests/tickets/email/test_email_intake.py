@@ -15,7 +15,8 @@ from django.utils import timezone
 from factories import acting
 
 from crm.models import Customer
-from lumiodesk.models import AgentNotification
+from lumiodesk.exceptions import NotPermitted
+from lumiodesk.models import AgentNotification, AuditLog
 from tickets import services
 from tickets.email import intake
 from tickets.email.models import EmailReference, InboundEmail, InboundStatus, Mailbox
@@ -464,7 +465,7 @@ def test_duplicate_of_a_quarantined_message(world, support):
     outcome = intake.outcome_of(copy)  # no "ticket None": it answers as its original
     assert outcome.status == InboundStatus.QUARANTINED and outcome.ticket_number is None
     assert "boîte en pause" in outcome.reason
-    intake.retry(first)
+    intake.retry(first, actor=acting(world.admin, world.org))
     assert intake.outcome_of(copy).ticket_number == ticket_of(InboundEmail.objects.get(pk=first.pk)).number
 
 
@@ -536,7 +537,7 @@ def test_unreadable_sender_is_quarantined_and_retry_keeps_it(world, support, nam
     inbound = ingest(support, name)
     assert inbound.status == InboundStatus.QUARANTINED
     assert inbound.reason == NO_SENDER
-    again = intake.retry(inbound)
+    again = intake.retry(inbound, actor=acting(world.admin, world.org))
     assert again.status == InboundStatus.QUARANTINED
     assert again.attempts == 2
     assert bytes(InboundEmail.objects.get(pk=inbound.pk).raw) == raw(name)
@@ -555,10 +556,11 @@ def test_failure_while_importing_is_quarantined_then_retried(world, support, mon
     assert (stored.subject, stored.from_email) == ("Проблема с оплатой", "ivan@example.ru")
     assert not Customer.objects.filter(email="ivan@example.ru").exists()  # rolled back with the failure
     monkeypatch.undo()
-    done = intake.retry(InboundEmail.objects.get(pk=inbound.pk))
+    done = intake.retry(InboundEmail.objects.get(pk=inbound.pk), actor=acting(world.admin, world.org))
     assert done.status == InboundStatus.IMPORTED and done.attempts == 2
     assert ticket_of(done).subject == "Проблема с оплатой"
-    assert intake.retry(done).status == InboundStatus.IMPORTED  # retry of an imported message: nothing
+    # The retry of an imported message does nothing.
+    assert intake.retry(done, actor=acting(world.admin, world.org)).status == InboundStatus.IMPORTED
 
 
 def test_paused_mailbox_keeps_what_arrives_in_quarantine(world, support):
@@ -576,7 +578,7 @@ def test_paused_mailbox_keeps_what_arrives_in_quarantine(world, support):
     inbound.refresh_from_db()
     assert inbound.status == InboundStatus.QUARANTINED and inbound.ticket_id is None
     # An admin's retry does.
-    done = intake.retry(inbound)
+    done = intake.retry(inbound, actor=acting(world.admin, world.org))
     assert done.status == InboundStatus.IMPORTED
     assert ticket_of(done).subject == "Printer on fire"
 
@@ -585,7 +587,20 @@ def test_retry_imports_even_while_paused(world, support):
     support.paused_at = timezone.now()
     support.save()
     inbound = ingest(support, "plain_ascii.eml")
-    assert intake.retry(inbound).status == InboundStatus.IMPORTED
+    assert intake.retry(inbound, actor=acting(world.admin, world.org)).status == InboundStatus.IMPORTED
+
+
+def test_only_who_manages_mailboxes_retries_and_the_retry_is_audited(world, support):
+    support.paused_at = timezone.now()
+    support.save()
+    inbound = ingest(support, "plain_ascii.eml")
+    for user in (world.agent, world.viewer, world.outsider):
+        with pytest.raises(NotPermitted):
+            intake.retry(inbound, actor=acting(user, world.org if user != world.outsider else world.other_org))
+    assert InboundEmail.objects.get(pk=inbound.pk).status == InboundStatus.QUARANTINED
+    intake.retry(inbound, actor=acting(world.admin, world.org))
+    row = AuditLog.objects.get(action="inbound.retried")
+    assert row.actor == world.admin and row.target_id == inbound.pk and row.data["status"] == InboundStatus.IMPORTED
 
 
 # --- cost -----------------------------------------------------------------------------------------------

@@ -7,16 +7,19 @@ pool of its own: the solo pool of the ``worker`` tests has no time limits)."""
 
 from __future__ import annotations
 
+import codecs
 import signal
 from email.message import EmailMessage
 
 import pytest
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from django.core.cache import cache
+from factories import acting
 
 from lumiodesk.celery import app
 from tickets.email import intake
 from tickets.email.models import InboundEmail, InboundStatus, Mailbox
+from tickets.email.parsing import decode_bytes, parse_email
 from tickets.tasks import INBOUND_MAX_STARTS, INBOUND_TIMEOUT_RETRIES, _starts_key, process_inbound_email
 
 
@@ -91,7 +94,7 @@ def test_an_email_that_hits_the_soft_limit_is_retried_then_quarantined_and_never
                            envelope_from="claire@example.com", envelope_to=["support@acme.test"])
     assert process_inbound_email(other.pk) == InboundStatus.IMPORTED
     # An admin's retry, without the limit, imports the quarantined one.
-    assert intake.retry(row).status == InboundStatus.IMPORTED
+    assert intake.retry(row, actor=acting(world.admin, world.org)).status == InboundStatus.IMPORTED
 
 
 @pytest.mark.django_db
@@ -107,4 +110,30 @@ def test_a_message_whose_worker_is_killed_each_time_is_quarantined_on_redelivery
     assert row.reason == (f"traitement interrompu {INBOUND_MAX_STARTS} fois (limite de temps) ; "
                           "le message brut est conservé")
     assert bytes(row.raw) == raw and row.ticket_id is None
-    assert intake.retry(row).status == InboundStatus.IMPORTED  # an admin can still import it
+    # An admin can still import it.
+    assert intake.retry(row, actor=acting(world.admin, world.org)).status == InboundStatus.IMPORTED
+
+
+def _codec_cut_by_the_time_limit(name):
+    """A real codec (registered with Python) whose decoding is where the soft time limit strikes."""
+    if name != "lumiodesk_test_slow":
+        return None
+
+    def decode(data, errors="strict"):
+        raise SoftTimeLimitExceeded()
+
+    return codecs.CodecInfo(name="lumiodesk_test_slow", encode=codecs.utf_8_encode, decode=decode)
+
+
+codecs.register(_codec_cut_by_the_time_limit)
+
+
+def test_the_time_limit_is_never_read_as_a_bad_charset_or_header():
+    """Parsing catches codec and header errors to read on; the time limit is not one of them: it goes up to
+    the task, which quarantines the message as too long (the test above)."""
+    raw = (b"From: claire@example.com\r\nTo: support@acme.test\r\nSubject: =?lumiodesk_test_slow?q?Lent?=\r\n"
+           b"Content-Type: text/plain; charset=lumiodesk_test_slow\r\n\r\nCorps\r\n")
+    with pytest.raises(SoftTimeLimitExceeded):
+        parse_email(raw)
+    with pytest.raises(SoftTimeLimitExceeded):
+        decode_bytes(b"Corps", "lumiodesk_test_slow")
