@@ -2,7 +2,8 @@
 
 A task that a module queues itself is defined in that module (no cycle between it and this one) and listed
 here: ``send_customer_notification_email`` (``tickets.notifications``), ``poll_imap_mailbox``
-(``tickets.email.imap``), ``send_mailbox_verification`` (``tickets.email.verification``).
+(``tickets.email.imap``), ``send_mailbox_verification`` (``tickets.email.verification``), ``run_import_task``
+(``tickets.imports.services``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from . import agent_notifications, services
 from .email import imap, intake
 from .email.imap import poll_imap_mailbox
 from .email.verification import send_mailbox_verification
+from .imports.services import run_import_task
 from .notifications import send_customer_notification_email
 
 __all__ = [
     "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
-    "process_stale_inbound_emails", "run_ticket_lifecycle", "send_customer_notification_email",
+    "process_stale_inbound_emails", "run_import_task", "run_ticket_lifecycle", "send_customer_notification_email",
     "send_mailbox_verification",
 ]
 

@@ -33,6 +33,7 @@ from tickets import services as ticket_services
 from tickets.agent_notifications import TicketNotificationKind
 from tickets.email import mailboxes
 from tickets.email.models import InboundEmail
+from tickets.imports import services as imports
 
 # Django's own views: open by design (the admin checks staff itself).
 THIRD_PARTY = {"login", "logout", "set_language", "<root>"}
@@ -79,6 +80,9 @@ URL_ARGS = {
     "kb:ticket_link": lambda o: {"number": o.ticket.number, "pk": o.article.pk},
     "kb:ticket_insert": lambda o: {"number": o.ticket.number, "pk": o.article.pk},
     "notifications:open": lambda o: {"pk": o.notification.pk},
+    "imports:detail": lambda o: {"pk": o.import_run.pk},
+    "imports:progress": lambda o: {"pk": o.import_run.pk},
+    "imports:undo": lambda o: {"pk": o.import_run.pk},
 }
 
 
@@ -163,6 +167,7 @@ class Objects:
     article: object
     collection: object
     notification: object
+    import_run: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -191,6 +196,8 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         collection=kb_services.save_collection(actor=SYSTEM, organization=org, name="Compte"),
         notification=AgentNotification.objects.create(organization=org, recipient=recipient,
                                                       kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
+        import_run=imports.start_import(organization=org, actor=SYSTEM, kind="customers", filename="c.csv",
+                                        data=b"email\nx@example.com\n"),
     )
 
 
