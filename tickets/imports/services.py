@@ -95,6 +95,7 @@ TARGETS: dict[str, list[Target]] = {
         Target("closed_at", gettext_lazy("Fermé le"), False, ("ferme_le", "closed", "solved_at", "resolved_at",
                                                                "date_de_fermeture")),
         Target("reply", gettext_lazy("Réponse de l'agent"), False, ("reponse", "answer", "agent_reply")),
+        Target("note", gettext_lazy("Note interne"), False, ("note_interne", "internal_note", "commentaire_interne")),
         Target("external_id", gettext_lazy("Identifiant d'origine"), False, ("id", "ticket_id", "numero",
                                                                              "reference", "ref")),
     ],
@@ -532,6 +533,38 @@ def _take_numbers(organization_id: int, count: int) -> int:
         return cur.fetchone()[0] - count + 1
 
 
+def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Write ``rows`` with PostgreSQL's COPY: several times faster than INSERTs for the hundreds of thousands
+    of rows of a migration (issue 21: 100,000 tickets with 3 messages in under a minute). ``columns`` names
+    every NOT NULL column without a database default; the others stay NULL."""
+    if not rows:
+        return
+    with connection.cursor() as cur, cur.cursor.copy(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _ids(table: str, count: int) -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+                    [count])
+        return [pk for (pk,) in cur.fetchall()]
+
+
+_TICKET_COLUMNS = (
+    "id", "organization_id", "number", "subject", "status", "priority", "channel", "customer_id", "assignee_id",
+    "imported", "sender_unverified", "is_automatic", "out_of_sla", "created_at", "updated_at",
+    "status_changed_at", "first_response_at", "resolved_at", "closed_at", "last_customer_message_at",
+    "followups_sent", "sla_paused_seconds",
+)
+_MESSAGE_COLUMNS = (
+    "organization_id", "ticket_id", "kind", "author_user_id", "author_customer_id", "channel", "body_html",
+    "body_text", "body_quoted", "email_message_id", "created_at",
+)
+
+
 def _import_tickets(run: ImportRun, batch, outcome: _Outcome) -> None:
     org = run.organization
     tz = zoneinfo.ZoneInfo(org.time_zone)
@@ -566,43 +599,40 @@ def _import_tickets(run: ImportRun, batch, outcome: _Outcome) -> None:
         people.setdefault(r.email, r.values)
     customers = _ensure_customers(run, people)
     first = _take_numbers(org.pk, len(rows))
-    tickets = []
-    for i, r in enumerate(rows):
-        finished = r.closed_at if r.status in (Status.RESOLVED, Status.CLOSED) else None
-        last = finished or r.closed_at or r.created_at
-        reply_at = (r.closed_at or r.created_at) if r.values.get("reply") else None
-        tickets.append(Ticket(
-            organization_id=org.pk, number=first + i, subject=r.subject, status=r.status, priority=r.priority,
-            channel=Channel.EMAIL, customer=customers[r.email], assignee_id=r.assignee_id, imported=True,
-            created_at=r.created_at, updated_at=last, status_changed_at=last,
-            resolved_at=(finished or r.created_at) if r.status in (Status.RESOLVED, Status.CLOSED) else None,
-            closed_at=(finished or r.created_at) if r.status == Status.CLOSED else None,
-            last_customer_message_at=r.created_at, first_response_at=reply_at,
+    ids = _ids(Ticket._meta.db_table, len(rows))
+    tickets, messages = [], []
+    for i, (pk, r) in enumerate(zip(ids, rows, strict=True)):
+        done = r.status in (Status.RESOLVED, Status.CLOSED)
+        finished = (r.closed_at or r.created_at) if done else None
+        last = r.closed_at or r.created_at
+        reply_at = last if r.values.get("reply") else None
+        customer_id = customers[r.email].pk
+        tickets.append((
+            pk, org.pk, first + i, r.subject, r.status, r.priority, Channel.EMAIL.value, customer_id,
+            r.assignee_id, True, False, False, False, r.created_at, last, last, reply_at, finished,
+            finished if r.status == Status.CLOSED else None, r.created_at, 0, 0,
         ))
-    Ticket.objects.bulk_create(tickets)
-    messages = []
-    for ticket, r in zip(tickets, rows, strict=True):
         html, text = body_from(text=r.body)
-        messages.append(Message(organization_id=org.pk, ticket=ticket, kind=MessageKind.CUSTOMER,
-                                author_customer=ticket.customer, channel=Channel.EMAIL, body_html=html,
-                                body_text=text, created_at=r.created_at))
-        if r.values.get("reply"):
+        messages.append((org.pk, pk, MessageKind.CUSTOMER.value, None, customer_id, Channel.EMAIL.value, html, text,
+                         "", "", r.created_at))
+        if reply_at:
             html, text = body_from(text=r.values["reply"])
-            messages.append(Message(organization_id=org.pk, ticket=ticket, kind=MessageKind.REPLY,
-                                    author_user_id=r.assignee_id, channel=Channel.EMAIL, body_html=html,
-                                    body_text=text, created_at=ticket.first_response_at))
-    Message.objects.bulk_create(messages)
+            messages.append((org.pk, pk, MessageKind.REPLY.value, r.assignee_id, None, Channel.EMAIL.value, html,
+                             text, "", "", reply_at))
+        if r.values.get("note"):
+            html, text = body_from(text=r.values["note"])
+            messages.append((org.pk, pk, MessageKind.NOTE.value, r.assignee_id, None, Channel.MANUAL.value, html,
+                             text, "", "", last))
+    _copy(Ticket._meta.db_table, _TICKET_COLUMNS, tickets)
+    _copy(Message._meta.db_table, _MESSAGE_COLUMNS, messages)
     names = sorted({t for r in rows for t in r.tags})
     if names:
         Tag.objects.bulk_create([Tag(organization_id=org.pk, name=n) for n in names], ignore_conflicts=True)
         tag_ids = dict(Tag.objects.filter(organization_id=org.pk, name__in=names).values_list("name", "id"))
-        TicketTag.objects.bulk_create(
-            [TicketTag(organization_id=org.pk, ticket=t, tag_id=tag_ids[n])
-             for t, r in zip(tickets, rows, strict=True) for n in dict.fromkeys(r.tags)],
-            ignore_conflicts=True,
-        )
-    refresh_search_document([t.pk for t in tickets])
-    _remember(run, ImportKind.TICKETS, [(r.key, t.pk) for r, t in zip(rows, tickets, strict=True)])
+        _copy(TicketTag._meta.db_table, ("organization_id", "ticket_id", "tag_id"),
+              [(org.pk, pk, tag_ids[n]) for pk, r in zip(ids, rows, strict=True) for n in dict.fromkeys(r.tags)])
+    refresh_search_document(ids)
+    _remember(run, ImportKind.TICKETS, [(r.key, pk) for r, pk in zip(rows, ids, strict=True)])
     for r in rows:
         outcome.note(r.line, "created", r.note)
 
