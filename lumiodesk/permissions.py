@@ -69,6 +69,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "notifications.admin": ADMINS,  # a webhook endpoint disabled after repeated failures
     # sign-in protection (lumiodesk.signin)
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
+    "sso.manage": ADMINS,  # Settings > SSO: the organization's SAML IdP, JIT members, "SSO only" (lumiodesk.sso)
 }
 
 
