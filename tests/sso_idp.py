@@ -160,7 +160,8 @@ class SamlIdP:
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever() that never started otherwise
+            self._httpd.shutdown()
         self._httpd.server_close()
         shutil.rmtree(self.directory, ignore_errors=True)
 

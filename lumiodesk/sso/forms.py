@@ -32,7 +32,8 @@ class SsoAwareAuthenticationForm(AuthenticationForm):
 class SsoSettingsForm(forms.Form):
     is_enabled = forms.BooleanField(label=_("Activer la connexion SSO"), required=False)
     metadata_url = forms.URLField(label=_("URL des métadonnées de l'IdP"), required=False, max_length=500,
-                                  assume_scheme="https")
+                                  assume_scheme="https", widget=forms.TextInput(
+                                      attrs={"inputmode": "url", "placeholder": "https://idp.example.com/metadata"}))
     metadata_xml = forms.CharField(label=_("ou métadonnées XML collées"), required=False, max_length=1_000_000,
                                    widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}))
     email_attribute = forms.CharField(label=_("Attribut email"), required=False, max_length=200)

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -102,7 +102,7 @@ def choose(request: HttpRequest) -> HttpResponse:
                 target = redirect("sso:login", org=organization.slug)
                 nxt = request.POST.get("next", "")
                 if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-                    target["Location"] += f"?next={nxt}"
+                    target["Location"] += "?" + urlencode({"next": nxt})
                 return target
             form.add_error("identifier", _("Aucune organisation avec SSO ne correspond : saisissez l'identifiant de "
                                            "votre organisation (il figure dans l'adresse de votre espace)."))

@@ -191,6 +191,12 @@ def test_a_plan_without_sso_is_refused_with_a_clear_403(client, sso_org, idp):
     assert "SSO SAML n&#x27;est pas inclus dans le forfait Starter" in response.content.decode()
     with pytest.raises(FeatureNotAvailable):
         services.save_config(actor=acting(sso_org_admin(sso_org)), is_enabled=True, metadata_xml=idp.metadata())
+    client.force_login(sso_org_admin(sso_org))
+    page = client.get(reverse("sso:settings"))
+    assert page.status_code == 200 and "disponible sur : Business, Scale" in page.content.decode()
+    assert 'name="metadata_xml"' not in page.content.decode()  # nothing to fill on this plan
+    assert client.post(reverse("sso:settings"), {"default_role": "agent", "is_enabled": "on"}).status_code == 400
+    assert SsoConfig.objects.get(organization=sso_org).is_enabled  # unchanged: the refusal saved nothing
 
 
 def sso_org_admin(org):
@@ -285,7 +291,9 @@ def test_metadata_fetch_is_size_limited(idp, settings, monkeypatch):
 def test_the_chooser_finds_the_organization_by_identifier_or_email_domain(client, sso_org):
     response = client.post(reverse("sso:choose"), {"identifier": "acme"})
     assert response.status_code == 302 and response["Location"] == reverse("sso:login", args=["acme"])
-    response = client.post(reverse("sso:choose"), {"identifier": "nina@acme-corp.test"})
+    response = client.post(reverse("sso:choose"), {"identifier": "nina@acme-corp.test", "next": "/kb/?q=a&b=c"})
+    assert response["Location"] == reverse("sso:login", args=["acme"]) + "?next=%2Fkb%2F%3Fq%3Da%26b%3Dc"
+    response = client.post(reverse("sso:choose"), {"identifier": "acme", "next": "https://evil.example/"})
     assert response["Location"] == reverse("sso:login", args=["acme"])
     response = client.post(reverse("sso:choose"), {"identifier": "nobody@unknown.test"})
     assert response.status_code == 400
