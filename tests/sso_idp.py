@@ -9,7 +9,7 @@ on 127.0.0.1 (a free port, a thread):
 
 Knobs for the refusal tests: ``audience`` (another entity ID as the assertion's audience), ``lifetime`` (the
 assertion's validity, ``{"seconds": 1}``), ``sign_assertion``. ``sp_metadata``: the SPs it knows.
-``requests`` counts the AuthnRequests received.
+``requests`` counts the AuthnRequests received, ``metadata_fetches`` the metadata downloads.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class SamlIdP:
         self.lifetime: dict = {"minutes": 15}
         self.sign_assertion = True
         self.requests = 0
+        self.metadata_fetches = 0
         self.sp_metadata: list[str] = []  # the service providers it trusts (their metadata XML)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
@@ -142,6 +143,7 @@ class SamlIdP:
             def do_GET(self):  # noqa: N802
                 parts = urlsplit(self.path)
                 if parts.path == "/idp/metadata":
+                    idp.metadata_fetches += 1
                     return self._send(200, idp.metadata(), "application/samlmetadata+xml")
                 if parts.path == "/idp/sso":
                     query = parse_qs(parts.query)

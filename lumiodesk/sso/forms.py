@@ -34,6 +34,8 @@ class SsoSettingsForm(forms.Form):
     metadata_url = forms.URLField(label=_("URL des métadonnées de l'IdP"), required=False, max_length=500,
                                   assume_scheme="https", widget=forms.TextInput(
                                       attrs={"inputmode": "url", "placeholder": "https://idp.example.com/metadata"}))
+    refresh_metadata = forms.BooleanField(label=_("Télécharger à nouveau les métadonnées depuis l'URL"),
+                                          required=False)
     metadata_xml = forms.CharField(label=_("ou métadonnées XML collées"), required=False, max_length=1_000_000,
                                    widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}))
     email_attribute = forms.CharField(label=_("Attribut email"), required=False, max_length=200)

@@ -102,9 +102,10 @@ def _clean_domains(raw: str) -> str:
 def save_config(
     *, actor: MemberActor, is_enabled: bool, metadata_url: str = "", metadata_xml: str = "",
     email_attribute: str = "", name_attribute: str = "", email_domains: str = "", jit_enabled: bool = True,
-    default_role: str = Role.AGENT, sso_only: bool = False,
+    default_role: str = Role.AGENT, sso_only: bool = False, refresh_metadata: bool = False,
 ) -> SsoConfig:
-    """Save the organization's SSO. Pasted XML wins over the URL; a URL alone is fetched now."""
+    """Save the organization's SSO. Pasted XML wins over the URL; a new URL (or ``refresh_metadata``) is fetched
+    now."""
     require(actor, "sso.manage")
     organization = actor.organization
     plans.require_feature(organization, FEATURE)
@@ -114,7 +115,7 @@ def save_config(
     config = config_of(organization)
     if metadata_xml:
         new_xml = metadata_xml
-    elif metadata_url and (metadata_url != config.metadata_url or not config.metadata_xml):
+    elif metadata_url and (refresh_metadata or metadata_url != config.metadata_url or not config.metadata_xml):
         new_xml = fetch_metadata(metadata_url)
     else:
         new_xml = config.metadata_xml if metadata_url or not config.metadata_url else ""

@@ -273,6 +273,11 @@ def test_settings_screen_saves_metadata_from_a_url_through_the_outbound_guard(cl
     config = SsoConfig.objects.get(organization=world.org)
     assert config.idp_entity_id == idp.entity_id and config.default_role == "viewer" and config.is_enabled
     assert AuditLog.objects.filter(organization=world.org, action="sso.updated").exists()
+    fetches = idp.metadata_fetches
+    assert client.post(url, form).status_code == 302  # the same URL: the stored metadata is kept
+    assert idp.metadata_fetches == fetches
+    assert client.post(url, {**form, "refresh_metadata": "on"}).status_code == 302
+    assert idp.metadata_fetches == fetches + 1
 
     broken = client.post(url, {**form, "metadata_xml": "<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"})
     assert broken.status_code == 400 and "XML" in broken.content.decode()
