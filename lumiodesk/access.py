@@ -36,6 +36,8 @@ from .models import Membership, Organization
 from .permissions import roles_with
 
 SESSION_KEY = "lumiodesk_org_id"
+# A session opened by an organization's SAML IdP (lumiodesk.sso) sees that organization only.
+SSO_SCOPE_KEY = "lumiodesk_sso_org_id"
 
 
 def memberships_for(user) -> list[Membership]:
@@ -49,7 +51,10 @@ def memberships_for(user) -> list[Membership]:
 
 
 def switch_organization(request: HttpRequest, organization_id: int) -> Organization | None:
+    scope = request.session.get(SSO_SCOPE_KEY)
     for m in memberships_for(request.user):
+        if scope is not None and m.organization_id != scope:
+            continue
         if m.organization_id == organization_id:
             request.session[SESSION_KEY] = m.organization_id
             return m.organization

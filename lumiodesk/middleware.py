@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone, translation
 
-from .access import SESSION_KEY, memberships_for
+from .access import SESSION_KEY, SSO_SCOPE_KEY, memberships_for
 from .permissions import Can, MemberActor
 
 
@@ -30,6 +30,9 @@ class CurrentOrganizationMiddleware:
         request.actor = None
         if request.user.is_authenticated:
             memberships = memberships_for(request.user)
+            scope = request.session.get(SSO_SCOPE_KEY)
+            if scope is not None:  # signed in by an organization's IdP: that organization only
+                memberships = [m for m in memberships if m.organization_id == scope]
             request.memberships = memberships
             chosen = request.session.get(SESSION_KEY)
             membership = next((m for m in memberships if m.organization_id == chosen), None)

@@ -254,3 +254,8 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+# --- SAML sign-in per organization (lumiodesk.sso): its models live in their own module ------------------------
+
+from .sso.models import SsoConfig, UsedSamlAssertion  # noqa: E402, F401

@@ -25,6 +25,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -226,6 +227,66 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, read
             response = conn.getresponse()
             excerpt = response.read(read) if read else b""
             return Response(status=response.status, excerpt=excerpt, redirect=300 <= response.status < 400)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            conn.close()
+    raise ConnectionFailed(f"connect: {last}")
+
+
+class TooLarge(Exception):
+    """The answer is longer than the caller accepts."""
+
+
+@dataclass(frozen=True)
+class Document:
+    status: int
+    body: bytes
+    content_type: str
+
+
+def get(url: str, *, timeout: float, max_bytes: int, headers: dict[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None) -> Document:
+    """GET a document (IdP metadata…) through the guard: redirects are not followed (a 3xx comes back as it
+    is), the whole exchange is bounded by ``timeout`` seconds and the body by ``max_bytes`` (TooLarge
+    beyond). Raises RefusedDestination, ConnectionFailed or TooLarge."""
+    try:
+        scheme, host, port, path = _target(url)
+    except ValueError as exc:
+        raise ConnectionFailed(f"invalid URL: {exc}") from None
+    deadline = time.monotonic() + timeout
+    addresses = vetted_addresses(host, port)
+    last: Exception | None = None
+    for address in addresses:
+        if scheme == "https":
+            conn: http.client.HTTPConnection = _PinnedHTTPSConnection(
+                host, port, address=address, timeout=timeout, context=ssl_context)
+        else:
+            conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
+        try:
+            try:
+                conn.connect()
+            except OSError as exc:  # this address does not answer: the next one may
+                last = exc
+                continue
+            conn.request("GET", path, headers={"Accept": "*/*", **(headers or {})})
+            response = conn.getresponse()
+            declared = response.getheader("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(declared)
+            chunks, size = [], 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise ConnectionFailed("timeout: the answer took too long")
+                chunk = response.read(min(65536, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(str(size))
+            return Document(status=response.status, body=b"".join(chunks),
+                            content_type=response.getheader("Content-Type", ""))
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
         finally:

@@ -70,6 +70,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # sign-in protection (lumiodesk.signin)
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
     "imports.manage": ADMINS,  # Settings > Import: CSV import of customers, companies, tags, historical tickets
+    "sso.manage": ADMINS,  # Settings > SSO: the organization's SAML IdP, JIT members, "SSO only" (lumiodesk.sso)
 }
 
 

@@ -278,6 +278,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # not every failed sign-in at INFO (they are in the audit log)
+        "saml2": {"level": "WARNING"},  # pysaml2 logs names and attributes at INFO; lumiodesk.sso logs the refusals
+        "xmlschema": {"level": "WARNING"},
         # Replaces Django's default handlers of "django" (an unfiltered console one, mail_admins); its records
         # reach the console through the root logger.
         "django": {"handlers": ["mail_admins"], "level": "INFO"},

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from tickets.chat import public_views as chat_public_views
 
 from . import notification_views, views
+from .sso.forms import SsoAwareAuthenticationForm
 
 notification_patterns = [
     path("", notification_views.notification_center, name="center"),
@@ -18,11 +19,13 @@ notification_patterns = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tickets:list", permanent=False)),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html",
+                                                authentication_form=SsoAwareAuthenticationForm,
                                                 redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", views.switch_organization_view, name="switch_organization"),
     path("settings/security/", views.sign_in_security, name="sign_in_security"),
     path("settings/security/<int:user_id>/unlock/", views.unlock_member, name="unlock_member"),
+    path("", include("lumiodesk.sso.urls")),  # settings/sso/, sso/ (choose), sso/<org>/login|acs|metadata/
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("tickets/", include("tickets.urls")),

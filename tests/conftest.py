@@ -461,3 +461,16 @@ def browser_login(page, live_server_url: str, email: str, password: str = "secre
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login/" not in url)
+
+
+# --- A real SAML identity provider on loopback (tests/sso_idp.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def saml_idp_server():
+    """One pysaml2 IdP per test process: its own key and self-signed certificate, a free port on 127.0.0.1."""
+    from sso_idp import SamlIdP
+
+    idp = SamlIdP().start()
+    yield idp
+    idp.stop()

@@ -2,7 +2,8 @@
 # System packages the test suite needs beyond Python, from Debian's packages:
 # - dovecot-imapd: tests/imap_server.py starts a private IMAP server on loopback for the polling tests;
 # - chromium: the browser the end-to-end tests drive through Playwright (Playwright's own browser
-#   download is not reachable here, so tests use /usr/bin/chromium).
+#   download is not reachable here, so tests use /usr/bin/chromium);
+# - xmlsec1: pysaml2 checks SAML signatures with it (lumiodesk/sso; tests/sso_idp.py signs with it too).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -13,9 +14,12 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
     missing+=(chromium)
 fi
+if ! command -v xmlsec1 >/dev/null 2>&1; then
+    missing+=(xmlsec1)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "install_system_deps: dovecot and chromium already installed"
+    echo "install_system_deps: dovecot, chromium and xmlsec1 already installed"
     exit 0
 fi
 
@@ -41,4 +45,5 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
     exit 1
 fi
 [ -x /usr/bin/chromium ] || { echo "install_system_deps: chromium still missing after apt-get" >&2; exit 1; }
+command -v xmlsec1 >/dev/null 2>&1 || { echo "install_system_deps: xmlsec1 still missing after apt-get" >&2; exit 1; }
 echo "install_system_deps: installed ${missing[*]}"
