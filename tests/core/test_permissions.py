@@ -23,6 +23,7 @@ from factories import SYSTEM, TicketFactory, acting, member, upload
 from helpers import assert_partial, htmx
 
 from automations import services as automation_services
+from billing import invoices, refunds, subscriptions
 from kb import services as kb_services
 from lumiodesk.exceptions import NotPermitted
 from lumiodesk.models import AgentNotification, Organization, Plan, Role
@@ -79,6 +80,11 @@ URL_ARGS = {
     "kb:ticket_link": lambda o: {"number": o.ticket.number, "pk": o.article.pk},
     "kb:ticket_insert": lambda o: {"number": o.ticket.number, "pk": o.article.pk},
     "notifications:open": lambda o: {"pk": o.notification.pk},
+    "billing:invoice_pdf": lambda o: {"pk": o.invoice.pk},
+    "billing:invoice_paid": lambda o: {"pk": o.invoice.pk},
+    "billing:refund_decide": lambda o: {"pk": o.refund.pk},
+    "tickets:refunds": lambda o: {"number": o.ticket.number},
+    "tickets:refund_request": lambda o: {"number": o.ticket.number},
 }
 
 
@@ -163,6 +169,8 @@ class Objects:
     article: object
     collection: object
     notification: object
+    invoice: object
+    refund: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -191,7 +199,14 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         collection=kb_services.save_collection(actor=SYSTEM, organization=org, name="Compte"),
         notification=AgentNotification.objects.create(organization=org, recipient=recipient,
                                                       kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
+        invoice=_invoice(org),
+        refund=refunds.request_refund(actor=acting(recipient, org), ticket=ticket, amount="45", reason="Geste"),
     )
+
+
+def _invoice(org: Organization):
+    subscriptions.choose_plan(actor=SYSTEM, organization=org, plan=Plan.SCALE, keep_extra_agents=True)
+    return invoices.issue_invoice(org, period=date(2099, 1, 1))
 
 
 ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT, Role.VIEWER)
