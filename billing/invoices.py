@@ -62,29 +62,26 @@ def _month_label(day: date) -> str:
     return formats.date_format(day, "F Y")
 
 
-def _seat_days(organization: Organization, month: date, *, until: date | None = None) -> list[tuple[int, str]]:
-    """(seats, plan) of each day of ``month``; a day without a record takes the last one before it (else the
-    first after it, else today's count on the current plan)."""
+def _seat_days(organization: Organization, month: date) -> list[tuple[int, str]]:
+    """(seats, plan) of each day of ``month``. A day without a record takes the last one before it; days
+    before the first record are not billed (seats were not counted then: the customer's benefit); with no
+    record at all (the hourly count never ran), every day takes today's seats and plan."""
     start, end = month, next_month(month)
-    rows = {r.day: (r.seats, r.plan) for r in SeatDay.objects.filter(organization=organization,
-                                                                      day__gte=start - timedelta(days=31),
-                                                                      day__lt=end)}
-    known = sorted(rows)
-    fallback = None
+    rows = dict(
+        (r.day, (r.seats, r.plan)) for r in SeatDay.objects.filter(organization=organization, day__lt=end)
+         .order_by("-day")[:62]
+    )
+    if not rows:
+        sub = Subscription.objects.filter(organization=organization).first()
+        today = (seats_used(organization), sub.plan if sub and sub.status == SubscriptionStatus.ACTIVE else "")
+        return [today] * (end - start).days
+    earlier = [d for d in rows if d < start]
+    current = rows[max(earlier)] if earlier else (0, "")
     out = []
     day = start
     while day < end:
-        if day in rows:
-            fallback = rows[day]
-        elif fallback is None:
-            earlier = [d for d in known if d < day]
-            later = [d for d in known if d > day]
-            fallback = rows[earlier[-1]] if earlier else rows[later[0]] if later else None
-            if fallback is None:
-                sub = Subscription.objects.filter(organization=organization).first()
-                fallback = (seats_used(organization),
-                            sub.plan if sub and sub.status == SubscriptionStatus.ACTIVE else "")
-        out.append(rows.get(day, fallback))
+        current = rows.get(day, current)
+        out.append(current)
         day += timedelta(days=1)
     return out
 
@@ -151,8 +148,11 @@ def estimate(organization: Organization, *, now: datetime | None = None) -> tupl
     return lines, totals(lines)[3]
 
 
-def issue_invoice(organization: Organization, *, period: date, now: datetime | None = None) -> Invoice | None:
-    """The invoice of the month starting ``period``: made once (idempotent), None when nothing is due."""
+def issue_invoice(
+    organization: Organization, *, period: date, now: datetime | None = None, finish: bool = True,
+) -> Invoice | None:
+    """The invoice of the month starting ``period``: made once (idempotent), None when nothing is due.
+    ``finish=False`` (the demo seed): no task queued; the PDF is made when first downloaded, no email."""
     now = now or timezone.now()
     period = month_start(period)
     with transaction.atomic():
@@ -179,7 +179,8 @@ def issue_invoice(organization: Organization, *, period: date, now: datetime | N
         audit.record(organization=organization, actor=None, action="billing.invoice.issued", target_type="invoice",
                      target_id=invoice.pk, number=invoice.number, total=str(total), period=period.isoformat())
         pk = invoice.pk
-        transaction.on_commit(lambda: finish_invoice.delay(pk))
+        if finish:  # robust: the broker down loses no invoice (the PDF is also made at download)
+            transaction.on_commit(lambda: finish_invoice.delay(pk), robust=True)
     return invoice
 
 
