@@ -23,24 +23,20 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from lumiodesk.models import Membership, Organization, Role
-from lumiodesk.notifications import AgentNotificationKind, Draft, notify
+from lumiodesk.notifications import Draft, notify
 
 from .catalogue import PLANS, TICKET_ALERT_THRESHOLDS, UPGRADE_RECOMMENDATION_THRESHOLD, Limit
+from .notification_kinds import BillingNotificationKind
 from .proration import month_start, utc_day
 from .services import limit_of, plan_of
 from .usage import usage_of
 
 log = logging.getLogger(__name__)
 
-VOLUME = "ticket_volume"
-PLAN_ADVICE = "plan_advice"
-KINDS = (
-    AgentNotificationKind(VOLUME, gettext_lazy("Volume de tickets du mois (80, 100, 120 %)"), 80),
-    AgentNotificationKind(PLAN_ADVICE, gettext_lazy("Recommandation de changement de forfait"), 81),
-)
+VOLUME = BillingNotificationKind.TICKET_VOLUME
+PLAN_ADVICE = BillingNotificationKind.PLAN_ADVICE
 
 _INSERT = """
 INSERT INTO billing_ticketvolumealert (organization_id, month, threshold, tickets, "limit", created_at)

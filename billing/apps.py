@@ -10,7 +10,8 @@ class BillingConfig(AppConfig):
         from lumiodesk import permissions, plans
         from lumiodesk.notifications import register_kind
 
-        from . import alerts, services, subscriptions
+        from . import services, subscriptions
+        from .notification_kinds import KINDS
 
         plans.register(
             plans.PlanAnswers(
@@ -21,5 +22,5 @@ class BillingConfig(AppConfig):
         )
         # Read-only organizations (trial ended, cancelled): the permission check asks billing.
         permissions.register_read_only(subscriptions.read_only_reason)
-        for kind in alerts.KINDS:
+        for kind in KINDS:
             register_kind(kind)

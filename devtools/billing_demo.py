@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from billing import invoices, refunds, subscriptions
-from billing.models import RefundRequest, Subscription
+from billing.models import Invoice, RefundRequest, Subscription
 from billing.proration import next_month
 from lumiodesk.models import Membership, Organization, Role
 from lumiodesk.permissions import MemberActor, SystemActor
@@ -24,7 +24,8 @@ def subscribe(org: Organization, *, business: bool, created: datetime, anchor: d
         subscriptions.start_trial(org, now=datetime.now(UTC) - timedelta(days=11, hours=1))
         return
     subscriptions.start_trial(org, now=created)
-    subscriptions.choose_plan(actor=ACTOR, organization=org, plan="starter", now=created + timedelta(days=3))
+    subscriptions.choose_plan(actor=ACTOR, organization=org, plan="starter", now=created + timedelta(days=3),
+                              keep_extra_agents=True)
     first = next_month(created.date())
     change = datetime(first.year, first.month, 12, 10, 30, tzinfo=UTC)  # mid-month: prorated on the next invoice
     day = first
@@ -38,6 +39,9 @@ def subscribe(org: Organization, *, business: bool, created: datetime, anchor: d
         day = next_month(day)
     if change > anchor:
         subscriptions.choose_plan(actor=ACTOR, organization=org, plan="business", now=anchor, keep_extra_agents=True)
+    for invoice in Invoice.objects.filter(organization=org).order_by("-period")[1:]:  # all paid but the last
+        invoices.mark_paid(actor=ACTOR, invoice=invoice, now=datetime(invoice.period.year, invoice.period.month, 8,
+                                                                       tzinfo=UTC))
 
 
 def pending_refunds(org: Organization, tickets: list) -> None:

@@ -2,7 +2,8 @@
 # System packages the test suite needs beyond Python, from Debian's packages:
 # - dovecot-imapd: tests/imap_server.py starts a private IMAP server on loopback for the polling tests;
 # - chromium: the browser the end-to-end tests drive through Playwright (Playwright's own browser
-#   download is not reachable here, so tests use /usr/bin/chromium).
+#   download is not reachable here, so tests use /usr/bin/chromium);
+# - poppler-utils: the invoice tests turn the PDF into an image and text (pdftoppm, pdftotext, pdffonts).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -13,9 +14,12 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
     missing+=(chromium)
 fi
+if ! command -v pdftoppm >/dev/null 2>&1; then
+    missing+=(poppler-utils)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "install_system_deps: dovecot and chromium already installed"
+    echo "install_system_deps: dovecot, chromium and poppler-utils already installed"
     exit 0
 fi
 
