@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -90,7 +92,12 @@ def change_plan(request: HttpRequest) -> HttpResponse:
     amount, days, total = prorate(old.monthly_price_eur if old else 0, PLANS[plan].monthly_price_eur, timezone.now())
     return render(request, "billing/change_plan.html", {
         "plan": PLANS[plan], "old": old, "amount": amount, "credit": -amount, "days": days,
-        "days_in_month": total, "conflicts": subscriptions.conflicts(organization, plan),
+        "days_in_month": total, "conflicts": [
+            # the Admin choosing cannot deactivate themself: not offered
+            dataclasses.replace(c, items=[(i, label) for i, label in c.items if i != request.membership.pk])
+            if c.limit == Limit.AGENTS_INCLUDED else c
+            for c in subscriptions.conflicts(organization, plan)
+        ],
         "same": active and sub.plan == plan,
     })
 
