@@ -372,3 +372,17 @@ def send_test_event(*, endpoint: WebhookEndpoint, actor: Actor) -> WebhookDelive
     require_feature(endpoint.organization, Feature.WEBHOOKS)
     return webhooks.test_delivery(endpoint)
 
+
+
+# --- billing: the rules a smaller plan does not hold (registered in billing.usage by AutomationsConfig) -------
+
+
+def active_rules_for_choice(organization: Organization) -> list[tuple[int, str]]:
+    return list(AutomationRule.objects.filter(organization=organization, is_active=True)
+                .order_by("position").values_list("pk", "name"))
+
+
+def deactivate_rules(organization: Organization, ids: list[int], actor: Actor) -> None:
+    """Deactivate the rules the Admin chose when moving to a plan with fewer active rules (each audited)."""
+    for rule in AutomationRule.objects.filter(organization=organization, pk__in=ids, is_active=True):
+        set_rule_active(rule=rule, actor=actor, active=False)

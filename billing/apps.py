@@ -7,9 +7,11 @@ class BillingConfig(AppConfig):
     verbose_name = _("Facturation")
 
     def ready(self):
-        from lumiodesk import plans
+        from lumiodesk import permissions, plans
+        from lumiodesk.notifications import register_kind
 
-        from . import services
+        from . import services, subscriptions
+        from .notification_kinds import KINDS
 
         plans.register(
             plans.PlanAnswers(
@@ -18,3 +20,7 @@ class BillingConfig(AppConfig):
                 require_feature=services.require_feature,
             )
         )
+        # Read-only organizations (trial ended, cancelled): the permission check asks billing.
+        permissions.register_read_only(subscriptions.read_only_reason)
+        for kind in KINDS:
+            register_kind(kind)

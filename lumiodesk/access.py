@@ -33,7 +33,7 @@ from django.views.defaults import permission_denied
 
 from .exceptions import DomainError, NotPermitted
 from .models import Membership, Organization
-from .permissions import roles_with
+from .permissions import refuse_if_read_only, roles_with
 
 SESSION_KEY = "lumiodesk_org_id"
 # A session opened by an organization's SAML IdP (lumiodesk.sso) sees that organization only.
@@ -129,6 +129,8 @@ def requires(
                     raise NotPermitted(_("Vous n'êtes membre d'aucune organisation."))
                 if not actor.can(capability) or (post and request.method == "POST" and not actor.can(post)):
                     raise NotPermitted(_("Votre rôle ne permet pas cette action."))
+                if request.method not in ("GET", "HEAD", "OPTIONS"):  # a read-only organization is still read
+                    refuse_if_read_only(actor, post or capability)
                 return view(request, *args, **kwargs)
             except DomainError as exc:
                 return refusal_response(request, exc, back=back, on_refusal=on_refusal, kwargs=kwargs)

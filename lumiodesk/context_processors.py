@@ -1,4 +1,6 @@
-from .permissions import Can
+from django.utils.functional import SimpleLazyObject
+
+from .permissions import Can, read_only_reason
 
 
 def workspace(request):
@@ -9,4 +11,6 @@ def workspace(request):
         "memberships": getattr(request, "memberships", []),
         # what the signed-in member may do: {% if can.rules_manage %} (lumiodesk.permissions.CAPABILITIES)
         "can": getattr(request, "can", None) or Can(None),
+        # why the organization is read-only (billing: trial ended, cancelled), for the console's banner
+        "read_only_reason": SimpleLazyObject(lambda: read_only_reason(getattr(request, "organization", None)) or ""),
     }

@@ -20,6 +20,10 @@ class NotPermitted(DomainError):
     status_code = 403
 
 
+class OrganizationReadOnly(NotPermitted):
+    """The organization is read-only (trial ended without a plan, or cancelled): the message says why."""
+
+
 class TransitionNotAllowed(DomainError):
     status_code = 409
 

@@ -16,12 +16,13 @@ then tells which views must declare it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
-from .exceptions import NotPermitted
+from .exceptions import NotPermitted, OrganizationReadOnly
 from .models import Membership, Organization, Role
 
 if TYPE_CHECKING:
@@ -71,7 +72,48 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
     "imports.manage": ADMINS,  # Settings > Import: CSV import of customers, companies, tags, historical tickets
     "sso.manage": ADMINS,  # Settings > SSO: the organization's SAML IdP, JIT members, "SSO only" (lumiodesk.sso)
+    # billing (section 9, 15)
+    "billing.manage": ADMINS,  # Settings > Billing: plan, cancellation, invoices (download, mark paid)
+    "refunds.request": WORKERS,  # ask a commercial refund on a ticket
+    "refunds.approve": MANAGERS,  # approve or reject another member's refund under 100 EUR
+    "refunds.approve_large": ADMINS,  # ... and from 100 EUR (billing.refunds)
 }
+
+# Capabilities refused while the organization is read-only (its trial ended without a plan, or it cancelled):
+# members still read everything, export and change billing, but neither work tickets nor publish nor change
+# rules (FAQ 4). Only members are refused: the system actor keeps them, so incoming mail and chat are still
+# received and kept. Billing says whether an organization is read-only (``register_read_only``).
+WRITES = frozenset({
+    "tickets.create", "tickets.reply", "tickets.note", "tickets.change_status", "tickets.change_priority",
+    "tickets.assign", "tickets.tag", "tickets.link_article", "views.manage", "reply_templates.manage",
+    "mailboxes.manage", "chat.manage", "kb.edit", "kb.publish", "kb.collections.manage", "sla.manage",
+    "rules.manage", "webhooks.manage", "refunds.request", "refunds.approve", "refunds.approve_large",
+})
+
+
+ReadOnlyReason = Callable[[Organization], "str | None"]
+_read_only_reason: ReadOnlyReason | None = None
+
+
+def register_read_only(reason: ReadOnlyReason) -> None:
+    """Billing registers, at start-up, what says why an organization is read-only (None: it is not)."""
+    global _read_only_reason
+    _read_only_reason = reason
+
+
+def read_only_reason(organization: Organization | None) -> str | None:
+    """Why ``organization`` is read-only (the banner's text), or None."""
+    if organization is None or _read_only_reason is None:
+        return None
+    return _read_only_reason(organization)
+
+
+def refuse_if_read_only(actor: Actor | None, capability: str, organization: Organization | None = None) -> None:
+    """Raise ``OrganizationReadOnly`` when a member asks a write capability of a read-only organization."""
+    if capability in WRITES and isinstance(actor, MemberActor):
+        reason = read_only_reason(organization if organization is not None else actor.organization)
+        if reason:
+            raise OrganizationReadOnly(reason)
 
 
 def roles_with(capability: str) -> frozenset[str]:
@@ -150,6 +192,7 @@ def require(actor: Actor | None, capability: str, organization: Organization | N
         raise NotPermitted(_("Cet objet appartient à une autre organisation."))
     if not actor.can(capability):
         raise NotPermitted(_("Votre rôle ne permet pas cette action."))
+    refuse_if_read_only(actor, capability, organization)
 
 
 def member_may(organization: Organization, user, capability: str) -> bool:
@@ -161,6 +204,9 @@ def member_may(organization: Organization, user, capability: str) -> bool:
 
 class Can:
     """The permissions object templates receive as ``can``: ``{% if can.rules_manage %}``.
+
+    It answers for the role only: a read-only organization still shows its screens (the banner says why,
+    and ``require`` refuses the write with that reason).
 
     A capability's dots become underscores; an unknown name raises (a typo must not hide a menu silently).
     """

@@ -81,6 +81,7 @@ TICKET_PIPELINE = {
         "tickets.subscribers.forget_closed_count",  # the cached "closed" counter
         "automations.pipeline.rules_after_update",  # "updated" / "customer replied" rules, after the commit
         "automations.webhooks.on_ticket_change",  # webhook outbox rows, sent after the commit
+        "billing.alerts.on_ticket_created",  # ticket volume alerts at 80/100/120 % of the month, after the commit
     ],
 }
 
@@ -213,6 +214,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "automations.tasks.deliver_due_webhooks",
         "schedule": crontab(minute="*"),
     },
+    # billing: trials that ended become read-only; today's seat count (extra agents are billed per day).
+    "billing-subscriptions": {
+        "task": "billing.tasks.update_subscriptions",
+        "schedule": crontab(minute=5),
+    },
+    # billing: the month's invoices, the 1st at 00:00 UTC (CELERY_TIMEZONE); running it again changes nothing.
+    "billing-monthly-invoices": {
+        "task": "billing.tasks.issue_monthly_invoices",
+        "schedule": crontab(minute=0, hour=0, day_of_month=1),
+    },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",
         "schedule": crontab(hour=3, minute=15),
@@ -285,4 +296,10 @@ LOGGING = {
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
+}
+
+# billing: VAT added to every invoice (percent), and who issues the invoices (printed on the PDF).
+BILLING_VAT_PERCENT = "20.00"
+BILLING_ISSUER = {
+    "name": "LumioDesk SAS", "address": "10 rue de la Démo, 75001 Paris, France", "vat_id": "FR00 000000000",
 }

@@ -42,5 +42,6 @@ urlpatterns = [
     path("help/<slug:org>/contact/", include("tickets.portal.contact_urls")),  # the contact form
     path("help/", include("kb.public_urls")),
     path("portal/<slug:org>/", include("tickets.portal.urls")),  # the customer portal
+    path("settings/billing/", include("billing.urls")),  # billing: Settings > Billing, refunds to approve
     path("admin/", admin.site.urls),
 ]

@@ -122,6 +122,7 @@ def queued_tasks(request, monkeypatch):
     if request.node.get_closest_marker("worker"):
         yield None
         return
+    from billing.tasks import finish_invoice
     from kb.tasks import embed_article_passages
     from lumiodesk.tasks import send_agent_notification_email
     from sla.tasks import restamp_organization
@@ -129,7 +130,7 @@ def queued_tasks(request, monkeypatch):
 
     queued: list[tuple[str, tuple, dict]] = []
     for task in (notify_agents, send_agent_notification_email, restamp_organization, embed_article_passages,
-                 send_mailbox_verification):
+                 send_mailbox_verification, finish_invoice):
         monkeypatch.setattr(
             task, "delay", lambda *args, _name=task.name, **kwargs: queued.append((_name, args, kwargs))
         )

@@ -4,6 +4,7 @@
 # - chromium: the browser the end-to-end tests drive through Playwright (Playwright's own browser
 #   download is not reachable here, so tests use /usr/bin/chromium);
 # - xmlsec1: pysaml2 checks SAML signatures with it (lumiodesk/sso; tests/sso_idp.py signs with it too).
+# - poppler-utils: the invoice tests turn the PDF into an image and text (pdftoppm, pdftotext, pdffonts).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -18,8 +19,12 @@ if ! command -v xmlsec1 >/dev/null 2>&1; then
     missing+=(xmlsec1)
 fi
 
+if ! command -v pdftoppm >/dev/null 2>&1; then
+    missing+=(poppler-utils)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "install_system_deps: dovecot, chromium and xmlsec1 already installed"
+    echo "install_system_deps: dovecot, chromium, xmlsec1 and poppler-utils already installed"
     exit 0
 fi
 

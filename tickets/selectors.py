@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -59,7 +59,8 @@ _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
 
 
 def tickets_created_this_month(organization: Organization) -> int:
-    start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    # The calendar month in UTC, like invoices and the volume alerts (billing).
+    start = timezone.now().astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return Ticket.objects.filter(organization=organization, created_at__gte=start).count()
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import refund_views, views
 
 app_name = "tickets"
 
@@ -15,6 +15,8 @@ urlpatterns = [
     path("<int:number>/tags/", views.ticket_tags, name="tags"),
     path("<int:number>/template/", views.ticket_template, name="template"),
     path("<int:number>/attachments/<str:token>/", views.attachment_download, name="attachment"),
+    path("<int:number>/refunds/", refund_views.ticket_refunds, name="refunds"),  # billing: refund requests
+    path("<int:number>/refunds/request/", refund_views.refund_request, name="refund_request"),
     path("views/", views.view_create, name="view_create"),
     path("views/<int:pk>/delete/", views.view_delete, name="view_delete"),
     path("templates/", views.template_list, name="templates"),

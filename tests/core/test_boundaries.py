@@ -36,6 +36,7 @@ def test_notification_kinds_come_from_their_apps():
         "sla_warning": "sla.notification_kinds", "sla_breach": "sla.notification_kinds",
         "daily_digest": "sla.notification_kinds",
         "automation": "automations.notification_kinds", "webhook_disabled": "automations.notification_kinds",
+        "ticket_volume": "billing.notification_kinds", "plan_advice": "billing.notification_kinds",
     }
 
 

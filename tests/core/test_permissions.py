@@ -23,6 +23,7 @@ from factories import SYSTEM, TicketFactory, acting, member, upload
 from helpers import assert_partial, htmx
 
 from automations import services as automation_services
+from billing import invoices, refunds, subscriptions
 from kb import services as kb_services
 from lumiodesk.exceptions import NotPermitted
 from lumiodesk.models import AgentNotification, Organization, Plan, Role
@@ -83,6 +84,11 @@ URL_ARGS = {
     "imports:detail": lambda o: {"pk": o.import_run.pk},
     "imports:progress": lambda o: {"pk": o.import_run.pk},
     "imports:undo": lambda o: {"pk": o.import_run.pk},
+    "billing:invoice_pdf": lambda o: {"pk": o.invoice.pk},
+    "billing:invoice_paid": lambda o: {"pk": o.invoice.pk},
+    "billing:refund_decide": lambda o: {"pk": o.refund.pk},
+    "tickets:refunds": lambda o: {"number": o.ticket.number},
+    "tickets:refund_request": lambda o: {"number": o.ticket.number},
 }
 
 
@@ -168,6 +174,8 @@ class Objects:
     collection: object
     notification: object
     import_run: object
+    invoice: object
+    refund: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -198,7 +206,14 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
                                                       kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
         import_run=imports.start_import(organization=org, actor=SYSTEM, kind="customers", filename="c.csv",
                                         data=b"email\nx@example.com\n"),
+        invoice=_invoice(org),
+        refund=refunds.request_refund(actor=acting(recipient, org), ticket=ticket, amount="45", reason="Geste"),
     )
+
+
+def _invoice(org: Organization):
+    subscriptions.choose_plan(actor=SYSTEM, organization=org, plan=Plan.SCALE, keep_extra_agents=True)
+    return invoices.issue_invoice(org, period=date(2099, 1, 1))
 
 
 ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT, Role.VIEWER)

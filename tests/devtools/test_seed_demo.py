@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import RequestFactory
+from django.utils import timezone
 
+from billing import subscriptions
+from billing.models import Invoice, InvoiceLine, RefundRequest, Subscription
 from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import Organization
 from tickets.email.intake import find_mailbox
@@ -45,6 +49,19 @@ def test_seed_demo():
     invoices = Ticket.objects.filter(subject__startswith="Montant de la facture ").values_list("subject", flat=True)
     months = {s.removeprefix("Montant de la facture ").removesuffix(" incorrect") for s in invoices}
     assert months and months <= {f"d'{m}" if m[0] in "ao" else f"de {m}" for m in MONTHS_FR}, months
+
+    # billing: Demo on Business with months of invoices (one with a prorated plan change), two refunds
+    # awaiting approval; Nord in trial with 3 days left (from the real now: the demo is looked at today).
+    sub = Subscription.objects.get(organization=org)
+    assert (sub.status, sub.plan, Organization.objects.get(pk=org.pk).plan) == ("active", "business", "business")
+    bills = list(Invoice.objects.filter(organization=org).order_by("number"))
+    assert [b.number for b in bills] == list(range(1, len(bills) + 1)) and len(bills) >= 2
+    prorated = InvoiceLine.objects.filter(invoice__organization=org, description__startswith="Changement de forfait")
+    assert prorated.exists()
+    assert sorted(RefundRequest.objects.filter(organization=org, status="pending").values_list("amount", flat=True)) \
+        == [Decimal("45"), Decimal("180")]
+    nord = Subscription.objects.get(organization__slug="atelier-nord")
+    assert nord.status == "trial" and subscriptions.state_of(nord.organization).trial_days_left(timezone.now()) == 3
 
     # Seeding again leaves the demo alone.
     before = Ticket.objects.count()

@@ -28,6 +28,7 @@ ORDER = {
         "tickets.subscribers.forget_closed_count",
         "automations.pipeline.rules_after_update",
         "automations.webhooks.on_ticket_change",
+        "billing.alerts.on_ticket_created",
     ],
 }
 

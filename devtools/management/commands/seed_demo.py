@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from crm.models import Company, Customer
 from crm.services import get_or_create_customer
+from devtools import billing_demo
 from lumiodesk import notifications as agent_notifications
 from lumiodesk.models import Holiday, Membership, NotificationPreference, Organization, Role
 from lumiodesk.permissions import MemberActor, SystemActor
@@ -364,6 +365,8 @@ class Seeder:
             plans.sort(key=lambda p: p.start)  # numbers follow creation order
             tickets = [self._play(plan) for plan in plans]
             self._satisfaction_ratings(tickets)  # tickets.portal: customers rate some resolved tickets
+            if self.spec.slug == DEMO.slug:  # billing: two refunds awaiting approval (45 and 180 EUR)
+                billing_demo.pending_refunds(self.org, tickets[-2:])
             self._date_notifications()
             services.refresh_search_document([t.pk for t in tickets])
         restamp_open_tickets(self.org.pk, past_alerts=False)  # old overdue tickets shown, not notified
@@ -406,6 +409,8 @@ class Seeder:
             organization=org, user=self.manager, kind="daily_digest", defaults={"in_app": True, "email": True}
         )
         self.workers = [(u, s) for u, r, s in self.members if r != Role.VIEWER and s]
+        # billing: Demo on Business with its invoices, Nord in trial (before any member acts)
+        billing_demo.subscribe(org, business=spec.slug == DEMO.slug, created=self.clock.t, anchor=self.anchor)
         Tag.objects.bulk_create([Tag(organization=org, name=n) for n in spec.tags], ignore_conflicts=True)
 
         # CRM: companies and customers, "imported" before the first ticket.
