@@ -88,6 +88,7 @@ WRITES = frozenset({
     "tickets.assign", "tickets.tag", "tickets.link_article", "views.manage", "reply_templates.manage",
     "mailboxes.manage", "chat.manage", "kb.edit", "kb.publish", "kb.collections.manage", "sla.manage",
     "rules.manage", "webhooks.manage", "refunds.request", "refunds.approve", "refunds.approve_large",
+    "imports.manage",
 })
 
 
