@@ -7,9 +7,10 @@ class BillingConfig(AppConfig):
     verbose_name = _("Facturation")
 
     def ready(self):
-        from lumiodesk import plans
+        from lumiodesk import plans, team
 
-        from . import services
+        from . import services, usage
+        from .catalogue import Limit
 
         plans.register(
             plans.PlanAnswers(
@@ -18,3 +19,4 @@ class BillingConfig(AppConfig):
                 require_feature=services.require_feature,
             )
         )
+        usage.register(Limit.AGENTS_INCLUDED, team.seats_used)  # active members but Viewers (lumiodesk.team)

@@ -69,6 +69,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "notifications.admin": ADMINS,  # a webhook endpoint disabled after repeated failures
     # sign-in protection (lumiodesk.signin)
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
+    # organization administration (lumiodesk.team, lumiodesk.organizations, the audit log)
+    "team.view": MANAGERS,  # Settings > Team: members, roles, seats, pending invitations (read)
+    "team.manage": ADMINS,  # invite, resend, revoke, change roles, deactivate with reassignment, reactivate
+    "organization.manage": ADMINS,  # Settings > Organization: name, time zone, language, delays, logo
+    "audit.view": MANAGERS,  # Settings > Audit log (read-only for everyone: nobody edits it)
 }
 
 

@@ -15,17 +15,19 @@ organization's object).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from factories import SYSTEM, TicketFactory, acting, member, upload
 from helpers import assert_partial, htmx
 
 from automations import services as automation_services
 from kb import services as kb_services
 from lumiodesk.exceptions import NotPermitted
-from lumiodesk.models import AgentNotification, Organization, Plan, Role
+from lumiodesk.models import AgentNotification, Invitation, Membership, Organization, Plan, Role
 from lumiodesk.permissions import CAPABILITIES, MemberActor, SystemActor, require, role_can
 from sla import reports
 from sla import services as sla_services
@@ -79,6 +81,11 @@ URL_ARGS = {
     "kb:ticket_link": lambda o: {"number": o.ticket.number, "pk": o.article.pk},
     "kb:ticket_insert": lambda o: {"number": o.ticket.number, "pk": o.article.pk},
     "notifications:open": lambda o: {"pk": o.notification.pk},
+    "member_role": lambda o: {"pk": o.membership.pk},
+    "member_deactivate": lambda o: {"pk": o.membership.pk},
+    "member_reactivate": lambda o: {"pk": o.membership.pk},
+    "invitation_resend": lambda o: {"pk": o.invitation.pk},
+    "invitation_revoke": lambda o: {"pk": o.invitation.pk},
 }
 
 
@@ -163,6 +170,8 @@ class Objects:
     article: object
     collection: object
     notification: object
+    membership: object
+    invitation: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -191,6 +200,9 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         collection=kb_services.save_collection(actor=SYSTEM, organization=org, name="Compte"),
         notification=AgentNotification.objects.create(organization=org, recipient=recipient,
                                                       kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
+        membership=Membership.objects.get(organization=org, user=recipient),
+        invitation=Invitation.objects.create(organization=org, email=f"new@{slug}.test", token_hash=slug * 8,
+                                             expires_at=timezone.now() + timedelta(days=7)),
     )
 
 
@@ -205,6 +217,7 @@ def test_every_url_answers_as_the_table_says(client, settings, tmp_path):
     people = {role: member(org, role, email=f"{role}@acme.test") for role in ROLES}
     outsider = member(other, Role.ADMIN, email="admin@globex.test")
     ours, theirs = _objects(org, "acme", people[Role.ADMIN]), _objects(other, "globex", outsider)
+    org.logo.save("acme.png", ContentFile(b"\x89PNG\r\n\x1a\n" + b"0" * 16))  # Settings > Organization's logo
 
     wrong: list[str] = []
 
