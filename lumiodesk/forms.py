@@ -94,8 +94,9 @@ class OrganizationForm(forms.ModelForm):
         for name in ("auto_close_resolved_days", "first_followup_days", "second_followup_days", "close_waiting_days"):
             self.fields[name].widget.attrs.update({"min": 1, "max": 365})
 
-    def validate_constraints(self, exclude=None):  # the service checks the order and says it in words
-        return None
+    def _post_clean(self):
+        """No model validation here: ``update_organization`` checks the values (the delays' order in words) and
+        the form never writes to ``request.organization``."""
 
 
 class AuditFilterForm(forms.Form):
