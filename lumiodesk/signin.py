@@ -100,10 +100,11 @@ def record_sign_in(sender, request=None, user=None, **kwargs) -> None:
     if user is None:
         return
     ip_address = client_ip(request) if request is not None else None
-    path = request.path if request is not None else ""
+    # Where from, by the URL's name: a path may hold a secret (an invitation link signs the invitee in).
+    via = getattr(getattr(request, "resolver_match", None), "url_name", "") or ""
     AuditLog.objects.bulk_create([
         AuditLog(organization_id=org_id, actor=user, action="signin.succeeded", target_type="user",
-                 target_id=user.pk, ip_address=ip_address if ip_address != "unknown" else None, data={"path": path})
+                 target_id=user.pk, ip_address=ip_address if ip_address != "unknown" else None, data={"via": via})
         for org_id in Membership.objects.filter(user=user, is_active=True).values_list("organization_id", flat=True)
     ])
 
