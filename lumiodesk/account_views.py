@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import accounts, audit, team
+from .access import SESSION_KEY as ORG_SESSION_KEY
 from .access import public
 from .exceptions import InvalidInput
 from .forms import NewAccountForm, SignInForm, SignUpForm
@@ -67,16 +68,30 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup_done.html", {"email": request.session.get("signup_email", "")})
 
 
+VERIFY_SESSION_KEY = "lumiodesk_verify_token"
+INVITATION_SESSION_KEY = "lumiodesk_invitation_token"
+
+
+@public
+@require_GET
+def verify_email_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the email: the token moves into the session, the address bar (and logs) lose it."""
+    request.session[VERIFY_SESSION_KEY] = token[:500]
+    return redirect("verify_email")
+
+
 @public
 @require_http_methods(["GET", "POST"])
-def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+def verify_email(request: HttpRequest) -> HttpResponse:
     """GET shows a button (a mail scanner opening the link changes nothing); POST verifies."""
+    token = request.session.get(VERIFY_SESSION_KEY, "")
     try:
         user = accounts.user_for_token(token)
     except accounts.VerificationLinkInvalid as exc:
         return render(request, "registration/verify_email.html", {"error": exc.message}, status=400)
     if request.method == "POST":
         accounts.verify_email(token=token)
+        request.session.pop(VERIFY_SESSION_KEY, None)
         messages.success(request, _("Votre adresse est vérifiée. Connectez-vous pour commencer."))
         return redirect(f"{reverse('login')}?email={user.email}")
     already = not UnverifiedEmail.objects.filter(user=user).exists()
@@ -124,8 +139,17 @@ sign_in = public(SignInView.as_view())
 
 
 @public
+@require_GET
+def invitation_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the email: the token moves into the session, the address bar (and logs) lose it."""
+    request.session[INVITATION_SESSION_KEY] = token[:500]
+    return redirect("accept_invitation")
+
+
+@public
 @require_http_methods(["GET", "POST"])
-def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+def accept_invitation(request: HttpRequest) -> HttpResponse:
+    token = request.session.get(INVITATION_SESSION_KEY, "")
     invitation = team.find_invitation(token)
     if invitation is None:
         return render(request, "registration/invitation.html", {"invalid": True}, status=404)
@@ -149,7 +173,8 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 if not request.user.is_authenticated:
                     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                request.session["lumiodesk_org_id"] = invitation.organization_id
+                request.session.pop(INVITATION_SESSION_KEY, None)
+                request.session[ORG_SESSION_KEY] = invitation.organization_id
                 messages.success(request, _("Bienvenue dans l'équipe %(org)s.") % {"org": invitation.organization.name})
                 return redirect("tickets:list")
     return render(request, "registration/invitation.html", {

@@ -6,8 +6,8 @@ Contract:
   (hooks included), in one transaction; the verification email leaves after the commit.
 - The verification link is ``django.core.signing`` (salted, timestamped) over the user's id and email: valid
   ``VERIFY_LINK_DAYS``, nothing stored. It is single-use in effect: verifying deletes the ``UnverifiedEmail``
-  row, and a link for a verified account changes nothing. Opening it (GET) spends nothing; the page's
-  button (POST) verifies.
+  row, and a link for a verified account changes nothing. Opening it moves the token into the session (the
+  address bar and request logs lose it); the page (GET) spends nothing; its button (POST) verifies.
 - Until verified, signing in is refused with a clear message and a "resend" button
   (``lumiodesk.forms.SignInForm``); resending is rate-limited per address and per client address and answers
   the same whether the address exists or not.
@@ -92,7 +92,7 @@ def verification_token(user) -> str:
 
 
 def verification_link(user) -> str:
-    return f"{settings.SITE_URL}{reverse('verify_email', args=[verification_token(user)])}"
+    return f"{settings.SITE_URL}{reverse('verify_email_link', args=[verification_token(user)])}"
 
 
 def user_for_token(token: str):

@@ -339,7 +339,7 @@ def send_invitation_email(invitation_id: int, sealed_token: str) -> bool:
                           revoked_at__isnull=True).first())
     if invitation is None:
         return False
-    link = f"{settings.SITE_URL}{reverse('accept_invitation', args=[token])}"
+    link = f"{settings.SITE_URL}{reverse('invitation_link', args=[token])}"
     send_email_now("invitation", invitation.email, {
         "invitation": invitation, "organization": invitation.organization, "link": link,
         "inviter": _name(invitation.invited_by) if invitation.invited_by else "", "days": INVITATION_DAYS,

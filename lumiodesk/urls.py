@@ -26,11 +26,15 @@ urlpatterns = [
     path("signup/", account_views.signup, name="signup"),
     path("signup/done/", account_views.signup_done, name="signup_done"),
     path("signup/verify/resend/", account_views.resend_verification, name="resend_verification"),
-    path("signup/verify/<str:token>/", account_views.verify_email, name="verify_email"),
-    path("invitation/<str:token>/", account_views.accept_invitation, name="accept_invitation"),
+    path("signup/verify/", account_views.verify_email, name="verify_email"),
+    path("signup/verify/<str:token>/", account_views.verify_email_link, name="verify_email_link"),
+    path("invitation/", account_views.accept_invitation, name="accept_invitation"),
+    path("invitation/<str:token>/", account_views.invitation_link, name="invitation_link"),
     path("password/reset/", account_views.password_reset, name="password_reset"),
     path("password/reset/sent/", account_views.password_reset_done, name="password_reset_done"),
-    path("password/reset/<uidb64>/<token>/", account_views.password_reset_confirm, name="password_reset_confirm"),
+    # "confirm/" before the token: lumiodesk.log_redaction hides what follows it in request logs.
+    path("password/reset/<uidb64>/confirm/<token>/", account_views.password_reset_confirm,
+         name="password_reset_confirm"),
     path("password/reset/done/", account_views.password_reset_complete, name="password_reset_complete"),
     # Settings > Team, Organization, Audit log
     path("settings/team/", settings_views.team_page, name="team"),

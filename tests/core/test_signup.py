@@ -71,13 +71,17 @@ def test_sign_in_is_refused_until_the_address_is_verified_then_works(client, que
     run_queued(queued_tasks)
     assert len(mailoutbox) == 2
 
-    path = link_in(mailoutbox[-1], "/signup/verify/")
-    assert client.get(path).status_code == 200  # opening the link (a mail scanner) spends nothing
+    link = link_in(mailoutbox[-1], "/signup/verify/")
+    page = reverse("verify_email")
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"] == page  # the token leaves the address bar
+    assert client.get(page).status_code == 200  # opening the link (a mail scanner) spends nothing
     assert UnverifiedEmail.objects.filter(user__email="lea@martin.test").exists()
-    response = client.post(path)
+    response = client.post(page)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     assert not UnverifiedEmail.objects.filter(user__email="lea@martin.test").exists()
-    assert client.post(path).status_code == 302  # a second use changes nothing
+    client.get(link)
+    assert client.post(page).status_code == 302  # a second use changes nothing
 
     response = client.post(reverse("login"), login)
     assert response.status_code == 302 and client.session["_auth_user_id"]
@@ -91,11 +95,13 @@ def test_a_forged_or_expired_verification_link_is_refused(client, queued_tasks, 
     client.post(reverse("signup"), FORM)
     user = Membership.objects.get(organization__slug="boulangerie-martin").user
     token = accounts.verification_token(user)
-    assert client.get(reverse("verify_email", args=[token[:-2] + "xx"])).status_code == 400
+    client.get(reverse("verify_email_link", args=[token[:-2] + "xx"]))
+    assert client.get(reverse("verify_email")).status_code == 400
     expired = signing.dumps({"u": user.pk, "e": user.email}, salt=accounts.VERIFY_SALT, compress=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(accounts, "VERIFY_LINK_DAYS", -1)
-        response = client.post(reverse("verify_email", args=[expired]))
+        client.get(reverse("verify_email_link", args=[expired]))
+        response = client.post(reverse("verify_email"))
     assert response.status_code == 400 and "expiré" in response.content.decode()
     assert UnverifiedEmail.objects.filter(user=user).exists()
 

@@ -102,15 +102,17 @@ def test_an_invited_colleague_accepts_with_a_name_and_password_once(client, worl
     assert invitation.token_hash not in path  # only the hash is stored
 
     client.logout()
-    assert client.get(path).status_code == 200  # opening spends nothing
-    response = client.post(path, {"first_name": "Nina", "last_name": "Roux", "password": "123"})
+    accept = reverse("accept_invitation")
+    assert client.get(path)["Location"] == accept  # the token leaves the address bar
+    assert client.get(accept).status_code == 200  # opening spends nothing
+    response = client.post(accept, {"first_name": "Nina", "last_name": "Roux", "password": "123"})
     assert response.status_code == 400  # Django's password validators
-    response = client.post(path, {"first_name": "Nina", "last_name": "Roux", "password": "une-equipe-soudee-7"})
+    response = client.post(accept, {"first_name": "Nina", "last_name": "Roux", "password": "une-equipe-soudee-7"})
     assert response.status_code == 302
     nina = Membership.objects.select_related("user").get(organization=world.org, user__email="nina@acme.test")
     assert nina.role == Role.MANAGER and nina.user.first_name == "Nina"
     assert client.session["_auth_user_id"] == str(nina.user_id)
-    assert client.get(path).status_code == 404  # single use
+    assert client.get(path, follow=True).status_code == 404  # single use
     assert AuditLog.objects.filter(organization=world.org, action="invitation.accepted").exists()
 
 
@@ -121,14 +123,15 @@ def test_an_existing_account_signs_in_to_accept(client, world, queued_tasks, mai
         team.invite(actor=acting(world.admin), email=world.outsider.email, role=Role.AGENT)
     run_queued(queued_tasks)
     path = link_in(mailoutbox[0], "/invitation/")
-    html = client.get(path).content.decode()
+    html = client.get(path, follow=True).content.decode()
     assert "Se connecter pour accepter" in html
-    assert client.post(path, {}).status_code == 400  # not signed in: nothing attached
+    assert client.post(reverse("accept_invitation"), {}).status_code == 400  # not signed in: nothing attached
     client.force_login(world.agent)  # somebody else
     with pytest.raises(InvalidInput):
         team.accept_invitation(token=path.rstrip("/").rsplit("/", 1)[1], user=world.agent)
     client.force_login(world.outsider)
-    assert client.post(path).status_code == 302
+    client.get(path)
+    assert client.post(reverse("accept_invitation")).status_code == 302
     assert Membership.objects.get(organization=world.org, user=world.outsider).role == Role.AGENT
     assert Membership.objects.get(organization=world.other_org, user=world.outsider).is_active
 
@@ -144,12 +147,12 @@ def test_resend_kills_the_old_link_revoke_ends_it_and_links_expire(client, world
     # The first email's task finds its token replaced: only the second link is mailed.
     assert len(mailoutbox) == 1
     path = link_in(mailoutbox[0], "/invitation/")
-    assert client.get(path).status_code == 200
+    assert client.get(path, follow=True).status_code == 200
     clock.advance(days=7, seconds=1)
-    assert client.get(path).status_code == 404  # 7 days
+    assert client.get(path, follow=True).status_code == 404  # 7 days
     clock.advance(days=-1)
     team.revoke_invitation(actor=admin, invitation_id=invitation.pk)
-    assert client.get(path).status_code == 404
+    assert client.get(path, follow=True).status_code == 404
     assert list(AuditLog.objects.filter(organization=world.org, target_type="invitation")
                 .order_by("id").values_list("action", flat=True)) == [
         "invitation.sent", "invitation.resent", "invitation.revoked"]
