@@ -26,7 +26,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -79,7 +79,12 @@ def sign_up(data: SignUp) -> tuple[Organization, object]:
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
     user.set_password(data.password)
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # the same address signing up twice at the same moment
+        raise InvalidInput(_("Un compte existe déjà avec cette adresse. Connectez-vous, ou réinitialisez votre "
+                             "mot de passe.")) from None
     UnverifiedEmail.objects.create(user=user)
     organization = create_organization(name=data.company, admin_user=user, time_zone=data.time_zone,
                                        language=data.language)
