@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from account_helpers import fresh_rate_limits
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -121,3 +122,4 @@ def test_the_daily_purge_keeps_each_plans_retention_in_batches(world):
     assert AuditLog.objects.filter(organization=world.org, action="view.created").count() == 2
     assert AuditLog.objects.filter(organization=world.other_org, action="view.created").count() == 3
     assert purge_audit_log() == 0  # the beat task, safe to run twice
+    assert settings.CELERY_BEAT_SCHEDULE["audit-log-purge"]["task"] == purge_audit_log.name  # daily
