@@ -7,10 +7,11 @@ class BillingConfig(AppConfig):
     verbose_name = _("Facturation")
 
     def ready(self):
-        from lumiodesk import permissions, plans
+        from lumiodesk import organizations, permissions, plans, team
         from lumiodesk.notifications import register_kind
 
-        from . import services, subscriptions
+        from . import services, subscriptions, usage
+        from .catalogue import Limit
         from .notification_kinds import KINDS
 
         plans.register(
@@ -24,3 +25,11 @@ class BillingConfig(AppConfig):
         permissions.register_read_only(subscriptions.read_only_reason)
         for kind in KINDS:
             register_kind(kind)
+        usage.register(Limit.AGENTS_INCLUDED, team.seats_used)  # active members but Viewers (lumiodesk.team)
+        organizations.on_created(_start_trial)  # sign-up starts the 14-day trial (section 20)
+
+
+def _start_trial(organization, admin_user) -> None:
+    from . import subscriptions
+
+    subscriptions.start_trial(organization)

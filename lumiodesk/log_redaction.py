@@ -2,7 +2,9 @@
 
 Some links carry a secret in their path: the portal sign-in link (``/portal/<org>/login/<token>/``), the
 rating link (``/rate/<token>/``), the contact-form confirmation (``/contact/confirm/<token>/``), the mailbox
-address verification (``/email/verify/<token>/``) and attachment downloads (``/attachments/<token>/``).
+address verification (``/email/verify/<token>/``), attachment downloads (``/attachments/<token>/``), the
+sign-up verification (``/signup/verify/<token>/``), team invitations (``/invitation/<token>/``) and the password
+reset (``/password/reset/<uid>/confirm/<token>/``).
 Their views move the token into the session at once and redirect to a URL without it, but the first
 request line is still seen by whatever logs requests: Django (``django.request`` logs 4xx and 5xx paths,
 ``django.server`` every request under runserver) and gunicorn's access log. Both go through here:
@@ -21,7 +23,7 @@ import logging
 import re
 
 REDACTED = "[redacted]"
-TOKEN_KEYWORDS = ("login", "rate", "confirm", "verify", "attachments")
+TOKEN_KEYWORDS = ("login", "rate", "confirm", "verify", "attachments", "invitation")
 _TOKEN_SEGMENT = re.compile(r"(/(?:" + "|".join(TOKEN_KEYWORDS) + r")/)[A-Za-z0-9_\-:.%=~]{16,}")
 
 

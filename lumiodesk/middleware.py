@@ -7,8 +7,10 @@ from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone, translation
 
+from . import audit
 from .access import SESSION_KEY, SSO_SCOPE_KEY, memberships_for
 from .permissions import Can, MemberActor
+from .ratelimit import client_ip
 
 
 class CurrentOrganizationMiddleware:
@@ -17,7 +19,7 @@ class CurrentOrganizationMiddleware:
 
     The organization is the one chosen in the session, else the user's first.
     Activates the organization's time zone, and its language unless the user
-    picked one (Django's language cookie).
+    picked one (Django's language cookie). Binds the client's address for audit rows (``lumiodesk.audit``).
     """
 
     def __init__(self, get_response):
@@ -48,7 +50,8 @@ class CurrentOrganizationMiddleware:
                     request.LANGUAGE_CODE = translation.get_language()
         request.can = Can(request.actor)
         try:
-            return self.get_response(request)
+            with audit.bind_ip(client_ip(request)):  # audit rows of this request carry the client's address
+                return self.get_response(request)
         finally:
             timezone.deactivate()
 

@@ -45,6 +45,8 @@ class Organization(models.Model):
     )
     # Automatic mail (notifications, lists, no-reply senders) becomes a ticket without an SLA clock.
     automatic_mail_out_of_sla = models.BooleanField(_("emails automatiques hors SLA"), default=True, db_default=True)
+    # Settings > Organization: a PNG/JPEG/GIF/WebP checked by its signature (lumiodesk.organizations.validate_logo).
+    logo = models.FileField(_("logo"), upload_to="logos/", blank=True)
     last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -102,6 +104,7 @@ class AuditLog(models.Model):
     target_type = models.CharField(max_length=32)
     target_id = models.BigIntegerField(null=True)
     data = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)  # the request's (lumiodesk.audit binds it)
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
 
     class Meta:
@@ -114,6 +117,64 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}#{self.target_id}"
+
+
+class UnverifiedEmail(models.Model):
+    """A user who signed up and has not opened the verification link yet: they cannot sign in.
+
+    No row means verified: every account that existed before sign-up (seeded, invited, created in /admin/)
+    counts as verified without a data migration. Verifying deletes the row.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("adresse email non vérifiée")
+        verbose_name_plural = _("adresses email non vérifiées")
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization (Settings > Team): a single-use link valid 7 days.
+
+    Only the link's SHA-256 is stored. Resending replaces the token (the old link stops working).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("rôle"), max_length=16, choices=Role.choices, default=Role.AGENT)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        indexes = [models.Index(fields=["organization", "-created_at"], name="invitation_org_idx")]
+        constraints = [
+            # One pending invitation per address and organization (resend it rather than invite twice).
+            models.UniqueConstraint(
+                "organization", models.functions.Lower("email"), name="invitation_one_pending_per_email",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organization_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
 
 
 # --- agent notifications (section 17): the mechanism every app uses ------------------------------------------

@@ -77,6 +77,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "refunds.request": WORKERS,  # ask a commercial refund on a ticket
     "refunds.approve": MANAGERS,  # approve or reject another member's refund under 100 EUR
     "refunds.approve_large": ADMINS,  # ... and from 100 EUR (billing.refunds)
+    # organization administration (lumiodesk.team, lumiodesk.organizations, the audit log)
+    "team.view": MANAGERS,  # Settings > Team: members, roles, seats, pending invitations (read)
+    "team.manage": ADMINS,  # invite, resend, revoke, change roles, deactivate with reassignment, reactivate
+    "organization.manage": ADMINS,  # Settings > Organization: name, time zone, language, delays, logo
+    "audit.view": MANAGERS,  # Settings > Audit log (read-only for everyone: nobody edits it)
 }
 
 # Capabilities refused while the organization is read-only (its trial ended without a plan, or it cancelled):

@@ -224,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.issue_monthly_invoices",
         "schedule": crontab(minute=0, hour=0, day_of_month=1),
     },
+    "audit-log-purge": {  # lumiodesk.audit: each organization keeps its plan's retention (30/180/365 days)
+        "task": "lumiodesk.tasks.purge_audit_log",
+        "schedule": crontab(hour=3, minute=40),
+    },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",
         "schedule": crontab(hour=3, minute=15),

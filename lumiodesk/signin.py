@@ -44,6 +44,7 @@ from . import audit
 from .exceptions import InvalidInput
 from .models import AuditLog, Membership
 from .permissions import MemberActor, require
+from .ratelimit import client_ip
 
 
 def _cooloff_minutes(request: HttpRequest | None = None) -> int:
@@ -79,17 +80,34 @@ def record_failed_sign_in(
         Membership.objects.filter(user__username=username, is_active=True).values_list("organization_id", "user_id")
     )
     data = {"ip_address": ip_address, "path": path, "failures": failures}
+    ip = ip_address if ip_address and ip_address != "unknown" else None
     rows = [
-        AuditLog(organization_id=org_id, action="signin.failed", target_type="user", target_id=user_id, data=data)
+        AuditLog(organization_id=org_id, action="signin.failed", target_type="user", target_id=user_id, data=data,
+                 ip_address=ip)
         for org_id, user_id in memberships
     ]
     if locked_out:
         rows += [
             AuditLog(organization_id=org_id, action="signin.locked_out", target_type="user", target_id=user_id,
-                     data={**data, "cooloff_minutes": cooloff_minutes})
+                     data={**data, "cooloff_minutes": cooloff_minutes}, ip_address=ip)
             for org_id, user_id in memberships
         ]
     return AuditLog.objects.bulk_create(rows)
+
+
+def record_sign_in(sender, request=None, user=None, **kwargs) -> None:
+    """``signin.succeeded`` in the audit log of each organization the user is an active member of
+    (``user_logged_in``, connected in ``LumiodeskConfig.ready``); the address is the request's."""
+    if user is None:
+        return
+    ip_address = client_ip(request) if request is not None else None
+    # Where from, by the URL's name: a path may hold a secret (an invitation link signs the invitee in).
+    via = getattr(getattr(request, "resolver_match", None), "url_name", "") or ""
+    AuditLog.objects.bulk_create([
+        AuditLog(organization_id=org_id, actor=user, action="signin.succeeded", target_type="user",
+                 target_id=user.pk, ip_address=ip_address if ip_address != "unknown" else None, data={"via": via})
+        for org_id in Membership.objects.filter(user=user, is_active=True).values_list("organization_id", flat=True)
+    ])
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

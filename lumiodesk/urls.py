@@ -5,8 +5,7 @@ from django.views.generic import RedirectView
 
 from tickets.chat import public_views as chat_public_views
 
-from . import notification_views, views
-from .sso.forms import SsoAwareAuthenticationForm
+from . import account_views, notification_views, settings_views, views
 
 notification_patterns = [
     path("", notification_views.notification_center, name="center"),
@@ -18,14 +17,37 @@ notification_patterns = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tickets:list", permanent=False)),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html",
-                                                authentication_form=SsoAwareAuthenticationForm,
-                                                redirect_authenticated_user=True), name="login"),
+    path("login/", account_views.sign_in, name="login"),  # Django's LoginView: unverified and SSO-only refused
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", views.switch_organization_view, name="switch_organization"),
     path("settings/security/", views.sign_in_security, name="sign_in_security"),
     path("settings/security/<int:user_id>/unlock/", views.unlock_member, name="unlock_member"),
     path("", include("lumiodesk.sso.urls")),  # settings/sso/, sso/ (choose), sso/<org>/login|acs|metadata/
+    # sign-up, verification, invitations, password reset (lumiodesk.accounts, lumiodesk.team)
+    path("signup/", account_views.signup, name="signup"),
+    path("signup/done/", account_views.signup_done, name="signup_done"),
+    path("signup/verify/resend/", account_views.resend_verification, name="resend_verification"),
+    path("signup/verify/", account_views.verify_email, name="verify_email"),
+    path("signup/verify/<str:token>/", account_views.verify_email_link, name="verify_email_link"),
+    path("invitation/", account_views.accept_invitation, name="accept_invitation"),
+    path("invitation/<str:token>/", account_views.invitation_link, name="invitation_link"),
+    path("password/reset/", account_views.password_reset, name="password_reset"),
+    path("password/reset/sent/", account_views.password_reset_done, name="password_reset_done"),
+    # "confirm/" before the token: lumiodesk.log_redaction hides what follows it in request logs.
+    path("password/reset/<uidb64>/confirm/<token>/", account_views.password_reset_confirm,
+         name="password_reset_confirm"),
+    path("password/reset/done/", account_views.password_reset_complete, name="password_reset_complete"),
+    # Settings > Team, Organization, Audit log
+    path("settings/team/", settings_views.team_page, name="team"),
+    path("settings/team/invite/", settings_views.team_invite, name="team_invite"),
+    path("settings/team/invitations/<int:pk>/resend/", settings_views.invitation_resend, name="invitation_resend"),
+    path("settings/team/invitations/<int:pk>/revoke/", settings_views.invitation_revoke, name="invitation_revoke"),
+    path("settings/team/<int:pk>/role/", settings_views.member_role, name="member_role"),
+    path("settings/team/<int:pk>/deactivate/", settings_views.member_deactivate, name="member_deactivate"),
+    path("settings/team/<int:pk>/reactivate/", settings_views.member_reactivate, name="member_reactivate"),
+    path("settings/organization/", settings_views.organization_settings, name="organization_settings"),
+    path("settings/organization/logo/", settings_views.organization_logo, name="organization_logo"),
+    path("settings/audit/", settings_views.audit_log, name="audit_log"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("tickets/", include("tickets.urls")),

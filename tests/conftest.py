@@ -124,13 +124,13 @@ def queued_tasks(request, monkeypatch):
         return
     from billing.tasks import finish_invoice
     from kb.tasks import embed_article_passages
-    from lumiodesk.tasks import send_agent_notification_email
+    from lumiodesk.tasks import send_agent_notification_email, send_invitation_email, send_verification_email
     from sla.tasks import restamp_organization
     from tickets.tasks import notify_agents, send_mailbox_verification
 
     queued: list[tuple[str, tuple, dict]] = []
     for task in (notify_agents, send_agent_notification_email, restamp_organization, embed_article_passages,
-                 send_mailbox_verification, finish_invoice):
+                 send_mailbox_verification, finish_invoice, send_verification_email, send_invitation_email):
         monkeypatch.setattr(
             task, "delay", lambda *args, _name=task.name, **kwargs: queued.append((_name, args, kwargs))
         )

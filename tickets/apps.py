@@ -10,12 +10,16 @@ class TicketsConfig(AppConfig):
         # Imported here, not at the top: these modules load models, which Django allows only once apps are ready.
         from billing.catalogue import Limit
         from billing.usage import register
+        from lumiodesk import organizations, team
         from lumiodesk.notifications import register_kind
 
         from . import subscribers  # noqa: F401 - connects post_delete: a deleted ticket drops the closed count
         from .agent_notifications import KINDS
         from .selectors import tickets_created_this_month
+        from .team_hooks import create_starter_tags, reassign_open_tickets
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
+        organizations.on_created(create_starter_tags)  # section 3: facturation, bug, question-produit
+        team.on_member_deactivated(reassign_open_tickets)  # their open tickets, in the same transaction
         for kind in KINDS:
             register_kind(kind)

@@ -15,10 +15,12 @@ organization's object).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from factories import SYSTEM, TicketFactory, acting, member, upload
 from helpers import assert_partial, htmx
 
@@ -26,7 +28,7 @@ from automations import services as automation_services
 from billing import invoices, refunds, subscriptions
 from kb import services as kb_services
 from lumiodesk.exceptions import NotPermitted
-from lumiodesk.models import AgentNotification, Organization, Plan, Role
+from lumiodesk.models import AgentNotification, Invitation, Membership, Organization, Plan, Role
 from lumiodesk.permissions import CAPABILITIES, MemberActor, SystemActor, require, role_can
 from sla import reports
 from sla import services as sla_services
@@ -89,6 +91,11 @@ URL_ARGS = {
     "billing:refund_decide": lambda o: {"pk": o.refund.pk},
     "tickets:refunds": lambda o: {"number": o.ticket.number},
     "tickets:refund_request": lambda o: {"number": o.ticket.number},
+    "member_role": lambda o: {"pk": o.membership.pk},
+    "member_deactivate": lambda o: {"pk": o.membership.pk},
+    "member_reactivate": lambda o: {"pk": o.membership.pk},
+    "invitation_resend": lambda o: {"pk": o.invitation.pk},
+    "invitation_revoke": lambda o: {"pk": o.invitation.pk},
 }
 
 
@@ -176,6 +183,8 @@ class Objects:
     import_run: object
     invoice: object
     refund: object
+    membership: object
+    invitation: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -208,6 +217,9 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
                                         data=b"email\nx@example.com\n"),
         invoice=_invoice(org),
         refund=refunds.request_refund(actor=acting(recipient, org), ticket=ticket, amount="45", reason="Geste"),
+        membership=Membership.objects.get(organization=org, user=recipient),
+        invitation=Invitation.objects.create(organization=org, email=f"new@{slug}.test", token_hash=slug * 8,
+                                             expires_at=timezone.now() + timedelta(days=7)),
     )
 
 
@@ -227,6 +239,7 @@ def test_every_url_answers_as_the_table_says(client, settings, tmp_path):
     people = {role: member(org, role, email=f"{role}@acme.test") for role in ROLES}
     outsider = member(other, Role.ADMIN, email="admin@globex.test")
     ours, theirs = _objects(org, "acme", people[Role.ADMIN]), _objects(other, "globex", outsider)
+    org.logo.save("acme.png", ContentFile(b"\x89PNG\r\n\x1a\n" + b"0" * 16))  # Settings > Organization's logo
 
     wrong: list[str] = []
 
