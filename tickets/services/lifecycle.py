@@ -14,8 +14,8 @@ from lumiodesk import audit
 from lumiodesk.html_sanitizer import body_from
 from lumiodesk.models import Organization
 
+from .. import notifications
 from ..models import Channel, CustomerNotificationKind, Message, MessageKind, Status, Ticket
-from ..notifications import notify_customer
 from .search_document import refresh_search_document
 from .status import apply_status
 
@@ -111,7 +111,8 @@ def run_lifecycle(*, now: datetime | None = None, batch: int = 500) -> dict[str,
                 else:
                     t.followups_sent = followups + 1
                     fields.add("followups_sent")
-                    notify_customer(ticket=t, kind=CustomerNotificationKind.WAITING_CUSTOMER, message=message)
+                    notifications.notify_customer(ticket=t, kind=CustomerNotificationKind.WAITING_CUSTOMER,
+                                                  message=message)
                     done["followups"] += 1
                 t.save(update_fields=sorted(fields))
                 refresh_search_document([t.pk])

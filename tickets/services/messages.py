@@ -16,9 +16,9 @@ from lumiodesk.exceptions import InvalidInput
 from lumiodesk.html_sanitizer import body_from
 from lumiodesk.permissions import Actor, require
 
+from .. import notifications
 from ..attachments import CheckedFile, check_uploads
 from ..models import Attachment, Channel, CustomerNotificationKind, Message, MessageKind, Status, Ticket
-from ..notifications import notify_customer
 from ..pipeline import ChangeKind, TicketChange
 from ..pipeline import run as run_pipeline
 from .checks import validate_choice
@@ -128,7 +128,7 @@ def add_message(
         save_with_search_document(ticket, fields)  # with the new message's words
 
         if kind == MessageKind.REPLY and not ticket.imported:
-            notify_customer(ticket=ticket, kind=CustomerNotificationKind.AGENT_REPLY, message=message)
+            notifications.notify_customer(ticket=ticket, kind=CustomerNotificationKind.AGENT_REPLY, message=message)
         if then_status and then_status != ticket.status:
             # One action, one email: the reply's email already shows the new status.
             change_status(

@@ -12,8 +12,8 @@ from lumiodesk import audit
 from lumiodesk.exceptions import TransitionNotAllowed
 from lumiodesk.permissions import Actor, require
 
+from .. import notifications
 from ..models import CustomerNotificationKind, Message, Status, Ticket
-from ..notifications import notify_customer
 from ..pipeline import ChangeKind, TicketChange
 from ..pipeline import run as run_pipeline
 from .checks import validate_choice
@@ -75,7 +75,8 @@ def apply_status(
         target_id=ticket.pk, old=old, new=status, reason=reason,
     )
     if status in NOTIFIED_STATUSES and not ticket.imported and not ticket.is_automatic:  # no mail to a robot
-        notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer, message=message)
+        notifications.notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer,
+                                      message=message)
     fields.update(run_pipeline(TicketChange(ticket, ChangeKind.STATUS, now, actor=actor, old=old, new=status)))
     return old
 

@@ -56,6 +56,7 @@ from lumiodesk import notifications as agent_notifications
 from lumiodesk.models import Holiday, Membership, NotificationPreference, Organization, Role
 from lumiodesk.permissions import MemberActor, SystemActor
 from sla.services import create_defaults, restamp_open_tickets
+from tickets import notifications as customer_notifications
 from tickets import services, tasks
 from tickets.models import (
     Channel,
@@ -178,7 +179,7 @@ class Clock:
 @contextmanager
 def scripted_time(clock: Clock, notifications: list[tuple[int, datetime]]):
     """Services run at ``clock.t``; notification emails are recorded, not queued (no worker needed, no spam)."""
-    real_notify = services.notify_customer
+    real_notify = customer_notifications.notify_customer
 
     def notify_customer(**kwargs):
         notification = real_notify(**kwargs)
@@ -188,7 +189,7 @@ def scripted_time(clock: Clock, notifications: list[tuple[int, datetime]]):
 
     with (
         mock.patch.object(timezone, "now", clock),
-        mock.patch.object(services, "notify_customer", notify_customer),
+        mock.patch.object(customer_notifications, "notify_customer", notify_customer),
         mock.patch.object(tasks.send_customer_notification_email, "delay", lambda *a, **k: None),
         agent_notifications.muted(),  # the scripted history notifies no agent
     ):
