@@ -39,6 +39,7 @@ test: services
 # the slow checks (demo seed, property-based tests); markers set from the fixtures in tests/conftest.py.
 # `make test` stays the full suite, run by CI.
 test-fast: services
+	bash tests/install_system_deps.sh
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
 
