@@ -5,6 +5,7 @@ link from the cancellation page; and a large export built by a real Celery worke
 from __future__ import annotations
 
 import pytest
+from celery import current_app
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -166,3 +167,18 @@ def test_a_large_export_is_built_by_the_worker_with_its_progress(celery_worker_p
     response = client.get(reverse("exports:download", args=[export.pk]))
     lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     assert len(lines) == 3_001 and all("Ticket en masse" in line for line in lines[1:])
+
+
+def test_a_cancelled_organization_still_exports(client, world):
+    client.force_login(world.admin)
+    client.post(reverse("billing:cancel"), {"confirm": "yes"})
+    client.force_login(world.manager)
+    page = client.get(reverse("tickets:list")).content.decode()
+    assert "readonly-banner" in page
+    response = client.post(reverse("exports:home"), {})
+    assert response.status_code == 302 and Export.objects.filter(organization=world.org).count() == 1
+
+
+def test_the_daily_beat_purges_the_exports(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["export-purge"]
+    assert entry["task"] in current_app.tasks and entry["schedule"].hour == {3}
