@@ -149,6 +149,8 @@ def start_archive(*, organization: Organization, actor: Actor) -> Export:
 @shared_task(soft_time_limit=60 * 60, time_limit=61 * 60)
 def build_export_task(export_id: int) -> str:
     """Build one export in the background (listed in ``tickets.tasks``); safe to run twice."""
+    if not Export.objects.filter(pk=export_id).exists():  # its organization was deleted meanwhile
+        return "missing"
     return build(export_id).state
 
 
