@@ -10,5 +10,8 @@ class LumiodeskConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from .signin import record_sign_in
+        from .two_factor import on_signed_in
 
         user_logged_in.connect(record_sign_in, dispatch_uid="lumiodesk.audit_sign_in")
+        # Every way of signing in (password, SSO, invitation, password reset) owes a 2FA code or set-up here.
+        user_logged_in.connect(on_signed_in, dispatch_uid="lumiodesk.two_factor_sign_in")

@@ -1,6 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from .permissions import Can, read_only_reason
+from .two_factor import SESSION_KEY, VERIFY
 
 
 def workspace(request):
@@ -12,5 +13,7 @@ def workspace(request):
         # what the signed-in member may do: {% if can.rules_manage %} (lumiodesk.permissions.CAPABILITIES)
         "can": getattr(request, "can", None) or Can(None),
         # why the organization is read-only (billing: trial ended, cancelled), for the console's banner
+        # signed in with a password, a 2FA code still due: the page shows no console navigation
+        "two_factor_pending": getattr(request, "session", {}).get(SESSION_KEY) == VERIFY,
         "read_only_reason": SimpleLazyObject(lambda: read_only_reason(getattr(request, "organization", None)) or ""),
     }

@@ -69,6 +69,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "notifications.team": MANAGERS,  # SLA breaches of the team, daily digest, rules' "notify managers"
     "notifications.admin": ADMINS,  # a webhook endpoint disabled after repeated failures
     # sign-in protection (lumiodesk.signin)
+    "security.manage": ADMINS,  # Settings > Sign-in security: make 2FA mandatory for all members (lumiodesk.two_factor)
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
     "imports.manage": ADMINS,  # Settings > Import: CSV import of customers, companies, tags, historical tickets
     "sso.manage": ADMINS,  # Settings > SSO: the organization's SAML IdP, JIT members, "SSO only" (lumiodesk.sso)
