@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lumiodesk.tasks.purge_audit_log",
         "schedule": crontab(hour=3, minute=40),
     },
+    "attachment-retention": {  # tickets: files past the plan's 12/24/36 months leave the storage (section 18)
+        "task": "tickets.tasks.purge_expired_attachments",
+        "schedule": crontab(hour=3, minute=25),
+    },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",
         "schedule": crontab(hour=3, minute=15),

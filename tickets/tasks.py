@@ -20,7 +20,7 @@ from .imports.services import run_import_task
 from .notifications import send_customer_notification_email
 
 __all__ = [
-    "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
+    "notify_agents", "poll_imap_mailbox", "purge_expired_attachments", "poll_imap_mailboxes", "process_inbound_email",
     "process_stale_inbound_emails", "run_import_task", "run_ticket_lifecycle", "send_customer_notification_email",
     "send_mailbox_verification",
 ]
@@ -29,6 +29,12 @@ __all__ = [
 @shared_task
 def run_ticket_lifecycle() -> dict[str, int]:
     return services.run_lifecycle()
+
+
+@shared_task
+def purge_expired_attachments() -> int:
+    """Attachments past the plan's retention leave the storage (section 18); safe to run twice."""
+    return services.purge_expired_attachments()
 
 
 # A message whose processing hits the soft time limit is quarantined (raw bytes kept) by ``process``, then

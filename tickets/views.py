@@ -287,6 +287,9 @@ def ticket_template(request: HttpRequest, number: int) -> HttpResponse:
 @require_GET
 def attachment_download(request: HttpRequest, number: int, token: str) -> FileResponse:
     att = get_attachment_for(request, number, token)
+    if att.expired_at is not None:
+        return HttpResponse(_("Pièce jointe expirée : elle a été supprimée à la fin de la durée de conservation."),
+                            status=410)
     inline = att.content_type in INLINE_TYPES and request.GET.get("download") is None
     response = FileResponse(
         att.file.open("rb"), as_attachment=not inline, filename=att.filename, content_type=att.content_type
