@@ -85,6 +85,7 @@ ACTION_LABELS: dict[str, Any] = {
     "member.deactivated": _("Membre désactivé"),
     "member.reactivated": _("Membre réactivé"),
     "ticket.created": _("Ticket créé"),
+    "ticket.deleted": _("Ticket supprimé définitivement"),
     "ticket.assigned": _("Ticket assigné"),
     "ticket.status": _("Statut du ticket modifié"),
     "ticket.priority": _("Priorité du ticket modifiée"),

@@ -47,6 +47,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "tickets.tag": WORKERS,
     "tickets.link_article": WORKERS,  # link a KB article to a ticket, insert it in a reply
     "tickets.be_assigned": WORKERS,  # may be assigned a ticket; the "team" lists and ticket notifications
+    # permanent deletion, confirmed, audited (section 18); not in WRITES: a read-only organization may delete data
+    "tickets.delete": ADMINS,
     "views.manage": MANAGERS,  # shared views of the ticket list
     "reply_templates.manage": MANAGERS,
     # channels

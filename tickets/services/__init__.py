@@ -13,11 +13,13 @@ One module per concern; this package is their public face (``from tickets import
 - ``lifecycle``: ``run_lifecycle`` (auto-close, follow-ups; Celery beat) and the organization's delays;
 - ``saved_views``, ``reply_templates``: what agents share;
 - ``search_document``: the full-text document saved with the ticket row;
+- ``deletion``: ``delete_ticket``, permanent, Admins only, audited (section 18);
 - ``retention``: ``purge_expired_attachments`` (the plan's 12/24/36 months; Celery beat, daily);
 - ``checks``: validation shared by the above.
 """
 
 from .creation import create_ticket, create_ticket_for_contact, tickets_quota
+from .deletion import delete_ticket
 from .fields import assign, set_priority, set_tags
 from .lifecycle import lifecycle_delays, run_lifecycle
 from .messages import add_message
@@ -39,6 +41,7 @@ __all__ = [
     "create_ticket",
     "create_ticket_for_contact",
     "delete_reply_template",
+    "delete_ticket",
     "purge_expired_attachments",
     "delete_view",
     "lifecycle_delays",
