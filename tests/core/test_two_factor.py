@@ -216,6 +216,8 @@ def test_an_admin_makes_2fa_mandatory_and_members_set_it_up_at_next_sign_in(clie
     assert client.get(reverse("kb:list"), **HTMX)["HX-Redirect"] == reverse("account_security")
     page = client.get(reverse("account_security")).content.decode()
     assert "impose la double authentification" in page
+    assert 'class="topbar"' not in page  # no console navigation, nor its polling badges (they would loop)
+    assert reverse("logout") in page
     enrol(client, world.agent)
     assert client.get(reverse("tickets:list")).status_code == 200
 
