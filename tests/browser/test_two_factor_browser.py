@@ -59,10 +59,10 @@ def test_admin_enables_2fa_makes_it_mandatory_and_a_member_sets_it_up(live_serve
     admin_ctx = _context(browser)
     page = admin_ctx.new_page()
 
-    # The Admin enables 2FA from the Security link of the top bar.
+    # The Admin enables 2FA from the Security page (their name in the top bar).
     sign_in(page, url, world.admin.email)
     page.wait_for_url("**/tickets/")
-    page.get_by_role("link", name="Sécurité", exact=True).click()
+    page.locator("header.topbar a.who").click()  # one's own name: the account's Security page
     page.wait_for_url("**/account/security/")
     secret, _codes = enable_two_factor(page, screenshot, "two-factor-admin-1366")
 
