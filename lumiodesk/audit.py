@@ -72,6 +72,7 @@ ACTION_LABELS: dict[str, Any] = {
     "two_factor.recovery_regenerated": _("Codes de secours régénérés"),
     "two_factor.recovery_used": _("Code de secours utilisé"),
     "two_factor.failed": _("Code de double authentification erroné"),
+    "two_factor.verified": _("Code de double authentification validé"),
     "two_factor.policy_changed": _("Politique de double authentification modifiée"),
     "organization.created": _("Organisation créée"),
     "organization.updated": _("Réglages de l'organisation modifiés"),

@@ -13,7 +13,9 @@ What it guarantees:
   and every failed code is written to the audit log (``two_factor.failed``).
 - Every change is audited in each organization the user is an active member of: ``two_factor.enabled``,
   ``two_factor.disabled``, ``two_factor.recovery_regenerated``, ``two_factor.recovery_used``,
-  ``two_factor.failed``; an organization's policy change as ``two_factor.policy_changed``.
+  ``two_factor.verified`` (the sign-in's code), ``two_factor.failed``; an organization's policy change as
+  ``two_factor.policy_changed``. The ``signin.succeeded`` row of a sign-in that still owes a code or a set-up
+  says so (``data.two_factor``).
 - Disabling asks for the password again.
 
 What it never does: show recovery codes twice (they are rendered once, in the answer to the request that made
@@ -199,6 +201,8 @@ def verify_code(*, user, code: str) -> bool:
     if ok:
         if method == "recovery":
             _audit_user(user, "two_factor.recovery_used", codes_left=recovery_codes_left(user))
+        else:
+            _audit_user(user, "two_factor.verified")
         return True
     _audit_user(user, "two_factor.failed", method=method)
     return False

@@ -120,6 +120,9 @@ def test_sign_in_asks_for_the_totp_after_the_password(client, world):
     ok = client.post(reverse("two_factor_verify"), {"code": code_next(device), "next": "/kb/"})
     assert ok.status_code == 302 and ok["Location"] == "/kb/"
     assert client.session.session_key != session_before  # a new session key once fully signed in
+    signed = AuditLog.objects.filter(organization=world.org, action="signin.succeeded", actor=world.admin).latest("id")
+    assert signed.data["two_factor"] == "verify"  # the password step's row says a code was still due
+    assert actions(world.org, world.admin)[-1] == "two_factor.verified"
     assert client.get(reverse("tickets:list")).status_code == 200
 
     # The same code again (a replay, in another session) is refused: django-otp keeps the last step used.
@@ -213,6 +216,8 @@ def test_an_admin_makes_2fa_mandatory_and_members_set_it_up_at_next_sign_in(clie
     sign_in(client, world.agent.email)
     held = client.get(reverse("tickets:list"))
     assert held.status_code == 302 and held["Location"] == reverse("account_security")
+    signed = AuditLog.objects.filter(organization=world.org, action="signin.succeeded", actor=world.agent).latest("id")
+    assert signed.data["two_factor"] == "setup"
     assert client.get(reverse("kb:list"), **HTMX)["HX-Redirect"] == reverse("account_security")
     page = client.get(reverse("account_security")).content.decode()
     assert "impose la double authentification" in page
