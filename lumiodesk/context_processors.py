@@ -1,6 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from .permissions import Can, read_only_reason
+from .two_factor import SESSION_KEY, SETUP, VERIFY
 
 
 def workspace(request):
@@ -12,5 +13,7 @@ def workspace(request):
         # what the signed-in member may do: {% if can.rules_manage %} (lumiodesk.permissions.CAPABILITIES)
         "can": getattr(request, "can", None) or Can(None),
         # why the organization is read-only (billing: trial ended, cancelled), for the console's banner
+        # a 2FA code or a 2FA set-up still due: the page shows no console navigation (nor its polling badges)
+        "two_factor_pending": getattr(request, "session", {}).get(SESSION_KEY) in (VERIFY, SETUP),
         "read_only_reason": SimpleLazyObject(lambda: read_only_reason(getattr(request, "organization", None)) or ""),
     }

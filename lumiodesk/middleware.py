@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, resolve_url
+from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
 
-from . import audit
+from . import audit, two_factor
 from .access import SESSION_KEY, SSO_SCOPE_KEY, memberships_for
 from .permissions import Can, MemberActor
 from .ratelimit import client_ip
@@ -73,3 +75,43 @@ class HtmxLoginRedirectMiddleware:
                 out["HX-Redirect"] = location
                 return out
         return response
+
+
+class TwoFactorMiddleware:
+    """A session that still owes a 2FA code (``"verify"``) reaches only the code page; one whose organization
+    makes 2FA mandatory and that has no device yet (``"setup"``) only the Security page. Both may sign out,
+    change language and load static files (lumiodesk.two_factor marks the session at sign-in). Costs nothing
+    to other sessions: the mark is read from the session already loaded."""
+
+    ALLOWED = {
+        two_factor.VERIFY: {"two_factor_verify", "logout", "set_language", "health"},
+        two_factor.SETUP: {"account_security", "two_factor_enrol", "two_factor_codes", "logout", "set_language",
+                           "health"},
+    }
+    TARGET = {two_factor.VERIFY: "two_factor_verify", two_factor.SETUP: "account_security"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        state = two_factor.pending(request) if request.user.is_authenticated else None
+        if state in self.ALLOWED and not self._allowed(request, state):
+            url = resolve_url(self.TARGET[state])
+            if state == two_factor.VERIFY and request.method == "GET" and not getattr(request, "htmx", False):
+                url = f"{url}?{urlencode({'next': request.get_full_path()})}"
+            if getattr(request, "htmx", False):
+                out = HttpResponse(status=204)
+                out["HX-Redirect"] = url
+                return out
+            return redirect(url)
+        return self.get_response(request)
+
+    def _allowed(self, request, state: str) -> bool:
+        static = settings.STATIC_URL or "/static/"
+        if request.path_info.startswith(static if static.startswith("/") else f"/{static}"):
+            return True
+        try:
+            name = resolve(request.path_info).view_name  # with its namespace: "chat:settings" is not "settings"
+        except Resolver404:
+            return False
+        return name in self.ALLOWED[state]

@@ -47,6 +47,11 @@ class Organization(models.Model):
     automatic_mail_out_of_sla = models.BooleanField(_("emails automatiques hors SLA"), default=True, db_default=True)
     # Settings > Organization: a PNG/JPEG/GIF/WebP checked by its signature (lumiodesk.organizations.validate_logo).
     logo = models.FileField(_("logo"), upload_to="logos/", blank=True)
+    # Security policy (Admins): members without 2FA are sent to set it up at their next sign-in
+    # (lumiodesk.two_factor).
+    two_factor_required = models.BooleanField(
+        _("double authentification obligatoire"), default=False, db_default=False
+    )
     last_ticket_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

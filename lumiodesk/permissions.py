@@ -47,6 +47,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "tickets.tag": WORKERS,
     "tickets.link_article": WORKERS,  # link a KB article to a ticket, insert it in a reply
     "tickets.be_assigned": WORKERS,  # may be assigned a ticket; the "team" lists and ticket notifications
+    # permanent deletion, confirmed, audited (section 18); not in WRITES: a read-only organization may delete data
+    "tickets.delete": ADMINS,
     "views.manage": MANAGERS,  # shared views of the ticket list
     "reply_templates.manage": MANAGERS,
     # channels
@@ -69,6 +71,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "notifications.team": MANAGERS,  # SLA breaches of the team, daily digest, rules' "notify managers"
     "notifications.admin": ADMINS,  # a webhook endpoint disabled after repeated failures
     # sign-in protection (lumiodesk.signin)
+    "security.manage": ADMINS,  # Settings > Sign-in security: make 2FA mandatory for all members (lumiodesk.two_factor)
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
     "imports.manage": ADMINS,  # Settings > Import: CSV import of customers, companies, tags, historical tickets
     "exports.create": MANAGERS,  # Reports > Exports: tickets as CSV (monthly quota), list and download them

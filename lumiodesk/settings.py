@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",  # 2FA for every member (lumiodesk.two_factor): TOTP apps and recovery codes
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "lumiodesk",
     "billing",
     "crm",
@@ -60,6 +63,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "lumiodesk.middleware.HtmxLoginRedirectMiddleware",
     "lumiodesk.middleware.CurrentOrganizationMiddleware",
+    "lumiodesk.middleware.TwoFactorMiddleware",  # a session owing a 2FA code or set-up reaches only those pages
     "axes.middleware.AxesMiddleware",  # turns a lock-out into the sign-in page with its message (429)
 ]
 
@@ -137,6 +141,12 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (no table that grows with every login)
 AXES_VERBOSE = False
 LOGIN_URL = "login"
+# 2FA (lumiodesk.two_factor): the name authenticator apps show; code attempts are limited per account and
+# address in Redis by our views (lumiodesk.ratelimit), so django-otp's own per-device delay is off (it would
+# also make a right code wait seconds after a typo).
+OTP_TOTP_ISSUER = "LumioDesk"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 LOGIN_REDIRECT_URL = "tickets:list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -231,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
     "export-purge": {  # tickets.exports: download links last 14 days, then the file is deleted
         "task": "tickets.tasks.purge_expired_exports",
         "schedule": crontab(hour=3, minute=25),
+    },
+    "attachment-retention": {  # tickets: files past the plan's 12/24/36 months leave the storage (section 18)
+        "task": "tickets.tasks.purge_expired_attachments",
+        "schedule": crontab(hour=3, minute=35),
     },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",

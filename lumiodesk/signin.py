@@ -40,7 +40,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit
+from . import audit, two_factor
 from .exceptions import InvalidInput
 from .models import AuditLog, Membership
 from .permissions import MemberActor, require
@@ -103,9 +103,12 @@ def record_sign_in(sender, request=None, user=None, **kwargs) -> None:
     ip_address = client_ip(request) if request is not None else None
     # Where from, by the URL's name: a path may hold a secret (an invitation link signs the invitee in).
     via = getattr(getattr(request, "resolver_match", None), "url_name", "") or ""
+    data = {"via": via}
+    if (due := two_factor.pending(request) if request is not None else None) is not None:
+        data["two_factor"] = due  # "verify": the code comes next (two_factor.verified); "setup": mandatory, none yet
     AuditLog.objects.bulk_create([
         AuditLog(organization_id=org_id, actor=user, action="signin.succeeded", target_type="user",
-                 target_id=user.pk, ip_address=ip_address if ip_address != "unknown" else None, data={"via": via})
+                 target_id=user.pk, ip_address=ip_address if ip_address != "unknown" else None, data=data)
         for org_id in Membership.objects.filter(user=user, is_active=True).values_list("organization_id", flat=True)
     ])
 

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from tickets.chat import public_views as chat_public_views
 
-from . import account_views, notification_views, settings_views, views
+from . import account_views, notification_views, security_views, settings_views, views
 
 notification_patterns = [
     path("", notification_views.notification_center, name="center"),
@@ -22,6 +22,13 @@ urlpatterns = [
     path("organization/switch/", views.switch_organization_view, name="switch_organization"),
     path("settings/security/", views.sign_in_security, name="sign_in_security"),
     path("settings/security/<int:user_id>/unlock/", views.unlock_member, name="unlock_member"),
+    path("settings/security/two-factor/", security_views.two_factor_policy, name="two_factor_policy"),
+    # 2FA (lumiodesk.two_factor): every member's Security page, and the sign-in's code step
+    path("account/security/", security_views.account_security, name="account_security"),
+    path("account/security/two-factor/", security_views.two_factor_enrol, name="two_factor_enrol"),
+    path("account/security/recovery-codes/", security_views.two_factor_codes, name="two_factor_codes"),
+    path("account/security/two-factor/disable/", security_views.two_factor_disable, name="two_factor_disable"),
+    path("login/verify/", security_views.two_factor_verify, name="two_factor_verify"),
     path("", include("lumiodesk.sso.urls")),  # settings/sso/, sso/ (choose), sso/<org>/login|acs|metadata/
     # sign-up, verification, invitations, password reset (lumiodesk.accounts, lumiodesk.team)
     path("signup/", account_views.signup, name="signup"),

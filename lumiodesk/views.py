@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import signin
+from . import signin, two_factor
 from .access import public, requires, signed_in, switch_organization
 from .exceptions import InvalidInput
 
@@ -45,6 +45,9 @@ def sign_in_security(request: HttpRequest) -> HttpResponse:
         "locked": signin.locked_members(actor=request.actor),
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "cooloff_minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
+        "two_factor_required": request.organization.two_factor_required,
+        "without_two_factor": (two_factor.members_without_two_factor(actor=request.actor)
+                               if request.actor.can("security.manage") else None),
     })
 
 

@@ -228,9 +228,17 @@ class Attachment(models.Model):
     # An email's inline image: its Content-ID, which the message's HTML shows as <img src="cid:...">.
     content_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Past the plan's retention (section 18) the file is deleted from storage (tickets.services.retention): the
+    # row stays, so the conversation still names it, as "pièce jointe expirée".
+    expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["message"], name="attachment_message_idx")]
+        indexes = [
+            models.Index(fields=["message"], name="attachment_message_idx"),
+            # The daily purge reads the oldest attachments still stored.
+            models.Index(fields=["created_at"], name="attachment_unexpired_idx",
+                         condition=models.Q(expired_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return self.filename

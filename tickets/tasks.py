@@ -23,8 +23,8 @@ from .notifications import send_customer_notification_email
 
 __all__ = [
     "build_export_task", "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
-    "process_stale_inbound_emails", "purge_expired_exports", "run_import_task", "run_ticket_lifecycle",
-    "send_customer_notification_email", "send_mailbox_verification",
+    "process_stale_inbound_emails", "purge_expired_attachments", "purge_expired_exports", "run_import_task",
+    "run_ticket_lifecycle", "send_customer_notification_email", "send_mailbox_verification",
 ]
 
 
@@ -37,6 +37,12 @@ def purge_expired_exports() -> int:
 @shared_task
 def run_ticket_lifecycle() -> dict[str, int]:
     return services.run_lifecycle()
+
+
+@shared_task
+def purge_expired_attachments() -> int:
+    """Attachments past the plan's retention leave the storage (section 18); safe to run twice."""
+    return services.purge_expired_attachments()
 
 
 # A message whose processing hits the soft time limit is quarantined (raw bytes kept) by ``process``, then

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:number>/tags/", views.ticket_tags, name="tags"),
     path("<int:number>/template/", views.ticket_template, name="template"),
     path("<int:number>/attachments/<str:token>/", views.attachment_download, name="attachment"),
+    path("<int:number>/delete/", views.ticket_delete, name="delete"),  # permanent, Admins (section 18)
     path("<int:number>/refunds/", refund_views.ticket_refunds, name="refunds"),  # billing: refund requests
     path("<int:number>/refunds/request/", refund_views.refund_request, name="refund_request"),
     path("views/", views.view_create, name="view_create"),

@@ -33,7 +33,7 @@ from .forms import (
     TagsForm,
     TicketCreateForm,
 )
-from .models import Channel, MessageKind, Priority, Status, Ticket
+from .models import Attachment, Channel, MessageKind, Priority, Status, Ticket
 from .replies import HELP as TEMPLATE_HELP
 from .replies import render_reply_template
 
@@ -182,6 +182,29 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
     return render(request, "tickets/detail.html", _detail_context(request, ticket, reply_form=reply_form))
 
 
+@requires("tickets.delete")
+@require_http_methods(["GET", "POST"])
+def ticket_delete(request: HttpRequest, number: int) -> HttpResponse:
+    """The confirmation page (type the ticket's number), then the permanent deletion."""
+    ticket = get_ticket_for(request, number)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.delete_ticket(actor=request.actor, ticket=ticket,
+                                   confirmation=request.POST.get("confirmation", "")[:20])
+        except InvalidInput as exc:
+            error = exc.message
+        else:
+            messages.success(request, _("Le ticket n° %(number)s est supprimé définitivement.") % {"number": number})
+            return redirect("tickets:list")
+    counts = {
+        "message_count": ticket.messages.count(),
+        "attachment_count": Attachment.objects.filter(message__ticket=ticket).count(),
+    }
+    return render(request, "tickets/delete.html", {"ticket": ticket, "error": error, **counts},
+                  status=400 if error else 200)
+
+
 def _after_change(request: HttpRequest, number: int, *, full: bool = False) -> HttpResponse:
     """After a POST: re-run the page's GET logic and send back what changed (HTMX), else redirect."""
     if not request.htmx:
@@ -287,6 +310,9 @@ def ticket_template(request: HttpRequest, number: int) -> HttpResponse:
 @require_GET
 def attachment_download(request: HttpRequest, number: int, token: str) -> FileResponse:
     att = get_attachment_for(request, number, token)
+    if att.expired_at is not None:
+        return HttpResponse(_("Pièce jointe expirée : elle a été supprimée à la fin de la durée de conservation."),
+                            status=410)
     inline = att.content_type in INLINE_TYPES and request.GET.get("download") is None
     response = FileResponse(
         att.file.open("rb"), as_attachment=not inline, filename=att.filename, content_type=att.content_type

@@ -55,6 +55,7 @@ URL_ARGS = {
     "tickets:tags": lambda o: {"number": o.ticket.number},
     "tickets:template": lambda o: {"number": o.ticket.number},
     "tickets:attachment": lambda o: {"number": o.ticket.number, "token": o.attachment.token},
+    "tickets:delete": lambda o: {"number": o.ticket.number},
     "tickets:view_delete": lambda o: {"pk": o.view.pk},
     "tickets:template_edit": lambda o: {"pk": o.template.pk},
     "tickets:template_delete": lambda o: {"pk": o.template.pk},

@@ -268,6 +268,9 @@ def attachment(request: HttpRequest, organization: Organization, customer: Custo
     att = selectors.my_attachment(customer, number, token)
     if att is None:
         raise Http404("attachment")
+    if att.expired_at is not None:
+        return HttpResponse(_("Pièce jointe expirée : elle a été supprimée à la fin de la durée de conservation."),
+                            status=410)
     inline = att.content_type in INLINE_TYPES and request.GET.get("download") is None
     response = FileResponse(att.file.open("rb"), as_attachment=not inline, filename=att.filename,
                             content_type=att.content_type)

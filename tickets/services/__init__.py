@@ -13,14 +13,18 @@ One module per concern; this package is their public face (``from tickets import
 - ``lifecycle``: ``run_lifecycle`` (auto-close, follow-ups; Celery beat) and the organization's delays;
 - ``saved_views``, ``reply_templates``: what agents share;
 - ``search_document``: the full-text document saved with the ticket row;
+- ``deletion``: ``delete_ticket``, permanent, Admins only, audited (section 18);
+- ``retention``: ``purge_expired_attachments`` (the plan's 12/24/36 months; Celery beat, daily);
 - ``checks``: validation shared by the above.
 """
 
 from .creation import create_ticket, create_ticket_for_contact, tickets_quota
+from .deletion import delete_ticket
 from .fields import assign, set_priority, set_tags
 from .lifecycle import lifecycle_delays, run_lifecycle
 from .messages import add_message
 from .reply_templates import delete_reply_template, save_reply_template
+from .retention import purge_expired_attachments
 from .saved_views import VIEW_FILTER_KEYS, delete_view, save_view
 from .search_document import SEARCH_DOCUMENT_SQL, refresh_search_document
 from .status import NOTIFIED_STATUSES, REOPENED_BY_CUSTOMER, TRANSITIONS, change_status
@@ -37,6 +41,8 @@ __all__ = [
     "create_ticket",
     "create_ticket_for_contact",
     "delete_reply_template",
+    "delete_ticket",
+    "purge_expired_attachments",
     "delete_view",
     "lifecycle_delays",
     "refresh_search_document",

@@ -61,7 +61,7 @@ def message_html(message, url_name: str, *url_args) -> str:
 
     def url(m: re.Match) -> str:
         att = by_cid.get(unescape(m.group(1)).lower())
-        if att is None:
+        if att is None or att.expired_at is not None:  # past the plan's retention: the file is gone
             return 'src=""'
         return f'src="{escape(reverse(url_name, args=[*url_args, att.token]))}"'
 
