@@ -316,6 +316,7 @@ class CustomerNotification(models.Model):
         return self.title
 
 
+from .api.models import ApiKey, IdempotencyRecord  # noqa: E402, F401
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401
 from .imports.models import ImportedRow, ImportRun  # noqa: E402, F401
