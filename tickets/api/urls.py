@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from lumiodesk.access import public
@@ -22,4 +22,5 @@ urlpatterns = [
     # The schema and its documentation page (Swagger UI from drf-spectacular-sidecar: our static files).
     path("schema/", public(SpectacularAPIView.as_view()), name="api_schema"),
     path("docs/", public(SpectacularSwaggerView.as_view(url_name="api_schema")), name="api_docs"),
+    re_path(r"^", views.not_found, name="api_not_found"),  # last: every other URL under /api/ is a JSON 404
 ]

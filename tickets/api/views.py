@@ -13,11 +13,13 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.response import Response
 
 from crm.models import Company, Customer
 from kb import services as kb_services
 from kb.models import Article, ArticleStatus, Collection
+from lumiodesk.access import public
 
 from .. import selectors, services
 from ..models import Channel, Message, MessageKind, Tag
@@ -339,3 +341,12 @@ class ArticleDetailView(ApiView):
             audience=data.get("audience"),
         )
         return Response(ArticleSerializer(article).data)
+
+
+@public
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+def not_found(request, *args, **kwargs):
+    """Any other URL under /api/: the API's 404, in its JSON shape (not the site's HTML page)."""
+    raise Http404("api")
