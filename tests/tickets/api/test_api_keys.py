@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 from api_helpers import bearer, new_key, on_plan
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from factories import SYSTEM, acting
@@ -136,3 +138,33 @@ def test_another_organizations_objects_are_404(client, business):
     response = client.post(f"/api/v1/tickets/{w.other_ticket.number}/replies/", {"body": "x"},
                            content_type="application/json", **bearer(token))
     assert response.status_code == 404
+
+
+def _page_queries(client) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("api_settings:keys")).status_code == 200
+    return len(ctx.captured_queries), [q["sql"] for q in ctx.captured_queries]
+
+
+def _more_keys(org, admin, n: int) -> None:
+    ApiKey.objects.bulk_create([ApiKey(organization=org, name=f"k{i}", role=Role.AGENT, prefix=f"ld_{i:08}",
+                                       key_hash=hashlib.sha256(f"{org.pk}-{n}-{i}".encode()).hexdigest(),
+                                       created_by=admin)
+                                for i in range(n)])
+
+
+def test_the_keys_page_costs_the_same_queries_for_10_and_100_keys(client, business):
+    w = business
+    client.force_login(w.admin)
+    _more_keys(w.org, w.admin, 10)
+    client.get(reverse("api_settings:keys"))  # warm the caches (subscription, counters)
+    small = _page_queries(client)
+    _more_keys(w.org, w.manager, 90)
+    large = _page_queries(client)
+    assert small[0] == large[0], "\n".join(large[1])
+
+
+def test_the_page_says_when_the_plan_has_no_api(client, world):
+    client.force_login(world.admin)
+    html = client.get(reverse("api_settings:keys")).content.decode()
+    assert "disponible sur Business et Scale" in html and "Créer la clé" not in html
