@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/10"),
     },
     # Email stored but never processed (its task was lost): processed within 5 to 10 minutes.
+    "api-idempotency-purge": {  # the REST API's idempotency records, kept 24 hours
+        "task": "tickets.tasks.purge_idempotency_records",
+        "schedule": crontab(minute=17),
+    },
     "inbound-email-sweep": {
         "task": "tickets.tasks.process_stale_inbound_emails",
         "schedule": crontab(minute="*/5"),

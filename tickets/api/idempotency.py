@@ -3,15 +3,18 @@
 The answer is stored in ``IdempotencyRecord`` (unique per organization and key) in the same transaction as
 what the request created. Two requests with the same key at once: the second waits on the unique index
 while the first commits, then fails to insert, its own work is rolled back and it answers the first's
-answer. The same key with another request (method, path or body) is refused with 422.
+answer. The same key with another request (method, path or body) is refused with 422. Records are kept
+24 hours (``purge_expired``, Celery beat).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.response import Response
 
@@ -61,3 +64,18 @@ def idempotent(request, organization, produce: Callable[[], tuple[int, dict]]) -
             raise
         return _replay(existing, fingerprint)
     return Response(body, status=status)
+
+
+KEEP = timedelta(hours=24)  # a client retries within minutes; a day later the same key is a new request
+PURGE_BATCH = 5000
+
+
+def purge_expired(*, now: datetime | None = None) -> int:
+    """Delete the records older than ``KEEP``, a batch per DELETE (Celery beat, hourly); returns how many."""
+    cutoff = (now or timezone.now()) - KEEP
+    total = 0
+    while True:
+        ids = list(IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:PURGE_BATCH])
+        if not ids:
+            return total
+        total += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]

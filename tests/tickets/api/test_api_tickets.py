@@ -4,16 +4,20 @@ ETag and 304, the error shape in French and English, the same query count for 10
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from api_helpers import bearer, new_key, on_plan
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from factories import SYSTEM, CustomerFactory, bulk_tickets, member
 
 from kb import services as kb_services
 from kb.models import Article, ArticleStatus
 from lumiodesk.models import AuditLog, Role
 from tickets import services
+from tickets.api import idempotency
 from tickets.models import Message, MessageKind, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +192,13 @@ def test_the_list_costs_the_same_queries_for_10_and_100_tickets(client, api):
     large = _list_queries(client, w)
     assert small[0] == large[0], "\n".join(large[1])
     assert Message.objects.filter(organization=w.org).count() >= 100
+
+
+def test_idempotency_records_are_kept_a_day(client, api):
+    w = api
+    data = {"customer_email": "a@example.com", "subject": "Un", "body": "x"}
+    assert post(client, w, "/api/v1/tickets/", data, HTTP_IDEMPOTENCY_KEY="k1").status_code == 201
+    assert idempotency.purge_expired() == 0
+    assert idempotency.purge_expired(now=timezone.now() + timedelta(hours=25)) == 1
+    assert post(client, w, "/api/v1/tickets/", data, HTTP_IDEMPOTENCY_KEY="k1").status_code == 201  # a new request
+    assert Ticket.objects.filter(organization=w.org, subject="Un").count() == 2
