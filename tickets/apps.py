@@ -10,7 +10,7 @@ class TicketsConfig(AppConfig):
         # Imported here, not at the top: these modules load models, which Django allows only once apps are ready.
         from billing.catalogue import Limit
         from billing.usage import register
-        from lumiodesk import organizations, team
+        from lumiodesk import audit, organizations, team
         from lumiodesk.notifications import register_kind
 
         from . import subscribers  # noqa: F401 - connects post_delete: a deleted ticket drops the closed count
@@ -23,3 +23,4 @@ class TicketsConfig(AppConfig):
         team.on_member_deactivated(reassign_open_tickets)  # their open tickets, in the same transaction
         for kind in KINDS:
             register_kind(kind)
+        audit.register_labels({"api_key.created": _("Clé d'API créée"), "api_key.revoked": _("Clé d'API révoquée")})

@@ -15,6 +15,7 @@ from django.utils import timezone
 from factories import SYSTEM, acting
 
 from billing import subscriptions
+from lumiodesk.audit import label_of
 from lumiodesk.exceptions import FeatureNotAvailable, NotPermitted
 from lumiodesk.models import AuditLog, Plan, Role
 from tickets.api import keys
@@ -168,3 +169,7 @@ def test_the_page_says_when_the_plan_has_no_api(client, world):
     client.force_login(world.admin)
     html = client.get(reverse("api_settings:keys")).content.decode()
     assert "disponible sur Business et Scale" in html and "Créer la clé" not in html
+
+
+def test_the_audit_log_names_key_events_in_words():
+    assert label_of("api_key.created") == "Clé d'API créée" and label_of("api_key.revoked") == "Clé d'API révoquée"
