@@ -212,7 +212,8 @@ class Command(BaseCommand):
     def _copy(self, cur, model, columns: list[str], rows) -> int:
         """COPY rows into the model's table; NOT NULL columns left out get the field's default."""
         missing = [f for f in model._meta.concrete_fields
-                   if f.column not in columns and not f.null and not f.primary_key and not f.generated]
+                   if f.column not in columns and not f.null and not f.primary_key and not f.generated
+                   and not (f.has_db_default() and not f.has_default())]  # the database fills those itself
         tail = []
         for f in missing:
             if not f.has_default() and not f.empty_strings_allowed:
