@@ -47,6 +47,12 @@ class CustomerSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CustomerCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    company_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
 class CustomerRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()

@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.response import Response
 
+from crm import services as crm_services
 from crm.models import Company, Customer
 from kb import services as kb_services
 from kb.models import Article, ArticleStatus, Collection
@@ -33,6 +34,7 @@ from .serializers import (
     ArticleSerializer,
     ArticleWriteSerializer,
     CompanySerializer,
+    CustomerCreateSerializer,
     CustomerSerializer,
     MessageCreateSerializer,
     MessageSerializer,
@@ -199,7 +201,7 @@ class TicketNoteView(_MessageView):
 
 
 class CustomerListView(ApiView):
-    capabilities = {"GET": "tickets.view"}
+    capabilities = {"GET": "tickets.view", "POST": "tickets.create"}
 
     @extend_schema(parameters=[OpenApiParameter("email", str), *pagination.PARAMETERS],
                    operation_id="customers_list",
@@ -210,6 +212,22 @@ class CustomerListView(ApiView):
         if email:
             qs = qs.with_email(email)
         return Response(pagination.paginate(request, qs, ("id",), lambda r: CustomerSerializer(r, many=True).data))
+
+    @extend_schema(request=CustomerCreateSerializer, parameters=[IDEMPOTENCY_HEADER],
+                   responses={201: CustomerSerializer, 200: CustomerSerializer, **ERRORS},
+                   summary="Add a customer (200 with the existing one for a known email)")
+    def post(self, request):
+        data = _valid(CustomerCreateSerializer, request.data)
+
+        def produce():
+            customer, created = crm_services.add_customer(
+                actor=self.actor, organization=self.organization, email=data["email"], name=data["name"],
+                company_name=data["company_name"],
+            )
+            customer = Customer.objects.select_related("company").get(pk=customer.pk)
+            return (201 if created else 200), CustomerSerializer(customer).data
+
+        return idempotent(request, self.organization, produce)
 
 
 class CustomerDetailView(ApiView):

@@ -202,3 +202,17 @@ def test_idempotency_records_are_kept_a_day(client, api):
     assert idempotency.purge_expired(now=timezone.now() + timedelta(hours=25)) == 1
     assert post(client, w, "/api/v1/tickets/", data, HTTP_IDEMPOTENCY_KEY="k1").status_code == 201  # a new request
     assert Ticket.objects.filter(organization=w.org, subject="Un").count() == 2
+
+
+def test_customers_are_added_once_per_email(client, api):
+    w = api
+    created = post(client, w, "/api/v1/customers/", {"email": "Zoe@Example.com", "name": "Zoé Martin",
+                                                     "company_name": "Initech"})
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["email"], body["first_name"], body["company"]["name"]) == ("Zoe@example.com", "Zoé", "Initech")
+    again = post(client, w, "/api/v1/customers/", {"email": "zoe@example.com"})
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    viewer = new_key(w.org, w.admin, Role.VIEWER)
+    refused = client.post("/api/v1/customers/", {"email": "x@example.com"}, content_type=JSON, **bearer(viewer))
+    assert refused.status_code == 403
