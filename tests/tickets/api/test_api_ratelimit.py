@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from api_helpers import bearer, new_key, on_plan
 from factories import SYSTEM
@@ -57,3 +59,13 @@ def test_the_window_slides(world, settings):
     later = [ratelimit.hit(world.org, now=start + 90) for _ in range(6)]
     assert [q.allowed for q in later] == [True] * 5 + [False]
     assert 1 <= later[-1].retry_after <= 30
+
+
+def test_concurrent_requests_never_slip_past_the_limit(world, settings):
+    """One Lua script decides and counts: 8 threads x 10 requests against a limit of 37 let exactly 37 through."""
+    settings.API_RATE_LIMIT_OVERRIDE = 37
+    on_plan(world.org)
+    now = 2_000_040.0  # 0 s into a minute, a minute after any other test's
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: ratelimit.hit(world.org, now=now), range(80)))
+    assert sum(q.allowed for q in results) == 37
