@@ -195,7 +195,7 @@ class ApiKeyActor:
     table as a member of that role; read-only organizations refuse its writes as they refuse a member's.
 
     ``user`` is the member who created the key: replies, notes and audit rows written through the key name
-    them (the key itself is named in the API's audit rows)."""
+    them; the API adds the key's prefix to those audit rows (``lumiodesk.audit.bind_data``)."""
 
     organization: Organization
     role: str

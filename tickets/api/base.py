@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from billing.catalogue import Feature
 from billing.services import has_feature, plan_of
+from lumiodesk import audit
 from lumiodesk.exceptions import NotPermitted
 from lumiodesk.permissions import ApiKeyActor, refuse_if_read_only
 
@@ -66,6 +67,7 @@ class ApiView(APIView):
             ) % {"n": self.quota.limit, "s": self.quota.retry_after}, status_code=429, headers=self.quota.headers())
         self.organization = organization
         self.actor = keys.actor_of(key)
+        self._audit_token = audit.bind_data(api_key=key.prefix)  # audit rows name the key (and its creator)
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         capability = self.capabilities.get(method)
         if capability is not None:
@@ -83,7 +85,12 @@ class ApiView(APIView):
         return response
 
     def dispatch(self, request, *args, **kwargs):
-        response = super().dispatch(request, *args, **kwargs)
+        self._audit_token = None
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._audit_token is not None:
+                audit.unbind_data(self._audit_token)
         if request.method in ("GET", "HEAD") and response.status_code == 200:
             response.render()
             etag = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'

@@ -111,7 +111,8 @@ def test_reply_note_and_changes_go_through_the_services(client, api):
     body = changed.json()
     assert (body["priority"], body["assignee"]["id"], body["tags"], body["status"]) == (
         "high", w.agent.pk, ["facturation", "vip"], "open")
-    assert AuditLog.objects.filter(organization=w.org, action="ticket.assigned", target_id=w.ticket.pk).exists()
+    row = AuditLog.objects.get(organization=w.org, action="ticket.assigned", target_id=w.ticket.pk)
+    assert row.actor == w.admin and row.data["api_key"] == w.token[:11]  # the key, and the Admin who created it
     # A change the service refuses leaves every other change of the request undone.
     refused = post(client, w, f"/api/v1/tickets/{n}/", {"priority": "low", "assignee_id": w.outsider.pk},
                    method="patch")
