@@ -44,6 +44,7 @@ from .serializers import (
     TicketDetailSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
+    ticket_row,
 )
 
 User = get_user_model()
@@ -117,8 +118,7 @@ class TicketListView(ApiView):
         if filters.errors:
             raise ApiError("invalid_filter", _("Filtre inconnu : %(v)s.") % {"v": ", ".join(filters.errors)})
         qs = selectors.ticket_list(self.organization, filters, user=self.actor.user)
-        return Response(pagination.paginate(request, qs, TICKET_KEY,
-                                            lambda rows: TicketSerializer(rows, many=True).data))
+        return Response(pagination.paginate(request, qs, TICKET_KEY, lambda rows: [ticket_row(t) for t in rows]))
 
     @extend_schema(request=TicketCreateSerializer, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: TicketDetailSerializer, **ERRORS})

@@ -16,8 +16,9 @@ from factories import SYSTEM, CustomerFactory, bulk_tickets, member
 from kb import services as kb_services
 from kb.models import Article, ArticleStatus
 from lumiodesk.models import AuditLog, Role
-from tickets import services
+from tickets import selectors, services
 from tickets.api import idempotency
+from tickets.api.serializers import TicketSerializer, ticket_row
 from tickets.models import Message, MessageKind, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +218,11 @@ def test_customers_are_added_once_per_email(client, api):
     viewer = new_key(w.org, w.admin, Role.VIEWER)
     refused = client.post("/api/v1/customers/", {"email": "x@example.com"}, content_type=JSON, **bearer(viewer))
     assert refused.status_code == 403
+
+
+def test_the_list_rows_are_what_the_ticket_serializer_describes(api):
+    w = api
+    services.set_tags(ticket=w.ticket, names=["b", "a"], actor=SYSTEM)
+    services.assign(ticket=w.ticket, assignee=w.agent, actor=SYSTEM)
+    ticket = selectors.api_ticket(w.org, w.ticket.number)
+    assert ticket_row(ticket) == TicketSerializer(ticket).data
