@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, require
 
 from .models import Company, Customer, CustomerContactChoice
 
@@ -60,6 +61,20 @@ def _create_customer(*, organization: Organization, email: str, name: str, compa
             )
     except IntegrityError:
         return Customer.objects.filter(organization=organization).with_email(email).get()
+
+
+def add_customer(
+    *, actor: Actor, organization: Organization, email: str, name: str = "", company_name: str = ""
+) -> tuple[Customer, bool]:
+    """A customer added by hand or by an integration (the REST API): the organization's customer with this
+    email if there is one (``False``), else a new one (``True``). Whoever may open a ticket may add the
+    customer it is for (``tickets.create``; refused while the organization is read-only)."""
+    require(actor, "tickets.create", organization)
+    email = normalize_email(email)
+    existing = Customer.objects.find_by_email(organization.pk, email)
+    if existing is not None:
+        return existing, False
+    return _create_customer(organization=organization, email=email, name=name, company_name=company_name), True
 
 
 def set_notification_preference(*, customer: Customer, preference: str) -> Customer:

@@ -2,6 +2,8 @@
 
 Contract:
 - ``record`` writes one row; services call it inside their transaction, so a rolled-back change leaves no row.
+- Rows written during a REST API request carry the key that acted (``api_key``: its prefix), bound by the API
+  (``bind_data``).
 - The client's address: ``CurrentOrganizationMiddleware`` binds ``lumiodesk.ratelimit.client_ip`` for the
   request (``bind_ip``, a context variable); ``record`` stores it unless given ``ip_address`` explicitly.
   Rows written by tasks and commands carry none.
@@ -28,6 +30,8 @@ from . import plans
 from .models import AuditLog, Organization
 
 _request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_request_ip", default=None)
+_request_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("audit_request_data",
+                                                                                      default=None)
 
 PURGE_BATCH = 5000
 
@@ -46,6 +50,16 @@ def current_ip() -> str | None:
     return _request_ip.get()
 
 
+def bind_data(**data: Any) -> contextvars.Token:
+    """Audit rows written until ``unbind_data(token)`` also carry ``data`` (the REST API names the key that
+    acted: ``api_key``). For a caller that cannot hold a ``with`` block around the work."""
+    return _request_data.set({**(_request_data.get() or {}), **data})
+
+
+def unbind_data(token: contextvars.Token) -> None:
+    _request_data.reset(token)
+
+
 def record(
     *, organization: Organization, actor, action: str, target_type: str, target_id: int | None,
     ip_address: str | None = None, **data: Any
@@ -58,7 +72,7 @@ def record(
         target_type=target_type,
         target_id=target_id,
         ip_address=ip_address or current_ip(),
-        data=data,
+        data={**(_request_data.get() or {}), **data},
     )
 
 

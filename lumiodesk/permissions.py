@@ -5,10 +5,11 @@ Contract:
   ``require(actor, capability, organization)``; views declare a capability per URL
   (``lumiodesk.access.requires``); templates read it through the ``can`` object
   (``lumiodesk.context_processors.workspace``). Nothing else tests a role.
-- An actor is typed: a ``MemberActor`` (an active membership: user, organization, role) or a
+- An actor is typed: a ``MemberActor`` (an active membership: user, organization, role), an
+  ``ApiKeyActor`` (an organization's API key, acting with the role it was created with: the same table) or a
   ``SystemActor`` (tasks, email intake, the widget, the customer side, commands; it carries a reason).
   ``None`` or anything else is refused: no service treats a missing actor as allowed.
-- A member acts only in their own organization: ``require`` refuses another organization's object.
+- A member or a key acts only in their own organization: ``require`` refuses another organization's object.
 
 Adding a capability is one line in ``CAPABILITIES``; the URL × role test (tests/test_permissions.py)
 then tells which views must declare it.
@@ -77,6 +78,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "exports.create": MANAGERS,  # Reports > Exports: tickets as CSV (monthly quota), list and download them
     "exports.archive": ADMINS,  # ... the full archive with attachments (Business, Scale; before cancelling)
     "sso.manage": ADMINS,  # Settings > SSO: the organization's SAML IdP, JIT members, "SSO only" (lumiodesk.sso)
+    "api.manage": ADMINS,  # Settings > API: create, see and revoke the organization's API keys (tickets.api)
     # billing (section 9, 15)
     "billing.manage": ADMINS,  # Settings > Billing: plan, cancellation, invoices (download, mark paid)
     "refunds.request": WORKERS,  # ask a commercial refund on a ticket
@@ -121,7 +123,7 @@ def read_only_reason(organization: Organization | None) -> str | None:
 
 def refuse_if_read_only(actor: Actor | None, capability: str, organization: Organization | None = None) -> None:
     """Raise ``OrganizationReadOnly`` when a member asks a write capability of a read-only organization."""
-    if capability in WRITES and isinstance(actor, MemberActor):
+    if capability in WRITES and isinstance(actor, MemberActor | ApiKeyActor):
         reason = read_only_reason(organization if organization is not None else actor.organization)
         if reason:
             raise OrganizationReadOnly(reason)
@@ -192,14 +194,36 @@ class SystemActor:
         return True
 
 
-Actor = MemberActor | SystemActor
+@dataclass(frozen=True)
+class ApiKeyActor:
+    """An organization's API key (``tickets.api``): it acts with the role it was created with, through the same
+    table as a member of that role; read-only organizations refuse its writes as they refuse a member's.
+
+    ``user`` is the member who created the key: replies, notes and audit rows written through the key name
+    them; the API adds the key's prefix to those audit rows (``lumiodesk.audit.bind_data``)."""
+
+    organization: Organization
+    role: str
+    key_id: int
+    user: AbstractBaseUser | None = None
+
+    @property
+    def organization_id(self) -> int:
+        return self.organization.pk
+
+    def can(self, capability: str) -> bool:
+        return role_can(self.role, capability)
+
+
+Actor = MemberActor | SystemActor | ApiKeyActor
 
 
 def require(actor: Actor | None, capability: str, organization: Organization | None = None) -> None:
     """Raise NotPermitted unless ``actor`` may do ``capability`` (in ``organization``, when given)."""
-    if not isinstance(actor, MemberActor | SystemActor):
+    if not isinstance(actor, MemberActor | SystemActor | ApiKeyActor):
         raise NotPermitted(_("Action refusée : aucun acteur identifié."))
-    if isinstance(actor, MemberActor) and organization is not None and actor.organization_id != organization.pk:
+    if (isinstance(actor, MemberActor | ApiKeyActor) and organization is not None
+            and actor.organization_id != organization.pk):
         raise NotPermitted(_("Cet objet appartient à une autre organisation."))
     if not actor.can(capability):
         raise NotPermitted(_("Votre rôle ne permet pas cette action."))

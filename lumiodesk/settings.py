@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django_otp",  # 2FA for every member (lumiodesk.two_factor): TOTP apps and recovery codes
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "rest_framework",  # the REST API (tickets/api)
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our static files (no CDN)
     "lumiodesk",
     "billing",
     "crm",
@@ -150,6 +153,36 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 LOGIN_REDIRECT_URL = "tickets:list"
 LOGOUT_REDIRECT_URL = "login"
 
+# The REST API (tickets/api, section 12): keys, plans, rate limits and errors are tickets.api's; DRF is only told
+# to stay out of the way (no session, no browsable page, one error shape).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LumioDesk API",
+    "DESCRIPTION": "REST API of LumioDesk (Business and Scale plans). Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Status", "ArticleStatusEnum": "kb.models.ArticleStatus",
+    },
+}
+# Requests per minute and organization: the plan's figure (billing.catalogue); a number here replaces it
+# for every plan (tests drive a key past a small limit).
+API_RATE_LIMIT_OVERRIDE = None
+
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -192,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/10"),
     },
     # Email stored but never processed (its task was lost): processed within 5 to 10 minutes.
+    "api-idempotency-purge": {  # the REST API's idempotency records, kept 24 hours
+        "task": "tickets.tasks.purge_idempotency_records",
+        "schedule": crontab(minute=17),
+    },
     "inbound-email-sweep": {
         "task": "tickets.tasks.process_stale_inbound_emails",
         "schedule": crontab(minute="*/5"),

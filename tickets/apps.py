@@ -26,3 +26,4 @@ class TicketsConfig(AppConfig):
         team.on_member_deactivated(reassign_open_tickets)  # their open tickets, in the same transaction
         for kind in KINDS:
             register_kind(kind)
+        audit.register_labels({"api_key.created": _("Clé d'API créée"), "api_key.revoked": _("Clé d'API révoquée")})

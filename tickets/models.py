@@ -324,6 +324,7 @@ class CustomerNotification(models.Model):
         return self.title
 
 
+from .api.models import ApiKey, IdempotencyRecord  # noqa: E402, F401
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401
 from .exports.models import Export, ExportQuota  # noqa: E402, F401

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from . import agent_notifications, services
+from .api import idempotency
 from .email import imap, intake
 from .email.imap import poll_imap_mailbox
 from .email.verification import send_mailbox_verification
@@ -23,8 +24,8 @@ from .notifications import send_customer_notification_email
 
 __all__ = [
     "build_export_task", "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
-    "process_stale_inbound_emails", "purge_expired_attachments", "purge_expired_exports", "run_import_task",
-    "run_ticket_lifecycle", "send_customer_notification_email", "send_mailbox_verification",
+    "process_stale_inbound_emails", "purge_expired_attachments", "purge_expired_exports", "purge_idempotency_records",
+    "run_import_task", "run_ticket_lifecycle", "send_customer_notification_email", "send_mailbox_verification",
 ]
 
 
@@ -101,3 +102,9 @@ def notify_agents(self, event: str, ticket_id: int, *, actor_id: int | None = No
                   message_id: int | None = None) -> int:
     """Agent notifications of one ticket event (tickets.agent_notifications); idempotent by ``key``."""
     return agent_notifications.deliver(event, ticket_id, actor_id=actor_id, key=key, message_id=message_id)
+
+
+@shared_task
+def purge_idempotency_records() -> int:
+    """The REST API's idempotency records past 24 hours (tickets.api.idempotency)."""
+    return idempotency.purge_expired()

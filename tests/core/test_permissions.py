@@ -34,6 +34,7 @@ from sla import reports
 from sla import services as sla_services
 from tickets import services as ticket_services
 from tickets.agent_notifications import TicketNotificationKind
+from tickets.api import keys as api_keys
 from tickets.email import mailboxes
 from tickets.email.models import InboundEmail
 from tickets.exports import services as exports
@@ -90,6 +91,7 @@ URL_ARGS = {
     "imports:progress": lambda o: {"pk": o.import_run.pk},
     "imports:undo": lambda o: {"pk": o.import_run.pk},
     "exports:download": lambda o: {"pk": o.export.pk},
+    "api_settings:revoke": lambda o: {"pk": o.api_key.pk},
     "billing:invoice_pdf": lambda o: {"pk": o.invoice.pk},
     "billing:invoice_paid": lambda o: {"pk": o.invoice.pk},
     "billing:refund_decide": lambda o: {"pk": o.refund.pk},
@@ -125,6 +127,12 @@ class Route:
     def signed_in(self) -> bool:
         return getattr(self.view, "signed_in", False)
 
+    @property
+    def api_key(self) -> bool:
+        """A REST API endpoint (tickets.api): authenticated by an API key, whose role must have the capability
+        the view declares per method (tests/tickets/api/ check roles, plans and other organizations)."""
+        return getattr(self.view, "api_key", False)
+
 
 def all_routes(patterns=None, namespace: str = "", args: tuple[str, ...] = ()) -> list[Route]:
     """Every URL pattern of the project, recursively (includes, namespaces, their arguments)."""
@@ -147,15 +155,15 @@ def test_every_url_declares_its_access():
     for route in all_routes():
         if _third_party(route):
             continue
-        declared = [route.capability is not None, route.public, route.signed_in]
-        if sum(declared) != 1:
+        declared = [route.capability is not None, route.public, route.signed_in, route.api_key]
+        if sum(declared) != 1 or (route.api_key and not getattr(route.view, "api_capabilities", None)):
             undeclared.append(route.name)
-        for cap in (route.capability, route.post_capability):
+        for cap in (route.capability, route.post_capability, *getattr(route.view, "api_capabilities", {}).values()):
             if cap is not None and cap not in CAPABILITIES:
                 unknown.append(f"{route.name}: {cap}")
         if (route.capability or route.signed_in) and route.arg_names and route.name not in URL_ARGS:
             missing_args.append(route.name)
-    assert not undeclared, f"declare @requires(capability), @public or @signed_in on: {undeclared}"
+    assert not undeclared, f"declare @requires(capability), @public, @signed_in or API capabilities on: {undeclared}"
     assert not unknown, f"capabilities missing from lumiodesk.permissions.CAPABILITIES: {unknown}"
     assert not missing_args, f"add these URLs to URL_ARGS in this file: {missing_args}"
 
@@ -190,6 +198,7 @@ class Objects:
     refund: object
     membership: object
     invitation: object
+    api_key: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -227,6 +236,7 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         membership=Membership.objects.get(organization=org, user=recipient),
         invitation=Invitation.objects.create(organization=org, email=f"new@{slug}.test", token_hash=slug * 8,
                                              expires_at=timezone.now() + timedelta(days=7)),
+        api_key=api_keys.create_key(actor=SYSTEM, organization=org, name="Intégration", role=Role.AGENT).key,
     )
 
 
