@@ -228,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lumiodesk.tasks.purge_audit_log",
         "schedule": crontab(hour=3, minute=40),
     },
+    # tickets.costs: running timers left past TIMER_IDLE_LIMIT_MINUTES stop (counted up to the limit).
+    "stop-idle-timers": {
+        "task": "tickets.tasks.stop_idle_timers",
+        "schedule": crontab(minute="*/5"),
+    },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",
         "schedule": crontab(hour=3, minute=15),
@@ -237,6 +242,7 @@ CELERY_BEAT_SCHEDULE = {
 # Attachments: size limit and the types we accept (see tickets.attachments).
 ATTACHMENT_MAX_BYTES = config.attachment_max_bytes
 TICKETS_PER_PAGE = 25
+TIMER_IDLE_LIMIT_MINUTES = config.timer_idle_limit_minutes  # tickets.costs: the idle limit of a running timer
 
 # Email channel: forwarding addresses <org-slug>-<token>@INBOUND_EMAIL_DOMAIN, the SMTP receiver.
 INBOUND_EMAIL_DOMAIN = config.inbound_email_domain

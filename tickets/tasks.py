@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from . import agent_notifications, services
+from .costs import services as cost_services
 from .email import imap, intake
 from .email.imap import poll_imap_mailbox
 from .email.verification import send_mailbox_verification
@@ -22,13 +23,19 @@ from .notifications import send_customer_notification_email
 __all__ = [
     "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
     "process_stale_inbound_emails", "run_import_task", "run_ticket_lifecycle", "send_customer_notification_email",
-    "send_mailbox_verification",
+    "send_mailbox_verification", "stop_idle_timers",
 ]
 
 
 @shared_task
 def run_ticket_lifecycle() -> dict[str, int]:
     return services.run_lifecycle()
+
+
+@shared_task
+def stop_idle_timers() -> int:
+    """tickets.costs: timers running past ``TIMER_IDLE_LIMIT_MINUTES`` stop."""
+    return cost_services.stop_idle_timers()
 
 
 # A message whose processing hits the soft time limit is quarantined (raw bytes kept) by ``process``, then

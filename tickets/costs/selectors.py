@@ -1,0 +1,157 @@
+"""Reads on the cost of support: a ticket's time, a customer's or company's cost to date, budget status,
+the dashboard's figures. Each function is a fixed number of queries, whatever the number of rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+
+from crm.budgets import Pace, pace
+from crm.models import Budget, Company, Customer
+
+from ..models import Ticket
+from .models import TimeEntry
+
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=12, decimal_places=2))
+
+
+def _totals(qs) -> dict:
+    return qs.aggregate(minutes=Coalesce(Sum("minutes"), 0), cost=Coalesce(Sum("cost"), ZERO), entries=Count("id"))
+
+
+def entries_of_ticket(ticket: Ticket) -> list[TimeEntry]:
+    return list(TimeEntry.objects.filter(ticket=ticket).select_related("user").order_by("-date", "-id"))
+
+
+def totals_of_customer(customer: Customer) -> dict:
+    return _totals(TimeEntry.objects.filter(organization_id=customer.organization_id, ticket__customer=customer,
+                                            running=False))
+
+
+def totals_of_company(company: Company) -> dict:
+    return _totals(TimeEntry.objects.filter(organization_id=company.organization_id,
+                                            ticket__customer__company=company, running=False))
+
+
+def budget_filter(budget: Budget) -> Q:
+    owner = Q(ticket__customer_id=budget.customer_id) if budget.customer_id else Q(
+        ticket__customer__company_id=budget.company_id)
+    return owner & Q(organization_id=budget.organization_id, date__gte=budget.start, date__lt=budget.end,
+                     running=False)
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget: Budget
+    pace: Pace
+
+
+def budget_statuses(budgets: list[Budget], today: date) -> list[BudgetStatus]:
+    """Each budget with its actual cost and pace: one query for all (a conditional sum per budget)."""
+    if not budgets:
+        return []
+    sums = TimeEntry.objects.filter(organization_id=budgets[0].organization_id).aggregate(**{
+        f"b{b.pk}": Coalesce(Sum("cost", filter=budget_filter(b)), ZERO) for b in budgets
+    })
+    return [BudgetStatus(b, pace(b, sums[f"b{b.pk}"], today)) for b in budgets]
+
+
+def budgets_covering(*, organization_id: int, customer_id: int | None, company_id: int | None,
+                     day: date) -> list[Budget]:
+    """The budgets of this customer and of its company whose period contains ``day``."""
+    owners = Q(customer_id=customer_id)
+    if company_id:
+        owners |= Q(company_id=company_id)
+    return list(Budget.objects.filter(owners, organization_id=organization_id, start__lte=day, end__gt=day)
+                .select_related("company", "customer").order_by("period", "start"))
+
+
+def budgets_of(*, customer: Customer | None = None, company: Company | None = None) -> list[Budget]:
+    qs = Budget.objects.filter(customer=customer) if customer is not None else Budget.objects.filter(company=company)
+    return list(qs.order_by("-start", "period")[:12])
+
+
+def tickets_of_customer(customer: Customer, *, limit: int = 50) -> list[Ticket]:
+    """The customer's tickets, newest first, with satisfaction and time totals: one query."""
+    return list(
+        Ticket.objects.filter(organization_id=customer.organization_id, customer=customer)
+        .select_related("satisfaction", "assignee")
+        .annotate(minutes=Coalesce(Sum("time_entries__minutes", filter=Q(time_entries__running=False)), 0),
+                  cost=Coalesce(Sum("time_entries__cost", filter=Q(time_entries__running=False)), ZERO))
+        .order_by("-created_at")[:limit]
+    )
+
+
+def tickets_of_company(company: Company, *, limit: int = 50) -> list[Ticket]:
+    return list(
+        Ticket.objects.filter(organization_id=company.organization_id, customer__company=company)
+        .select_related("satisfaction", "assignee", "customer")
+        .annotate(minutes=Coalesce(Sum("time_entries__minutes", filter=Q(time_entries__running=False)), 0),
+                  cost=Coalesce(Sum("time_entries__cost", filter=Q(time_entries__running=False)), ZERO))
+        .order_by("-created_at")[:limit]
+    )
+
+
+# --- the dashboard ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date  # inclusive
+    company_id: int | None = None
+    customer_id: int | None = None
+    user_id: int | None = None
+
+
+def _entries(organization_id: int, f: Filters):
+    qs = TimeEntry.objects.filter(organization_id=organization_id, date__gte=f.start, date__lte=f.end,
+                                  running=False)
+    if f.user_id:
+        qs = qs.filter(user_id=f.user_id)
+    if f.customer_id:
+        qs = qs.filter(ticket__customer_id=f.customer_id)
+    if f.company_id:
+        qs = qs.filter(ticket__customer__company_id=f.company_id)
+    return qs
+
+
+def _grouped(qs, *keys: str, limit: int | None = None) -> list[dict]:
+    rows = qs.values(*keys).annotate(minutes=Sum("minutes"), cost=Sum("cost")).order_by("-cost", *keys)
+    return list(rows[:limit] if limit else rows)
+
+
+def dashboard(organization_id: int, f: Filters, *, top: int = 20) -> dict:
+    """The dashboard's tables: totals, per month, agent, company, customer and the costliest tickets."""
+    qs = _entries(organization_id, f)
+    return {
+        "totals": _totals(qs),
+        "per_month": sorted(_grouped(qs.annotate(month=TruncMonth("date")), "month"), key=lambda r: r["month"]),
+        "per_agent": _grouped(qs, "user_id", "user__first_name", "user__last_name", "user__email"),
+        "per_company": _grouped(qs, "ticket__customer__company_id", "ticket__customer__company__name", limit=top),
+        "per_customer": _grouped(qs, "ticket__customer_id", "ticket__customer__first_name",
+                                 "ticket__customer__last_name", "ticket__customer__email", limit=top),
+        "per_ticket": _grouped(qs, "ticket__number", "ticket__subject", limit=top),
+    }
+
+
+def csv_rows(organization_id: int, f: Filters):
+    """Every entry of the filters, for the CSV export (streamed, by chunks)."""
+    return (_entries(organization_id, f).order_by("date", "id")
+            .values_list("date", "ticket__number", "ticket__subject", "ticket__customer__email",
+                         "ticket__customer__company__name", "user__email", "minutes", "rate", "cost", "note")
+            .iterator(chunk_size=2000))
+
+
+def budgets_in(organization_id: int, f: Filters, today: date) -> list[BudgetStatus]:
+    """Budgets whose period meets the filters' dates (at most 30, the chart's bars)."""
+    qs = Budget.objects.filter(organization_id=organization_id, start__lte=f.end, end__gt=f.start)
+    if f.company_id:
+        qs = qs.filter(company_id=f.company_id)
+    if f.customer_id:
+        qs = qs.filter(customer_id=f.customer_id)
+    return budget_statuses(list(qs.select_related("company", "customer").order_by("start", "id")[:30]), today)
