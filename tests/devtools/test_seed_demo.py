@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from billing import subscriptions
 from billing.models import Invoice, InvoiceLine, RefundRequest, Subscription
-from devtools.management.commands.seed_demo import MONTHS_FR
 from crm.models import Budget, BudgetAlert, HourlyRate
+from devtools.management.commands.seed_demo import MONTHS_FR
 from lumiodesk.models import AgentNotification, Organization
 from tickets.costs import selectors
 from tickets.costs.models import TimeEntry

@@ -62,6 +62,8 @@ from lumiodesk.permissions import MemberActor, SystemActor
 from sla.services import create_defaults, restamp_open_tickets
 from tickets import notifications as customer_notifications
 from tickets import services, tasks
+from tickets.costs import alerts as cost_alerts
+from tickets.costs.models import TimeEntry
 from tickets.models import (
     Channel,
     CustomerNotification,
@@ -74,8 +76,6 @@ from tickets.models import (
     Tag,
     Ticket,
 )
-from tickets.costs import alerts as cost_alerts
-from tickets.costs.models import TimeEntry
 from tickets.replies import render_reply_template
 
 User = get_user_model()
