@@ -173,3 +173,27 @@ def test_an_agent_edits_an_entry_from_its_page(client, world):
     assert (entry.minutes, entry.date) == (20, date(2025, 3, 4))
     client.force_login(world.outsider)
     assert client.get(url).status_code == 404
+
+
+def test_the_monthly_rollup_follows_every_write(world, clock):
+    from tickets.costs import rollup
+    from tickets.costs.models import TimeCostMonth
+
+    _rate(world, world.agent, "60", date(2025, 1, 1))
+    agent, manager = acting(world.agent), acting(world.manager)
+    a = services.log_time(actor=agent, ticket=world.ticket, minutes=30, day=date(2025, 2, 27))
+    b = services.log_time(actor=agent, ticket=world.ticket, minutes=15, day=date(2025, 3, 1))
+    services.update_entry(actor=agent, entry=a, day=date(2025, 3, 2), minutes=45)  # moves to March
+    services.delete_entry(actor=manager, entry=b)
+    services.start_timer(actor=agent, ticket=world.ticket)
+    clock.advance(minutes=10)
+    services.stop_timer(actor=agent)
+
+    def rows():
+        return sorted(TimeCostMonth.objects.filter(minutes__gt=0).values_list("month", "user_id", "minutes", "cost",
+                                                                              "entries"))
+
+    kept = rows()
+    assert kept == [(date(2025, 3, 1), world.agent.pk, 55, Decimal("55.00"), 2)]
+    rollup.rebuild(world.org.pk)
+    assert rows() == kept

@@ -48,3 +48,32 @@ class TimeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.minutes} min on ticket {self.ticket_id}"
+
+
+class TimeCostMonth(models.Model):
+    """The month's time and cost of one agent on one ticket: the sum of their stopped entries, kept by
+    ``tickets.costs.rollup`` in the transaction of every write on ``TimeEntry``. The dashboard and the
+    budgets read it (a few rows per ticket instead of every entry); ``customer`` is the ticket's customer,
+    moved with the tickets when two customers are merged; the company is read through the customer."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()  # the first day of the month
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("crm.Customer", on_delete=models.CASCADE, related_name="+")
+    minutes = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    entries = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "user", "month"], name="timecostmonth_unique"),
+        ]
+        indexes = [
+            models.Index("organization", "month", name="timecostmonth_org_month_idx",
+                         include=["user", "ticket", "customer", "minutes", "cost"]),
+            models.Index("customer", "month", name="timecostmonth_customer_idx", include=["minutes", "cost"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} ticket {self.ticket_id} user {self.user_id}: {self.cost}"

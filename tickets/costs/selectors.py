@@ -1,5 +1,9 @@
 """Reads on the cost of support: a ticket's time, a customer's or company's cost to date, budget status,
-the dashboard's figures. Each function is a fixed number of queries, whatever the number of rows."""
+the dashboard's figures. Each function is a fixed number of queries, whatever the number of rows.
+
+Totals, budgets and the dashboard read the monthly rollup (``TimeCostMonth``, kept by ``rollup``): budget
+periods are whole months, and so are the dashboard's. A ticket's own entries and the CSV export read
+``TimeEntry``."""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, DecimalField, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce
 
 from crm.budgets import Pace, pace
 from crm.models import Budget, Company, Customer
 
 from ..models import Ticket
-from .models import TimeEntry
+from .models import TimeCostMonth, TimeEntry
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=12, decimal_places=2))
 
@@ -27,21 +32,24 @@ def entries_of_ticket(ticket: Ticket) -> list[TimeEntry]:
     return list(TimeEntry.objects.filter(ticket=ticket).select_related("user").order_by("-date", "-id"))
 
 
+def _rollup_totals(qs) -> dict:
+    return qs.aggregate(minutes=Coalesce(Sum("minutes"), 0), cost=Coalesce(Sum("cost"), ZERO),
+                        entries=Coalesce(Sum("entries"), 0))
+
+
 def totals_of_customer(customer: Customer) -> dict:
-    return _totals(TimeEntry.objects.filter(organization_id=customer.organization_id, ticket__customer=customer,
-                                            running=False))
+    return _rollup_totals(TimeCostMonth.objects.filter(customer=customer))
 
 
 def totals_of_company(company: Company) -> dict:
-    return _totals(TimeEntry.objects.filter(organization_id=company.organization_id,
-                                            ticket__customer__company=company, running=False))
+    return _rollup_totals(TimeCostMonth.objects.filter(organization_id=company.organization_id,
+                                                       customer__company=company))
 
 
 def budget_filter(budget: Budget) -> Q:
-    owner = Q(ticket__customer_id=budget.customer_id) if budget.customer_id else Q(
-        ticket__customer__company_id=budget.company_id)
-    return owner & Q(organization_id=budget.organization_id, date__gte=budget.start, date__lt=budget.end,
-                     running=False)
+    """The rollup rows a budget counts: its owner's, in its months."""
+    owner = Q(customer_id=budget.customer_id) if budget.customer_id else Q(customer__company_id=budget.company_id)
+    return owner & Q(month__gte=budget.start, month__lt=budget.end)
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,10 @@ def budget_statuses(budgets: list[Budget], today: date) -> list[BudgetStatus]:
     """Each budget with its actual cost and pace: one query for all (a conditional sum per budget)."""
     if not budgets:
         return []
-    sums = TimeEntry.objects.filter(organization_id=budgets[0].organization_id).aggregate(**{
+    scope = Q()
+    for b in budgets:
+        scope |= budget_filter(b)
+    sums = TimeCostMonth.objects.filter(scope, organization_id=budgets[0].organization_id).aggregate(**{
         f"b{b.pk}": Coalesce(Sum("cost", filter=budget_filter(b)), ZERO) for b in budgets
     })
     return [BudgetStatus(b, pace(b, sums[f"b{b.pk}"], today)) for b in budgets]
@@ -120,22 +131,48 @@ def _entries(organization_id: int, f: Filters):
     return qs
 
 
-def _grouped(qs, *keys: str, limit: int | None = None) -> list[dict]:
-    rows = qs.values(*keys).annotate(minutes=Sum("minutes"), cost=Sum("cost")).order_by("-cost", *keys)
+def _months(organization_id: int, f: Filters):
+    """The rollup rows of the filters' months (from the month of ``start`` to the month of ``end``)."""
+    qs = TimeCostMonth.objects.filter(organization_id=organization_id, month__gte=f.start.replace(day=1),
+                                      month__lte=f.end.replace(day=1))
+    if f.user_id:
+        qs = qs.filter(user_id=f.user_id)
+    if f.customer_id:
+        qs = qs.filter(customer_id=f.customer_id)
+    if f.company_id:
+        qs = qs.filter(customer__company_id=f.company_id)
+    return qs
+
+
+def _grouped(qs, key: str, limit: int | None = None) -> list[dict]:
+    rows = qs.values(key).annotate(minutes=Sum("minutes"), cost=Sum("cost")).order_by("-cost", key)
     return list(rows[:limit] if limit else rows)
+
+
+def _named(rows: list[dict], key: str, model, fields: tuple[str, ...], prefix: str) -> list[dict]:
+    """Add the names of the grouped objects (one query for the few rows shown)."""
+    ids = [r[key] for r in rows if r[key] is not None]
+    found = {o["pk"]: o for o in model.objects.filter(pk__in=ids).values("pk", *fields)} if ids else {}
+    for r in rows:
+        for field in fields:
+            r[f"{prefix}{field}"] = found.get(r[key], {}).get(field, "")
+    return rows
 
 
 def dashboard(organization_id: int, f: Filters, *, top: int = 20) -> dict:
     """The dashboard's tables: totals, per month, agent, company, customer and the costliest tickets."""
-    qs = _entries(organization_id, f)
+    qs = _months(organization_id, f)
     return {
-        "totals": _totals(qs),
-        "per_month": sorted(_grouped(qs.annotate(month=TruncMonth("date")), "month"), key=lambda r: r["month"]),
-        "per_agent": _grouped(qs, "user_id", "user__first_name", "user__last_name", "user__email"),
-        "per_company": _grouped(qs, "ticket__customer__company_id", "ticket__customer__company__name", limit=top),
-        "per_customer": _grouped(qs, "ticket__customer_id", "ticket__customer__first_name",
-                                 "ticket__customer__last_name", "ticket__customer__email", limit=top),
-        "per_ticket": _grouped(qs, "ticket__number", "ticket__subject", limit=top),
+        "totals": _rollup_totals(qs),
+        "per_month": sorted(_grouped(qs, "month"), key=lambda r: r["month"]),
+        "per_agent": _named(_grouped(qs, "user_id"), "user_id", get_user_model(),
+                            ("first_name", "last_name", "email"), "user__"),
+        "per_company": _named(_grouped(qs, "customer__company_id", limit=top), "customer__company_id", Company,
+                              ("name",), "company__"),
+        "per_customer": _named(_grouped(qs, "customer_id", limit=top), "customer_id", Customer,
+                               ("first_name", "last_name", "email"), "customer__"),
+        "per_ticket": _named(_grouped(qs, "ticket_id", limit=top), "ticket_id", Ticket, ("number", "subject"),
+                             "ticket__"),
     }
 
 

@@ -26,8 +26,8 @@ from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.permissions import Actor, MemberActor, require
 
 from ..models import CustomerNotification, Message, SatisfactionRating, Ticket
-from . import alerts
-from .models import TimeEntry
+from . import alerts, rollup
+from .models import TimeCostMonth, TimeEntry
 
 MAX_MINUTES = 24 * 60
 
@@ -80,6 +80,7 @@ def log_time(*, actor: Actor, ticket: Ticket, minutes, day: date | None = None, 
         raise InvalidInput(_("La durée doit être comprise entre 1 minute et 24 heures."))
     _costed(entry)
     entry.save()
+    rollup.add_entry(entry)
     alerts.check_ticket(ticket, day)
     return entry
 
@@ -93,6 +94,7 @@ def update_entry(*, actor: Actor, entry: TimeEntry, minutes=None, day: date | No
     if entry.running:
         raise InvalidInput(_("Arrêtez le chronomètre avant de modifier ce temps."))
     before = {"minutes": entry.minutes, "date": str(entry.date), "note": entry.note, "cost": str(entry.cost)}
+    rollup.add_entry(entry, sign=-1)
     if minutes is not None:
         entry.minutes = minutes if isinstance(minutes, int) else parse_duration(minutes)
     if day is not None:
@@ -101,6 +103,7 @@ def update_entry(*, actor: Actor, entry: TimeEntry, minutes=None, day: date | No
         entry.note = note[:500]
     _costed(entry)
     entry.save(update_fields=["minutes", "date", "note", "rate", "cost", "updated_at"])
+    rollup.add_entry(entry)
     after = {"minutes": entry.minutes, "date": str(entry.date), "note": entry.note, "cost": str(entry.cost)}
     audit.record(organization=entry.ticket.organization, actor=actor.user, action="time.updated",
                  target_type="time_entry", target_id=entry.pk, ticket=entry.ticket.number, before=before, after=after)
@@ -115,6 +118,7 @@ def delete_entry(*, actor: Actor, entry: TimeEntry) -> None:
     audit.record(organization=entry.ticket.organization, actor=actor.user, action="time.deleted",
                  target_type="time_entry", target_id=entry.pk, ticket=entry.ticket.number,
                  before={"minutes": entry.minutes, "date": str(entry.date), "cost": str(entry.cost)}, after={})
+    rollup.add_entry(entry, sign=-1)
     entry.delete()
 
 
@@ -132,6 +136,7 @@ def _stop(entry: TimeEntry, at: datetime) -> TimeEntry:
     entry.date = timezone.localdate(entry.started_at)
     _costed(entry)
     entry.save(update_fields=["running", "minutes", "date", "rate", "cost", "updated_at"])
+    rollup.add_entry(entry)
     alerts.check_ticket(entry.ticket, entry.date)
     return entry
 
@@ -206,6 +211,7 @@ def merge_customers(*, actor: Actor, keep: Customer, absorb: Customer) -> Custom
     moved = Ticket.objects.filter(organization_id=keep.organization_id, customer=absorb).update(customer=keep)
     CustomerNotification.objects.filter(customer=absorb).update(customer=keep)
     SatisfactionRating.objects.filter(customer=absorb).update(customer=keep)
+    TimeCostMonth.objects.filter(organization_id=keep.organization_id, customer=absorb).update(customer=keep)
     Message.objects.filter(ticket__organization_id=keep.organization_id, author_customer=absorb).update(
         author_customer=keep)
     filled = []

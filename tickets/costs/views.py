@@ -204,13 +204,23 @@ def budget_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the cost dashboard -------------------------------------------------------------------------------------
 
 
+def _month(value: str | None, default: date) -> date:
+    """The first day of the month a person chose ("2025-03" from a month input, or a full date)."""
+    if not value:
+        return default.replace(day=1)
+    return _day(value + "-01" if len(value) == 7 else value).replace(day=1)
+
+
 def _filters(request: HttpRequest) -> selectors.Filters:
+    """Whole months (budgets and the rollup are monthly): from the first day of ``start``'s month to the
+    last day of ``end``'s; by default this month and the two before."""
     today = timezone.localdate()
-    start = _day(request.GET.get("start"), today.replace(day=1) - timedelta(days=150))
-    start = start.replace(day=1) if "start" not in request.GET else start
-    end = _day(request.GET.get("end"), today)
+    two_months_ago = ((today.replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)).replace(day=1)
+    start = _month(request.GET.get("start"), two_months_ago)
+    end = _month(request.GET.get("end"), today)
     if end < start:
         raise InvalidInput(_("La date de fin précède la date de début."))
+    end = (end + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     ids = {k: int(v) if (v := request.GET.get(k, "")).isdigit() else None for k in ("company", "customer", "agent")}
     return selectors.Filters(start=start, end=end, company_id=ids["company"], customer_id=ids["customer"],
                              user_id=ids["agent"])

@@ -63,6 +63,7 @@ from sla.services import create_defaults, restamp_open_tickets
 from tickets import notifications as customer_notifications
 from tickets import services, tasks
 from tickets.costs import alerts as cost_alerts
+from tickets.costs import rollup as cost_rollup
 from tickets.costs.models import TimeEntry
 from tickets.models import (
     Channel,
@@ -810,15 +811,21 @@ class Seeder:
                                          minutes=minutes, rate=amount, cost=cost_of(minutes, amount),
                                          note=rng.choice(["", "", "Analyse", "Appel client", "Recherche"])))
         TimeEntry.objects.bulk_create(entries, batch_size=1000)
+        cost_rollup.rebuild(org.pk)  # written in bulk: the monthly rollup is computed once
 
         # Budgets on the demo's last month, its costliest companies first; a customer's on the quarter.
         q_start, q_end = budgets.period_bounds("month", last_day)
         spent = (TimeEntry.objects.filter(organization=org, date__gte=q_start, date__lt=q_end,
                                           ticket__customer__company__isnull=False)
                  .values("ticket__customer__company").annotate(total=Sum("cost")).order_by("-total"))
-        for row, share in zip(spent, spec["consumption"], strict=False):
+        elapsed = Decimal((last_day - q_start).days + 1) / Decimal((q_end - q_start).days)
+        for row, target in zip(spent, spec["budgets"], strict=False):
             company = Company.objects.get(pk=row["ticket__customer__company"])
-            amount = (row["total"] / Decimal(str(share))).quantize(Decimal("1"))
+            if "forecast_share" in target:  # under budget even at the pace so far
+                amount = row["total"] / elapsed / Decimal(str(target["forecast_share"]))
+            else:  # this share of the budget already spent
+                amount = row["total"] / Decimal(str(target["consumption"]))
+            amount = amount.quantize(Decimal("1"))
             budgets.save_budget(actor=SEED_ACTOR, organization=org, period="month", day=last_day,
                                 amount=amount, company=company)
         m_start, m_end = budgets.period_bounds("quarter", last_day)
