@@ -160,13 +160,27 @@ def _named(rows: list[dict], key: str, model, fields: tuple[str, ...], prefix: s
 
 
 def dashboard(organization_id: int, f: Filters, *, top: int = 20) -> dict:
-    """The dashboard's tables: totals, per month, agent, company, customer and the costliest tickets."""
+    """The dashboard's tables: totals, per month, agent, company, customer and the costliest tickets.
+
+    Totals, months and agents come from one pass grouped by (month, agent): a few hundred groups."""
     qs = _months(organization_id, f)
+    cells = list(qs.values("month", "user_id").annotate(minutes=Sum("minutes"), cost=Sum("cost"),
+                                                           entries=Sum("entries")))
+    totals = {"minutes": 0, "cost": Decimal("0.00"), "entries": 0}
+    months: dict = {}
+    agents: dict = {}
+    for c in cells:
+        for key in ("minutes", "cost", "entries"):
+            totals[key] += c[key]
+        for bucket, key in ((months, "month"), (agents, "user_id")):
+            row = bucket.setdefault(c[key], {key: c[key], "minutes": 0, "cost": Decimal("0.00")})
+            row["minutes"] += c["minutes"]
+            row["cost"] += c["cost"]
+    per_agent = sorted(agents.values(), key=lambda r: (-r["cost"], r["user_id"]))
     return {
-        "totals": _rollup_totals(qs),
-        "per_month": sorted(_grouped(qs, "month"), key=lambda r: r["month"]),
-        "per_agent": _named(_grouped(qs, "user_id"), "user_id", get_user_model(),
-                            ("first_name", "last_name", "email"), "user__"),
+        "totals": totals,
+        "per_month": sorted(months.values(), key=lambda r: r["month"]),
+        "per_agent": _named(per_agent, "user_id", get_user_model(), ("first_name", "last_name", "email"), "user__"),
         "per_company": _named(_grouped(qs, "customer__company_id", limit=top), "customer__company_id", Company,
                               ("name",), "company__"),
         "per_customer": _named(_grouped(qs, "customer_id", limit=top), "customer_id", Customer,
