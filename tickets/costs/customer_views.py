@@ -101,6 +101,8 @@ def _record_context(request: HttpRequest, *, customer: Customer | None = None, c
         tickets = selectors.tickets_of_customer(customer)
         totals = selectors.totals_of_customer(customer)
         budgets = selectors.budgets_of(customer=customer)
+        if customer.company_id:  # the company's budgets count this customer's time too
+            budgets += selectors.budgets_of(company=customer.company)
         history = crm_services.history(request.organization, target_type="customer", target_id=customer.pk)
     else:
         tickets = selectors.tickets_of_company(company)
