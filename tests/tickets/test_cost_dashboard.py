@@ -100,3 +100,13 @@ def test_managers_set_budgets_on_a_record(client, world):
                                                       "amount": "5"}).status_code == 404
     assert client.post(reverse("costs:budget_delete", args=[budget.pk])).status_code == 302
     assert not Budget.objects.exists()
+
+
+def test_the_pdf_export(client, world):
+    _log(world, 3, CompanyFactory(organization=world.org, name="Boulangerie Martin"))
+    client.force_login(world.viewer)
+    response = client.get(reverse("costs:pdf") + "?start=2025-01&end=2025-12")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    client.force_login(world.agent)
+    assert client.get(reverse("costs:pdf")).status_code == 403

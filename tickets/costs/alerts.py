@@ -67,7 +67,7 @@ def check_ticket(ticket: Ticket, day: date, *, today: date | None = None) -> int
 
 def _notify(organization, status: BudgetStatus, kind: str) -> None:
     budget, p = status.budget, status.pace
-    owner = budget.company or budget.customer
+    owner = budget.company.name if budget.company_id else budget.customer.display_name
     url = (reverse("customers:company", args=[budget.company_id]) if budget.company_id
            else reverse("customers:detail", args=[budget.customer_id]))
     with translation.override(organization.language):

@@ -23,7 +23,7 @@ def budget_bars(statuses) -> list[Bar]:
     top = max([max(s.pace.amount, s.pace.actual) for s in statuses] or [Decimal(1)]) or Decimal(1)
     bars = []
     for i, s in enumerate(statuses):
-        owner = s.budget.company or s.budget.customer
+        owner = s.budget.company.name if s.budget.company_id else s.budget.customer.display_name
         bars.append(Bar(label=f"{owner} · {s.budget.get_period_display()} {s.budget.start:%m/%Y}",
                         value=s.pace.actual, width=float(s.pace.actual / top) * BAR_WIDTH,
                         budget_width=float(s.pace.amount / top) * BAR_WIDTH, state=s.pace.state, y=i * 42))

@@ -15,4 +15,5 @@ urlpatterns = [
     path("budgets/<int:pk>/delete/", views.budget_delete, name="budget_delete"),
     path("costs/", views.dashboard, name="dashboard"),
     path("costs/export.csv", views.dashboard_csv, name="csv"),
+    path("costs/export.pdf", views.dashboard_pdf, name="pdf"),
 ]

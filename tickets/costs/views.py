@@ -10,11 +10,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing.invoices import FONTS
 from crm import budgets as crm_budgets
 from crm import rates
 from crm.models import Budget, BudgetPeriod, Company
@@ -240,6 +242,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "agents": Membership.objects.filter(organization=org).select_related("user").order_by("user__last_name"),
         "query": request.GET.urlencode(), "periods": BudgetPeriod.choices,
     })
+
+
+@requires("costs.view")
+@require_GET
+def dashboard_pdf(request: HttpRequest) -> HttpResponse:
+    """The same figures as a PDF (WeasyPrint, the fonts billing ships: no network)."""
+    from weasyprint import HTML  # heavy (cairo, pango): loaded when a PDF is made, not at start-up
+
+    org = request.organization
+    f = _filters(request)
+    html = render_to_string("tickets/costs/dashboard_pdf.html", {
+        **selectors.dashboard(org.pk, f), "f": f, "organization": org,
+        "budgets": selectors.budgets_in(org.pk, f, timezone.localdate()),
+        "font_regular": (FONTS / "DejaVuSans.ttf").as_uri(), "font_bold": (FONTS / "DejaVuSans-Bold.ttf").as_uri(),
+    }, request=request)
+    response = HttpResponse(HTML(string=html, base_url=str(FONTS)).write_pdf(), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="couts-{f.start}-{f.end}.pdf"'
+    return response
 
 
 class _Echo:
