@@ -141,5 +141,8 @@ def update_company(*, actor: Actor, company: Company, data: dict) -> Company:
 def history(organization: Organization, *, target_type: str, target_id: int, limit: int = 20):
     """The record's changes, newest first (the audit rows of ``update_customer`` / ``update_company`` /
     merges): one query."""
-    return list(AuditLog.objects.filter(organization=organization, target_type=target_type, target_id=target_id)
+    rows = list(AuditLog.objects.filter(organization=organization, target_type=target_type, target_id=target_id)
                 .select_related("actor").order_by("-created_at", "-id")[:limit])
+    for row in rows:
+        row.label = audit.label_of(row.action)
+    return rows
