@@ -233,6 +233,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.stop_idle_timers",
         "schedule": crontab(minute="*/5"),
     },
+    "export-purge": {  # tickets.exports: download links last 14 days, then the file is deleted
+        "task": "tickets.tasks.purge_expired_exports",
+        "schedule": crontab(hour=3, minute=25),
+    },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",
         "schedule": crontab(hour=3, minute=15),

@@ -39,7 +39,9 @@ from tickets.agent_notifications import TicketNotificationKind
 from tickets.costs import services as cost_services
 from tickets.email import mailboxes
 from tickets.email.models import InboundEmail
+from tickets.exports import services as exports
 from tickets.imports import services as imports
+from tickets.selectors import TicketFilters
 
 # Django's own views: open by design (the admin checks staff itself).
 THIRD_PARTY = {"login", "logout", "set_language", "<root>"}
@@ -89,6 +91,7 @@ URL_ARGS = {
     "imports:detail": lambda o: {"pk": o.import_run.pk},
     "imports:progress": lambda o: {"pk": o.import_run.pk},
     "imports:undo": lambda o: {"pk": o.import_run.pk},
+    "exports:download": lambda o: {"pk": o.export.pk},
     "billing:invoice_pdf": lambda o: {"pk": o.invoice.pk},
     "billing:invoice_paid": lambda o: {"pk": o.invoice.pk},
     "billing:refund_decide": lambda o: {"pk": o.refund.pk},
@@ -195,6 +198,7 @@ class Objects:
     collection: object
     notification: object
     import_run: object
+    export: object
     invoice: object
     refund: object
     membership: object
@@ -233,6 +237,8 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
                                                       kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
         import_run=imports.start_import(organization=org, actor=SYSTEM, kind="customers", filename="c.csv",
                                         data=b"email\nx@example.com\n"),
+        export=exports.build(exports.start_tickets_export(organization=org, actor=SYSTEM,
+                                                          filters=TicketFilters()).pk),
         invoice=_invoice(org),
         refund=refunds.request_refund(actor=acting(recipient, org), ticket=ticket, amount="45", reason="Geste"),
         membership=Membership.objects.get(organization=org, user=recipient),

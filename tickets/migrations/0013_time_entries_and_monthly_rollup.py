@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crm', '0004_hourly_costs_budgets_and_search'),
         ('lumiodesk', '0009_merge_sso_and_team'),
-        ('tickets', '0011_csv_import'),
+        ('tickets', '0012_exports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
