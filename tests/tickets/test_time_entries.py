@@ -177,7 +177,7 @@ def test_an_agent_edits_an_entry_from_its_page(client, world):
 
 def test_the_monthly_rollup_follows_every_write(world, clock):
     from tickets.costs import rollup
-    from tickets.costs.models import TimeCostMonth
+    from tickets.costs.models import TicketCostMonth, TimeCostMonth
 
     _rate(world, world.agent, "60", date(2025, 1, 1))
     agent, manager = acting(world.agent), acting(world.manager)
@@ -190,10 +190,15 @@ def test_the_monthly_rollup_follows_every_write(world, clock):
     services.stop_timer(actor=agent)
 
     def rows():
-        return sorted(TimeCostMonth.objects.filter(minutes__gt=0).values_list("month", "user_id", "minutes", "cost",
-                                                                              "entries"))
+        fields = ("month", "user_id", "minutes", "cost_cents", "entries")
+        return sorted(TimeCostMonth.objects.filter(minutes__gt=0).values_list(*fields))
+
+    def ticket_rows():
+        fields = ("month", "minutes", "cost_cents", "entries")
+        return sorted(TicketCostMonth.objects.filter(minutes__gt=0).values_list(*fields))
 
     kept = rows()
-    assert kept == [(date(2025, 3, 1), world.agent.pk, 55, Decimal("55.00"), 2)]
+    assert kept == [(date(2025, 3, 1), world.agent.pk, 55, 5500, 2)]
+    assert ticket_rows() == [(date(2025, 3, 1), 55, 5500, 2)]
     rollup.rebuild(world.org.pk)
-    assert rows() == kept
+    assert rows() == kept and ticket_rows() == [(date(2025, 3, 1), 55, 5500, 2)]

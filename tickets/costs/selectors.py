@@ -19,7 +19,7 @@ from crm.budgets import Pace, pace
 from crm.models import Budget, Company, Customer
 
 from ..models import Ticket
-from .models import TimeCostMonth, TimeEntry
+from .models import TicketCostMonth, TimeCostMonth, TimeEntry
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=12, decimal_places=2))
 
@@ -32,9 +32,15 @@ def entries_of_ticket(ticket: Ticket) -> list[TimeEntry]:
     return list(TimeEntry.objects.filter(ticket=ticket).select_related("user").order_by("-date", "-id"))
 
 
+def euros(cents: int | None) -> Decimal:
+    """The rollups keep cents (integers sum faster): back to euros."""
+    return (Decimal(cents or 0) / 100).quantize(Decimal("0.01"))
+
+
 def _rollup_totals(qs) -> dict:
-    return qs.aggregate(minutes=Coalesce(Sum("minutes"), 0), cost=Coalesce(Sum("cost"), ZERO),
-                        entries=Coalesce(Sum("entries"), 0))
+    totals = qs.aggregate(minutes=Coalesce(Sum("minutes"), 0), cents=Coalesce(Sum("cost_cents"), 0),
+                          entries=Coalesce(Sum("entries"), 0))
+    return {"minutes": totals["minutes"], "cost": euros(totals["cents"]), "entries": totals["entries"]}
 
 
 def totals_of_customer(customer: Customer) -> dict:
@@ -66,9 +72,9 @@ def budget_statuses(budgets: list[Budget], today: date) -> list[BudgetStatus]:
     for b in budgets:
         scope |= budget_filter(b)
     sums = TimeCostMonth.objects.filter(scope, organization_id=budgets[0].organization_id).aggregate(**{
-        f"b{b.pk}": Coalesce(Sum("cost", filter=budget_filter(b)), ZERO) for b in budgets
+        f"b{b.pk}": Sum("cost_cents", filter=budget_filter(b)) for b in budgets
     })
-    return [BudgetStatus(b, pace(b, sums[f"b{b.pk}"], today)) for b in budgets]
+    return [BudgetStatus(b, pace(b, euros(sums[f"b{b.pk}"]), today)) for b in budgets]
 
 
 def budgets_covering(*, organization_id: int, customer_id: int | None, company_id: int | None,
@@ -131,9 +137,11 @@ def _entries(organization_id: int, f: Filters):
     return qs
 
 
-def _months(organization_id: int, f: Filters):
-    """The rollup rows of the filters' months (from the month of ``start`` to the month of ``end``)."""
-    qs = TimeCostMonth.objects.filter(organization_id=organization_id, month__gte=f.start.replace(day=1),
+def _months(organization_id: int, f: Filters, *, per_agent: bool = True):
+    """The rollup rows of the filters' months (from the month of ``start`` to the month of ``end``): per ticket,
+    agent and month, or (``per_agent=False``, no agent chosen) per ticket and month, half the rows."""
+    model = TimeCostMonth if per_agent or f.user_id else TicketCostMonth
+    qs = model.objects.filter(organization_id=organization_id, month__gte=f.start.replace(day=1),
                                       month__lte=f.end.replace(day=1))
     if f.user_id:
         qs = qs.filter(user_id=f.user_id)
@@ -145,8 +153,11 @@ def _months(organization_id: int, f: Filters):
 
 
 def _grouped(qs, key: str, limit: int | None = None) -> list[dict]:
-    rows = qs.values(key).annotate(minutes=Sum("minutes"), cost=Sum("cost")).order_by("-cost", key)
-    return list(rows[:limit] if limit else rows)
+    rows = qs.values(key).annotate(minutes=Sum("minutes"), cents=Sum("cost_cents")).order_by("-cents", key)
+    rows = list(rows[:limit] if limit else rows)
+    for r in rows:
+        r["cost"] = euros(r.pop("cents"))
+    return rows
 
 
 def _named(rows: list[dict], key: str, model, fields: tuple[str, ...], prefix: str) -> list[dict]:
@@ -164,8 +175,11 @@ def dashboard(organization_id: int, f: Filters, *, top: int = 20) -> dict:
 
     Totals, months and agents come from one pass grouped by (month, agent): a few hundred groups."""
     qs = _months(organization_id, f)
-    cells = list(qs.values("month", "user_id").annotate(minutes=Sum("minutes"), cost=Sum("cost"),
+    tickets = _months(organization_id, f, per_agent=False)
+    cells = list(qs.values("month", "user_id").annotate(minutes=Sum("minutes"), cents=Sum("cost_cents"),
                                                            entries=Sum("entries")))
+    for c in cells:
+        c["cost"] = euros(c.pop("cents"))
     totals = {"minutes": 0, "cost": Decimal("0.00"), "entries": 0}
     months: dict = {}
     agents: dict = {}
@@ -181,11 +195,11 @@ def dashboard(organization_id: int, f: Filters, *, top: int = 20) -> dict:
         "totals": totals,
         "per_month": sorted(months.values(), key=lambda r: r["month"]),
         "per_agent": _named(per_agent, "user_id", get_user_model(), ("first_name", "last_name", "email"), "user__"),
-        "per_company": _named(_grouped(qs, "customer__company_id", limit=top), "customer__company_id", Company,
+        "per_company": _named(_grouped(tickets, "customer__company_id", limit=top), "customer__company_id", Company,
                               ("name",), "company__"),
-        "per_customer": _named(_grouped(qs, "customer_id", limit=top), "customer_id", Customer,
+        "per_customer": _named(_grouped(tickets, "customer_id", limit=top), "customer_id", Customer,
                                ("first_name", "last_name", "email"), "customer__"),
-        "per_ticket": _named(_grouped(qs, "ticket_id", limit=top), "ticket_id", Ticket, ("number", "subject"),
+        "per_ticket": _named(_grouped(tickets, "ticket_id", limit=top), "ticket_id", Ticket, ("number", "subject"),
                              "ticket__"),
     }
 

@@ -27,7 +27,7 @@ from lumiodesk.permissions import Actor, MemberActor, require
 
 from ..models import CustomerNotification, Message, SatisfactionRating, Ticket
 from . import alerts, rollup
-from .models import TimeCostMonth, TimeEntry
+from .models import TicketCostMonth, TimeCostMonth, TimeEntry
 
 MAX_MINUTES = 24 * 60
 
@@ -212,6 +212,7 @@ def merge_customers(*, actor: Actor, keep: Customer, absorb: Customer) -> Custom
     CustomerNotification.objects.filter(customer=absorb).update(customer=keep)
     SatisfactionRating.objects.filter(customer=absorb).update(customer=keep)
     TimeCostMonth.objects.filter(organization_id=keep.organization_id, customer=absorb).update(customer=keep)
+    TicketCostMonth.objects.filter(organization_id=keep.organization_id, customer=absorb).update(customer=keep)
     Message.objects.filter(ticket__organization_id=keep.organization_id, author_customer=absorb).update(
         author_customer=keep)
     filled = []

@@ -121,7 +121,7 @@ class Command(BaseCommand):
         ])
         with connection.cursor() as cur:
             for table in ("crm_company", "crm_customer", "tickets_ticket", "tickets_timeentry", "crm_budget",
-                          "tickets_timecostmonth"):
+                          "tickets_timecostmonth", "tickets_ticketcostmonth"):
                 cur.execute(f"VACUUM ANALYZE {table}")
         self.stdout.write(f"Seeded {companies:,} companies, {customers:,} customers, {tickets:,} tickets, "
                           f"{entries:,} time entries in {time.monotonic() - started:.0f} s.")
