@@ -55,6 +55,7 @@ bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py automation_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py widget_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py import_bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py cost_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py export_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py api_bench
 

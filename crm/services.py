@@ -7,8 +7,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import Organization
+from lumiodesk.models import AuditLog, Organization
 from lumiodesk.permissions import Actor, require
 
 from .models import Company, Customer, CustomerContactChoice
@@ -83,3 +84,79 @@ def set_notification_preference(*, customer: Customer, preference: str) -> Custo
     customer.notification_preference = preference
     customer.save(update_fields=["notification_preference"])
     return customer
+
+
+# --- editing a record (agents; audited with the state before and after) ----------------------------------
+
+CUSTOMER_FIELDS = ("first_name", "last_name", "email", "phone", "company", "notification_preference")
+COMPANY_FIELDS = ("name", "domain")
+
+
+def _shown(value) -> str:
+    return "" if value is None else str(value)
+
+
+@transaction.atomic
+def update_customer(*, actor: Actor, customer: Customer, data: dict) -> Customer:
+    """Change a customer's details (``data``: any of ``CUSTOMER_FIELDS``; ``company`` a Company or None).
+    One audit row with the fields changed, before and after."""
+    require(actor, "customers.edit", customer.organization)
+    before, after = {}, {}
+    if "email" in data:
+        data["email"] = normalize_email(data["email"])
+        clash = (Customer.objects.filter(organization_id=customer.organization_id).with_email(data["email"])
+                 .exclude(pk=customer.pk).exists())
+        if clash:
+            raise InvalidInput(_("Un autre client a déjà l'adresse %(email)s : fusionnez les deux fiches.")
+                               % {"email": data["email"]})
+    if "notification_preference" in data and data["notification_preference"] not in CustomerContactChoice.values:
+        raise InvalidInput(_("Préférence de notification inconnue : %(p)s") % {"p": data["notification_preference"]})
+    company = data.get("company")
+    if company is not None and company.organization_id != customer.organization_id:
+        raise InvalidInput(_("Entreprise inconnue."))
+    for field in CUSTOMER_FIELDS:
+        if field not in data:
+            continue
+        old = getattr(customer, field)
+        if old != data[field]:
+            before[field], after[field] = _shown(old), _shown(data[field])
+            setattr(customer, field, data[field])
+    if not after:
+        return customer
+    customer.save(update_fields=list(after))
+    audit.record(organization=customer.organization, actor=actor.user, action="customer.updated",
+                 target_type="customer", target_id=customer.pk, customer=customer.email, before=before, after=after)
+    return customer
+
+
+@transaction.atomic
+def update_company(*, actor: Actor, company: Company, data: dict) -> Company:
+    require(actor, "customers.edit", company.organization)
+    if "name" in data:
+        data["name"] = (data["name"] or "").strip()
+        if not data["name"]:
+            raise InvalidInput(_("Le nom de l'entreprise est obligatoire."))
+        if (Company.objects.filter(organization_id=company.organization_id, name__iexact=data["name"])
+                .exclude(pk=company.pk).exists()):
+            raise InvalidInput(_("Une autre entreprise s'appelle déjà %(name)s.") % {"name": data["name"]})
+    before, after = {}, {}
+    for field in COMPANY_FIELDS:
+        if field in data and getattr(company, field) != data[field]:
+            before[field], after[field] = getattr(company, field), data[field]
+            setattr(company, field, data[field])
+    if not after:
+        return company
+    company.save(update_fields=list(after))
+    audit.record(organization=company.organization, actor=actor.user, action="company.updated",
+                 target_type="company", target_id=company.pk, company=company.name, before=before, after=after)
+    return company
+
+
+def history(organization: Organization, *, target_type: str, target_id: int, limit: int = 20):
+    """The record's changes, newest first (the audit rows of ``update_customer`` / ``update_company`` /
+    merges): one query."""
+    rows = list(AuditLog.objects.filter(organization=organization, target_type=target_type, target_id=target_id)
+                .select_related("actor").order_by("-created_at", "-id")[:limit])
+    for row in rows:
+        row.label = audit.label_of(row.action)
+    return rows

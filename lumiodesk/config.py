@@ -61,6 +61,7 @@ class Config:
     site_url: str
     trusted_proxy_count: int = 0
     webhook_allowed_networks: tuple[str, ...] = ()
+    timer_idle_limit_minutes: int = 480
 
 
 def _redact(text: str, value: str) -> str:
@@ -221,6 +222,9 @@ def read_config(base_dir: Path, *, require_secrets: bool = True) -> Config:
     trusted_proxies = _int("TRUSTED_PROXY_COUNT", 0)
     if not 0 <= trusted_proxies <= 10:
         raise _fail("TRUSTED_PROXY_COUNT", str(trusted_proxies), "0 (no proxy) or 1 (one load balancer)")
+    timer_idle = _int("TIMER_IDLE_LIMIT_MINUTES", 480)  # tickets.costs: a forgotten timer stops after this
+    if not 5 <= timer_idle <= 24 * 60:
+        raise _fail("TIMER_IDLE_LIMIT_MINUTES", str(timer_idle), "480 (8 hours)")
     allowed_networks = []
     for item in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[]):
         try:
@@ -249,4 +253,5 @@ def read_config(base_dir: Path, *, require_secrets: bool = True) -> Config:
         site_url=site_url,
         trusted_proxy_count=trusted_proxies,
         webhook_allowed_networks=tuple(allowed_networks),
+        timer_idle_limit_minutes=timer_idle,
     )

@@ -89,6 +89,16 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "team.manage": ADMINS,  # invite, resend, revoke, change roles, deactivate with reassignment, reactivate
     "organization.manage": ADMINS,  # Settings > Organization: name, time zone, language, delays, logo
     "audit.view": MANAGERS,  # Settings > Audit log (read-only for everyone: nobody edits it)
+    # customers, time and the cost of support (001 §1, §2, "BUDGET"; crm, tickets.costs)
+    "customers.view": ALL,  # customer and company records: details, tickets, time, cost and budget to date
+    "customers.edit": WORKERS,  # edit a customer's or a company's details (audited)
+    "customers.merge": MANAGERS,  # merge two customers (same person, two addresses): tickets moved
+    "rates.view": MANAGERS,  # Settings > Hourly costs (read)
+    "rates.manage": ADMINS,  # set an agent's hourly cost from a date
+    "time.log": WORKERS,  # log time on a ticket (manual entry, timer); edit one's own entries
+    "time.manage": MANAGERS,  # edit or delete anyone's time entries
+    "budgets.manage": MANAGERS,  # create, change, delete budgets of companies and customers
+    "costs.view": frozenset({A, M, V}),  # the cost dashboard and its exports (Viewers read)
 }
 
 # Capabilities refused while the organization is read-only (its trial ended without a plan, or it cancelled):
@@ -100,7 +110,8 @@ WRITES = frozenset({
     "tickets.assign", "tickets.tag", "tickets.link_article", "views.manage", "reply_templates.manage",
     "mailboxes.manage", "chat.manage", "kb.edit", "kb.publish", "kb.collections.manage", "sla.manage",
     "rules.manage", "webhooks.manage", "refunds.request", "refunds.approve", "refunds.approve_large",
-    "imports.manage",
+    "imports.manage", "customers.edit", "customers.merge", "rates.manage", "time.log", "time.manage",
+    "budgets.manage",
 })
 
 

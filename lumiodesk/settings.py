@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lumiodesk.tasks.purge_audit_log",
         "schedule": crontab(hour=3, minute=40),
     },
+    # tickets.costs: running timers left past TIMER_IDLE_LIMIT_MINUTES stop (counted up to the limit).
+    "stop-idle-timers": {
+        "task": "tickets.tasks.stop_idle_timers",
+        "schedule": crontab(minute="*/5"),
+    },
     "export-purge": {  # tickets.exports: download links last 14 days, then the file is deleted
         "task": "tickets.tasks.purge_expired_exports",
         "schedule": crontab(hour=3, minute=25),
@@ -292,6 +297,7 @@ CELERY_BEAT_SCHEDULE = {
 # Attachments: size limit and the types we accept (see tickets.attachments).
 ATTACHMENT_MAX_BYTES = config.attachment_max_bytes
 TICKETS_PER_PAGE = 25
+TIMER_IDLE_LIMIT_MINUTES = config.timer_idle_limit_minutes  # tickets.costs: the idle limit of a running timer
 
 # Email channel: forwarding addresses <org-slug>-<token>@INBOUND_EMAIL_DOMAIN, the SMTP receiver.
 INBOUND_EMAIL_DOMAIN = config.inbound_email_domain

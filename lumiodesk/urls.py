@@ -58,6 +58,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("tickets/", include("tickets.urls")),
+    path("customers/", include("tickets.costs.customer_urls")),  # customer and company records (001 §1)
+    path("", include("tickets.costs.urls")),  # time on tickets, hourly costs, budgets, the cost dashboard
     path("notifications/", include((notification_patterns, "notifications"))),
     path("", include("sla.urls")),
     path("", include("automations.urls")),  # automations: settings/automations/, settings/webhooks/, journal

@@ -8,6 +8,8 @@ class TicketsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: these modules load models, which Django allows only once apps are ready.
+        from django.contrib.auth.signals import user_logged_out
+
         from billing.catalogue import Limit
         from billing.usage import register
         from lumiodesk import audit, organizations, team
@@ -15,6 +17,7 @@ class TicketsConfig(AppConfig):
 
         from . import subscribers  # noqa: F401 - connects post_delete: a deleted ticket drops the closed count
         from .agent_notifications import KINDS
+        from .costs.services import stop_timers_on_sign_out
         from .exports.services import AUDIT_LABELS, exports_used_this_month
         from .selectors import tickets_created_this_month
         from .team_hooks import create_starter_tags, reassign_open_tickets
@@ -27,3 +30,4 @@ class TicketsConfig(AppConfig):
         for kind in KINDS:
             register_kind(kind)
         audit.register_labels({"api_key.created": _("Clé d'API créée"), "api_key.revoked": _("Clé d'API révoquée")})
+        user_logged_out.connect(stop_timers_on_sign_out, dispatch_uid="tickets.costs.stop_timers_on_sign_out")

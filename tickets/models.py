@@ -326,6 +326,7 @@ class CustomerNotification(models.Model):
 
 from .api.models import ApiKey, IdempotencyRecord  # noqa: E402, F401
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
+from .costs.models import TicketCostMonth, TimeCostMonth, TimeEntry  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401
 from .exports.models import Export, ExportQuota  # noqa: E402, F401
 from .imports.models import ImportedRow, ImportRun  # noqa: E402, F401

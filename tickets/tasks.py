@@ -14,6 +14,7 @@ from django.db import connection
 
 from . import agent_notifications, services
 from .api import idempotency
+from .costs import services as cost_services
 from .email import imap, intake
 from .email.imap import poll_imap_mailbox
 from .email.verification import send_mailbox_verification
@@ -26,6 +27,7 @@ __all__ = [
     "build_export_task", "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
     "process_stale_inbound_emails", "purge_expired_attachments", "purge_expired_exports", "purge_idempotency_records",
     "run_import_task", "run_ticket_lifecycle", "send_customer_notification_email", "send_mailbox_verification",
+    "stop_idle_timers",
 ]
 
 
@@ -44,6 +46,12 @@ def run_ticket_lifecycle() -> dict[str, int]:
 def purge_expired_attachments() -> int:
     """Attachments past the plan's retention leave the storage (section 18); safe to run twice."""
     return services.purge_expired_attachments()
+
+
+@shared_task
+def stop_idle_timers() -> int:
+    """tickets.costs: timers running past ``TIMER_IDLE_LIMIT_MINUTES`` stop."""
+    return cost_services.stop_idle_timers()
 
 
 # A message whose processing hits the soft time limit is quarantined (raw bytes kept) by ``process``, then

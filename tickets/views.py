@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.models import Customer
 from kb import selectors as kb_selectors
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError, InvalidInput
@@ -125,7 +126,12 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 def ticket_create(request: HttpRequest) -> HttpResponse:
     org = request.organization
     team = selectors.team(org)
-    form = TicketCreateForm(request.POST or None, request.FILES or None, team=team)
+    initial = {}
+    customer_id = request.GET.get("customer", "")
+    if customer_id.isdigit():  # "Nouveau ticket" from a customer record: the form prefilled for them
+        customer = get_object_or_404(Customer, organization=org, pk=int(customer_id))
+        initial = {"customer_email": customer.email, "customer_name": customer.full_name}
+    form = TicketCreateForm(request.POST or None, request.FILES or None, team=team, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         assignee = next((u for u in team if u.pk == data["assignee"]), None)

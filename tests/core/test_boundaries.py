@@ -37,6 +37,7 @@ def test_notification_kinds_come_from_their_apps():
         "daily_digest": "sla.notification_kinds",
         "automation": "automations.notification_kinds", "webhook_disabled": "automations.notification_kinds",
         "ticket_volume": "billing.notification_kinds", "plan_advice": "billing.notification_kinds",
+        "budget_alert": "crm.notification_kinds",
     }
 
 

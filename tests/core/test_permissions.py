@@ -26,6 +26,8 @@ from helpers import assert_partial, htmx
 
 from automations import services as automation_services
 from billing import invoices, refunds, subscriptions
+from crm import budgets
+from crm.models import Company
 from kb import services as kb_services
 from lumiodesk.exceptions import NotPermitted
 from lumiodesk.models import AgentNotification, Invitation, Membership, Organization, Plan, Role
@@ -35,6 +37,7 @@ from sla import services as sla_services
 from tickets import services as ticket_services
 from tickets.agent_notifications import TicketNotificationKind
 from tickets.api import keys as api_keys
+from tickets.costs import services as cost_services
 from tickets.email import mailboxes
 from tickets.email.models import InboundEmail
 from tickets.exports import services as exports
@@ -102,6 +105,17 @@ URL_ARGS = {
     "member_reactivate": lambda o: {"pk": o.membership.pk},
     "invitation_resend": lambda o: {"pk": o.invitation.pk},
     "invitation_revoke": lambda o: {"pk": o.invitation.pk},
+    "customers:detail": lambda o: {"pk": o.ticket.customer_id},
+    "customers:edit": lambda o: {"pk": o.ticket.customer_id},
+    "customers:merge": lambda o: {"pk": o.ticket.customer_id},
+    "customers:company": lambda o: {"pk": o.company.pk},
+    "customers:company_edit": lambda o: {"pk": o.company.pk},
+    "costs:ticket_time": lambda o: {"number": o.ticket.number},
+    "costs:log": lambda o: {"number": o.ticket.number},
+    "costs:timer": lambda o: {"number": o.ticket.number},
+    "costs:entry_edit": lambda o: {"pk": o.time_entry.pk},
+    "costs:entry_delete": lambda o: {"pk": o.time_entry.pk},
+    "costs:budget_delete": lambda o: {"pk": o.budget.pk},
 }
 
 
@@ -199,6 +213,9 @@ class Objects:
     membership: object
     invitation: object
     api_key: object
+    company: object
+    time_entry: object
+    budget: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -208,6 +225,7 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
     ticket_services.set_tags(ticket=ticket, names=["x"], actor=SYSTEM)
     mailbox = mailboxes.create_mailbox(organization=org, name="Support", address=f"support@{slug}.test", actor=SYSTEM)
     article = kb_services.create_article(actor=SYSTEM, organization=org, title="Mot de passe", body="Texte.")
+    company = Company.objects.create(organization=org, name=f"Entreprise {slug}")
     return Objects(
         ticket=ticket,
         attachment=ticket.first_message.attachments.get(),
@@ -237,6 +255,10 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         invitation=Invitation.objects.create(organization=org, email=f"new@{slug}.test", token_hash=slug * 8,
                                              expires_at=timezone.now() + timedelta(days=7)),
         api_key=api_keys.create_key(actor=SYSTEM, organization=org, name="Intégration", role=Role.AGENT).key,
+        company=company,
+        time_entry=cost_services.log_time(actor=SYSTEM, ticket=ticket, minutes=30, user=recipient),
+        budget=budgets.save_budget(actor=SYSTEM, organization=org, period="month", day=date.today(), amount="100",
+                                   company=company),
     )
 
 

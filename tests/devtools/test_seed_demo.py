@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -14,8 +15,11 @@ from django.utils import timezone
 
 from billing import subscriptions
 from billing.models import Invoice, InvoiceLine, RefundRequest, Subscription
+from crm.models import Budget, BudgetAlert, HourlyRate
 from devtools.management.commands.seed_demo import MONTHS_FR
-from lumiodesk.models import Organization
+from lumiodesk.models import AgentNotification, Organization
+from tickets.costs import selectors
+from tickets.costs.models import TimeEntry
 from tickets.email.intake import find_mailbox
 from tickets.email.models import Mailbox
 from tickets.models import Message, Status, Ticket
@@ -62,6 +66,20 @@ def test_seed_demo():
         == [Decimal("45"), Decimal("180")]
     nord = Subscription.objects.get(organization__slug="atelier-nord")
     assert nord.status == "trial" and subscriptions.state_of(nord.organization).trial_days_left(timezone.now()) == 3
+
+    # tickets.costs: hourly costs with a raise, months of time, budgets under, at ~85 % and over, their alerts.
+    org_rates = HourlyRate.objects.filter(organization=org, user__email="agent@lumiodesk.test")
+    assert org_rates.count() == 2
+    entries = TimeEntry.objects.filter(organization=org)
+    assert entries.count() > 300 and entries.dates("date", "month").count() >= 3
+    assert not entries.filter(cost=0).exists()
+    statuses = selectors.budget_statuses(list(Budget.objects.filter(organization=org)), date(2026, 10, 31))
+    percents = sorted(s.pace.percent for s in statuses)
+    assert len(percents) >= 4 and any(80 <= p < 90 for p in percents) and percents[-1] >= 100, percents
+    assert any(p < 80 for p in percents)
+    assert BudgetAlert.objects.filter(organization=org, kind="100").exists()
+    assert AgentNotification.objects.filter(organization=org, kind="budget_alert",
+                                            recipient__email="manager@lumiodesk.test").exists()
 
     # Seeding again leaves the demo alone.
     before = Ticket.objects.count()

@@ -39,6 +39,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from unittest import mock
 
@@ -47,9 +48,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from crm.models import Company, Customer
+from crm import budgets, rates
+from crm.models import Budget, Company, Customer
+from crm.rates import cost_of
 from crm.services import get_or_create_customer
 from devtools import billing_demo
 from lumiodesk import notifications as agent_notifications
@@ -58,6 +62,9 @@ from lumiodesk.permissions import MemberActor, SystemActor
 from sla.services import create_defaults, restamp_open_tickets
 from tickets import notifications as customer_notifications
 from tickets import services, tasks
+from tickets.costs import alerts as cost_alerts
+from tickets.costs import rollup as cost_rollup
+from tickets.costs.models import TimeEntry
 from tickets.models import (
     Channel,
     CustomerNotification,
@@ -125,6 +132,7 @@ AGENT_SIGNOFFS: list[str] = _TEXTS["agent_signoffs"]
 SATISFACTION_COMMENTS: dict[int, list[str]] = {int(k): v for k, v in _TEXTS["satisfaction_comments"].items()}
 
 _WORKSPACE = load("workspace.json")
+_COSTS = load("costs.json")
 REPLY_TEMPLATES: list[list[str]] = _WORKSPACE["reply_templates"]  # [name, body]
 SHARED_VIEWS: list[list] = _WORKSPACE["shared_views"]  # [name, filters]
 CHANNELS: list[list] = _WORKSPACE["channels"]  # [channel, weight]
@@ -371,6 +379,9 @@ class Seeder:
             self._date_notifications()
             services.refresh_search_document([t.pk for t in tickets])
         restamp_open_tickets(self.org.pk, past_alerts=False)  # old overdue tickets shown, not notified
+        if self.spec.slug == DEMO.slug:
+            with transaction.atomic():
+                self._costs()
         return self._summary()
 
     def _setup(self) -> None:
@@ -761,6 +772,74 @@ class Seeder:
                     FROM (VALUES {values}) AS v(id, at, read) WHERE n.id = v.id""",
                 params,
             )
+
+    # -- the cost of support: hourly costs, time on the tickets, budgets (fixtures/demo/costs.json) ------------
+
+    def _costs(self) -> None:
+        """Hourly costs with one raise, months of time entries on the worked tickets (costed at the rate in
+        force on their date), quarterly budgets of the costliest companies (under, ~85 %, over) and a monthly
+        budget of a customer; the budget alerts they deserve reach the Managers."""
+        spec, rng, org = _COSTS, random.Random(f"{SEED}-costs-{self.spec.slug}"), self.org
+        last_day = (self.anchor - timedelta(days=1)).date()
+        raised_on = last_day - timedelta(days=spec["raise_days_before"])
+        since = last_day - timedelta(days=365)
+        schedule: dict[int, list[tuple[date, Decimal]]] = {}
+        for user, role, _share in self.members:
+            if role == Role.VIEWER:
+                continue
+            before, after = spec["rates"].get(user.email, spec["rates"]["*"])
+            for day, amount in ((since, before), (raised_on, after)):
+                rates.set_rate(actor=SEED_ACTOR, organization=org, user=user, amount=amount, effective_from=day)
+            schedule[user.pk] = [(raised_on, Decimal(after)), (since, Decimal(before))]
+
+        def rate(user_id: int, day: date) -> Decimal:
+            return next((amount for start, amount in schedule[user_id] if start <= day), Decimal(0))
+
+        entries = []
+        worked = (Ticket.objects.filter(organization=org, assignee__isnull=False).exclude(status=Status.NEW)
+                  .select_related("customer").order_by("number"))
+        for ticket in worked:
+            if ticket.assignee_id not in schedule:
+                continue
+            start = ticket.created_at.date()
+            end = min((ticket.resolved_at or ticket.updated_at).date(), last_day)
+            for _ in range(rng.randint(1, spec["entries_max"])):
+                day = start + timedelta(days=rng.randint(0, max((end - start).days, 0)))
+                minutes = rng.choice(spec["minutes"])
+                amount = rate(ticket.assignee_id, day)
+                entries.append(TimeEntry(organization=org, ticket=ticket, user_id=ticket.assignee_id, date=day,
+                                         minutes=minutes, rate=amount, cost=cost_of(minutes, amount),
+                                         note=rng.choice(["", "", "Analyse", "Appel client", "Recherche"])))
+        TimeEntry.objects.bulk_create(entries, batch_size=1000)
+        cost_rollup.rebuild(org.pk)  # written in bulk: the monthly rollup is computed once
+
+        # Budgets on the demo's last month, its costliest companies first; a customer's on the quarter.
+        q_start, q_end = budgets.period_bounds("month", last_day)
+        spent = (TimeEntry.objects.filter(organization=org, date__gte=q_start, date__lt=q_end,
+                                          ticket__customer__company__isnull=False)
+                 .values("ticket__customer__company").annotate(total=Sum("cost")).order_by("-total"))
+        elapsed = Decimal((last_day - q_start).days + 1) / Decimal((q_end - q_start).days)
+        for row, target in zip(spent, spec["budgets"], strict=False):
+            company = Company.objects.get(pk=row["ticket__customer__company"])
+            if "forecast_share" in target:  # under budget even at the pace so far
+                amount = row["total"] / elapsed / Decimal(str(target["forecast_share"]))
+            else:  # this share of the budget already spent
+                amount = row["total"] / Decimal(str(target["consumption"]))
+            amount = amount.quantize(Decimal("1"))
+            budgets.save_budget(actor=SEED_ACTOR, organization=org, period="month", day=last_day,
+                                amount=amount, company=company)
+        m_start, m_end = budgets.period_bounds("quarter", last_day)
+        top = (TimeEntry.objects.filter(organization=org, date__gte=m_start, date__lt=m_end)
+               .values("ticket__customer").annotate(total=Sum("cost")).order_by("-total").first())
+        if top:
+            amount = (top["total"] / Decimal(str(spec["customer_budget_consumption"]))).quantize(Decimal("1"))
+            budgets.save_budget(actor=SEED_ACTOR, organization=org, period="quarter", day=last_day, amount=amount,
+                                customer=Customer.objects.get(pk=top["ticket__customer"]))
+        for budget in Budget.objects.filter(organization=org).select_related("company", "customer"):
+            ticket = (Ticket.objects.filter(organization=org, customer__company=budget.company) if budget.company_id
+                      else Ticket.objects.filter(organization=org, customer=budget.customer)).first()
+            if ticket is not None:
+                cost_alerts.check_ticket(ticket, last_day, today=last_day)
 
     def _summary(self) -> str:
         org = Organization.objects.get(pk=self.org.pk)
