@@ -118,6 +118,10 @@ class Ticket(models.Model):
     sla_warn_at = models.DateTimeField(null=True, blank=True)
     # When the SLA scan must look at the ticket next (a warning, a breach, or the next opening).
     sla_next_alert_at = models.DateTimeField(null=True, blank=True)
+    # Marked as spam (002 "Ticket spam"): closed without any customer notification; unmarking puts it back
+    # in the status it had (tickets.services.spam).
+    spam_at = models.DateTimeField(_("marqué comme spam le"), null=True, blank=True)
+    status_before_spam = models.CharField(max_length=20, blank=True, default="", db_default="")
 
     search_vector = SearchVectorField(null=True, editable=False)
 
@@ -138,6 +142,9 @@ class Ticket(models.Model):
             models.Index(fields=["organization", "status", "-is_urgent", "-created_at"], include=["priority"],
                          name="ticket_status_list_idx"),
             models.Index("organization", "priority", models.F("created_at").desc(), name="ticket_priority_idx"),
+            # Resolved today (the console's counter), closed per week (the dashboard): a period of resolutions.
+            models.Index("organization", "resolved_at", name="ticket_resolved_idx",
+                         condition=models.Q(resolved_at__isnull=False)),
             models.Index("organization", "assignee", "status", name="ticket_assignee_idx"),
             # The "Automatique" view: a few tickets among many, a partial index.
             models.Index("organization", models.F("created_at").desc(), name="ticket_automatic_idx",
@@ -314,6 +321,26 @@ class CustomerNotification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class BlockedSender(models.Model):
+    """An address whose mail is quarantined by email intake instead of making tickets (marked as spam)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(_("adresse"), max_length=320)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("expéditeur bloqué")
+        verbose_name_plural = _("expéditeurs bloqués")
+        constraints = [
+            models.UniqueConstraint("organization", Lower("email"), name="blockedsender_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
 
 
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401

@@ -110,6 +110,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "sorts": [("-created", _("Plus récents")), ("created", _("Plus anciens")),
                   ("-updated", _("Dernière activité")), ("priority", _("Priorité")), ("due", _("Échéance SLA"))],
         "sla_filters": [("overdue", _("SLA dépassé")), ("due_soon", _("SLA bientôt dépassé"))],
+        "today": selectors.local_today(org).isoformat(),
+        # The dashboard's drill-down filters, kept when the form changes another one.
+        "hidden_filters": [(k, getattr(filters, k)) for k in (*selectors.DATE_FILTERS, "channel", "stale")
+                           if getattr(filters, k)],
     }
     for error in filters.errors:
         messages.warning(request, _("Filtre inconnu ignoré : %(v)s") % {"v": error})

@@ -32,6 +32,8 @@ from lumiodesk.models import AgentNotification, Invitation, Membership, Organiza
 from lumiodesk.permissions import CAPABILITIES, MemberActor, SystemActor, require, role_can
 from sla import reports
 from sla import services as sla_services
+from sla.dashboard import reports as dashboard_reports
+from sla.dashboard.figures import DashboardFilters
 from tickets import services as ticket_services
 from tickets.agent_notifications import TicketNotificationKind
 from tickets.email import mailboxes
@@ -69,6 +71,9 @@ URL_ARGS = {
     "automations:ticket_journal": lambda o: {"number": o.ticket.number},
     "sla:holiday_delete": lambda o: {"pk": o.holiday.pk},
     "sla:report": lambda o: {"pk": o.report.pk},
+    "sla:dashboard_pdf": lambda o: {"pk": o.dashboard_report.pk},
+    "tickets:spam": lambda o: {"number": o.ticket.number},
+    "tickets:unspam": lambda o: {"number": o.ticket.number},
     "email:mailbox_edit": lambda o: {"pk": o.mailbox.pk},
     "email:mailbox_pause": lambda o: {"pk": o.mailbox.pk},
     "email:mailbox_verify": lambda o: {"pk": o.mailbox.pk},
@@ -185,6 +190,7 @@ class Objects:
     refund: object
     membership: object
     invitation: object
+    dashboard_report: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -220,6 +226,8 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         membership=Membership.objects.get(organization=org, user=recipient),
         invitation=Invitation.objects.create(organization=org, email=f"new@{slug}.test", token_hash=slug * 8,
                                              expires_at=timezone.now() + timedelta(days=7)),
+        dashboard_report=dashboard_reports.generate_report(
+            organization=org, filters=DashboardFilters(start=date(2025, 3, 10), end=date(2025, 3, 16)), actor=SYSTEM),
     )
 
 
