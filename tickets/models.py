@@ -336,7 +336,8 @@ class BlockedSender(models.Model):
         verbose_name = _("expéditeur bloqué")
         verbose_name_plural = _("expéditeurs bloqués")
         constraints = [
-            models.UniqueConstraint("organization", Lower("email"), name="blockedsender_unique_per_org"),
+            # Stored in lower case (tickets.services.spam), read by email intake with one index lookup.
+            models.UniqueConstraint(fields=["organization", "email"], name="blockedsender_unique_per_org"),
         ]
 
     def __str__(self) -> str:

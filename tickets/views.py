@@ -159,6 +159,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
     context = {
         "ticket": ticket,
         "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed] if can_status else [],
+        "can_mark_spam": request.can.tickets_mark_spam,
         "priorities": Priority.choices,
         "team": selectors.team(org),
         "templates": selectors.reply_templates(org) if request.can.tickets_reply else [],
@@ -229,6 +230,26 @@ def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
     form = StatusForm(request.POST)
     form.is_valid()
     services.change_status(ticket=ticket, status=form.cleaned_data.get("status", ""), actor=request.actor)
+    return _after_change(request, number)
+
+
+@requires("tickets.mark_spam", back=_ticket_page)
+@require_POST
+def ticket_spam(request: HttpRequest, number: int) -> HttpResponse:
+    """002 "Ticket spam": closed without any notification; "block" also quarantines the sender's next mail."""
+    ticket = get_ticket_for(request, number)
+    block = request.POST.get("block") == "1"
+    services.mark_spam(ticket=ticket, actor=request.actor, block_sender=block)
+    messages.success(request, _("Marqué comme spam et fermé, sans notification au client.")
+                     + (" " + _("Ses prochains emails iront en quarantaine.") if block else ""))
+    return _after_change(request, number)
+
+
+@requires("tickets.mark_spam", back=_ticket_page)
+@require_POST
+def ticket_unspam(request: HttpRequest, number: int) -> HttpResponse:
+    services.unmark_spam(ticket=get_ticket_for(request, number), actor=request.actor)
+    messages.success(request, _("Ce ticket n'est plus un spam : rouvert, expéditeur débloqué."))
     return _after_change(request, number)
 
 
