@@ -200,6 +200,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.tasks.send_daily_digests",
         "schedule": crontab(minute="*/5"),
     },
+    # Queue hygiene (002): "En cours" left 24 h, urgent customers without news for 2 h; notified once.
+    "sla-queue-hygiene": {
+        "task": "sla.tasks.run_queue_hygiene",
+        "schedule": crontab(minute="*/10"),
+    },
     "agent-notification-emails": {
         "task": "lumiodesk.tasks.resend_unsent_notification_emails",
         "schedule": crontab(minute="*/10"),

@@ -7,9 +7,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from . import alerts, digest
+from .dashboard import hygiene
 from .services import restamp_organization
 
-__all__ = ["restamp_organization", "run_sla_scan", "send_daily_digests"]
+__all__ = ["restamp_organization", "run_queue_hygiene", "run_sla_scan", "send_daily_digests"]
 
 
 @shared_task
@@ -21,3 +22,8 @@ def run_sla_scan() -> dict[str, int]:
 def send_daily_digests() -> int:
     return digest.send_digests()
 
+
+
+@shared_task
+def run_queue_hygiene() -> dict[str, int]:
+    return hygiene.run_queue_hygiene()

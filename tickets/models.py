@@ -158,6 +158,12 @@ class Ticket(models.Model):
             # SLA: the list sorted or filtered by due time (only tickets with a running clock)...
             models.Index("organization", models.F("is_urgent").desc(), "sla_due_at", name="ticket_sla_due_idx",
                          condition=models.Q(sla_due_at__isnull=False)),
+            # Queue hygiene (002), read across organizations by the sla app's beat: "En cours" by last activity,
+            # and the urgent tickets still waiting for us (tickets.selectors.stale_condition).
+            models.Index("updated_at", name="ticket_in_progress_idx",
+                         condition=models.Q(status__in=["open", "waiting_internal"])),
+            models.Index("created_at", name="ticket_urgent_active_idx",
+                         condition=models.Q(priority="urgent", status__in=["new", "open", "waiting_internal"])),
             # ... and the SLA scan of every organization: the few tickets whose next alert has come.
             models.Index("sla_next_alert_at", name="ticket_sla_alert_idx",
                          condition=models.Q(sla_next_alert_at__isnull=False)),

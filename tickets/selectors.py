@@ -66,6 +66,7 @@ ACTIVE = (Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTER
 STALE_FILTERS = ("in_progress_24h", "urgent_2h")
 IN_PROGRESS_STALE_AFTER = timedelta(hours=24)  # "En cours" without any activity
 URGENT_UPDATE_EVERY = timedelta(hours=2)  # an urgent ticket's customer hears from us at least this often
+URGENT_WAITING_FOR_US = (Status.NEW, Status.OPEN, Status.WAITING_INTERNAL)
 DATE_FILTERS = ("created_from", "created_to", "resolved_from", "resolved_to")  # local dates, inclusive
 COUNT_CAP = 1000  # a filtered list counts its matches up to this many
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
@@ -301,7 +302,8 @@ def stale_condition(kind: str, now: datetime) -> Q:
         return Q(status__in=IN_PROGRESS, updated_at__lt=now - IN_PROGRESS_STALE_AFTER)
     since = now - URGENT_UPDATE_EVERY
     recent_reply = Message.objects.filter(ticket_id=OuterRef("pk"), kind=MessageKind.REPLY, created_at__gte=since)
-    return Q(is_urgent=True, status__in=(Status.NEW, Status.OPEN, Status.WAITING_INTERNAL), created_at__lt=since) & ~Q(
+    # index ticket_urgent_active_idx (its condition names the priority, not the generated is_urgent)
+    return Q(priority=Priority.URGENT, status__in=URGENT_WAITING_FOR_US, created_at__lt=since) & ~Q(
         Exists(recent_reply))
 
 
