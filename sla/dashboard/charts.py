@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH = 640
+# Small view boxes: on a 390 px phone a chart is drawn at about 330 px, so its 14-unit text stays ~11 px.
+WIDTH = 420
+COLUMNS_WIDTH = 480
 BAR_HEIGHT = 22
 GAP = 8
-LABEL_WIDTH = 150
+LABEL_WIDTH = 140
 
 
 # The console's colours (static/css/app.css), as SVG fills: the PDF has no stylesheet of the page.
@@ -57,7 +59,7 @@ def _nice_max(value: int) -> int:
 def horizontal(rows: list[dict], *, css: str = "bar") -> dict:
     """One bar per row (``label``, ``n``, optional ``href``), labels on the left, values at the bar's end."""
     top = _nice_max(max((r["n"] for r in rows), default=0))
-    span = WIDTH - LABEL_WIDTH - 60
+    span = WIDTH - LABEL_WIDTH - 45
     bars = []
     for i, r in enumerate(rows):
         y = i * (BAR_HEIGHT + GAP)
@@ -69,12 +71,12 @@ def horizontal(rows: list[dict], *, css: str = "bar") -> dict:
             "label_x": LABEL_WIDTH - 8}
 
 
-def grouped_columns(weeks: list[dict], *, height: int = 220) -> dict:
+def grouped_columns(weeks: list[dict], *, height: int = 200) -> dict:
     """Opened and closed per week: two columns per week, a baseline, the scale's top and week labels."""
     top = _nice_max(max((max(w["opened"], w["closed"]) for w in weeks), default=0))
     left, bottom = 36, 28
     plot_h = height - bottom - 10
-    slot = (WIDTH - left) / max(len(weeks), 1)
+    slot = (COLUMNS_WIDTH - left) / max(len(weeks), 1)
     column = min(slot * 0.36, 40)
     groups = []
     for i, w in enumerate(weeks):
@@ -87,5 +89,5 @@ def grouped_columns(weeks: list[dict], *, height: int = 220) -> dict:
         _y, m, d = w["week"].split("-")  # the week's Monday, read day/month: "10/03"
         groups.append({"bars": bars, "label": f"{d}/{m}", "label_x": round(left + i * slot + slot / 2, 1),
                        "week": w["week"], "show_label": i % max(1, len(weeks) // 12) == 0})
-    return {"width": WIDTH, "height": height, "groups": groups, "top": top, "left": left,
+    return {"width": COLUMNS_WIDTH, "height": height, "groups": groups, "top": top, "left": left,
             "baseline": 10 + plot_h, "label_y": height - 8}
