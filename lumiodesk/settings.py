@@ -205,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.tasks.run_queue_hygiene",
         "schedule": crontab(minute="*/10"),
     },
+    # The dashboard's weekly PDF report to the Managers who opted in, Monday from 08:00 local time.
+    "sla-weekly-report": {
+        "task": "sla.tasks.send_weekly_reports",
+        "schedule": crontab(minute=5),
+    },
     "agent-notification-emails": {
         "task": "lumiodesk.tasks.resend_unsent_notification_emails",
         "schedule": crontab(minute="*/10"),

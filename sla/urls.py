@@ -17,5 +17,6 @@ urlpatterns = [
     path("reports/sla/<int:pk>/", views.report_detail, name="report"),
     path("reports/dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("reports/dashboard/reports/", dashboard_views.report_create, name="dashboard_report"),
+    path("reports/dashboard/weekly/", dashboard_views.weekly_report, name="dashboard_weekly"),
     path("reports/dashboard/reports/<int:pk>.pdf", dashboard_views.report_pdf, name="dashboard_pdf"),
 ]

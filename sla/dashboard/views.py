@@ -20,7 +20,7 @@ from lumiodesk.exceptions import DomainError
 from tickets import selectors as ticket_selectors
 
 from ..models import DashboardReport
-from . import figures, reports
+from . import figures, reports, weekly
 from .forms import DashboardForm
 from .presentation import presentation_context
 
@@ -64,6 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "form": form, **presentation_context(data),
         "filter_query": f.as_params(),
         "saved_reports": list(DashboardReport.objects.filter(organization=org).order_by("-created_at")[:10]),
+        "weekly_report": request.can.reports_generate and weekly.is_subscribed(org, request.user),
     }
     if request.htmx:  # the filter form: the figures only (an invalid period keeps the default one)
         return render(request, "dashboard/dashboard.html#figures", context, status=status)
@@ -93,3 +94,14 @@ def report_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(reports.render_pdf(report), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="tableau-de-bord-{report.start}-{report.end}.pdf"'
     return response
+
+
+@requires("dashboard.view", post="reports.generate")
+@require_POST
+def weekly_report(request: HttpRequest) -> HttpResponse:
+    """Opt in to (or out of) the weekly PDF report by email, for oneself."""
+    enabled = request.POST.get("enabled") == "1"
+    weekly.set_weekly_report(actor=request.actor, organization=request.organization, enabled=enabled)
+    messages.success(request, _("Vous recevrez le rapport chaque lundi matin.") if enabled
+                     else _("Vous ne recevrez plus le rapport hebdomadaire."))
+    return redirect("sla:dashboard")
