@@ -144,26 +144,28 @@ SELECT o.metric, o.agent_id, GROUPING(o.agent_id),
        count(o.business_seconds),
        count(*) FILTER (WHERE o.business_seconds <= CASE o.metric WHEN 'first_response' THEN %(first_target)s
                                                                  ELSE %(resolution_target)s END)
-FROM sla_slaoutcome o JOIN tickets_ticket t ON t.id = o.ticket_id
+FROM sla_slaoutcome o {join}
 WHERE o.organization_id = %(org)s AND o.ticket_created_at >= %(start)s AND o.ticket_created_at < %(end)s {where}
 GROUP BY GROUPING SETS ((o.metric), (o.metric, o.agent_id))
 """
 
-# Later replies: the messages of the period's tickets cut into turns, each turn ending with one of our public
-# replies; a turn after the first reply that starts with a customer message measures the time we took.
+# Later replies: each ticket's messages after its first reply (index message_ticket_idx), cut into turns that
+# end with one of our public replies; a turn that starts with a customer message measures the time we took.
 _LATER = """
-WITH seq AS (
-    SELECT m.ticket_id, m.kind, m.created_at,
-           coalesce(count(*) FILTER (WHERE m.kind = 'reply') OVER (
-               PARTITION BY m.ticket_id ORDER BY m.created_at, m.id
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS turn
-    FROM tickets_ticket t JOIN tickets_message m ON m.ticket_id = t.id AND m.kind IN ('customer', 'reply')
+WITH turns AS (
+    SELECT extract(epoch FROM min(s.created_at) FILTER (WHERE s.kind = 'reply')
+                              - min(s.created_at) FILTER (WHERE s.kind = 'customer')) AS seconds
+    FROM tickets_ticket t
+    CROSS JOIN LATERAL (
+        SELECT m.kind, m.created_at,
+               coalesce(count(*) FILTER (WHERE m.kind = 'reply') OVER (
+                   ORDER BY m.created_at, m.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS turn
+        FROM tickets_message m
+        WHERE m.ticket_id = t.id AND m.created_at > t.first_response_at AND m.kind IN ('customer', 'reply')
+    ) s
     WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s
       AND t.first_response_at IS NOT NULL {where}
-), turns AS (
-    SELECT extract(epoch FROM min(created_at) FILTER (WHERE kind = 'reply')
-                              - min(created_at) FILTER (WHERE kind = 'customer')) AS seconds
-    FROM seq WHERE turn >= 1 GROUP BY ticket_id, turn
+    GROUP BY t.id, s.turn
 )
 SELECT count(seconds), avg(seconds), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
        percentile_cont(0.8) WITHIN GROUP (ORDER BY seconds), count(*) FILTER (WHERE seconds <= %(later_target)s)
@@ -237,7 +239,9 @@ def compute(organization: Organization, f: DashboardFilters, *, now: datetime, t
     with connection.cursor() as cur:
         results = []
         for sql in (_TODAY, _WEEKS, _TICKETS, _OUTCOMES, _LATER, _SATISFACTION, _COMMENTS):
-            cur.execute(sql.format(where=where), params)
+            # The outcomes carry the period themselves: the ticket is joined only for the filters.
+            join = "JOIN tickets_ticket t ON t.id = o.ticket_id" if where else ""
+            cur.execute(sql.format(where=where, join=join), params)
             results.append(cur.fetchall())
     today_rows, week_rows, ticket_rows, outcome_rows, later_rows, satisfaction_rows, comment_rows = results
     base = f.list_params()
