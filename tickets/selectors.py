@@ -95,6 +95,7 @@ class TicketFilters:
     resolved_from: str = ""
     resolved_to: str = ""
     stale: str = ""  # "", "in_progress_24h" or "urgent_2h" (queue hygiene)
+    spam: str = ""  # "", "1" (marked as spam only) or "0" (not spam: the dashboard's drill-down)
     errors: list[str] = field(default_factory=list)
     _tag: tuple | None = field(default=None, repr=False, compare=False)  # selectors._tag_of
 
@@ -118,6 +119,8 @@ class TicketFilters:
             f.sla = ""
         if f.automatic not in ("", "0", "1"):
             f.automatic = ""
+        if f.spam not in ("", "0", "1"):
+            f.spam = ""
         if f.channel and f.channel not in Channel.values:
             f.errors.append(f.channel)
             f.channel = ""
@@ -144,7 +147,7 @@ class TicketFilters:
 
 
 FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla", "automatic", "channel",
-               *DATE_FILTERS, "stale")
+               *DATE_FILTERS, "stale", "spam")
 
 
 def _parse_date(value: str) -> date | None:
@@ -258,6 +261,8 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
         qs = qs.filter(priority=filters.priority)
     if filters.automatic:  # index ticket_automatic_idx
         qs = qs.filter(is_automatic=filters.automatic == "1")
+    if filters.spam:  # index ticket_spam_idx (few rows)
+        qs = qs.filter(spam_at__isnull=filters.spam != "1")
     if filters.assignee == "me":
         qs = qs.filter(assignee=user)
     elif filters.assignee == "none":

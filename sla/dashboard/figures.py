@@ -12,6 +12,7 @@ Contract:
   list's own filter parameters (``tickets.selectors.TicketFilters``).
 
 Definitions (also shown on the page):
+- tickets marked as spam count nowhere (``spam_at``; their drill-down links say ``spam=0``);
 - closed in a week: tickets whose ``resolved_at`` falls in it (closing sets it too; a reopening clears it);
 - first-contact resolution: among the tickets of the period resolved after at least one public reply, the
   share resolved with exactly one;
@@ -53,6 +54,10 @@ class DashboardFilters:
     priority: str = ""
     tag: str = ""
 
+    @property
+    def filtered(self) -> bool:
+        return bool(self.agent or self.channel or self.priority or self.tag)
+
     def as_params(self) -> dict[str, str]:
         """The dashboard's own query string."""
         params = {"start": self.start.isoformat(), "end": self.end.isoformat()}
@@ -63,8 +68,8 @@ class DashboardFilters:
         return params
 
     def list_params(self) -> dict[str, str]:
-        """The ticket list's filters that every drill-down link shares (not the period)."""
-        params = {}
+        """The ticket list's filters that every drill-down link shares (not the period): spam left out."""
+        params = {"spam": "0"}
         if self.agent:
             params["assignee"] = str(self.agent)
         for key in ("channel", "priority", "tag"):
@@ -74,8 +79,8 @@ class DashboardFilters:
 
 
 def _where(f: DashboardFilters) -> str:
-    """The filters on the ticket ``t`` (parameters named as in ``_params``)."""
-    sql = ""
+    """The filters on the ticket ``t``: never a ticket marked as spam, then the user's filters."""
+    sql = " AND t.spam_at IS NULL"
     if f.agent:
         sql += " AND t.assignee_id = %(agent)s"
     if f.channel:
@@ -145,7 +150,7 @@ SELECT o.metric, o.agent_id, GROUPING(o.agent_id),
        count(*) FILTER (WHERE o.business_seconds <= CASE o.metric WHEN 'first_response' THEN %(first_target)s
                                                                  ELSE %(resolution_target)s END)
 FROM sla_slaoutcome o {join}
-WHERE o.organization_id = %(org)s AND o.ticket_created_at >= %(start)s AND o.ticket_created_at < %(end)s {where}
+WHERE o.organization_id = %(org)s AND o.ticket_created_at >= %(start)s AND o.ticket_created_at < %(end)s {outcome_where}
 GROUP BY GROUPING SETS ((o.metric), (o.metric, o.agent_id))
 """
 
@@ -236,12 +241,16 @@ def compute(organization: Organization, f: DashboardFilters, *, now: datetime, t
         "later_target": LATER_REPLY_TARGET, "comments": COMMENTS,
     }
     where = _where(f)
+    # The outcomes carry the period themselves: the ticket is joined only for the filters; without them, the
+    # few spam tickets are left out by id (index ticket_spam_idx).
+    join = "JOIN tickets_ticket t ON t.id = o.ticket_id" if f.filtered else ""
+    outcome_where = where if f.filtered else (
+        " AND o.ticket_id <> ALL(ARRAY(SELECT s.id FROM tickets_ticket s"
+        " WHERE s.organization_id = %(org)s AND s.spam_at IS NOT NULL))")
     with connection.cursor() as cur:
         results = []
         for sql in (_TODAY, _WEEKS, _TICKETS, _OUTCOMES, _LATER, _SATISFACTION, _COMMENTS):
-            # The outcomes carry the period themselves: the ticket is joined only for the filters.
-            join = "JOIN tickets_ticket t ON t.id = o.ticket_id" if where else ""
-            cur.execute(sql.format(where=where, join=join), params)
+            cur.execute(sql.format(where=where, join=join, outcome_where=outcome_where), params)
             results.append(cur.fetchall())
     today_rows, week_rows, ticket_rows, outcome_rows, later_rows, satisfaction_rows, comment_rows = results
     base = f.list_params()

@@ -246,3 +246,22 @@ def test_query_count_is_fixed_whatever_the_data_size(history):
     small = count()
     bulk_tickets(world.org, 200)
     assert count() == small == 8
+
+
+def test_spam_counts_nowhere(history):
+    world, t = history
+    before = compute(world)
+    services.mark_spam(ticket=t["T5"], actor=acting(world.agent))  # urgent, new today
+    services.mark_spam(ticket=t["T1"], actor=acting(world.agent))  # resolved, rated, first contact
+    after = compute(world)
+    assert after["opened"] == before["opened"] - 2
+    assert after["today"]["new_today"] == before["today"]["new_today"] - 1
+    assert after["today"]["urgent"] == before["today"]["urgent"] - 1
+    assert after["first_response"]["measured"] == before["first_response"]["measured"] - 1
+    assert after["first_contact"]["replied"] == before["first_contact"]["replied"] - 1
+    assert after["satisfaction"]["count"] == before["satisfaction"]["count"] - 1
+    for key in ("new_today", "urgent"):
+        query = QueryDict(after["today"][f"{key}_href"])
+        assert query["spam"] == "0"
+        f = selectors.TicketFilters.from_params(query)
+        assert selectors.count_matches(world.org, f, user=world.manager, cap=1000) == after["today"][key]

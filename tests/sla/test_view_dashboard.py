@@ -56,8 +56,8 @@ def test_managers_see_the_figures_with_links_to_the_list(client, handled):
     assert "Tableau de bord" in html and "<svg" in html and "Voir le tableau" in html
     assert "Fuseau horaire : Europe/Paris" in html
     list_url = reverse("tickets:list")
-    assert f'href="{list_url}?status=active"' in html  # the open backlog
-    assert f"{list_url}?created_from=2025-03-10&amp;created_to=2025-03-16" in html  # opened in the period
+    assert f'href="{list_url}?spam=0&amp;status=active"' in html  # the open backlog (spam left out)
+    assert f"{list_url}?spam=0&amp;created_from=2025-03-10&amp;created_to=2025-03-16" in html  # opened in the period
     assert "✓" in html or "✗" in html  # objectives marked
     assert world.agent.get_full_name() in html  # the per-agent table
     assert reverse("sla:dashboard_report") in html  # Managers may save a PDF report

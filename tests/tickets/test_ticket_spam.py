@@ -86,6 +86,9 @@ def test_the_ticket_page_button(client, world):
     assert url in page and "Marquer comme spam" in page
     response = client.post(url, {"block": "1"})
     assert response.status_code == 302
+    listed = client.get(reverse("tickets:list"), {"spam": "1"}).content.decode()  # the "Spam" shared view
+    assert world.ticket.subject in listed
+    assert world.ticket.subject not in client.get(reverse("tickets:list"), {"spam": "0"}).content.decode()
     assert BlockedSender.objects.filter(organization=world.org, email=world.customer.email.lower()).exists()
     html = assert_partial(client.post(reverse("tickets:unspam", args=[world.ticket.number]), **htmx()))
     assert "Marquer comme spam" in html
