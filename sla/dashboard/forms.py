@@ -11,8 +11,8 @@ from ..forms import DateInput
 class DashboardForm(forms.Form):
     """The dashboard's filters (GET): a period, an agent, a channel, a priority, a tag."""
 
-    start = forms.DateField(label=_("Du"), widget=DateInput())
-    end = forms.DateField(label=_("Au"), widget=DateInput())
+    start = forms.DateField(label=_("Du"), widget=DateInput(), required=False)  # default: the last 30 days
+    end = forms.DateField(label=_("Au"), widget=DateInput(), required=False)
     agent = forms.TypedChoiceField(label=_("Agent"), required=False, coerce=int, empty_value=None)
     channel = forms.ChoiceField(label=_("Canal"), required=False)
     priority = forms.ChoiceField(label=_("Priorité"), required=False)

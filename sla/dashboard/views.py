@@ -33,14 +33,15 @@ def _filters(request: HttpRequest, form: DashboardForm) -> figures.DashboardFilt
     if not form.is_bound or not form.is_valid():
         return default
     data = form.cleaned_data
-    return figures.DashboardFilters(start=data["start"], end=data["end"], agent=data["agent"],
+    start, end = data["start"] or default.start, data["end"] or default.end
+    return figures.DashboardFilters(start=start, end=end, agent=data["agent"],
                                     channel=data["channel"], priority=data["priority"], tag=data["tag"])
 
 
 def _form(request: HttpRequest, data) -> DashboardForm:
     org = request.organization
     today = timezone.localdate()
-    bound = data if data.get("start") or data.get("end") else None
+    bound = data if any(data.get(k) for k in ("start", "end", "agent", "channel", "priority", "tag")) else None
     return DashboardForm(bound, team=ticket_selectors.team(org), tags=ticket_selectors.tags_of(org),
                          initial={"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today})
 
@@ -66,8 +67,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "saved_reports": list(DashboardReport.objects.filter(organization=org).order_by("-created_at")[:10]),
         "weekly_report": request.can.reports_generate and weekly.is_subscribed(org, request.user),
     }
-    if request.htmx:  # the filter form: the figures only (an invalid period keeps the default one)
-        return render(request, "dashboard/dashboard.html#figures", context, status=status)
+    if request.htmx:  # the filter form: the figures only, with the error if any (htmx swaps only a 2xx answer)
+        return render(request, "dashboard/dashboard.html#figures", context)
     return render(request, "dashboard/dashboard.html", context, status=status)
 
 

@@ -88,6 +88,16 @@ def test_invalid_filters(client, handled):
     assert "Filtres invalides" in response.content.decode()
     assert client.get(URL, {"start": "2024-01-01", "end": "2025-03-10"}).status_code == 400  # over a year
     assert client.get(URL, {"start": "x", "end": "2025-03-10"}).status_code == 400
+    assert client.get(URL, {"agent": world.outsider.pk}).status_code == 400  # not one of ours
+    html = assert_partial(client.get(URL, {"start": "2025-03-16", "end": "2025-03-10"}, **htmx("figures")))
+    assert "Filtres invalides" in html  # answered 200: htmx swaps it in
+
+
+def test_a_filter_alone_keeps_the_default_period(client, handled):
+    world = handled
+    client.force_login(world.manager)
+    html = client.get(URL, {"priority": "urgent"}).content.decode()
+    assert "priority=urgent" in html and "Période du 2025-02-11 au 2025-03-12" in html
 
 
 def test_query_count_does_not_grow_with_the_tickets(client, handled):
