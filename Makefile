@@ -39,6 +39,7 @@ test: services
 # the slow checks (demo seed, property-based tests); markers set from the fixtures in tests/conftest.py.
 # `make test` stays the full suite, run by CI.
 test-fast: services
+	bash tests/install_system_deps.sh
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages --ignore=.venv -v 0
 	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not browser and not worker and not imap and not slow"
 
@@ -54,6 +55,7 @@ bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py automation_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py widget_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py import_bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py export_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py dashboard_bench
 
 # The knowledge-base assistant on its three question sets (devtools/kb_eval: dev, test, first), in a database

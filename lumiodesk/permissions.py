@@ -73,6 +73,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # sign-in protection (lumiodesk.signin)
     "members.unlock": ADMINS,  # Settings > Sign-in security: see and unlock members locked out by failed sign-ins
     "imports.manage": ADMINS,  # Settings > Import: CSV import of customers, companies, tags, historical tickets
+    "exports.create": MANAGERS,  # Reports > Exports: tickets as CSV (monthly quota), list and download them
+    "exports.archive": ADMINS,  # ... the full archive with attachments (Business, Scale; before cancelling)
     "sso.manage": ADMINS,  # Settings > SSO: the organization's SAML IdP, JIT members, "SSO only" (lumiodesk.sso)
     # billing (section 9, 15)
     "billing.manage": ADMINS,  # Settings > Billing: plan, cancellation, invoices (download, mark paid)

@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lumiodesk.tasks.purge_audit_log",
         "schedule": crontab(hour=3, minute=40),
     },
+    "export-purge": {  # tickets.exports: download links last 14 days, then the file is deleted
+        "task": "tickets.tasks.purge_expired_exports",
+        "schedule": crontab(hour=3, minute=25),
+    },
     "webhook-delivery-purge": {  # automations: the delivery log keeps 30 days
         "task": "automations.tasks.purge_webhook_deliveries",
         "schedule": crontab(hour=3, minute=15),

@@ -56,6 +56,7 @@ urlpatterns = [
     path("", include("automations.urls")),  # automations: settings/automations/, settings/webhooks/, journal
     path("settings/channels/email/", include("tickets.email.urls")),
     path("settings/import/", include("tickets.imports.urls")),
+    path("reports/exports/", include("tickets.exports.urls")),  # Reports > Exports (tickets.exports)
     path("email/verify/", include("tickets.email.verification_urls")),  # the address verification link
     path("", include("tickets.chat.urls")),  # settings/channels/chat/, chat/ (the console's chat inbox)
     path("widget.js", chat_public_views.widget_js, name="widget_js"),  # the chat widget, on customers' sites

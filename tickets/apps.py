@@ -10,15 +10,18 @@ class TicketsConfig(AppConfig):
         # Imported here, not at the top: these modules load models, which Django allows only once apps are ready.
         from billing.catalogue import Limit
         from billing.usage import register
-        from lumiodesk import organizations, team
+        from lumiodesk import audit, organizations, team
         from lumiodesk.notifications import register_kind
 
         from . import subscribers  # noqa: F401 - connects post_delete: a deleted ticket drops the closed count
         from .agent_notifications import KINDS
+        from .exports.services import AUDIT_LABELS, exports_used_this_month
         from .selectors import tickets_created_this_month
         from .team_hooks import create_starter_tags, reassign_open_tickets
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
+        register(Limit.EXPORTS_PER_MONTH, exports_used_this_month)  # CSV exports this month (tickets.exports)
+        audit.register_labels(AUDIT_LABELS)
         organizations.on_created(create_starter_tags)  # section 3: facturation, bug, question-produit
         team.on_member_deactivated(reassign_open_tickets)  # their open tickets, in the same transaction
         for kind in KINDS:

@@ -354,5 +354,6 @@ class BlockedSender(models.Model):
 
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401
+from .exports.models import Export, ExportQuota  # noqa: E402, F401
 from .imports.models import ImportedRow, ImportRun  # noqa: E402, F401
 from .portal.models import PortalSignInLink, SatisfactionRating  # noqa: E402, F401

@@ -249,6 +249,11 @@ def count_matches(organization: Organization, filters: TicketFilters, *, user, c
     return _filtered(organization, filters, user=user, for_page=False)[: cap + 1].count()
 
 
+def matching_tickets(organization: Organization, filters: TicketFilters, *, user) -> QuerySet[Ticket]:
+    """Every ticket the list's filters match, unordered (an export reads the whole list)."""
+    return _filtered(organization, filters, user=user, for_page=False)
+
+
 def _filtered(organization: Organization, filters: TicketFilters, *, user, for_page: bool) -> QuerySet[Ticket]:
     qs = Ticket.objects.filter(organization=organization)
     if filters.status == "in_progress":

@@ -3,7 +3,7 @@
 A task that a module queues itself is defined in that module (no cycle between it and this one) and listed
 here: ``send_customer_notification_email`` (``tickets.notifications``), ``poll_imap_mailbox``
 (``tickets.email.imap``), ``send_mailbox_verification`` (``tickets.email.verification``), ``run_import_task``
-(``tickets.imports.services``).
+(``tickets.imports.services``), ``build_export_task`` (``tickets.exports.services``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,22 @@ from . import agent_notifications, services
 from .email import imap, intake
 from .email.imap import poll_imap_mailbox
 from .email.verification import send_mailbox_verification
+from .exports import services as exports
+from .exports.services import build_export_task
 from .imports.services import run_import_task
 from .notifications import send_customer_notification_email
 
 __all__ = [
-    "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
-    "process_stale_inbound_emails", "run_import_task", "run_ticket_lifecycle", "send_customer_notification_email",
-    "send_mailbox_verification",
+    "build_export_task", "notify_agents", "poll_imap_mailbox", "poll_imap_mailboxes", "process_inbound_email",
+    "process_stale_inbound_emails", "purge_expired_exports", "run_import_task", "run_ticket_lifecycle",
+    "send_customer_notification_email", "send_mailbox_verification",
 ]
+
+
+@shared_task
+def purge_expired_exports() -> int:
+    """Daily: export files past their 14 days are deleted (tickets.exports)."""
+    return exports.purge_expired()
 
 
 @shared_task

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('lumiodesk', '0009_merge_sso_and_team'),
         ('sla', '0003_business_calendar_to_core'),
-        ('tickets', '0012_dashboard_resolved_index_and_spam'),
+        ('tickets', '0013_dashboard_resolved_index_and_spam'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -53,7 +53,7 @@ def test_only_admins_see_billing_and_the_cancellation_offers_the_export_honestly
     assert client.post(reverse("billing:cancel"), {"confirm": "yes"}).status_code == 403
     client.force_login(admin)
     page = client.get(reverse("billing:cancel")).content.decode()
-    assert "export complet n&#x27;existe pas encore" in page or "export complet n'existe pas encore" in page
+    assert "Exporter avant de résilier" in page and f'href="{reverse("exports:home")}#archive"' in page
     client.post(reverse("billing:cancel"), {})  # not confirmed: nothing happens
     assert Subscription.objects.get(organization=org).status == "trial"
     client.post(reverse("billing:cancel"), {"confirm": "yes"})

@@ -38,7 +38,9 @@ from tickets import services as ticket_services
 from tickets.agent_notifications import TicketNotificationKind
 from tickets.email import mailboxes
 from tickets.email.models import InboundEmail
+from tickets.exports import services as exports
 from tickets.imports import services as imports
+from tickets.selectors import TicketFilters
 
 # Django's own views: open by design (the admin checks staff itself).
 THIRD_PARTY = {"login", "logout", "set_language", "<root>"}
@@ -91,6 +93,7 @@ URL_ARGS = {
     "imports:detail": lambda o: {"pk": o.import_run.pk},
     "imports:progress": lambda o: {"pk": o.import_run.pk},
     "imports:undo": lambda o: {"pk": o.import_run.pk},
+    "exports:download": lambda o: {"pk": o.export.pk},
     "billing:invoice_pdf": lambda o: {"pk": o.invoice.pk},
     "billing:invoice_paid": lambda o: {"pk": o.invoice.pk},
     "billing:refund_decide": lambda o: {"pk": o.refund.pk},
@@ -186,6 +189,7 @@ class Objects:
     collection: object
     notification: object
     import_run: object
+    export: object
     invoice: object
     refund: object
     membership: object
@@ -221,6 +225,8 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
                                                       kind=TicketNotificationKind.MENTION, title="x", dedup_key=slug),
         import_run=imports.start_import(organization=org, actor=SYSTEM, kind="customers", filename="c.csv",
                                         data=b"email\nx@example.com\n"),
+        export=exports.build(exports.start_tickets_export(organization=org, actor=SYSTEM,
+                                                          filters=TicketFilters()).pk),
         invoice=_invoice(org),
         refund=refunds.request_refund(actor=acting(recipient, org), ticket=ticket, amount="45", reason="Geste"),
         membership=Membership.objects.get(organization=org, user=recipient),

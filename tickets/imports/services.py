@@ -216,12 +216,27 @@ class _Outcome:
     updated: int = 0
     skipped: int = 0
     error: int = 0
-    report: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    others: list[dict] = field(default_factory=list)
+
+    # Every error is listed (up to 5,000: the rows to fix); skipped and updated rows only as a sample, so that
+    # re-importing a large file whose rows are already in does not push its errors out of the report.
+    MAX_ERRORS = 5_000
+    MAX_OTHERS = 1_000
 
     def note(self, line: int, outcome: str, reason: str = "") -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
-        if (outcome != "created" or reason) and len(self.report) < 5_000:
-            self.report.append({"line": line, "outcome": outcome, "reason": reason})
+        entry = {"line": line, "outcome": outcome, "reason": reason}
+        if outcome == "error":
+            if len(self.errors) < self.MAX_ERRORS:
+                self.errors.append(entry)
+        elif (outcome != "created" or reason) and len(self.others) < self.MAX_OTHERS:
+            self.others.append(entry)
+
+    @property
+    def report(self) -> list[dict]:
+        """The errors first (what the user must fix), then the other rows worth a word, each by line."""
+        return self.errors + self.others
 
 
 class RowError(Exception):

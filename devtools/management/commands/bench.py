@@ -29,6 +29,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import NOT_PROVIDED
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
@@ -212,7 +213,8 @@ class Command(BaseCommand):
     def _copy(self, cur, model, columns: list[str], rows) -> int:
         """COPY rows into the model's table; NOT NULL columns left out get the field's default."""
         missing = [f for f in model._meta.concrete_fields
-                   if f.column not in columns and not f.null and not f.primary_key and not f.generated]
+                   if f.column not in columns and not f.null and not f.primary_key and not f.generated
+                   and f.db_default is NOT_PROVIDED]  # a database default is the database's to fill
         tail = []
         for f in missing:
             if not f.has_default() and not f.empty_strings_allowed:

@@ -165,3 +165,16 @@ def test_another_organization_never_sees_or_receives_the_rows(world):
     assert not Ticket.objects.filter(organization=world.other_org, imported=True).exists()
     with pytest.raises(NotPermitted):
         imports.undo_import(run=run, actor=acting(world.outsider, world.other_org))
+
+
+def test_a_reimport_lists_its_errors_first_however_many_rows_it_skips(world):
+    admin = acting(world.admin, world.org)
+    text = ticket_rows(1_100)
+    imports.launch(run=start(world, text), actor=admin, test=False)
+    broken = text + "pas-un-email;X;Sujet;Corps;01/03/2024 09:30;Ouvert;haute;;;;\n"
+    again = start(world, broken)
+    imports.launch(run=again, actor=admin, test=False)
+    again.refresh_from_db()
+    assert again.counts == {"created": 0, "updated": 0, "skipped": 1_100, "error": 1}
+    assert again.report[0]["outcome"] == "error" and again.report[0]["line"] == 1_102
+    assert len(again.report) == 1 + 1_000  # the skipped rows as a sample, the error always

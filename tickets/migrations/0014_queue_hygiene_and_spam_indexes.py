@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crm', '0003_portal_models_to_tickets'),
         ('lumiodesk', '0009_merge_sso_and_team'),
-        ('tickets', '0012_dashboard_resolved_index_and_spam'),
+        ('tickets', '0013_dashboard_resolved_index_and_spam'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

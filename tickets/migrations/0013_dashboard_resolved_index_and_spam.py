@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crm', '0003_portal_models_to_tickets'),
         ('lumiodesk', '0009_merge_sso_and_team'),
-        ('tickets', '0011_csv_import'),
+        ('tickets', '0012_exports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
