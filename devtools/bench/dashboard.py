@@ -73,7 +73,7 @@ def seed(org: Organization | None, n: int, out) -> Organization:
     now = timezone.now().replace(microsecond=0)
     priorities = ["low", "normal", "normal", "normal", "high", "urgent"]
     channels = ["email", "email", "chat", "form", "manual"]
-    plan = []  # (number, created, status, priority, assignee, first_reply, resolved, replies)
+    plan = []  # (number, created, status, priority, assignee, first_reply, resolved, replies, channel, asked, answered)
     for i in range(n):
         created = now - timedelta(seconds=rng.randint(0, 365 * 24 * H))
         first = created + timedelta(seconds=rng.randint(300, 12 * H))
@@ -82,8 +82,13 @@ def seed(org: Organization | None, n: int, out) -> Organization:
         status = (rng.choice(["resolved", "closed", "closed"]) if done
                   else rng.choice(["new", "open", "open", "waiting_customer", "waiting_internal"]))
         replied = status != "new" and first < now
+        replies = (1 if rng.random() < 0.7 else 2) if replied else 0
+        asked = first + timedelta(seconds=rng.randint(600, 24 * H)) if replies == 2 else None
+        asked = asked if asked and asked < now else None
+        answered = asked + timedelta(seconds=rng.randint(300, 8 * H)) if asked else None
+        answered = answered if answered and answered < now else None
         plan.append((i + 1, created, status, rng.choice(priorities), rng.choice(team), first if replied else None,
-                     resolved, (1 if rng.random() < 0.7 else 2) if replied else 0, rng.choice(channels)))
+                     resolved, replies, rng.choice(channels), asked, answered))
     columns = ["organization_id", "number", "subject", "status", "priority", "channel", "customer_id", "assignee_id",
                "imported", "created_at", "updated_at", "status_changed_at", "last_customer_message_at",
                "followups_sent", "sla_paused_seconds", "first_response_at", "resolved_at", "closed_at",
@@ -91,32 +96,29 @@ def seed(org: Organization | None, n: int, out) -> Organization:
     with transaction.atomic(), connection.cursor() as cur:
         _copy(cur, "tickets_ticket", columns, (
             (org.pk, num, f"Ticket {num}", status, prio, channel, customer.pk, agent, False, created,
-             resolved or first or created, resolved or created, created, 0, 0, first, resolved,
+             resolved or answered or first or created, resolved or created, asked or created, 0, 0, first, resolved,
              resolved if status == "closed" else None, False)
-            for num, created, status, prio, agent, first, resolved, _r, channel in plan))
+            for num, created, status, prio, agent, first, resolved, _r, channel, asked, answered in plan))
         Organization.objects.filter(pk=org.pk).update(last_ticket_number=n)
         cur.execute("SELECT number, id FROM tickets_ticket WHERE organization_id = %s", [org.pk])
         ids = dict(cur.fetchall())
 
         def messages():
-            for num, created, _s, _p, agent, first, _res, replies, _c in plan:
+            for num, created, _s, _p, agent, first, _res, _r, _c, asked, answered in plan:
                 yield (org.pk, ids[num], "customer", None, customer.pk, "email", "", "", "", "", created)
                 if first:
                     yield (org.pk, ids[num], "reply", agent, None, "email", "", "", "", "", first)
-                if replies == 2:
-                    asked = first + timedelta(seconds=rng.randint(600, 24 * H))
-                    if asked < now:
-                        yield (org.pk, ids[num], "customer", None, customer.pk, "email", "", "", "", "", asked)
-                        answered = asked + timedelta(seconds=rng.randint(300, 8 * H))
-                        if answered < now:
-                            yield (org.pk, ids[num], "reply", agent, None, "email", "", "", "", "", answered)
+                if asked:
+                    yield (org.pk, ids[num], "customer", None, customer.pk, "email", "", "", "", "", asked)
+                if answered:
+                    yield (org.pk, ids[num], "reply", agent, None, "email", "", "", "", "", answered)
 
         _copy(cur, "tickets_message", ["organization_id", "ticket_id", "kind", "author_user_id", "author_customer_id",
                                        "channel", "body_html", "body_text", "body_quoted", "email_message_id",
                                        "created_at"], messages())
 
         def outcomes():
-            for num, created, _s, prio, agent, first, resolved, _r, _c in plan:
+            for num, created, _s, prio, agent, first, resolved, _r, _c, _a, _b in plan:
                 if first:
                     seconds = int((first - created).total_seconds() * 0.4)
                     yield (org.pk, ids[num], "first_response", prio, agent, created, created + timedelta(hours=8),
@@ -133,7 +135,7 @@ def seed(org: Organization | None, n: int, out) -> Organization:
                                               "comment", "created_at", "updated_at"], (
             (org.pk, ids[num], customer.pk, agent, rng.choice([1, 2, 3, 4, 4, 5, 5, 5]),
              rng.choice(["", "", "Merci !", "Trop long"]), resolved, resolved)
-            for num, _cr, _s, _p, agent, _f, resolved, _r, _c in plan if resolved and rng.random() < 0.2))
+            for num, _cr, _s, _p, agent, _f, resolved, _r, _c, _a, _b in plan if resolved and rng.random() < 0.2))
     with connection.cursor() as cur:
         for table in ("tickets_ticket", "tickets_message", "sla_slaoutcome", "crm_satisfactionrating"):
             cur.execute(f"VACUUM ANALYZE {table}")

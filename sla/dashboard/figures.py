@@ -14,8 +14,8 @@ Contract:
 Definitions (also shown on the page):
 - tickets marked as spam count nowhere (``spam_at``; their drill-down links say ``spam=0``);
 - closed in a week: tickets whose ``resolved_at`` falls in it (closing sets it too; a reopening clears it);
-- first-contact resolution: among the tickets of the period resolved after at least one public reply, the
-  share resolved with exactly one;
+- first-contact resolution: among the tickets of the period resolved after a public reply, the share whose
+  customer never had to write again after our first reply (read on the ticket row: no message is read);
 - SLA compliance: met / (met + breached) of the SLA outcomes of the tickets created in the period;
 - objectives (002): first reply on average < 2 business hours; later replies on average < 4 h; 80 % resolved
   within 24 business hours; more than 90 % resolved at first contact.
@@ -128,13 +128,10 @@ SELECT t.assignee_id, GROUPING(t.assignee_id),
        count(*),
        count(*) FILTER (WHERE t.resolved_at IS NOT NULL),
        count(*) FILTER (WHERE t.status = ANY(%(active)s)),
-       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND r.replies >= 1),
-       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND r.replies = 1)
+       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.first_response_at IS NOT NULL),
+       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.first_response_at IS NOT NULL
+                        AND NOT t.last_customer_message_at > t.first_response_at)
 FROM tickets_ticket t
-CROSS JOIN LATERAL (
-    SELECT count(*) AS replies FROM tickets_message m
-    WHERE t.resolved_at IS NOT NULL AND m.ticket_id = t.id AND m.kind = 'reply'
-) r
 WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
 GROUP BY GROUPING SETS ((), (t.assignee_id))
 """
@@ -154,8 +151,9 @@ WHERE o.organization_id = %(org)s AND o.ticket_created_at >= %(start)s AND o.tic
 GROUP BY GROUPING SETS ((o.metric), (o.metric, o.agent_id))
 """
 
-# Later replies: each ticket's messages after its first reply (index message_ticket_idx), cut into turns that
-# end with one of our public replies; a turn that starts with a customer message measures the time we took.
+# Later replies: the messages after the first reply of the tickets the customer wrote to again (the ticket row says
+# so: no message read for the others), by index message_ticket_idx, cut into turns that end with one of our public
+# replies; a turn that starts with a customer message measures the time we took.
 _LATER = """
 WITH turns AS (
     SELECT extract(epoch FROM min(s.created_at) FILTER (WHERE s.kind = 'reply')
@@ -169,7 +167,7 @@ WITH turns AS (
         WHERE m.ticket_id = t.id AND m.created_at > t.first_response_at AND m.kind IN ('customer', 'reply')
     ) s
     WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s
-      AND t.first_response_at IS NOT NULL {where}
+      AND t.last_customer_message_at > t.first_response_at {where}
     GROUP BY t.id, s.turn
 )
 SELECT count(seconds), avg(seconds), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),

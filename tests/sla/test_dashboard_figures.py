@@ -161,7 +161,7 @@ def test_the_period(history):
     assert data["later_reply"]["measured"] == 1
     assert data["later_reply"]["average"] == 1.5 * H  # T2: 14:00 -> 15:30
 
-    # Resolved after a reply: T1, T2, T3, T7; with exactly one: T1, T3, T7.
+    # Resolved after a reply: T1, T2, T3, T7; the customer never wrote again after the first reply: T1, T3, T7.
     assert data["first_contact"] == {"replied": 4, "first_contact": 3, "rate": 75.0}
 
     csat = data["satisfaction"]
