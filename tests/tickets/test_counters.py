@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
-from factories import acting
+from factories import TicketFactory, acting
 
 from tickets import selectors, services
 from tickets.models import Status
@@ -58,4 +58,6 @@ def test_resolved_counts_today_in_the_organizations_time_zone(world, clock, clie
     assert counts["resolved_today"] == 0 and counts["resolved"] == 1
     client.force_login(world.agent)
     html = client.get(reverse("tickets:list")).content.decode()
-    assert "?resolved_from=2025-03-11" in html and "Résolus aujourd" in html
+    assert "?resolved_from=2025-03-11&amp;spam=0" in html and "Résolus aujourd" in html
+    services.mark_spam(ticket=TicketFactory(organization=world.org), actor=acting(world.agent))
+    assert selectors.counters(world.org)["resolved_today"] == 0  # closing as spam is no performance
