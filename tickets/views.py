@@ -158,7 +158,9 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
     allowed = services.TRANSITIONS[ticket.status]
     context = {
         "ticket": ticket,
-        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed] if can_status else [],
+        # A spam is reopened by "Ce n'est pas un spam" (which also unblocks the sender), not by the status buttons.
+        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed]
+        if can_status and ticket.spam_at is None else [],
         "can_mark_spam": request.can.tickets_mark_spam,
         "priorities": Priority.choices,
         "team": selectors.team(org),

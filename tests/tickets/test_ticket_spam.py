@@ -84,13 +84,26 @@ def test_the_ticket_page_button(client, world):
     client.force_login(world.agent)
     page = client.get(reverse("tickets:detail", args=[world.ticket.number])).content.decode()
     assert url in page and "Marquer comme spam" in page
+    status_url = reverse("tickets:status", args=[world.ticket.number])
+    assert status_url in page
     response = client.post(url, {"block": "1"})
     assert response.status_code == 302
     listed = client.get(reverse("tickets:list"), {"spam": "1"}).content.decode()  # the "Spam" shared view
     assert world.ticket.subject in listed
     assert world.ticket.subject not in client.get(reverse("tickets:list"), {"spam": "0"}).content.decode()
+    page = client.get(reverse("tickets:detail", args=[world.ticket.number])).content.decode()
+    assert "Ce n&#x27;est pas un spam" in page or "Ce n'est pas un spam" in page
+    assert status_url not in page  # no "Rouvrir": "not spam" reopens it
     assert BlockedSender.objects.filter(organization=world.org, email=world.customer.email.lower()).exists()
     html = assert_partial(client.post(reverse("tickets:unspam", args=[world.ticket.number]), **htmx()))
     assert "Marquer comme spam" in html
     world.ticket.refresh_from_db()
     assert world.ticket.status == Status.OPEN and not BlockedSender.objects.exists()
+
+
+def test_a_customer_reply_reopens_a_spam_and_ends_the_mark(world):
+    ticket = services.mark_spam(ticket=world.ticket, actor=acting(world.agent))
+    services.add_message(ticket=ticket, kind="customer", body="Ce n'était pas un spam !",
+                         author_customer=world.customer)
+    ticket.refresh_from_db()
+    assert ticket.status == Status.OPEN and ticket.spam_at is None and ticket.status_before_spam == ""

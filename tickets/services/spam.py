@@ -5,6 +5,8 @@ sender, and undo both.
   it had, and, when asked, blocks the customer's address: email intake then quarantines their next mail
   (``tickets.email.intake``) instead of opening tickets. Audited (``ticket.spam``).
 - ``unmark_spam`` reopens the ticket and unblocks the address (``ticket.not_spam``). Reopening notifies no one.
+- Any reopening (a customer's reply to it, "Rouvrir") also ends the spam mark (``status.apply_status``); the
+  address stays blocked until ``unmark_spam``.
 Both are idempotent: marking a spam again, or unmarking a ticket that is not one, changes nothing.
 """
 
@@ -59,11 +61,14 @@ def unmark_spam(*, ticket: Ticket, actor: Actor, now: datetime | None = None) ->
         return ticket
     now = now or timezone.now()
     user = getattr(actor, "user", None)
-    fields = {"updated_at", "spam_at", "status_before_spam"}
-    ticket.updated_at, ticket.spam_at, ticket.status_before_spam = now, None, ""
-    if ticket.status == Status.CLOSED:  # a closed ticket only reopens (tickets.services.status.TRANSITIONS)
-        apply_status(ticket, Status.OPEN, actor=user, now=now, fields=fields, reason="not spam",
+    fields = {"updated_at"}
+    ticket.updated_at = now
+    if ticket.status == Status.CLOSED:  # a closed ticket only reopens (tickets.services.status.TRANSITIONS),
+        apply_status(ticket, Status.OPEN, actor=user, now=now, fields=fields, reason="not spam",  # which unmarks
                      notify_customer=False)
+    else:
+        ticket.spam_at, ticket.status_before_spam = None, ""
+        fields.update({"spam_at", "status_before_spam"})
     ticket.save(update_fields=sorted(fields))
     email = (ticket.customer.email or "").strip().lower()
     unblocked = BlockedSender.objects.filter(organization_id=ticket.organization_id, email=email).delete()[0] \

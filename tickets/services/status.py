@@ -68,6 +68,9 @@ def apply_status(
         ticket.resolved_at = None
         ticket.closed_at = None
         fields.update({"resolved_at", "closed_at"})
+        if ticket.spam_at is not None:  # reopened (a customer's reply, "not spam"): no longer a spam
+            ticket.spam_at, ticket.status_before_spam = None, ""
+            fields.update({"spam_at", "status_before_spam"})
     if status == Status.WAITING_CUSTOMER:
         ticket.followups_sent = 0
         fields.add("followups_sent")
