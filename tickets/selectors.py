@@ -29,6 +29,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from crm.models import Customer
 from lumiodesk.models import AuditLog, Membership, Organization
 from lumiodesk.permissions import roles_with
 
@@ -85,6 +86,7 @@ class TicketFilters:
     assignee: str = ""  # "", "me", "none" or a user id
     tag: str = ""
     customer: str = ""  # customer id
+    company: str = ""  # company id: its customers' tickets
     q: str = ""
     sort: str = "-created"
     sla: str = ""  # "", "overdue" or "due_soon"
@@ -112,6 +114,8 @@ class TicketFilters:
             f.assignee = ""
         if f.customer and not f.customer.isdigit():
             f.customer = ""
+        if f.company and not f.company.isdigit():
+            f.company = ""
         if f.sort not in SORTS:
             f.sort = "-created"
         if f.sla and f.sla not in SLA_FILTERS:
@@ -146,8 +150,10 @@ class TicketFilters:
         )
 
 
-FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla", "automatic", "channel",
-               *DATE_FILTERS, "stale", "spam")
+# Filters the list's form has no field for (the dashboard's drill-down): kept as hidden inputs.
+DRILL_DOWN_FILTERS = (*DATE_FILTERS, "channel", "stale", "spam", "company")
+FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "company", "q", "sort", "sla", "automatic",
+               "channel", *DATE_FILTERS, "stale", "spam")
 
 
 def _parse_date(value: str) -> date | None:
@@ -279,6 +285,9 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
         qs = qs.none() if tag is None else qs.filter(_has_tag(organization, *tag, for_page=for_page))
     if filters.customer:
         qs = qs.filter(customer_id=int(filters.customer))
+    if filters.company:  # the company's customers, then their tickets (index ticket_customer_idx)
+        qs = qs.filter(customer__in=Customer.objects.filter(organization=organization,
+                                                            company_id=int(filters.company)).values("pk"))
     if filters.sla == "overdue":  # a running SLA clock past its due time (index ticket_sla_due_idx)
         qs = qs.filter(sla_due_at__lt=timezone.now())
     elif filters.sla == "due_soon":  # within the "SLA soon breached" warning's lead

@@ -112,8 +112,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "sla_filters": [("overdue", _("SLA dépassé")), ("due_soon", _("SLA bientôt dépassé"))],
         "today": selectors.local_today(org).isoformat(),
         # The dashboard's drill-down filters, kept when the form changes another one.
-        "hidden_filters": [(k, getattr(filters, k)) for k in (*selectors.DATE_FILTERS, "channel", "stale", "spam")
-                           if getattr(filters, k)],
+        "hidden_filters": [(k, getattr(filters, k)) for k in selectors.DRILL_DOWN_FILTERS if getattr(filters, k)],
     }
     for error in filters.errors:
         messages.warning(request, _("Filtre inconnu ignoré : %(v)s") % {"v": error})

@@ -53,16 +53,17 @@ class DashboardFilters:
     channel: str = ""
     priority: str = ""
     tag: str = ""
+    company: int | None = None
 
     @property
     def filtered(self) -> bool:
-        return bool(self.agent or self.channel or self.priority or self.tag)
+        return bool(self.agent or self.channel or self.priority or self.tag or self.company)
 
     def as_params(self) -> dict[str, str]:
         """The dashboard's own query string."""
         params = {"start": self.start.isoformat(), "end": self.end.isoformat()}
         for key, value in (("agent", self.agent), ("channel", self.channel), ("priority", self.priority),
-                           ("tag", self.tag)):
+                           ("tag", self.tag), ("company", self.company)):
             if value:
                 params[key] = str(value)
         return params
@@ -75,6 +76,8 @@ class DashboardFilters:
         for key in ("channel", "priority", "tag"):
             if getattr(self, key):
                 params[key] = getattr(self, key)
+        if self.company:
+            params["company"] = str(self.company)
         return params
 
 
@@ -87,6 +90,9 @@ def _where(f: DashboardFilters) -> str:
         sql += " AND t.channel = %(channel)s"
     if f.priority:
         sql += " AND t.priority = %(priority)s"
+    if f.company:
+        sql += (" AND t.customer_id IN (SELECT c.id FROM crm_customer c"
+                " WHERE c.organization_id = %(org)s AND c.company_id = %(company)s)")
     if f.tag:
         sql += (" AND EXISTS (SELECT 1 FROM tickets_tickettag tt JOIN tickets_tag g ON g.id = tt.tag_id"
                 " WHERE tt.ticket_id = t.id AND g.organization_id = %(org)s AND lower(g.name) = lower(%(tag)s))")
@@ -232,6 +238,7 @@ def compute(organization: Organization, f: DashboardFilters, *, now: datetime, t
 
     params = {
         "org": organization.pk, "agent": f.agent, "channel": f.channel, "priority": f.priority, "tag": f.tag,
+        "company": f.company,
         "tz": time_zone, "now": now, "active": list(ACTIVE),
         "d0": day(today), "d2": day(today - timedelta(days=2)), "d6": day(today - timedelta(days=6)),
         "start": day(f.start), "end": day(f.end + timedelta(days=1)),

@@ -17,14 +17,16 @@ class DashboardForm(forms.Form):
     channel = forms.ChoiceField(label=_("Canal"), required=False)
     priority = forms.ChoiceField(label=_("Priorité"), required=False)
     tag = forms.ChoiceField(label=_("Tag"), required=False)
+    company = forms.TypedChoiceField(label=_("Entreprise"), required=False, coerce=int, empty_value=None)
 
-    def __init__(self, *args, team, tags, **kwargs):
+    def __init__(self, *args, team, tags, companies, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agent"].choices = [("", _("Tous les agents"))] + [
             (u.pk, u.get_full_name() or u.email) for u in team]
         self.fields["channel"].choices = [("", _("Tous les canaux")), *Channel.choices]
         self.fields["priority"].choices = [("", _("Toutes priorités")), *Priority.choices]
         self.fields["tag"].choices = [("", _("Tous les tags"))] + [(t.name, t.name) for t in tags]
+        self.fields["company"].choices = [("", _("Toutes les entreprises"))] + [(c.pk, c.name) for c in companies]
 
     def clean(self):
         data = super().clean()

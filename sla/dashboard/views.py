@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from crm.models import Company
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
 from tickets import selectors as ticket_selectors
@@ -25,6 +26,7 @@ from .forms import DashboardForm
 from .presentation import presentation_context
 
 DEFAULT_DAYS = 30
+MAX_COMPANIES = 500  # the filter offers the first 500 companies by name (a choice field: another id is refused)
 
 
 def _filters(request: HttpRequest, form: DashboardForm) -> figures.DashboardFilters:
@@ -34,15 +36,18 @@ def _filters(request: HttpRequest, form: DashboardForm) -> figures.DashboardFilt
         return default
     data = form.cleaned_data
     start, end = data["start"] or default.start, data["end"] or default.end
-    return figures.DashboardFilters(start=start, end=end, agent=data["agent"],
-                                    channel=data["channel"], priority=data["priority"], tag=data["tag"])
+    return figures.DashboardFilters(start=start, end=end, agent=data["agent"], channel=data["channel"],
+                                    priority=data["priority"], tag=data["tag"], company=data["company"])
 
 
 def _form(request: HttpRequest, data) -> DashboardForm:
     org = request.organization
     today = timezone.localdate()
-    bound = data if any(data.get(k) for k in ("start", "end", "agent", "channel", "priority", "tag")) else None
+    bound = data if any(data.get(k) for k in ("start", "end", "agent", "channel", "priority", "tag", "company")) \
+        else None
+    companies = Company.objects.filter(organization=org).order_by("name").only("id", "name")[:MAX_COMPANIES]
     return DashboardForm(bound, team=ticket_selectors.team(org), tags=ticket_selectors.tags_of(org),
+                         companies=list(companies),
                          initial={"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today})
 
 

@@ -22,8 +22,9 @@ import pytest
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
-from factories import TicketFactory, acting, bulk_tickets
+from factories import CompanyFactory, TicketFactory, acting, bulk_tickets
 
+from crm.models import Customer
 from sla.dashboard import figures
 from sla.dashboard.figures import DashboardFilters
 from tickets import selectors, services
@@ -203,6 +204,12 @@ def test_filters(history):
     assert (by_priority["opened"], by_priority["closed"]) == (2, 2)
     by_agent = compute(world, DashboardFilters(start=PERIOD.start, end=PERIOD.end, agent=world.manager.pk))
     assert by_agent["opened"] == 1 and by_agent["satisfaction"]["count"] == 1
+    company = CompanyFactory(organization=world.org, name="Dupont SA")
+    Customer.objects.filter(pk=t["T4"].customer_id).update(company=company)
+    by_company = compute(world, DashboardFilters(start=PERIOD.start, end=PERIOD.end, company=company.pk))
+    assert by_company["opened"] == 1 and by_company["today"]["backlog"] == 1  # T4
+    f = selectors.TicketFilters.from_params(QueryDict(by_company["opened_href"]))
+    assert selectors.count_matches(world.org, f, user=world.manager, cap=1000) == 1
     one_week = compute(world, DashboardFilters(start=date(2025, 3, 17), end=date(2025, 3, 23)))
     assert [(w["opened"], w["closed"]) for w in one_week["weeks"]] == [(3, 1)]
     # Another organization sees only its own ticket.

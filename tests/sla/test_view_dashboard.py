@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from factories import TicketFactory, acting, bulk_tickets, member
+from factories import CompanyFactory, TicketFactory, acting, bulk_tickets, member
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 from PIL import Image
 
@@ -89,6 +89,7 @@ def test_invalid_filters(client, handled):
     assert client.get(URL, {"start": "2024-01-01", "end": "2025-03-10"}).status_code == 400  # over a year
     assert client.get(URL, {"start": "x", "end": "2025-03-10"}).status_code == 400
     assert client.get(URL, {"agent": world.outsider.pk}).status_code == 400  # not one of ours
+    assert client.get(URL, {"company": CompanyFactory(organization=world.other_org).pk}).status_code == 400
     html = assert_partial(client.get(URL, {"start": "2025-03-16", "end": "2025-03-10"}, **htmx("figures")))
     assert "Filtres invalides" in html  # answered 200: htmx swaps it in
 
