@@ -3,8 +3,9 @@
 Seeds an organization "Dashboard bench" (reused between runs) by COPY: N tickets created over the last
 365 days (90 % resolved or closed, the rest open), two to four messages each (customer, replies), their SLA
 outcomes and a satisfaction rating on one ticket in five. Then times the dashboard for the last 30 days and for
-365 days: ``sla.dashboard.figures.compute`` (its eight queries) plus the rendering of the figures' template,
-which is what the page adds to the sign-in and session middleware. Target: 300 ms for 30 days.
+365 days: ``sla.dashboard.figures.compute`` (its eight queries) plus the rendering of the figures' template; then
+the whole page through Django's test client (middleware, session, membership, the menu), as a Manager would
+load it. Target: 300 ms for 30 days.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.template.loader import render_to_string
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from crm.models import Customer
@@ -56,8 +59,9 @@ def _copy(cur, table: str, columns: list[str], rows) -> None:
 def seed(org: Organization | None, n: int, out) -> Organization:
     started = time.monotonic()
     if org is not None:
-        with transaction.atomic():
-            Ticket.objects.filter(organization=org).delete()  # cascades: messages, outcomes, ratings
+        with transaction.atomic(), connection.cursor() as cur:  # what the seed wrote, by SQL (no ORM cascade)
+            for table in ("crm_satisfactionrating", "sla_slaoutcome", "tickets_message", "tickets_ticket"):
+                cur.execute(f"DELETE FROM {table} WHERE organization_id = %s", [org.pk])
     else:
         org = Organization.objects.create(name="Dashboard bench", slug=SLUG, plan=Plan.SCALE, time_zone="Europe/Paris")
     User = get_user_model()
@@ -66,7 +70,8 @@ def seed(org: Organization | None, n: int, out) -> Organization:
         user, _ = User.objects.get_or_create(username=f"dash-bench-{i}@lumiodesk.test",
                                              defaults={"email": f"dash-bench-{i}@lumiodesk.test",
                                                        "first_name": f"Agent {i}"})
-        Membership.objects.get_or_create(organization=org, user=user, defaults={"role": Role.AGENT})
+        Membership.objects.update_or_create(organization=org, user=user,
+                                            defaults={"role": Role.MANAGER if i == 0 else Role.AGENT})
         team.append(user.pk)
     customer, _ = Customer.objects.get_or_create(organization=org, email="client@dashboard-bench.test")
     rng = random.Random(20261207)
@@ -160,6 +165,24 @@ def _time(org: Organization, days: int, runs: int) -> tuple[list[float], int]:
     return timings, queries
 
 
+def _time_page(org: Organization, runs: int) -> list[float]:
+    membership = Membership.objects.filter(organization=org, role=Role.MANAGER, is_active=True).first()
+    if membership is None:
+        raise CommandError("the bench organization has no Manager: run with --reseed")
+    client = Client()
+    client.force_login(membership.user)
+    timings = []
+    for i in range(runs + 1):
+        t0 = time.perf_counter()
+        response = client.get(reverse("sla:dashboard"))
+        elapsed = (time.perf_counter() - t0) * 1000
+        if response.status_code != 200:
+            raise CommandError(f"the dashboard answered {response.status_code}")
+        if i:
+            timings.append(elapsed)
+    return timings
+
+
 def measure(org: Organization, runs: int, out) -> dict:
     count = Ticket.objects.filter(organization=org).count()
     result = {"tickets": count}
@@ -171,4 +194,9 @@ def measure(org: Organization, runs: int, out) -> dict:
         result[f"{days}d_median_ms"], result[f"{days}d_p95_ms"] = median, p95
         verdict = f" (target {TARGET_MS} ms): {'PASS' if p95 <= TARGET_MS else 'FAIL'}" if days == 30 else ""
         out(f"  last {days} days: median {median:.0f} ms, p95 {p95:.0f} ms, {queries} queries{verdict}")
+    page = _time_page(org, runs)
+    p95 = sorted(page)[max(math.ceil(0.95 * len(page)) - 1, 0)]
+    result["page_median_ms"], result["page_p95_ms"] = statistics.median(page), p95
+    out(f"  the page (default: 30 days, test client): median {statistics.median(page):.0f} ms, p95 {p95:.0f} ms "
+        f"(target {TARGET_MS} ms): {'PASS' if p95 <= TARGET_MS else 'FAIL'}")
     return result
