@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.utils.translation import gettext as _
 
 from . import charts
@@ -13,6 +15,10 @@ def presentation_context(data: dict) -> dict:
     satisfaction = data["satisfaction"]
     return {
         "data": data,
+        # Dates as dates, so the template writes them the reader's way (10/03/2025).
+        "day": date.fromisoformat(today["date"]),
+        "period_start": date.fromisoformat(data["period"]["start"]),
+        "period_end": date.fromisoformat(data["period"]["end"]),
         "status_chart": charts.horizontal(
             [{"label": r["label"], "n": r["n"], "href": r["href"], "css": f"st-{r['status']}"}
              for r in today["by_status"]]),
