@@ -58,6 +58,7 @@ bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py cost_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py export_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py api_bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py dashboard_bench
 
 # The knowledge-base assistant on its three question sets (devtools/kb_eval: dev, test, first), in a database
 # of its own; prints first / three first / wrong refusals / unanswerable refused / p95 for each.

@@ -47,6 +47,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "tickets.assign": WORKERS,
     "tickets.tag": WORKERS,
     "tickets.link_article": WORKERS,  # link a KB article to a ticket, insert it in a reply
+    "tickets.mark_spam": WORKERS,  # close as spam without notifying (and block the sender), or undo it
     "tickets.be_assigned": WORKERS,  # may be assigned a ticket; the "team" lists and ticket notifications
     # permanent deletion, confirmed, audited (section 18); not in WRITES: a read-only organization may delete data
     "tickets.delete": ADMINS,
@@ -64,7 +65,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # SLA, reports, automations
     "sla.manage": MANAGERS,  # Settings > Hours and SLA, the preview
     "reports.view": frozenset({A, M, V}),  # SLA reports: not Agents (section 10)
-    "reports.generate": MANAGERS,
+    "reports.generate": MANAGERS,  # also the dashboard's PDF report for a period, the weekly report by email
+    "dashboard.view": frozenset({A, M, V}),  # Reports > Tableau de bord (read; Viewers too, not Agents)
     "rules.manage": MANAGERS,
     "webhooks.manage": MANAGERS,
     # notifications
@@ -107,11 +109,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 # received and kept. Billing says whether an organization is read-only (``register_read_only``).
 WRITES = frozenset({
     "tickets.create", "tickets.reply", "tickets.note", "tickets.change_status", "tickets.change_priority",
-    "tickets.assign", "tickets.tag", "tickets.link_article", "views.manage", "reply_templates.manage",
-    "mailboxes.manage", "chat.manage", "kb.edit", "kb.publish", "kb.collections.manage", "sla.manage",
-    "rules.manage", "webhooks.manage", "refunds.request", "refunds.approve", "refunds.approve_large",
-    "imports.manage", "customers.edit", "customers.merge", "rates.manage", "time.log", "time.manage",
-    "budgets.manage",
+    "tickets.assign", "tickets.tag", "tickets.link_article", "tickets.mark_spam", "views.manage",
+    "reply_templates.manage", "mailboxes.manage", "chat.manage", "kb.edit", "kb.publish", "kb.collections.manage",
+    "sla.manage", "rules.manage", "webhooks.manage", "refunds.request", "refunds.approve", "refunds.approve_large",
+    "imports.manage",
+    "customers.edit", "customers.merge", "rates.manage", "time.log", "time.manage", "budgets.manage",
 })
 
 

@@ -247,6 +247,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.tasks.send_daily_digests",
         "schedule": crontab(minute="*/5"),
     },
+    # Queue hygiene (002): "En cours" left 24 h, urgent customers without news for 2 h; notified once.
+    "sla-queue-hygiene": {
+        "task": "sla.tasks.run_queue_hygiene",
+        "schedule": crontab(minute="*/10"),
+    },
+    # The dashboard's weekly PDF report to the Managers who opted in, Monday from 08:00 local time.
+    "sla-weekly-report": {
+        "task": "sla.tasks.send_weekly_reports",
+        "schedule": crontab(minute=5),
+    },
     "agent-notification-emails": {
         "task": "lumiodesk.tasks.resend_unsent_notification_emails",
         "schedule": crontab(minute="*/10"),

@@ -2,7 +2,17 @@ from django.contrib import admin
 
 from lumiodesk.models import BusinessHours, Holiday
 
-from .models import DigestRun, SlaAlert, SlaOutcome, SlaPolicy, SlaReport, SlaSettings
+from .models import (
+    DashboardReport,
+    DigestRun,
+    QueueAlert,
+    SlaAlert,
+    SlaOutcome,
+    SlaPolicy,
+    SlaReport,
+    SlaSettings,
+    WeeklyReportSubscription,
+)
 
 
 @admin.register(BusinessHours)
@@ -39,3 +49,19 @@ class SlaOutcomeAdmin(admin.ModelAdmin):
 admin.site.register(SlaSettings)
 admin.site.register(DigestRun)
 admin.site.register(SlaReport)
+
+
+@admin.register(DashboardReport)
+class DashboardReportAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "organization", "start", "end", "time_zone", "created_by")
+    exclude = ("data",)
+
+
+@admin.register(QueueAlert)
+class QueueAlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "organization", "ticket", "kind", "since")
+    list_filter = ("kind",)
+    raw_id_fields = ("ticket",)
+
+
+admin.site.register(WeeklyReportSubscription)

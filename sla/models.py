@@ -178,3 +178,67 @@ class SlaReport(models.Model):
 
     def __str__(self) -> str:
         return f"SLA {self.start} - {self.end}"
+
+
+class DashboardReport(models.Model):
+    """The dashboard's figures for a period, kept as they were with the time zone in force then (section 3);
+    its PDF is rendered from these figures (``sla.dashboard.reports``)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    time_zone = models.CharField(max_length=64)
+    start = models.DateField(_("du"))
+    end = models.DateField(_("au"))
+    filters = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("rapport du tableau de bord")
+        verbose_name_plural = _("rapports du tableau de bord")
+        indexes = [models.Index(fields=["organization", "-created_at"], name="dashreport_org_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")),
+                                              name="dashreport_period")]
+
+    def __str__(self) -> str:
+        return f"dashboard {self.start} - {self.end}"
+
+
+class QueueAlertKind(models.TextChoices):
+    IN_PROGRESS_STALE = "in_progress_24h", _("En cours sans activité depuis 24 h")
+    URGENT_NOT_UPDATED = "urgent_2h", _("Urgent : client sans nouvelles depuis 2 h")
+
+
+class QueueAlert(models.Model):
+    """A queue hygiene notice sent (002): once per ticket, kind and stall (``since``: the last activity or
+    reply the stall is counted from), so the beat notifies a stalled ticket once, and again only after it
+    moved and stalled anew."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=QueueAlertKind.choices)
+    since = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("alerte de file")
+        verbose_name_plural = _("alertes de file")
+        constraints = [models.UniqueConstraint(fields=["ticket", "kind", "since"], name="queuealert_once_per_stall")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.ticket_id}"
+
+
+class WeeklyReportSubscription(models.Model):
+    """A Manager opted in to the dashboard's weekly PDF report by email (Monday morning, last week)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sent_week = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="weeklyreport_once_per_member")]
+
+    def __str__(self) -> str:
+        return f"weekly report {self.organization_id}/{self.user_id}"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .dashboard import views as dashboard_views
 
 app_name = "sla"
 
@@ -14,4 +15,8 @@ urlpatterns = [
     path("settings/sla/preview/", views.preview, name="preview"),
     path("reports/sla/", views.report_list, name="reports"),
     path("reports/sla/<int:pk>/", views.report_detail, name="report"),
+    path("reports/dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("reports/dashboard/reports/", dashboard_views.report_create, name="dashboard_report"),
+    path("reports/dashboard/weekly/", dashboard_views.weekly_report, name="dashboard_weekly"),
+    path("reports/dashboard/reports/<int:pk>.pdf", dashboard_views.report_pdf, name="dashboard_pdf"),
 ]

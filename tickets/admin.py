@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ReplyTemplate, SavedView, Tag, Ticket
+from .models import BlockedSender, ReplyTemplate, SavedView, Tag, Ticket
 
 
 @admin.register(Ticket)
@@ -15,3 +15,9 @@ class TicketAdmin(admin.ModelAdmin):
 admin.site.register(Tag)
 admin.site.register(SavedView)
 admin.site.register(ReplyTemplate)
+
+
+@admin.register(BlockedSender)
+class BlockedSenderAdmin(admin.ModelAdmin):
+    list_display = ("email", "organization", "created_at", "created_by")
+    raw_id_fields = ("ticket",)

@@ -118,6 +118,10 @@ class Ticket(models.Model):
     sla_warn_at = models.DateTimeField(null=True, blank=True)
     # When the SLA scan must look at the ticket next (a warning, a breach, or the next opening).
     sla_next_alert_at = models.DateTimeField(null=True, blank=True)
+    # Marked as spam (002 "Ticket spam"): closed without any customer notification; unmarking puts it back
+    # in the status it had (tickets.services.spam).
+    spam_at = models.DateTimeField(_("marqué comme spam le"), null=True, blank=True)
+    status_before_spam = models.CharField(max_length=20, blank=True, default="", db_default="")
 
     search_vector = SearchVectorField(null=True, editable=False)
 
@@ -138,6 +142,9 @@ class Ticket(models.Model):
             models.Index(fields=["organization", "status", "-is_urgent", "-created_at"], include=["priority"],
                          name="ticket_status_list_idx"),
             models.Index("organization", "priority", models.F("created_at").desc(), name="ticket_priority_idx"),
+            # Resolved today (the console's counter), closed per week (the dashboard): a period of resolutions.
+            models.Index("organization", "resolved_at", name="ticket_resolved_idx",
+                         condition=models.Q(resolved_at__isnull=False)),
             models.Index("organization", "assignee", "status", name="ticket_assignee_idx"),
             # The "Automatique" view: a few tickets among many, a partial index.
             models.Index("organization", models.F("created_at").desc(), name="ticket_automatic_idx",
@@ -151,6 +158,14 @@ class Ticket(models.Model):
             # SLA: the list sorted or filtered by due time (only tickets with a running clock)...
             models.Index("organization", models.F("is_urgent").desc(), "sla_due_at", name="ticket_sla_due_idx",
                          condition=models.Q(sla_due_at__isnull=False)),
+            # Queue hygiene (002), read across organizations by the sla app's beat: "En cours" by last activity,
+            # and the urgent tickets still waiting for us (tickets.selectors.stale_condition).
+            models.Index("updated_at", name="ticket_in_progress_idx",
+                         condition=models.Q(status__in=["open", "waiting_internal"])),
+            models.Index("created_at", name="ticket_urgent_active_idx",
+                         condition=models.Q(priority="urgent", status__in=["new", "open", "waiting_internal"])),
+            # Marked as spam: the "Spam" view, and the few ids the dashboard leaves out of its figures.
+            models.Index("organization", "spam_at", name="ticket_spam_idx", condition=models.Q(spam_at__isnull=False)),
             # ... and the SLA scan of every organization: the few tickets whose next alert has come.
             models.Index("sla_next_alert_at", name="ticket_sla_alert_idx",
                          condition=models.Q(sla_next_alert_at__isnull=False)),
@@ -322,6 +337,27 @@ class CustomerNotification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class BlockedSender(models.Model):
+    """An address whose mail is quarantined by email intake instead of making tickets (marked as spam)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(_("adresse"), max_length=320)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("expéditeur bloqué")
+        verbose_name_plural = _("expéditeurs bloqués")
+        constraints = [
+            # Stored in lower case (tickets.services.spam), read by email intake with one index lookup.
+            models.UniqueConstraint(fields=["organization", "email"], name="blockedsender_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
 
 
 from .api.models import ApiKey, IdempotencyRecord  # noqa: E402, F401

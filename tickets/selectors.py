@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,8 +16,10 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -26,13 +29,16 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from crm.models import Customer
 from lumiodesk.models import AuditLog, Membership, Organization
 from lumiodesk.permissions import roles_with
 
 from .models import (
     Attachment,
+    Channel,
     CustomerNotification,
     Message,
+    MessageKind,
     Priority,
     ReplyTemplate,
     SavedView,
@@ -54,6 +60,15 @@ SORTS = {
 }
 SLA_FILTERS = ("overdue", "due_soon")
 IN_PROGRESS = (Status.OPEN, Status.WAITING_INTERNAL)
+# The open backlog: every status still waiting for someone (the list's ``status=active``).
+ACTIVE = (Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL)
+# Queue hygiene (002 "Gestion de la file", "Ticket urgent"): the list's ``stale`` filter and the sla app's
+# notification read these two rules from here.
+STALE_FILTERS = ("in_progress_24h", "urgent_2h")
+IN_PROGRESS_STALE_AFTER = timedelta(hours=24)  # "En cours" without any activity
+URGENT_UPDATE_EVERY = timedelta(hours=2)  # an urgent ticket's customer hears from us at least this often
+URGENT_WAITING_FOR_US = (Status.NEW, Status.OPEN, Status.WAITING_INTERNAL)
+DATE_FILTERS = ("created_from", "created_to", "resolved_from", "resolved_to")  # local dates, inclusive
 COUNT_CAP = 1000  # a filtered list counts its matches up to this many
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
 
@@ -71,18 +86,25 @@ class TicketFilters:
     assignee: str = ""  # "", "me", "none" or a user id
     tag: str = ""
     customer: str = ""  # customer id
+    company: str = ""  # company id: its customers' tickets
     q: str = ""
     sort: str = "-created"
     sla: str = ""  # "", "overdue" or "due_soon"
     automatic: str = ""  # "", "1" (automatic mail only) or "0" (written by people)
+    channel: str = ""
+    created_from: str = ""  # YYYY-MM-DD in the organization's time zone (the dashboard's drill-down)
+    created_to: str = ""
+    resolved_from: str = ""
+    resolved_to: str = ""
+    stale: str = ""  # "", "in_progress_24h" or "urgent_2h" (queue hygiene)
+    spam: str = ""  # "", "1" (marked as spam only) or "0" (not spam: the dashboard's drill-down)
     errors: list[str] = field(default_factory=list)
     _tag: tuple | None = field(default=None, repr=False, compare=False)  # selectors._tag_of
 
     @classmethod
     def from_params(cls, params) -> TicketFilters:
-        f = cls(**{k: (params.get(k) or "").strip() for k in ("status", "priority", "assignee", "tag",
-                                                                "customer", "q", "sort", "sla", "automatic")})
-        if f.status and f.status not in Status.values and f.status != "in_progress":
+        f = cls(**{k: (params.get(k) or "").strip() for k in FILTER_KEYS})
+        if f.status and f.status not in Status.values and f.status not in ("in_progress", "active"):
             f.errors.append(f.status)
             f.status = ""
         if f.priority and f.priority not in Priority.values:
@@ -92,6 +114,8 @@ class TicketFilters:
             f.assignee = ""
         if f.customer and not f.customer.isdigit():
             f.customer = ""
+        if f.company and not f.company.isdigit():
+            f.company = ""
         if f.sort not in SORTS:
             f.sort = "-created"
         if f.sla and f.sla not in SLA_FILTERS:
@@ -99,19 +123,53 @@ class TicketFilters:
             f.sla = ""
         if f.automatic not in ("", "0", "1"):
             f.automatic = ""
+        if f.spam not in ("", "0", "1"):
+            f.spam = ""
+        if f.channel and f.channel not in Channel.values:
+            f.errors.append(f.channel)
+            f.channel = ""
+        for key in DATE_FILTERS:
+            if getattr(f, key) and _parse_date(getattr(f, key)) is None:
+                f.errors.append(getattr(f, key))
+                setattr(f, key, "")
+        if f.stale and f.stale not in STALE_FILTERS:
+            f.errors.append(f.stale)
+            f.stale = ""
         f.q = f.q[:200]
         return f
 
     def as_dict(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla",
-                                              "automatic")
+        return {k: getattr(self, k) for k in FILTER_KEYS
                 if getattr(self, k) and not (k == "sort" and getattr(self, k) == "-created")}
 
     @property
     def only_status(self) -> bool:
         """Filtered by status at most: the counters already know the count."""
-        return not (self.priority or self.assignee or self.tag or self.customer or self.q or self.sla
-                    or self.automatic)
+        return self.status != "active" and not any(
+            getattr(self, k) for k in FILTER_KEYS if k not in ("status", "sort")
+        )
+
+
+# Filters the list's form has no field for (the dashboard's drill-down): kept as hidden inputs.
+DRILL_DOWN_FILTERS = (*DATE_FILTERS, "channel", "stale", "spam", "company")
+FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "company", "q", "sort", "sla", "automatic",
+               "channel", *DATE_FILTERS, "stale", "spam")
+
+
+def _parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def local_day_start(day: date, time_zone: str) -> datetime:
+    """Midnight of ``day`` in the organization's time zone (an aware datetime)."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(time_zone))
+
+
+def local_today(organization: Organization, now: datetime | None = None) -> date:
+    return (now or timezone.now()).astimezone(ZoneInfo(organization.time_zone)).date()
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -206,12 +264,16 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
     qs = Ticket.objects.filter(organization=organization)
     if filters.status == "in_progress":
         qs = qs.filter(status__in=IN_PROGRESS)
+    elif filters.status == "active":
+        qs = qs.filter(status__in=ACTIVE)
     elif filters.status:
         qs = qs.filter(status=filters.status)
     if filters.priority:
         qs = qs.filter(priority=filters.priority)
     if filters.automatic:  # index ticket_automatic_idx
         qs = qs.filter(is_automatic=filters.automatic == "1")
+    if filters.spam:  # index ticket_spam_idx (few rows)
+        qs = qs.filter(spam_at__isnull=filters.spam != "1")
     if filters.assignee == "me":
         qs = qs.filter(assignee=user)
     elif filters.assignee == "none":
@@ -223,11 +285,25 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
         qs = qs.none() if tag is None else qs.filter(_has_tag(organization, *tag, for_page=for_page))
     if filters.customer:
         qs = qs.filter(customer_id=int(filters.customer))
+    if filters.company:  # the company's customers, then their tickets (index ticket_customer_idx)
+        qs = qs.filter(customer__in=Customer.objects.filter(organization=organization,
+                                                            company_id=int(filters.company)).values("pk"))
     if filters.sla == "overdue":  # a running SLA clock past its due time (index ticket_sla_due_idx)
         qs = qs.filter(sla_due_at__lt=timezone.now())
     elif filters.sla == "due_soon":  # within the "SLA soon breached" warning's lead
         now = timezone.now()
         qs = qs.filter(sla_due_at__gte=now, sla_warn_at__lte=now)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    tz = organization.time_zone
+    for key, lookup in (("created_from", "created_at__gte"), ("resolved_from", "resolved_at__gte")):
+        if getattr(filters, key):  # index ticket_list_idx / ticket_resolved_idx
+            qs = qs.filter(**{lookup: local_day_start(_parse_date(getattr(filters, key)), tz)})
+    for key, lookup in (("created_to", "created_at__lt"), ("resolved_to", "resolved_at__lt")):
+        if getattr(filters, key):
+            qs = qs.filter(**{lookup: local_day_start(_parse_date(getattr(filters, key)) + timedelta(days=1), tz)})
+    if filters.stale:
+        qs = qs.filter(stale_condition(filters.stale, timezone.now()))
     if filters.q:
         q = filters.q.strip().lstrip("#")
         query = search_query(filters.q)
@@ -236,6 +312,18 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
             cond |= Q(number=int(q))
         qs = qs.filter(cond)
     return qs
+
+
+def stale_condition(kind: str, now: datetime) -> Q:
+    """Queue hygiene (002): "En cours" tickets without any activity for 24 h; urgent tickets still open whose
+    customer got no public reply for 2 h (nor since creation, if it is older than that)."""
+    if kind == "in_progress_24h":  # index ticket_status_list_idx, then the few rows of those statuses
+        return Q(status__in=IN_PROGRESS, updated_at__lt=now - IN_PROGRESS_STALE_AFTER)
+    since = now - URGENT_UPDATE_EVERY
+    recent_reply = Message.objects.filter(ticket_id=OuterRef("pk"), kind=MessageKind.REPLY, created_at__gte=since)
+    # index ticket_urgent_active_idx (its condition names the priority, not the generated is_urgent)
+    return Q(priority=Priority.URGENT, status__in=URGENT_WAITING_FOR_US, created_at__lt=since) & ~Q(
+        Exists(recent_reply))
 
 
 CLOSED_COUNT_TTL = 120  # seconds; the key is dropped at once when a ticket enters or leaves "closed"
@@ -273,6 +361,13 @@ def counters(organization: Organization) -> dict[str, int]:
     row["closed"] = closed_count(organization)
     row["total"] = sum(row[s] for s in active) + row["closed"]
     row["in_progress"] = row["open"] + row["waiting_internal"]
+    # "Résolus : votre performance du jour" (002): resolved since midnight in the organization's time zone
+    # (index ticket_resolved_idx); the list's status filter still shows every resolved ticket.
+    today = local_today(organization)
+    row["resolved_today"] = Ticket.objects.filter(
+        organization=organization, resolved_at__gte=local_day_start(today, organization.time_zone),
+        spam_at__isnull=True,  # closing as spam is no performance
+    ).count()
     return row
 
 

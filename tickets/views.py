@@ -111,6 +111,9 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "sorts": [("-created", _("Plus récents")), ("created", _("Plus anciens")),
                   ("-updated", _("Dernière activité")), ("priority", _("Priorité")), ("due", _("Échéance SLA"))],
         "sla_filters": [("overdue", _("SLA dépassé")), ("due_soon", _("SLA bientôt dépassé"))],
+        "today": selectors.local_today(org).isoformat(),
+        # The dashboard's drill-down filters, kept when the form changes another one.
+        "hidden_filters": [(k, getattr(filters, k)) for k in selectors.DRILL_DOWN_FILTERS if getattr(filters, k)],
     }
     for error in filters.errors:
         messages.warning(request, _("Filtre inconnu ignoré : %(v)s") % {"v": error})
@@ -160,7 +163,10 @@ def _detail_context(request: HttpRequest, ticket: Ticket, *, reply_form: ReplyFo
     allowed = services.TRANSITIONS[ticket.status]
     context = {
         "ticket": ticket,
-        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed] if can_status else [],
+        # A spam is reopened by "Ce n'est pas un spam" (which also unblocks the sender), not by the status buttons.
+        "status_buttons": [(s, Status(s).label) for s in STATUS_BUTTONS if s in allowed]
+        if can_status and ticket.spam_at is None else [],
+        "can_mark_spam": request.can.tickets_mark_spam,
         "priorities": Priority.choices,
         "team": selectors.team(org),
         "templates": selectors.reply_templates(org) if request.can.tickets_reply else [],
@@ -254,6 +260,26 @@ def ticket_status(request: HttpRequest, number: int) -> HttpResponse:
     form = StatusForm(request.POST)
     form.is_valid()
     services.change_status(ticket=ticket, status=form.cleaned_data.get("status", ""), actor=request.actor)
+    return _after_change(request, number)
+
+
+@requires("tickets.mark_spam", back=_ticket_page)
+@require_POST
+def ticket_spam(request: HttpRequest, number: int) -> HttpResponse:
+    """002 "Ticket spam": closed without any notification; "block" also quarantines the sender's next mail."""
+    ticket = get_ticket_for(request, number)
+    block = request.POST.get("block") == "1"
+    services.mark_spam(ticket=ticket, actor=request.actor, block_sender=block)
+    messages.success(request, _("Marqué comme spam et fermé, sans notification au client.")
+                     + (" " + _("Ses prochains emails iront en quarantaine.") if block else ""))
+    return _after_change(request, number)
+
+
+@requires("tickets.mark_spam", back=_ticket_page)
+@require_POST
+def ticket_unspam(request: HttpRequest, number: int) -> HttpResponse:
+    services.unmark_spam(ticket=get_ticket_for(request, number), actor=request.actor)
+    messages.success(request, _("Ce ticket n'est plus un spam : rouvert, expéditeur débloqué."))
     return _after_change(request, number)
 
 

@@ -34,7 +34,7 @@ def test_notification_kinds_come_from_their_apps():
         "assigned": "tickets.agent_notifications", "mention": "tickets.agent_notifications",
         "customer_reply": "tickets.agent_notifications", "urgent": "tickets.agent_notifications",
         "sla_warning": "sla.notification_kinds", "sla_breach": "sla.notification_kinds",
-        "daily_digest": "sla.notification_kinds",
+        "daily_digest": "sla.notification_kinds", "queue_hygiene": "sla.notification_kinds",
         "automation": "automations.notification_kinds", "webhook_disabled": "automations.notification_kinds",
         "ticket_volume": "billing.notification_kinds", "plan_advice": "billing.notification_kinds",
         "budget_alert": "crm.notification_kinds",

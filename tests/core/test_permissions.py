@@ -34,6 +34,8 @@ from lumiodesk.models import AgentNotification, Invitation, Membership, Organiza
 from lumiodesk.permissions import CAPABILITIES, MemberActor, SystemActor, require, role_can
 from sla import reports
 from sla import services as sla_services
+from sla.dashboard import reports as dashboard_reports
+from sla.dashboard.figures import DashboardFilters
 from tickets import services as ticket_services
 from tickets.agent_notifications import TicketNotificationKind
 from tickets.api import keys as api_keys
@@ -76,6 +78,9 @@ URL_ARGS = {
     "automations:ticket_journal": lambda o: {"number": o.ticket.number},
     "sla:holiday_delete": lambda o: {"pk": o.holiday.pk},
     "sla:report": lambda o: {"pk": o.report.pk},
+    "sla:dashboard_pdf": lambda o: {"pk": o.dashboard_report.pk},
+    "tickets:spam": lambda o: {"number": o.ticket.number},
+    "tickets:unspam": lambda o: {"number": o.ticket.number},
     "email:mailbox_edit": lambda o: {"pk": o.mailbox.pk},
     "email:mailbox_pause": lambda o: {"pk": o.mailbox.pk},
     "email:mailbox_verify": lambda o: {"pk": o.mailbox.pk},
@@ -216,6 +221,7 @@ class Objects:
     company: object
     time_entry: object
     budget: object
+    dashboard_report: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -259,6 +265,8 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
         time_entry=cost_services.log_time(actor=SYSTEM, ticket=ticket, minutes=30, user=recipient),
         budget=budgets.save_budget(actor=SYSTEM, organization=org, period="month", day=date.today(), amount="100",
                                    company=company),
+        dashboard_report=dashboard_reports.generate_report(
+            organization=org, filters=DashboardFilters(start=date(2025, 3, 10), end=date(2025, 3, 16)), actor=SYSTEM),
     )
 
 

@@ -164,6 +164,7 @@ def test_counters_are_scoped_to_the_organization(world, tickets):
         "resolved": 1,
         "closed": 0,
         "in_progress": 1,
+        "resolved_today": 1,
     }
     assert selectors.counters(world.other_org)["total"] == 1
     assert selectors.count_for(TicketFilters.from_params({"status": "resolved"}), counts) == 1

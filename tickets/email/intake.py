@@ -530,6 +530,9 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
         return _finish(inbound, InboundStatus.QUARANTINED, _("aucune adresse d'expéditeur lisible"))
     if _is_own_address(mailbox, sender):
         return _finish(inbound, InboundStatus.IGNORED, _("envoyé par une adresse de l'organisation"), ticket=ticket)
+    if services.is_blocked(org.pk, sender):  # marked as spam with "block the sender" (tickets.services.spam)
+        return _finish(inbound, InboundStatus.QUARANTINED,
+                       _("expéditeur bloqué (spam) : %(s)s") % {"s": sender})
 
     html, text, quoted = _bodies(parsed)
     files, refused = _split_attachments(parsed)

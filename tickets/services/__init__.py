@@ -11,6 +11,7 @@ One module per concern; this package is their public face (``from tickets import
 - ``status``: the transitions (``TRANSITIONS``) and ``change_status``;
 - ``fields``: ``assign``, ``set_priority``, ``set_tags``;
 - ``lifecycle``: ``run_lifecycle`` (auto-close, follow-ups; Celery beat) and the organization's delays;
+- ``spam``: ``mark_spam`` (closed without notifying, the sender optionally blocked) and ``unmark_spam``;
 - ``saved_views``, ``reply_templates``: what agents share;
 - ``search_document``: the full-text document saved with the ticket row;
 - ``deletion``: ``delete_ticket``, permanent, Admins only, audited (section 18);
@@ -27,6 +28,7 @@ from .reply_templates import delete_reply_template, save_reply_template
 from .retention import purge_expired_attachments
 from .saved_views import VIEW_FILTER_KEYS, delete_view, save_view
 from .search_document import SEARCH_DOCUMENT_SQL, refresh_search_document
+from .spam import is_blocked, mark_spam, unmark_spam
 from .status import NOTIFIED_STATUSES, REOPENED_BY_CUSTOMER, TRANSITIONS, change_status
 
 __all__ = [
@@ -44,6 +46,9 @@ __all__ = [
     "delete_ticket",
     "purge_expired_attachments",
     "delete_view",
+    "is_blocked",
+    "mark_spam",
+    "unmark_spam",
     "lifecycle_delays",
     "refresh_search_document",
     "run_lifecycle",

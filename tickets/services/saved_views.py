@@ -12,7 +12,7 @@ from lumiodesk.permissions import Actor, require
 
 from ..models import SavedView
 
-VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla")
+VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla", "channel", "stale", "spam")
 
 
 @transaction.atomic

@@ -39,11 +39,12 @@ REOPENED_BY_CUSTOMER = {Status.WAITING_CUSTOMER, Status.RESOLVED, Status.CLOSED}
 
 def apply_status(
     ticket: Ticket, status: str, *, actor, now: datetime, fields: set[str], reason: str, email_customer: bool = True,
-    message: Message | None = None,
+    message: Message | None = None, notify_customer: bool = True,
 ) -> str:
     """Move the in-memory ticket to ``status`` (checked), stamping the timestamps. Returns the old status.
 
     ``message`` is the message that explains the change to the customer (the "closed for lack of reply" one).
+    ``notify_customer=False``: the customer hears nothing at all (a ticket closed as spam).
     """
     old = ticket.status
     if status not in TRANSITIONS[old]:
@@ -67,6 +68,9 @@ def apply_status(
         ticket.resolved_at = None
         ticket.closed_at = None
         fields.update({"resolved_at", "closed_at"})
+        if ticket.spam_at is not None:  # reopened (a customer's reply, "not spam"): no longer a spam
+            ticket.spam_at, ticket.status_before_spam = None, ""
+            fields.update({"spam_at", "status_before_spam"})
     if status == Status.WAITING_CUSTOMER:
         ticket.followups_sent = 0
         fields.add("followups_sent")
@@ -74,7 +78,8 @@ def apply_status(
         organization=ticket.organization, actor=actor, action="ticket.status", target_type="ticket",
         target_id=ticket.pk, old=old, new=status, reason=reason,
     )
-    if status in NOTIFIED_STATUSES and not ticket.imported and not ticket.is_automatic:  # no mail to a robot
+    if (status in NOTIFIED_STATUSES and notify_customer and not ticket.imported
+            and not ticket.is_automatic):  # no mail to a robot
         notifications.notify_customer(ticket=ticket, kind=NOTIFIED_STATUSES[status], email=email_customer,
                                       message=message)
     fields.update(run_pipeline(TicketChange(ticket, ChangeKind.STATUS, now, actor=actor, old=old, new=status)))

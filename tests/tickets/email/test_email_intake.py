@@ -630,8 +630,9 @@ def test_ingest_costs_a_fixed_number_of_statements(world, support):
     assert Ticket.objects.get(pk=InboundEmail.objects.get(message_key=first_id).ticket_id).messages.count() == 5
     assert len(set(replies[1:])) == 1  # the fifth message costs what the second did
     # Each from a new sender (a customer created, with its savepoint: 5 of them); the test runs in a
-    # transaction, so the receipt's own commit does not show. 20 and 18 when this was written.
-    assert new_ticket <= 20 and replies[-1] <= 18
+    # transaction, so the receipt's own commit does not show. 20 and 18 when this was written; one more since
+    # the blocked senders (marked as spam, tickets.services.spam) are looked up, by index.
+    assert new_ticket <= 21 and replies[-1] <= 19
 
 
 # --- HTML for display -----------------------------------------------------------------------------------

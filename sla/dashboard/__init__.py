@@ -1,0 +1,9 @@
+"""The managers' dashboard (Reports > Tableau de bord), its PDF report and the queue hygiene alerts.
+
+- ``figures``: every figure, computed by a fixed number of aggregate SQL queries (eight, whatever the
+  number of tickets), each bounded by the period or by the open backlog and served by an index; never a
+  Python loop over tickets. The result is plain JSON (stored as is in a ``DashboardReport``).
+- ``charts``: the geometry of the server-side SVG charts (rendered by ``templates/dashboard/``).
+- ``reports``: a report for a period, saved with the time zone in force, rendered to PDF (WeasyPrint).
+- ``hygiene``: "En cours" tickets left 24 h, urgent customers not updated for 2 h (Celery beat, notified once).
+"""

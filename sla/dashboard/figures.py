@@ -1,0 +1,414 @@
+"""The dashboard's figures: the day at a glance and a period, against the support guide's objectives (002).
+
+Contract:
+- Eight queries whatever the data size (``tests/sla/test_view_dashboard.py`` counts them), all aggregates in
+  PostgreSQL. Each reads only what it counts: the open backlog and today's tickets (status, created and
+  resolved indexes), the tickets created or resolved in the period, their SLA outcomes, messages and ratings.
+- "Today" and the weeks are the organization's (``time_zone``). Weeks start on Monday.
+- Business time: first response and resolution come from ``SlaOutcome.business_seconds`` (the SLA clock's
+  own arithmetic, opening hours and holidays); the later replies are measured in elapsed time (no SLA
+  clock runs between a customer's later message and our answer).
+- Every figure carries the ticket list's query string that shows what it counts (``href``), built from the
+  list's own filter parameters (``tickets.selectors.TicketFilters``).
+
+Definitions (also shown on the page):
+- tickets marked as spam count nowhere (``spam_at``; their drill-down links say ``spam=0``);
+- closed in a week: tickets whose ``resolved_at`` falls in it (closing sets it too; a reopening clears it);
+- first-contact resolution: among the tickets of the period resolved after a public reply, the share whose
+  customer never had to write again after our first reply (read on the ticket row: no message is read);
+- SLA compliance: met / (met + breached) of the SLA outcomes of the tickets created in the period;
+- objectives (002): first reply on average < 2 business hours; later replies on average < 4 h; 80 % resolved
+  within 24 business hours; more than 90 % resolved at first contact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from lumiodesk.models import Organization
+from tickets.models import Status
+from tickets.selectors import ACTIVE
+
+FIRST_RESPONSE_TARGET = 2 * 3600  # business seconds (002: "Première réponse : < 2 heures")
+LATER_REPLY_TARGET = 4 * 3600  # seconds (002: "Réponses suivantes : < 4 heures")
+RESOLUTION_TARGET = 24 * 3600  # business seconds ...
+RESOLUTION_SHARE = 80.0  # ... for 80 % of the tickets (002)
+FIRST_CONTACT_SHARE = 90.0  # "> 90 % de tickets résolus au premier contact" (002)
+MAX_DAYS = 366
+COMMENTS = 5
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    start: date
+    end: date  # inclusive
+    agent: int | None = None
+    channel: str = ""
+    priority: str = ""
+    tag: str = ""
+    company: int | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.agent or self.channel or self.priority or self.tag or self.company)
+
+    def as_params(self) -> dict[str, str]:
+        """The dashboard's own query string."""
+        params = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        for key, value in (("agent", self.agent), ("channel", self.channel), ("priority", self.priority),
+                           ("tag", self.tag), ("company", self.company)):
+            if value:
+                params[key] = str(value)
+        return params
+
+    def list_params(self) -> dict[str, str]:
+        """The ticket list's filters that every drill-down link shares (not the period): spam left out."""
+        params = {"spam": "0"}
+        if self.agent:
+            params["assignee"] = str(self.agent)
+        for key in ("channel", "priority", "tag"):
+            if getattr(self, key):
+                params[key] = getattr(self, key)
+        if self.company:
+            params["company"] = str(self.company)
+        return params
+
+
+def _where(f: DashboardFilters) -> str:
+    """The filters on the ticket ``t``: never a ticket marked as spam, then the user's filters."""
+    sql = " AND t.spam_at IS NULL"
+    if f.agent:
+        sql += " AND t.assignee_id = %(agent)s"
+    if f.channel:
+        sql += " AND t.channel = %(channel)s"
+    if f.priority:
+        sql += " AND t.priority = %(priority)s"
+    if f.company:
+        sql += (" AND t.customer_id IN (SELECT c.id FROM crm_customer c"
+                " WHERE c.organization_id = %(org)s AND c.company_id = %(company)s)")
+    if f.tag:
+        sql += (" AND EXISTS (SELECT 1 FROM tickets_tickettag tt JOIN tickets_tag g ON g.id = tt.tag_id"
+                " WHERE tt.ticket_id = t.id AND g.organization_id = %(org)s AND lower(g.name) = lower(%(tag)s))")
+    return sql
+
+
+_TODAY = """
+SELECT t.status,
+       count(*) FILTER (WHERE t.status = ANY(%(active)s)) AS backlog,
+       count(*) FILTER (WHERE t.status = ANY(%(active)s) AND t.created_at >= %(d0)s) AS age0,
+       count(*) FILTER (WHERE t.status = ANY(%(active)s) AND t.created_at >= %(d2)s AND t.created_at < %(d0)s),
+       count(*) FILTER (WHERE t.status = ANY(%(active)s) AND t.created_at >= %(d6)s AND t.created_at < %(d2)s),
+       count(*) FILTER (WHERE t.status = ANY(%(active)s) AND t.created_at < %(d6)s),
+       count(*) FILTER (WHERE t.created_at >= %(d0)s) AS new_today,
+       count(*) FILTER (WHERE t.status = ANY(%(active)s) AND t.is_urgent) AS urgent,
+       count(*) FILTER (WHERE t.sla_due_at >= %(now)s AND t.sla_warn_at <= %(now)s) AS at_risk,
+       count(*) FILTER (WHERE t.sla_due_at < %(now)s) AS breached,
+       count(*) FILTER (WHERE t.resolved_at >= %(d0)s) AS resolved_today
+FROM tickets_ticket t
+WHERE t.organization_id = %(org)s
+  AND (t.status = ANY(%(active)s) OR t.created_at >= %(d0)s OR t.resolved_at >= %(d0)s) {where}
+GROUP BY t.status
+"""
+
+_WEEKS = """
+SELECT week, sum(opened)::int, sum(closed)::int FROM (
+    SELECT date_trunc('week', t.created_at AT TIME ZONE %(tz)s)::date AS week, 1 AS opened, 0 AS closed
+    FROM tickets_ticket t
+    WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
+    UNION ALL
+    SELECT date_trunc('week', t.resolved_at AT TIME ZONE %(tz)s)::date, 0, 1
+    FROM tickets_ticket t
+    WHERE t.organization_id = %(org)s AND t.resolved_at >= %(start)s AND t.resolved_at < %(end)s {where}
+) x GROUP BY week ORDER BY week
+"""
+
+_TICKETS = """
+SELECT t.assignee_id, GROUPING(t.assignee_id),
+       count(*),
+       count(*) FILTER (WHERE t.resolved_at IS NOT NULL),
+       count(*) FILTER (WHERE t.status = ANY(%(active)s)),
+       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.first_response_at IS NOT NULL),
+       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.first_response_at IS NOT NULL
+                        AND NOT t.last_customer_message_at > t.first_response_at)
+FROM tickets_ticket t
+WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
+GROUP BY GROUPING SETS ((), (t.assignee_id))
+"""
+
+_OUTCOMES = """
+SELECT o.metric, o.agent_id, GROUPING(o.agent_id),
+       count(*) FILTER (WHERE o.achieved_at IS NOT NULL AND NOT o.breached),
+       count(*) FILTER (WHERE o.breached),
+       avg(o.business_seconds),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY o.business_seconds),
+       percentile_cont(0.8) WITHIN GROUP (ORDER BY o.business_seconds),
+       count(o.business_seconds),
+       count(*) FILTER (WHERE o.business_seconds <= CASE o.metric WHEN 'first_response' THEN %(first_target)s
+                                                                 ELSE %(resolution_target)s END)
+FROM sla_slaoutcome o {join}
+WHERE o.organization_id = %(org)s AND o.ticket_created_at >= %(start)s AND o.ticket_created_at < %(end)s {outcome_where}
+GROUP BY GROUPING SETS ((o.metric), (o.metric, o.agent_id))
+"""
+
+# Later replies: the messages after the first reply of the tickets the customer wrote to again (the ticket row says
+# so: no message read for the others), by index message_ticket_idx, cut into turns that end with one of our public
+# replies; a turn that starts with a customer message measures the time we took.
+_LATER = """
+WITH turns AS (
+    SELECT extract(epoch FROM min(s.created_at) FILTER (WHERE s.kind = 'reply')
+                              - min(s.created_at) FILTER (WHERE s.kind = 'customer')) AS seconds
+    FROM tickets_ticket t
+    CROSS JOIN LATERAL (
+        SELECT m.kind, m.created_at,
+               coalesce(count(*) FILTER (WHERE m.kind = 'reply') OVER (
+                   ORDER BY m.created_at, m.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS turn
+        FROM tickets_message m
+        WHERE m.ticket_id = t.id AND m.created_at > t.first_response_at AND m.kind IN ('customer', 'reply')
+    ) s
+    WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s
+      AND t.last_customer_message_at > t.first_response_at {where}
+    GROUP BY t.id, s.turn
+)
+SELECT count(seconds), avg(seconds), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+       percentile_cont(0.8) WITHIN GROUP (ORDER BY seconds), count(*) FILTER (WHERE seconds <= %(later_target)s)
+FROM turns WHERE seconds IS NOT NULL
+"""
+
+_SATISFACTION = """
+SELECT s.score, s.agent_id, GROUPING(s.score, s.agent_id), count(*), avg(s.score)
+FROM crm_satisfactionrating s JOIN tickets_ticket t ON t.id = s.ticket_id
+WHERE s.organization_id = %(org)s AND t.organization_id = %(org)s
+  AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
+GROUP BY GROUPING SETS ((s.score), (s.agent_id))
+"""
+
+_COMMENTS = """
+SELECT t.number, s.score, s.comment, s.updated_at
+FROM crm_satisfactionrating s JOIN tickets_ticket t ON t.id = s.ticket_id
+WHERE s.organization_id = %(org)s AND t.organization_id = %(org)s AND s.comment <> ''
+  AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
+ORDER BY s.updated_at DESC, s.id DESC LIMIT %(comments)s
+"""
+
+
+def _num(value, digits: int = 0):
+    if value is None:
+        return None
+    return round(float(value), digits) if digits else round(float(value))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _href(base: dict[str, str], **params) -> str:
+    return urlencode({**base, **{k: v for k, v in params.items() if v}})
+
+
+def _times(met=0, breached=0, average=None, median=None, p80=None, measured=0, within=0) -> dict:
+    return {
+        "met": met, "breached": breached, "compliance": _share(met, met + breached),
+        "average": _num(average), "median": _num(median), "p80": _num(p80), "measured": measured,
+        "within": within, "within_share": _share(within, measured),
+    }
+
+
+def _names(user_ids: list[int]) -> dict[int, str]:
+    """Members' names: one query even for no one (the dashboard's query count stays fixed)."""
+    User = get_user_model()
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id, first_name, last_name, email FROM {User._meta.db_table} WHERE id = ANY(%s)",
+                    [user_ids])
+        return {pk: f"{first} {last}".strip() or email for pk, first, last, email in cur.fetchall()}
+
+
+def compute(organization: Organization, f: DashboardFilters, *, now: datetime, time_zone: str) -> dict:
+    tz = ZoneInfo(time_zone)
+    today = now.astimezone(tz).date()
+
+    def day(d: date) -> datetime:
+        return datetime.combine(d, time(), tzinfo=tz)
+
+    params = {
+        "org": organization.pk, "agent": f.agent, "channel": f.channel, "priority": f.priority, "tag": f.tag,
+        "company": f.company,
+        "tz": time_zone, "now": now, "active": list(ACTIVE),
+        "d0": day(today), "d2": day(today - timedelta(days=2)), "d6": day(today - timedelta(days=6)),
+        "start": day(f.start), "end": day(f.end + timedelta(days=1)),
+        "first_target": FIRST_RESPONSE_TARGET, "resolution_target": RESOLUTION_TARGET,
+        "later_target": LATER_REPLY_TARGET, "comments": COMMENTS,
+    }
+    where = _where(f)
+    # The outcomes carry the period themselves: the ticket is joined only for the filters; without them, the
+    # few spam tickets are left out by id (index ticket_spam_idx).
+    join = "JOIN tickets_ticket t ON t.id = o.ticket_id" if f.filtered else ""
+    outcome_where = where if f.filtered else (
+        " AND o.ticket_id <> ALL(ARRAY(SELECT s.id FROM tickets_ticket s"
+        " WHERE s.organization_id = %(org)s AND s.spam_at IS NOT NULL))")
+    with connection.cursor() as cur:
+        results = []
+        for sql in (_TODAY, _WEEKS, _TICKETS, _OUTCOMES, _LATER, _SATISFACTION, _COMMENTS):
+            cur.execute(sql.format(where=where, join=join, outcome_where=outcome_where), params)
+            results.append(cur.fetchall())
+    today_rows, week_rows, ticket_rows, outcome_rows, later_rows, satisfaction_rows, comment_rows = results
+    base = f.list_params()
+    period = {"start": f.start.isoformat(), "end": f.end.isoformat()}
+
+    # --- the day at a glance
+    status_labels = dict(Status.choices)
+    backlog = dict.fromkeys(ACTIVE, 0)
+    sums = [0] * 10
+    for status, *counts in today_rows:  # one row per status (six at most)
+        if status in backlog:
+            backlog[status] = counts[0]
+        sums = [a + b for a, b in zip(sums, counts, strict=True)]
+    total, age0, age1, age2, age3, new_today, urgent, at_risk, breached, resolved_today = sums
+    iso = date.isoformat
+    day_figures = {
+        "date": iso(today),
+        "backlog": total,
+        "backlog_href": _href(base, status="active"),
+        "by_status": [{"status": s, "label": str(status_labels[s]), "n": backlog[s], "href": _href(base, status=s)}
+                      for s in ACTIVE],
+        "by_age": [
+            {"key": "today", "label": _("Aujourd'hui"), "n": age0,
+             "href": _href(base, status="active", created_from=iso(today))},
+            {"key": "1-2", "label": _("1 à 2 jours"), "n": age1,
+             "href": _href(base, status="active", created_from=iso(today - timedelta(days=2)),
+                           created_to=iso(today - timedelta(days=1)))},
+            {"key": "3-6", "label": _("3 à 6 jours"), "n": age2,
+             "href": _href(base, status="active", created_from=iso(today - timedelta(days=6)),
+                           created_to=iso(today - timedelta(days=3)))},
+            {"key": "7+", "label": _("7 jours et plus"), "n": age3,
+             "href": _href(base, status="active", created_to=iso(today - timedelta(days=7)))},
+        ],
+        "new_today": new_today, "new_today_href": _href(base, created_from=iso(today)),
+        "urgent": urgent, "urgent_href": _href({**base, "priority": "urgent"}, status="active"),
+        "at_risk": at_risk, "at_risk_href": _href(base, sla="due_soon", sort="due"),
+        "breached": breached, "breached_href": _href(base, sla="overdue", sort="due"),
+        "resolved_today": resolved_today, "resolved_today_href": _href(base, resolved_from=iso(today)),
+    }
+
+    # --- opened and closed per week (every week of the period, even empty ones)
+    by_week = {w: (o, c) for w, o, c in week_rows}
+    weeks = []
+    monday = f.start - timedelta(days=f.start.weekday())
+    while monday <= f.end:
+        first, last = max(monday, f.start), min(monday + timedelta(days=6), f.end)
+        opened, closed = by_week.get(monday, (0, 0))
+        weeks.append({
+            "week": iso(monday), "opened": opened, "closed": closed,
+            "opened_href": _href(base, created_from=iso(first), created_to=iso(last)),
+            "closed_href": _href(base, resolved_from=iso(first), resolved_to=iso(last)),
+        })
+        monday += timedelta(days=7)
+
+    # --- tickets of the period: per agent, first-contact resolution
+    agents: dict[int | None, dict] = {}
+    totals = {"created": 0, "resolved": 0, "open": 0, "replied": 0, "first_contact": 0}
+    for agent_id, grouped, created, resolved, open_, replied, first_contact in ticket_rows:
+        row = {"created": created, "resolved": resolved, "open": open_, "replied": replied,
+               "first_contact": first_contact}
+        if grouped:
+            totals = row
+        else:
+            agents.setdefault(agent_id, {}).update(row)
+
+    first_response, resolution = _times(), _times()
+    for metric, agent_id, grouped, met, breached_n, average, median, p80, measured, within in outcome_rows:
+        stats = _times(met, breached_n, average, median, p80, measured, within)
+        if grouped:
+            if metric == "first_response":
+                first_response = stats
+            else:
+                resolution = stats
+        else:
+            agents.setdefault(agent_id, {})[metric] = stats
+
+    measured, average, median, p80, within = later_rows[0] if later_rows else (0, None, None, None, 0)
+    later = {"measured": measured, "average": _num(average), "median": _num(median), "p80": _num(p80),
+             "within": within, "within_share": _share(within, measured)}
+
+    distribution = dict.fromkeys(range(1, 6), 0)
+    for score, agent_id, grouping, n, average in satisfaction_rows:
+        if grouping == 0b01:  # per score
+            distribution[score] = n
+        else:
+            agents.setdefault(agent_id, {})["csat"] = {"n": n, "average": _num(average, 2)}
+    rated = sum(distribution.values())
+    happy = distribution[4] + distribution[5]
+    satisfaction = {
+        "count": rated,
+        "average": round(sum(s * n for s, n in distribution.items()) / rated, 2) if rated else None,
+        "distribution": [{"score": s, "n": n, "share": _share(n, rated)} for s, n in distribution.items()],
+        "happy": happy, "happy_share": _share(happy, rated),
+        "comments": [{"number": number, "score": score, "comment": comment[:500], "at": at.isoformat()}
+                     for number, score, comment, at in comment_rows],
+    }
+
+    fcr = {"replied": totals["replied"], "first_contact": totals["first_contact"],
+           "rate": _share(totals["first_contact"], totals["replied"])}
+
+    def mark(value, target, *, below: bool) -> bool | None:
+        if value is None:
+            return None
+        return value < target if below else value >= target
+
+    objectives = [
+        {"key": "first_response", "label": _("Première réponse"), "target": _("moyenne < 2 h ouvrées"),
+         "value": first_response["average"], "unit": "business",
+         "met": mark(first_response["average"], FIRST_RESPONSE_TARGET, below=True)},
+        {"key": "later_reply", "label": _("Réponses suivantes"), "target": _("moyenne < 4 h"),
+         "value": later["average"], "unit": "duration",
+         "met": mark(later["average"], LATER_REPLY_TARGET, below=True)},
+        {"key": "resolution", "label": _("Résolution en moins de 24 h ouvrées"), "target": _("≥ 80 % des tickets"),
+         "value": resolution["within_share"], "unit": "percent",
+         "met": mark(resolution["within_share"], RESOLUTION_SHARE, below=False)},
+        {"key": "first_contact", "label": _("Résolus au premier contact"), "target": _("> 90 %"),
+         "value": fcr["rate"], "unit": "percent",
+         "met": None if fcr["rate"] is None else fcr["rate"] > FIRST_CONTACT_SHARE},
+    ]
+
+    names = _names([a for a in agents if a])
+    empty = _times()
+    agent_rows = []
+    for agent_id, row in agents.items():
+        replied = row.get("replied", 0)
+        agent_rows.append({
+            "agent_id": agent_id,
+            "name": names.get(agent_id, _("(non assigné)")) if agent_id else _("(non assigné)"),
+            "created": row.get("created", 0), "resolved": row.get("resolved", 0), "open": row.get("open", 0),
+            "first_contact_rate": _share(row.get("first_contact", 0), replied),
+            "first_response": row.get("first_response", empty), "resolution": row.get("resolution", empty),
+            "csat": row.get("csat", {"n": 0, "average": None}),
+            "href": _href({**base, "assignee": str(agent_id) if agent_id else "none"},
+                          created_from=period["start"], created_to=period["end"]),
+        })
+    agent_rows.sort(key=lambda r: (r["agent_id"] is None, r["name"].lower()))
+
+    return {
+        "time_zone": time_zone,
+        "generated_at": now.isoformat(),
+        "period": period,
+        "filters": f.as_params(),
+        "today": day_figures,
+        "weeks": weeks,
+        "opened": totals["created"],
+        "opened_href": _href(base, created_from=period["start"], created_to=period["end"]),
+        "closed": sum(w["closed"] for w in weeks),
+        "closed_href": _href(base, resolved_from=period["start"], resolved_to=period["end"]),
+        "first_response": first_response,
+        "resolution": resolution,
+        "later_reply": later,
+        "first_contact": fcr,
+        "satisfaction": satisfaction,
+        "objectives": objectives,
+        "agents": agent_rows,
+    }
