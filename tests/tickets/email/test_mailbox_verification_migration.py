@@ -32,8 +32,15 @@ def test_existing_mailboxes_verified_only_when_their_address_is_unique(world):
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(AFTER)
-    from tickets.email.models import Mailbox
-
-    verified = dict(Mailbox.objects.values_list("address", "address_verified_at"))
-    assert verified["support@acme.test"] is not None and verified["help@globex.test"] is not None
-    assert verified["shared@x.test"] is None and verified["SHARED@x.test"] is None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT address, address_verified_at FROM tickets_mailbox")
+            verified = dict(cursor.fetchall())
+        assert verified["support@acme.test"] is not None and verified["help@globex.test"] is not None
+        assert verified["shared@x.test"] is None and verified["SHARED@x.test"] is None
+    finally:
+        # Going back to 0008 unapplied every later migration of every app: the next tests of this worker need
+        # the whole schema again, not only tickets up to 0009.
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())

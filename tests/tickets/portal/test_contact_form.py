@@ -130,7 +130,7 @@ def test_existing_customer_is_reused(client, world, ip):
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
-        ("email", "pas-un-email", "Saisissez une adresse de courriel valide."),
+        ("email", "pas-un-email", "Saisissez une adresse e-mail valide."),  # DRF's French catalogue overrides Django's wording
         ("subject", "", "Ce champ est obligatoire."),
         ("message", "", "Ce champ est obligatoire."),
         ("name", "", "Ce champ est obligatoire."),
