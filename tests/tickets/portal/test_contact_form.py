@@ -130,7 +130,8 @@ def test_existing_customer_is_reused(client, world, ip):
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
-        ("email", "pas-un-email", "Saisissez une adresse e-mail valide."),  # DRF's French catalogue overrides Django's wording
+        # DRF's French catalogue takes precedence over Django's own wording for this message
+        ("email", "pas-un-email", "Saisissez une adresse e-mail valide."),
         ("subject", "", "Ce champ est obligatoire."),
         ("message", "", "Ce champ est obligatoire."),
         ("name", "", "Ce champ est obligatoire."),
