@@ -88,7 +88,8 @@ class Ticket(models.Model):
     imported = models.BooleanField(default=False, help_text="Historical import: no automation, no notification.")
     # From the public contact form by someone who has not proved they own the customer's address: agents
     # see and answer it; the customer's portal shows it only once they confirm from the acknowledgement.
-    sender_unverified = models.BooleanField(_("adresse non vérifiée"), default=False)
+    # db_default: the benches' raw INSERTs leave it out.
+    sender_unverified = models.BooleanField(_("adresse non vérifiée"), default=False, db_default=False)
     # Written by a machine (Auto-Submitted, a list, a no-reply sender...): a ticket all the same, never
     # acknowledged, no agent notification, no automatic email to its sender (issue 22).
     is_automatic = models.BooleanField(_("automatique"), default=False, db_default=False)
