@@ -7,7 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = _("Facturation")
 
     def ready(self):
-        from lumiodesk import organizations, permissions, plans, team
+        from lumiodesk import audit, organizations, permissions, plans, team
         from lumiodesk.notifications import register_kind
 
         from . import services, subscriptions, usage
@@ -27,6 +27,21 @@ class BillingConfig(AppConfig):
             register_kind(kind)
         usage.register(Limit.AGENTS_INCLUDED, team.seats_used)  # active members but Viewers (lumiodesk.team)
         organizations.on_created(_start_trial)  # sign-up starts the 14-day trial (section 20)
+        audit.register_labels(AUDIT_LABELS)
+
+
+AUDIT_LABELS = {
+    "billing.subscription.trial": _("Essai de 14 jours démarré"),
+    "billing.subscription.active": _("Forfait choisi"),
+    "billing.subscription.read_only": _("Organisation en lecture seule"),
+    "billing.subscription.cancelled": _("Abonnement résilié"),
+    "billing.invoice.issued": _("Facture émise"),
+    "billing.invoice.paid": _("Facture marquée payée"),
+    "billing.invoice.void": _("Facture annulée"),
+    "billing.refund.requested": _("Remboursement demandé"),
+    "billing.refund.approved": _("Remboursement approuvé"),
+    "billing.refund.rejected": _("Remboursement refusé"),
+}
 
 
 def _start_trial(organization, admin_user) -> None:

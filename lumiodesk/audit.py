@@ -144,6 +144,10 @@ ACTION_LABELS: dict[str, Any] = {
     "view.deleted": _("Vue partagée supprimée"),
     "template.saved": _("Modèle de réponse enregistré"),
     "template.deleted": _("Modèle de réponse supprimé"),
+    "sso.updated": _("Connexion SSO configurée"),
+    "signin.sso": _("Connexion par SSO"),
+    "signin.sso_failed": _("Connexion SSO refusée"),
+    "signin.password_refused_sso_only": _("Mot de passe refusé (SSO obligatoire)"),
 }
 
 

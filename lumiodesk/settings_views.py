@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit, organizations, plans, team
+from . import audit, organizations, plans, team, two_factor
 from .access import requires
 from .exceptions import InvalidInput
 from .forms import AuditFilterForm, InviteForm, OrganizationForm
@@ -50,6 +50,7 @@ def team_page(request: HttpRequest) -> HttpResponse:
         "seats_used": team.seats_used(org),
         "seats_included": plans.limit_of(org, "agents_included"),
         "active_admins": sum(1 for m in people if m.is_active and m.role == Role.ADMIN),
+        "with_two_factor": two_factor.users_with_two_factor(m.user_id for m in people),
     })
 
 
