@@ -64,7 +64,7 @@ def test_managers_see_the_current_budgets_most_at_risk_first(client, costed):
     html = response.content.decode()
     panel = html[html.index('id="dash-budgets-title"'):html.index("Rapports PDF")]
     for text in ("Initech", "Dépassé", "Seuil d'alerte 80 %", "Dépassement prévu", "Dans le budget",
-                 "120,00 / 100,00 EUR", "Presque", "Rythme"):
+                 "120&nbsp;%", "120,00 / 100,00&nbsp;EUR", "Presque", "Rythme"):
         assert text in panel, text
     assert "Globex SA" not in panel and "50,00" not in panel  # another organization's; a past period's
     assert reverse("customers:company", args=[w.initech.pk]) in panel
