@@ -19,6 +19,7 @@ from crm.models import Company
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
 from tickets import selectors as ticket_selectors
+from tickets.costs import selectors as cost_selectors
 
 from ..models import DashboardReport
 from . import figures, reports, weekly
@@ -26,6 +27,7 @@ from .forms import DashboardForm
 from .presentation import presentation_context
 
 DEFAULT_DAYS = 30
+MAX_BUDGETS = 20  # the panel shows the budgets most at risk; the cost dashboard has them all
 MAX_COMPANIES = 500  # the filter offers the first 500 companies by name (a choice field: another id is refused)
 
 
@@ -74,6 +76,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:  # the filter form: the figures only, with the error if any (htmx swaps only a 2xx answer)
         return render(request, "dashboard/dashboard.html#figures", context)
+    if request.can.costs_view:  # the budgets of the current period (crm.budgets, costed by tickets.costs)
+        context["budgets"], context["budgets_total"] = cost_selectors.current_budget_statuses(
+            org.pk, timezone.localdate(), limit=MAX_BUDGETS)
     return render(request, "dashboard/dashboard.html", context, status=status)
 
 

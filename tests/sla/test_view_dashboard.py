@@ -2,17 +2,18 @@
 
 import shutil
 import subprocess
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from factories import CompanyFactory, TicketFactory, acting, bulk_tickets, member
+from factories import SYSTEM, CompanyFactory, CustomerFactory, TicketFactory, acting, bulk_tickets, member
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 from PIL import Image
 
+from crm import budgets
 from lumiodesk.models import AuditLog, Role
 from sla.models import DashboardReport
 from tickets import services
@@ -115,7 +116,15 @@ def test_query_count_does_not_grow_with_the_tickets(client, handled):
     bulk_tickets(world.org, 10)
     ten = count()
     bulk_tickets(world.org, 100)
-    assert count() == ten == small
+    # The budgets panel (this period's budgets) costs the same with none, one or many budgets.
+    budget = budgets.save_budget(actor=SYSTEM, organization=world.org, period="month", day=date(2025, 3, 1),
+                                 amount="100", company=CompanyFactory(organization=world.org))
+    one = count()
+    for _ in range(25):
+        budgets.save_budget(actor=SYSTEM, organization=world.org, period="quarter", day=date(2025, 3, 1),
+                            amount="100", customer=CustomerFactory(organization=world.org))
+    assert count() == one == ten == small
+    assert budget.start <= date(2025, 3, 12) < budget.end
 
 
 def test_a_pdf_report_keeps_its_time_zone_and_renders(client, handled, tmp_path):

@@ -126,8 +126,16 @@ class MessageSerializer(serializers.Serializer):
         return _person(message.author_user)
 
 
+class TimeTotalSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(help_text="Stopped entries' minutes (a running timer counts when it stops).")
+    entries = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True,
+                                    help_text="EUR; null unless the key's role may see costs (`costs.view`).")
+
+
 class TicketDetailSerializer(TicketSerializer):
     messages = MessageSerializer(many=True)
+    time = TimeTotalSerializer(source="api_time_total")
 
 
 class TicketCreateSerializer(serializers.Serializer):
@@ -183,3 +191,30 @@ class SatisfactionSerializer(serializers.Serializer):
     agent_id = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class TimeEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ticket_number = serializers.IntegerField()
+    user = PersonSerializer()
+    date = serializers.DateField()
+    minutes = serializers.IntegerField()
+    running = serializers.BooleanField()
+    note = serializers.CharField()
+    rate = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True,
+                                    help_text="EUR/h; null unless the key's role may see costs (`costs.view`).")
+    cost = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True,
+                                    help_text="EUR; null unless the key's role may see costs (`costs.view`).")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def time_entry_row(entry, *, with_cost: bool) -> dict:
+    """What ``TimeEntrySerializer`` describes, built directly (as ``ticket_row``). Without ``with_cost`` (a
+    role without ``costs.view``: Agents) the euro amounts are null, as the console hides them."""
+    return {
+        "id": entry.pk, "ticket_number": entry.ticket.number, "user": _person(entry.user),
+        "date": entry.date.isoformat(), "minutes": entry.minutes, "running": entry.running, "note": entry.note,
+        "rate": f"{entry.rate:.2f}" if with_cost else None, "cost": f"{entry.cost:.2f}" if with_cost else None,
+        "created_at": _when(entry.created_at), "updated_at": _when(entry.updated_at),
+    }

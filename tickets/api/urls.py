@@ -18,6 +18,7 @@ urlpatterns = [
     path("v1/tags/", views.TagListView.as_view(), name="api_tags"),
     path("v1/articles/", views.ArticleListView.as_view(), name="api_articles"),
     path("v1/articles/<int:pk>/", views.ArticleDetailView.as_view(), name="api_article"),
+    path("v1/time-entries/", views.TimeEntryListView.as_view(), name="api_time_entries"),
     path("v1/satisfaction/", views.SatisfactionListView.as_view(), name="api_satisfaction"),
     # The schema and its documentation page (Swagger UI from drf-spectacular-sidecar: our static files).
     path("schema/", public(SpectacularAPIView.as_view()), name="api_schema"),

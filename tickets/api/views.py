@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import Http404
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes
@@ -23,6 +25,7 @@ from kb.models import Article, ArticleStatus, Collection
 from lumiodesk.access import public
 
 from .. import selectors, services
+from ..costs import selectors as cost_selectors
 from ..models import Channel, Message, MessageKind, Tag
 from ..portal.models import SatisfactionRating
 from ..selectors import TicketFilters
@@ -44,7 +47,9 @@ from .serializers import (
     TicketDetailSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
+    TimeEntrySerializer,
     ticket_row,
+    time_entry_row,
 )
 
 User = get_user_model()
@@ -92,8 +97,11 @@ def _ticket(view: ApiView, number: int):
     return ticket
 
 
-def _detail(ticket) -> dict:
+def _detail(view: ApiView, ticket) -> dict:
     ticket = selectors.api_ticket(ticket.organization, ticket.number)
+    totals = cost_selectors.ticket_time_totals(ticket)
+    ticket.api_time_total = {"minutes": totals["minutes"], "entries": totals["entries"],
+                             "cost": totals["cost"] if view.actor.can("costs.view") else None}
     return TicketDetailSerializer(ticket).data
 
 
@@ -132,7 +140,7 @@ class TicketListView(ApiView):
                 subject=data["subject"], body=data["body"], priority=data["priority"], tags=data["tags"],
                 assignee=assignee, channel=Channel.API, actor=self.actor,
             )
-            return 201, _detail(ticket)
+            return 201, _detail(self, ticket)
 
         return idempotent(request, self.organization, produce)
 
@@ -142,7 +150,7 @@ class TicketDetailView(ApiView):
 
     @extend_schema(responses={200: TicketDetailSerializer, **READ_ERRORS})
     def get(self, request, number: int):
-        return Response(_detail(_ticket(self, number)))
+        return Response(_detail(self, _ticket(self, number)))
 
     @extend_schema(request=TicketUpdateSerializer, responses={200: TicketDetailSerializer, **ERRORS})
     def patch(self, request, number: int):
@@ -158,7 +166,7 @@ class TicketDetailView(ApiView):
                 ticket = services.assign(ticket=ticket, assignee=assignee, actor=self.actor)
             if "tags" in data:
                 ticket = services.set_tags(ticket=ticket, names=data["tags"], actor=self.actor)
-        return Response(_detail(ticket))
+        return Response(_detail(self, ticket))
 
 
 class _MessageView(ApiView):
@@ -284,6 +292,55 @@ class SatisfactionListView(ApiView):
         qs = SatisfactionRating.objects.filter(organization=self.organization).select_related("ticket")
         return Response(pagination.paginate(request, qs, ("id",),
                                             lambda r: SatisfactionSerializer(r, many=True).data))
+
+
+# --- time entries (read) -----------------------------------------------------------------------------------
+
+
+def _int_param(request, name: str) -> int | None:
+    raw = (request.query_params.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise ApiError("invalid_filter", _("Filtre inconnu : %(v)s.") % {"v": f"{name}={raw}"})
+    return int(raw)
+
+
+def _date_param(request, name: str):
+    raw = (request.query_params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = parse_date(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ApiError("invalid_filter", _("Filtre inconnu : %(v)s.") % {"v": f"{name}={raw}"})
+    return value
+
+
+class TimeEntryListView(ApiView):
+    """Time logged on the organization's tickets. Euro amounts (rate, cost) follow the console: only roles with
+    ``costs.view`` (Admins, Managers, Viewers) read them; for the others (Agents) they are null."""
+
+    capabilities = {"GET": "tickets.view"}
+
+    @extend_schema(parameters=[
+        OpenApiParameter("ticket", int, description="A ticket's number"),
+        OpenApiParameter("user", int, description="The agent's user id"),
+        OpenApiParameter("date_from", OpenApiTypes.DATE, description="Entries on or after this date (YYYY-MM-DD)"),
+        OpenApiParameter("date_to", OpenApiTypes.DATE, description="Entries on or before this date (YYYY-MM-DD)"),
+        *pagination.PARAMETERS,
+    ], operation_id="time_entries_list",
+        responses={200: _page_serializer("TimeEntryPage", TimeEntrySerializer), **READ_ERRORS})
+    def get(self, request):
+        qs = cost_selectors.api_entries(
+            self.organization.pk, ticket_number=_int_param(request, "ticket"), user_id=_int_param(request, "user"),
+            start=_date_param(request, "date_from"), end=_date_param(request, "date_to"),
+        )
+        with_cost = self.actor.can("costs.view")
+        return Response(pagination.paginate(request, qs, ("id",),
+                                            lambda rows: [time_entry_row(e, with_cost=with_cost) for e in rows]))
 
 
 # --- articles: read; create and update drafts ------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from crm.budgets import Pace, pace
@@ -75,6 +75,25 @@ def budget_statuses(budgets: list[Budget], today: date) -> list[BudgetStatus]:
         f"b{b.pk}": Sum("cost_cents", filter=budget_filter(b)) for b in budgets
     })
     return [BudgetStatus(b, pace(b, euros(sums[f"b{b.pk}"]), today)) for b in budgets]
+
+
+SEVERITY = {"over": 0, "warning": 1, "ok": 2}
+
+
+def current_budget_statuses(organization_id: int, today: date, *, limit: int = 20) -> tuple[list[BudgetStatus], int]:
+    """The budgets whose period contains ``today``, the most at risk first (over, then warning, then ok; by
+    forecast), at most ``limit``, and how many there are: one query, whatever the number of budgets (each
+    budget's actual cost is a correlated sum over the monthly rollup of its owner and months)."""
+    spent = (TimeCostMonth.objects
+             .filter(Q(customer_id=OuterRef("customer_id")) | Q(customer__company_id=OuterRef("company_id")),
+                     organization_id=OuterRef("organization_id"), month__gte=OuterRef("start"),
+                     month__lt=OuterRef("end"))
+             .order_by().values("organization_id").annotate(cents=Sum("cost_cents")).values("cents"))
+    budgets = list(Budget.objects.filter(organization_id=organization_id, start__lte=today, end__gt=today)
+                   .select_related("company", "customer").annotate(spent_cents=Subquery(spent)))
+    statuses = [BudgetStatus(b, pace(b, euros(b.spent_cents), today)) for b in budgets]
+    statuses.sort(key=lambda s: (SEVERITY[s.pace.state], -s.pace.forecast_percent, -s.pace.percent, s.budget.pk))
+    return statuses[:limit], len(statuses)
 
 
 def budgets_covering(*, organization_id: int, customer_id: int | None, company_id: int | None,
@@ -220,3 +239,30 @@ def budgets_in(organization_id: int, f: Filters, today: date) -> list[BudgetStat
     if f.customer_id:
         qs = qs.filter(customer_id=f.customer_id)
     return budget_statuses(list(qs.select_related("company", "customer").order_by("start", "id")[:30]), today)
+
+
+# --- the REST API (tickets.api) ---------------------------------------------------------------------------
+
+
+def api_entries(organization_id: int, *, ticket_number: int | None = None, user_id: int | None = None,
+                start: date | None = None, end: date | None = None):
+    """An organization's time entries for the API's list, with the few columns its rows show (one query a page:
+    the ticket's number and the agent are joined, not loaded row by row)."""
+    qs = TimeEntry.objects.filter(organization_id=organization_id)
+    if ticket_number is not None:
+        qs = qs.filter(ticket__organization_id=organization_id, ticket__number=ticket_number)
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    if start is not None:
+        qs = qs.filter(date__gte=start)
+    if end is not None:
+        qs = qs.filter(date__lte=end)
+    return qs.select_related("ticket", "user").only(
+        "id", "date", "minutes", "note", "running", "rate", "cost", "created_at", "updated_at", "ticket__number",
+        "user__id", "user__email", "user__first_name", "user__last_name",
+    )
+
+
+def ticket_time_totals(ticket: Ticket) -> dict:
+    """A ticket's stopped time: minutes, cost (euros) and number of entries, in one query."""
+    return _totals(TimeEntry.objects.filter(ticket=ticket, running=False))
