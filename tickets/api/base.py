@@ -24,7 +24,7 @@ from lumiodesk.permissions import ApiKeyActor, refuse_if_read_only
 
 from . import keys, ratelimit
 from .authentication import ApiKeyAuthentication
-from .errors import ApiError
+from .errors import ApiError, JsonOnlyNegotiation
 from .models import ApiKey
 
 SAFE = ("GET", "HEAD", "OPTIONS")
@@ -38,6 +38,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class ApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes: list = []
+    content_negotiation_class = JsonOnlyNegotiation  # JSON whatever Accept or ?format= say, never a 406
     # method -> the capability the key's role needs (lumiodesk.permissions.CAPABILITIES)
     capabilities: dict[str, str] = {}
 

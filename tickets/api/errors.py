@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from lumiodesk.exceptions import (
@@ -94,3 +95,11 @@ ERROR_SCHEMA = {
     },
     "required": ["error"],
 }
+
+
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """This API speaks JSON only: it answers JSON whatever the Accept header or a ``?format=`` parameter say,
+    instead of a 406 that no client can do anything with (request bodies are still checked: 415)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

@@ -226,3 +226,11 @@ def test_the_list_rows_are_what_the_ticket_serializer_describes(api):
     services.assign(ticket=w.ticket, assignee=w.agent, actor=SYSTEM)
     ticket = selectors.api_ticket(w.org, w.ticket.number)
     assert ticket_row(ticket) == TicketSerializer(ticket).data
+
+
+def test_the_api_answers_json_whatever_accept_or_format_say(client, api):
+    w = api
+    for headers, query in (({"HTTP_ACCEPT": "text/html"}, ""), ({"HTTP_ACCEPT": "application/xml"}, ""),
+                           ({}, "?format=xml")):
+        response = get(client, w, f"/api/v1/tickets/{query}", **headers)
+        assert response.status_code == 200 and response["Content-Type"].startswith(JSON)
