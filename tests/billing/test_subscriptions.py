@@ -157,8 +157,10 @@ def test_the_banner_says_why_and_billing_stays_open(client, clock):
     client.force_login(admin)
     page = client.get(reverse("tickets:list")).content.decode()
     assert "readonly-banner" in page and "essai de 14 jours est terminé" in page
+    assert reverse("tickets:create") not in page  # no "+ Nouveau ticket" button that would only be refused
     assert client.get(reverse("billing:settings")).status_code == 200
     response = client.post(reverse("tickets:create"), {"subject": "x", "body": "y"})
     assert response.status_code == 403
     client.post(reverse("billing:change_plan"), {"plan": "starter"})
-    assert "readonly-banner" not in client.get(reverse("tickets:list")).content.decode()
+    page = client.get(reverse("tickets:list")).content.decode()
+    assert "readonly-banner" not in page and reverse("tickets:create") in page
