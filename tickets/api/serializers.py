@@ -82,7 +82,7 @@ class TicketSerializer(serializers.Serializer):
 
     def get_customer(self, ticket: Ticket) -> CustomerRefSerializer:
         c = ticket.customer
-        return {"id": c.pk, "email": c.email, "name": f"{c.first_name} {c.last_name}".strip() or c.email}
+        return {"id": c.pk, "email": c.email, "name": c.display_name}
 
     def get_assignee(self, ticket: Ticket) -> PersonSerializer(allow_null=True):
         return _person(ticket.assignee)
@@ -102,7 +102,7 @@ def ticket_row(ticket: Ticket) -> dict:
     return {
         "number": ticket.number, "subject": ticket.subject, "status": ticket.status, "priority": ticket.priority,
         "channel": ticket.channel,
-        "customer": {"id": c.pk, "email": c.email, "name": f"{c.first_name} {c.last_name}".strip() or c.email},
+        "customer": {"id": c.pk, "email": c.email, "name": c.display_name},
         "assignee": _person(ticket.assignee), "tags": sorted(t.name for t in ticket.tags.all()),
         "imported": ticket.imported, "created_at": _when(ticket.created_at), "updated_at": _when(ticket.updated_at),
         "first_response_at": _when(ticket.first_response_at), "resolved_at": _when(ticket.resolved_at),
@@ -122,7 +122,7 @@ class MessageSerializer(serializers.Serializer):
     def get_author(self, message: Message) -> PersonSerializer(allow_null=True):
         if message.author_customer is not None:
             c = message.author_customer
-            return {"id": c.pk, "email": c.email, "name": f"{c.first_name} {c.last_name}".strip() or c.email}
+            return {"id": c.pk, "email": c.email, "name": c.display_name}
         return _person(message.author_user)
 
 

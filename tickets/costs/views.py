@@ -25,6 +25,7 @@ from lumiodesk.exceptions import DomainError, InvalidInput
 from lumiodesk.models import Membership
 
 from ..access import get_ticket_for
+from ..exports.files import safe_cell
 from . import charts, selectors, services
 from .customer_views import get_company_for, get_customer_for
 from .models import TimeEntry
@@ -278,15 +279,9 @@ def dashboard_csv(request: HttpRequest) -> StreamingHttpResponse:
     def rows():
         yield "\ufeff" + writer.writerow(header)
         for row in selectors.csv_rows(request.organization.pk, f):
-            yield writer.writerow([_safe(v) for v in row])
+            yield writer.writerow(["" if v is None else safe_cell(v) for v in row])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="couts-{f.start}-{f.end}.csv"'
     return response
 
-
-def _safe(value):
-    """No spreadsheet formula from a note or a subject (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
