@@ -110,11 +110,11 @@ class TicketFilters:
         if f.priority and f.priority not in Priority.values:
             f.errors.append(f.priority)
             f.priority = ""
-        if f.assignee not in ("", "me", "none") and not f.assignee.isdigit():
+        if f.assignee not in ("", "me", "none") and not f.assignee.isdecimal():
             f.assignee = ""
-        if f.customer and not f.customer.isdigit():
+        if f.customer and not f.customer.isdecimal():
             f.customer = ""
-        if f.company and not f.company.isdigit():
+        if f.company and not f.company.isdecimal():
             f.company = ""
         if f.sort not in SORTS:
             f.sort = "-created"
@@ -308,7 +308,7 @@ def _filtered(organization: Organization, filters: TicketFilters, *, user, for_p
         q = filters.q.strip().lstrip("#")
         query = search_query(filters.q)
         cond = Q(search_vector=query) if query is not None else Q(pk__in=[])
-        if q.isdigit() and len(q) < 10:
+        if q.isdecimal() and len(q) < 10:
             cond |= Q(number=int(q))
         qs = qs.filter(cond)
     return qs

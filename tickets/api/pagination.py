@@ -53,7 +53,7 @@ def _limit(request) -> int:
     raw = request.query_params.get("limit") or ""
     if not raw:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not raw.isdecimal() or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError("invalid_limit", _("« limit » doit être un nombre de 1 à %(n)s.") % {"n": MAX_LIMIT})
     return int(raw)
 

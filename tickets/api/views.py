@@ -301,7 +301,7 @@ def _int_param(request, name: str) -> int | None:
     raw = (request.query_params.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+    if not raw.isdecimal() or not 0 < int(raw) < 2**31:
         raise ApiError("invalid_filter", _("Filtre inconnu : %(v)s.") % {"v": f"{name}={raw}"})
     return int(raw)
 

@@ -26,6 +26,7 @@ from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.permissions import Actor, MemberActor, require
 
 from ..models import CustomerNotification, Message, SatisfactionRating, Ticket
+from ..services.search_document import refresh_search_document
 from . import alerts, rollup
 from .models import TicketCostMonth, TimeCostMonth, TimeEntry
 
@@ -133,9 +134,8 @@ def _stop(entry: TimeEntry, at: datetime) -> TimeEntry:
     seconds = max((at - entry.started_at).total_seconds(), 0)
     entry.running = False
     entry.minutes = min(max(round(seconds / 60), 1), MAX_MINUTES)
-    entry.date = timezone.localdate(entry.started_at)
-    _costed(entry)
-    entry.save(update_fields=["running", "minutes", "date", "rate", "cost", "updated_at"])
+    _costed(entry)  # its date stays the one start_timer gave, in the organization's time zone
+    entry.save(update_fields=["running", "minutes", "rate", "cost", "updated_at"])
     rollup.add_entry(entry)
     alerts.check_ticket(entry.ticket, entry.date)
     return entry
@@ -208,7 +208,9 @@ def merge_customers(*, actor: Actor, keep: Customer, absorb: Customer) -> Custom
     if len(locked) != 2:
         raise InvalidInput(_("Ce client n'existe plus."))
     keep, absorb = locked[keep.pk], locked[absorb.pk]
-    moved = Ticket.objects.filter(organization_id=keep.organization_id, customer=absorb).update(customer=keep)
+    moved_ids = list(Ticket.objects.filter(organization_id=keep.organization_id, customer=absorb)
+                     .values_list("pk", flat=True))
+    moved = Ticket.objects.filter(pk__in=moved_ids).update(customer=keep)
     CustomerNotification.objects.filter(customer=absorb).update(customer=keep)
     SatisfactionRating.objects.filter(customer=absorb).update(customer=keep)
     TimeCostMonth.objects.filter(organization_id=keep.organization_id, customer=absorb).update(customer=keep)
@@ -231,6 +233,7 @@ def merge_customers(*, actor: Actor, keep: Customer, absorb: Customer) -> Custom
     absorb.delete()
     if filled:
         keep.save(update_fields=[f if f != "company_id" else "company" for f in filled])
+    refresh_search_document(moved_ids)  # the search entry holds the customer's name and email
     audit.record(organization=keep.organization, actor=actor.user, action="customer.merged", target_type="customer",
                  target_id=keep.pk, customer=keep.email, absorbed=absorbed, tickets_moved=moved,
                  before={"email": absorbed["email"]}, after={"email": keep.email})

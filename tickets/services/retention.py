@@ -18,6 +18,7 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.catalogue import PLANS, Limit
@@ -64,5 +65,8 @@ def _expire(rows: list[tuple[int, str, int]], now: datetime) -> int:
         count = Attachment.objects.filter(id__in=[r[0] for r in rows], expired_at__isnull=True).update(
             expired_at=now, file=""
         )
-        InboundEmail.objects.filter(message_id__in={r[2] for r in rows}).exclude(raw=b"").update(raw=b"")
+        message_ids = {r[2] for r in rows}  # the copy that brought the file, and the copies of the same mail again
+        InboundEmail.objects.filter(
+            Q(message_id__in=message_ids) | Q(duplicate_of__message_id__in=message_ids)
+        ).exclude(raw=b"").update(raw=b"")
     return count

@@ -234,3 +234,13 @@ def test_the_api_answers_json_whatever_accept_or_format_say(client, api):
                            ({}, "?format=xml")):
         response = get(client, w, f"/api/v1/tickets/{query}", **headers)
         assert response.status_code == 200 and response["Content-Type"].startswith(JSON)
+
+
+def test_digits_that_are_not_decimal_are_a_clear_400_not_a_500(client, api):
+    w = api  # "²".isdigit() is true, but int("²") fails
+    assert get(client, w, "/api/v1/tickets/?limit=²").status_code == 400
+    for query in ("?assignee=²", "?customer=²", "?company=²"):  # ignored, as the console's list ignores them
+        response = get(client, w, f"/api/v1/tickets/{query}")
+        assert response.status_code == 200 and response.json()["results"], query
+    assert get(client, w, "/api/v1/time-entries/?ticket=²").status_code == 400
+    assert get(client, w, "/api/v1/tickets/?q=²").status_code == 200
