@@ -7,6 +7,7 @@ copy the rate when they are costed, so no change here alters time already logged
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -68,3 +69,13 @@ def history(organization: Organization) -> list[HourlyRate]:
     """Every rate of the organization, per agent, newest first."""
     return list(HourlyRate.objects.filter(organization=organization).select_related("user")
                 .order_by("user_id", "-effective_from"))
+
+
+def in_force(rates: Iterable[HourlyRate], day: date) -> dict[int, Decimal]:
+    """Each agent's hourly cost in force on ``day``, from their rates (``history``: no query): the newest rate
+    effective on or before ``day``; an agent whose rates all start later has none."""
+    current: dict[int, tuple[date, Decimal]] = {}
+    for r in rates:
+        if r.effective_from <= day and (r.user_id not in current or r.effective_from > current[r.user_id][0]):
+            current[r.user_id] = (r.effective_from, r.amount)
+    return {user_id: amount for user_id, (_day, amount) in current.items()}

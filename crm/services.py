@@ -1,6 +1,14 @@
-"""Writes on CRM customers."""
+"""Writes on CRM customers.
+
+"Customer renamed" hooks: ``crm`` knows nothing of tickets, yet a ticket's search document holds its
+customer's name and email. Apps above register ``on_customer_renamed(fn)`` at start-up (``tickets``
+refreshes the customer's tickets' search entries); ``update_customer`` calls each ``fn(customer)`` inside its
+transaction when the first name, last name or email changed.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -13,6 +21,17 @@ from lumiodesk.models import AuditLog, Organization
 from lumiodesk.permissions import Actor, require
 
 from .models import Company, Customer, CustomerContactChoice
+
+CustomerRenamedHook = Callable[[Customer], None]
+_renamed_hooks: list[CustomerRenamedHook] = []
+SEARCHED_FIELDS = frozenset({"first_name", "last_name", "email"})  # what the tickets' search documents hold
+
+
+def on_customer_renamed(fn: CustomerRenamedHook) -> CustomerRenamedHook:
+    """Register ``fn(customer)``, run inside ``update_customer``'s transaction after a name or email change."""
+    if fn not in _renamed_hooks:
+        _renamed_hooks.append(fn)
+    return fn
 
 
 def normalize_email(email: str) -> str:
@@ -124,6 +143,9 @@ def update_customer(*, actor: Actor, customer: Customer, data: dict) -> Customer
     if not after:
         return customer
     customer.save(update_fields=list(after))
+    if SEARCHED_FIELDS & set(after):
+        for hook in _renamed_hooks:
+            hook(customer)
     audit.record(organization=customer.organization, actor=actor.user, action="customer.updated",
                  target_type="customer", target_id=customer.pk, customer=customer.email, before=before, after=after)
     return customer

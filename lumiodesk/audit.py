@@ -99,6 +99,7 @@ ACTION_LABELS: dict[str, Any] = {
     "member.role_changed": _("Rôle modifié"),
     "member.deactivated": _("Membre désactivé"),
     "member.reactivated": _("Membre réactivé"),
+    "member.absent": _("Absence signalée ou levée"),
     "ticket.created": _("Ticket créé"),
     "ticket.deleted": _("Ticket supprimé définitivement"),
     "ticket.assigned": _("Ticket assigné"),

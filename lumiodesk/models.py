@@ -82,6 +82,9 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("rôle"), max_length=16, choices=Role.choices, default=Role.AGENT)
     is_active = models.BooleanField(_("actif"), default=True)
+    # "Absent" (lumiodesk.presence): set by the member themselves; no ticket is assigned to them by availability
+    # (tickets.assignment) until they clear it, whether or not they have the console open.
+    is_absent = models.BooleanField(_("absent"), default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -101,6 +101,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "time.manage": MANAGERS,  # edit or delete anyone's time entries
     "budgets.manage": MANAGERS,  # create, change, delete budgets of companies and customers
     "costs.view": frozenset({A, M, V}),  # the cost dashboard and its exports (Viewers read)
+    # assignment by availability (001 §2 option; tickets.assignment)
+    "assignment.view": MANAGERS,  # Settings > Assignment: the setting, who is available now and their load (read)
+    "assignment.manage": ADMINS,  # turn assignment by availability on or off, the load limit, the eligible roles
 }
 
 # Capabilities refused while the organization is read-only (its trial ended without a plan, or it cancelled):
@@ -114,6 +117,7 @@ WRITES = frozenset({
     "sla.manage", "rules.manage", "webhooks.manage", "refunds.request", "refunds.approve", "refunds.approve_large",
     "imports.manage",
     "customers.edit", "customers.merge", "rates.manage", "time.log", "time.manage", "budgets.manage",
+    "assignment.manage",
 })
 
 

@@ -79,6 +79,7 @@ TICKET_PIPELINE = {
     # Inside the service's transaction, before the ticket is saved; each returns the ticket fields it set.
     "steps": [
         "sla.pipeline.stamp_due_times",  # due times, pauses, outcomes
+        "tickets.assignment.pipeline.assign_by_availability",  # creation: the available agent (setting, off by default)
         "automations.pipeline.rules_on_creation",  # "ticket created" rules: they see the SLA stamps
     ],
     # Then, in the transaction; each decides now and returns what to run after the commit.

@@ -60,6 +60,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("customers/", include("tickets.costs.customer_urls")),  # customer and company records (001 §1)
     path("", include("tickets.costs.urls")),  # time on tickets, hourly costs, budgets, the cost dashboard
+    path("", include("tickets.assignment.urls")),  # Settings > Assignment, the presence heartbeat, "Absent"
     path("notifications/", include((notification_patterns, "notifications"))),
     path("", include("sla.urls")),
     path("", include("automations.urls")),  # automations: settings/automations/, settings/webhooks/, journal

@@ -12,6 +12,7 @@ class TicketsConfig(AppConfig):
 
         from billing.catalogue import Limit
         from billing.usage import register
+        from crm.services import on_customer_renamed
         from lumiodesk import audit, organizations, team
         from lumiodesk.notifications import register_kind
 
@@ -20,6 +21,7 @@ class TicketsConfig(AppConfig):
         from .costs.services import stop_timers_on_sign_out
         from .exports.services import AUDIT_LABELS, exports_used_this_month
         from .selectors import tickets_created_this_month
+        from .services.search_document import refresh_customer_search_documents
         from .team_hooks import create_starter_tags, reassign_open_tickets
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
@@ -27,6 +29,8 @@ class TicketsConfig(AppConfig):
         audit.register_labels(AUDIT_LABELS)
         organizations.on_created(create_starter_tags)  # section 3: facturation, bug, question-produit
         team.on_member_deactivated(reassign_open_tickets)  # their open tickets, in the same transaction
+        on_customer_renamed(refresh_customer_search_documents)  # the search entries hold the customer's name
+        audit.register_labels({"assignment.settings": _("Assignation automatique modifiée")})
         for kind in KINDS:
             register_kind(kind)
         audit.register_labels({"api_key.created": _("Clé d'API créée"), "api_key.revoked": _("Clé d'API révoquée")})

@@ -24,6 +24,10 @@ class Status(models.TextChoices):
     CLOSED = "closed", _("Fermé")
 
 
+# Open: every status before Résolu (an agent's load, the tickets a deactivated member hands over).
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL)
+
+
 class Priority(models.TextChoices):
     LOW = "low", _("Basse")
     NORMAL = "normal", _("Normale")
@@ -362,6 +366,7 @@ class BlockedSender(models.Model):
 
 
 from .api.models import ApiKey, IdempotencyRecord  # noqa: E402, F401
+from .assignment.models import AssignmentTurn, AutoAssignment  # noqa: E402, F401
 from .chat.models import ChatConversation, ChatWidget  # noqa: E402, F401
 from .costs.models import TicketCostMonth, TimeCostMonth, TimeEntry  # noqa: E402, F401
 from .email.models import EmailReference, InboundEmail, InboundStatus, Mailbox  # noqa: E402, F401

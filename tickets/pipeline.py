@@ -11,7 +11,8 @@ The order is written once, in ``settings.TICKET_PIPELINE`` (the composition root
     TICKET_PIPELINE = {
         "steps": [                                        # inside the transaction, before the save
             "sla.pipeline.stamp_due_times",               # 1. SLA due times, pauses, outcomes
-            "automations.pipeline.rules_on_creation",     # 2. "ticket created" rules (they see the stamps)
+            "tickets.assignment.pipeline.assign_by_availability",  # 2. creation: the available agent
+            "automations.pipeline.rules_on_creation",     # 3. "ticket created" rules (they see 1 and 2)
         ],
         "subscribers": [                                  # then; their effects after the commit, in this order
             "tickets.subscribers.notify_agents_of_change",  # assigned / urgent / customer reply / mention

@@ -13,10 +13,9 @@ from lumiodesk.models import Membership, Organization
 from lumiodesk.permissions import MemberActor
 
 from . import services
-from .models import Status, Tag, Ticket
+from .models import OPEN_STATUSES, Tag, Ticket
 
 STARTER_TAGS = ("facturation", "bug", "question-produit")  # section 3 of the LumioDesk documentation
-OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_INTERNAL)
 
 
 def create_starter_tags(organization: Organization, admin_user) -> None:

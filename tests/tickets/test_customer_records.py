@@ -11,6 +11,7 @@ from factories import SYSTEM, CompanyFactory, CustomerFactory, TicketFactory, ac
 from helpers import assert_login_redirect
 
 from crm import budgets, rates
+from crm import services as crm_services
 from crm.models import Customer
 from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AuditLog
@@ -132,3 +133,16 @@ def test_merging_moves_the_tickets_in_one_audited_step(client, world):
     outsider_customer = Customer.objects.filter(organization=world.other_org).first()
     response = client.post(reverse("customers:merge", args=[world.customer.pk]), {"email": outsider_customer.email})
     assert response.status_code == 400 and Customer.objects.filter(pk=outsider_customer.pk).exists()
+
+
+def test_a_renamed_customer_s_tickets_are_found_by_the_new_name_and_email(client, world):
+    """``crm.services.update_customer`` runs the "customer renamed" hooks: ``tickets`` refreshes the search entries."""
+    crm_services.update_customer(actor=acting(world.agent), customer=world.customer,
+                                 data={"last_name": "Zoubiri", "email": "claire@nouvelle-adresse.fr"})
+    client.force_login(world.agent)
+    for q in ("Zoubiri", "nouvelle-adresse"):
+        html = client.get(reverse("tickets:list"), {"q": q}).content.decode()
+        assert world.ticket.subject in html, q
+    assert world.ticket.subject not in client.get(reverse("tickets:list"), {"q": "Dupont"}).content.decode()
+    # A change of phone alone leaves the search entries as they are (nothing of it is searched).
+    crm_services.update_customer(actor=acting(world.agent), customer=world.customer, data={"phone": "0600"})

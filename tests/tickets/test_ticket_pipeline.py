@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 ORDER = {
     "steps": [
         "sla.pipeline.stamp_due_times",
+        "tickets.assignment.pipeline.assign_by_availability",
         "automations.pipeline.rules_on_creation",
     ],
     "subscribers": [
@@ -64,7 +65,7 @@ def first_subscriber(c: TicketChange):
 
 
 PROBED = {
-    "steps": [ORDER["steps"][0], f"{__name__}.after_sla", ORDER["steps"][1], f"{__name__}.after_rules"],
+    "steps": [ORDER["steps"][0], f"{__name__}.after_sla", *ORDER["steps"][1:], f"{__name__}.after_rules"],
     "subscribers": [f"{__name__}.first_subscriber", *ORDER["subscribers"]],
 }
 

@@ -12,7 +12,8 @@ from helpers import htmx
 from crm import budgets, rates
 from crm.models import BudgetAlert
 from lumiodesk.exceptions import InvalidInput, NotPermitted
-from lumiodesk.models import AgentNotification, AuditLog
+from lumiodesk.models import AgentNotification, AuditLog, Role
+from lumiodesk.permissions import ApiKeyActor
 from tickets.costs import alerts, services
 from tickets.costs.models import TimeEntry
 
@@ -202,3 +203,23 @@ def test_the_monthly_rollup_follows_every_write(world, clock):
     assert ticket_rows() == [(date(2025, 3, 1), 55, 5500, 2)]
     rollup.rebuild(world.org.pk)
     assert rows() == kept and ticket_rows() == [(date(2025, 3, 1), 55, 5500, 2)]
+
+
+def test_an_api_key_edits_only_its_creator_s_entries_unless_its_role_manages_time(world):
+    """Every actor but the system is held to "your own entries": an API key acts as its creator, with its role."""
+    theirs = services.log_time(actor=acting(world.manager), ticket=world.ticket, minutes=10, day=date(2025, 3, 3))
+    agent_key = ApiKeyActor(organization=world.org, role=Role.AGENT, key_id=1, user=world.agent)
+    with pytest.raises(NotPermitted):
+        services.update_entry(actor=agent_key, entry=theirs, minutes=5)
+    with pytest.raises(NotPermitted):
+        services.delete_entry(actor=agent_key, entry=theirs)
+    with pytest.raises(NotPermitted):
+        services.log_time(actor=agent_key, ticket=world.ticket, minutes=5, user=world.manager)
+    own = services.log_time(actor=agent_key, ticket=world.ticket, minutes=5)
+    assert own.user == world.agent
+    services.update_entry(actor=agent_key, entry=own, minutes=7)
+    manager_key = ApiKeyActor(organization=world.org, role=Role.MANAGER, key_id=2, user=world.admin)
+    services.update_entry(actor=manager_key, entry=theirs, minutes=20)
+    services.update_entry(actor=SYSTEM, entry=theirs, minutes=25)  # the system acts for anyone
+    theirs.refresh_from_db()
+    assert theirs.minutes == 25

@@ -23,7 +23,7 @@ from crm.models import Customer
 from crm.rates import cost_of, rate_on
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, NotPermitted
-from lumiodesk.permissions import Actor, MemberActor, require
+from lumiodesk.permissions import Actor, SystemActor, require
 
 from ..models import CustomerNotification, Message, SatisfactionRating, Ticket
 from ..services.search_document import refresh_search_document
@@ -57,9 +57,15 @@ def _costed(entry: TimeEntry) -> None:
     entry.cost = cost_of(entry.minutes, entry.rate)
 
 
+def _acts_for_other(actor: Actor, user_id: int | None) -> bool:
+    """Whether a person (a member, or an API key: it acts as its creator, with its role) touches another
+    agent's time. Only the system acts for anyone (sign-out, the idle-timer beat)."""
+    return not isinstance(actor, SystemActor) and user_id != getattr(actor.user, "pk", None)
+
+
 def _require_own_or_manage(actor: Actor, entry: TimeEntry) -> None:
     require(actor, "time.log", entry.ticket.organization)
-    if isinstance(actor, MemberActor) and entry.user_id != actor.user.pk and not actor.can("time.manage"):
+    if _acts_for_other(actor, entry.user_id) and not actor.can("time.manage"):
         raise NotPermitted(_("Vous ne pouvez modifier que votre propre temps."))
 
 
@@ -70,7 +76,9 @@ def log_time(*, actor: Actor, ticket: Ticket, minutes, day: date | None = None, 
     (the actor; a Manager may log for another agent)."""
     require(actor, "time.log", ticket.organization)
     user = user or actor.user
-    if isinstance(actor, MemberActor) and user.pk != actor.user.pk:
+    if user is None:
+        raise InvalidInput(_("Indiquez l'agent dont c'est le temps."))
+    if _acts_for_other(actor, user.pk):
         require(actor, "time.manage", ticket.organization)
     day = day or timezone.localdate()
     if day > timezone.localdate() + timedelta(days=1):

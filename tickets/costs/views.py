@@ -161,10 +161,7 @@ def rate_settings(request: HttpRequest) -> HttpResponse:
                    .order_by("user__last_name", "user__email"))
     history = rates.history(org)
     today = timezone.localdate()
-    current = {}
-    for r in history:  # newest first per user: the first one in force today is current
-        if r.effective_from <= today and r.user_id not in current:
-            current[r.user_id] = r.amount
+    current = rates.in_force(history, today)
     return render(request, "tickets/costs/rates.html", {
         "members": [(m, current.get(m.user_id)) for m in members], "history": history, "today": today,
         "error": error}, status=400 if error else 200)

@@ -19,7 +19,9 @@ from .checks import check_assignee, validate_choice
 
 
 @transaction.atomic
-def assign(*, ticket: Ticket, assignee, actor: Actor) -> Ticket:
+def assign(*, ticket: Ticket, assignee, actor: Actor, reason: str = "") -> Ticket:
+    """``reason``: why the system assigned it, kept on the audit row the ticket's history shows
+    (``"availability"``: assignment by availability, ``tickets.assignment``)."""
     require(actor, "tickets.assign", ticket.organization)
     check_assignee(ticket.organization, assignee)
     user = actor.user
@@ -35,6 +37,7 @@ def assign(*, ticket: Ticket, assignee, actor: Actor) -> Ticket:
         organization=ticket.organization, actor=user, action="ticket.assigned", target_type="ticket",
         target_id=ticket.pk, old=old, new=assignee.pk if assignee else None,
         new_name=(assignee.get_full_name() or assignee.email) if assignee else "",
+        **({"reason": reason} if reason else {}),
     )
     return ticket
 
