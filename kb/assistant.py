@@ -5,17 +5,18 @@ all rank passages with ``retrieve``:
 
 1. ``kb.search.analyze`` turns the question into concepts (content words, their synonyms and
    translations, typo corrections), with their document frequencies;
-2. the question's vector (``kb.embeddings``, multilingual-e5-small) is compared with every visible
-   passage's stored vector (numpy, one query): the dense ranking;
+2. the question's vector (``kb.embeddings``, multilingual-e5-small, of the folded question) is compared
+   with every visible passage's stored vector (numpy, one query): the dense ranking;
 3. PostgreSQL returns the lexical candidates (full text, GIN index) plus the dense ranking's first
    passages, among the *visible* articles only (``kb.selectors.visible_articles``); each is scored
    here by BM25 over the passage (k1=1.2, b=0.75), each concept counted once through its best form;
 4. the lexical and dense rankings are fused by reciprocal rank, and the first RERANK candidates are
    reranked by a linear model over their features (``kb.model_weights``, fitted on the development
-   questions by ``manage.py kb_eval --fit``);
+   questions, dev + test + first, by ``manage.py kb_eval --fit``);
 5. whether to answer is decided by a logistic regression over the retrieval's features (scores,
    margins, agreement of the two rankings, coverage of the question's words, unknown words), with the
-   threshold that keeps wrong refusals under 5 % on the development questions. Nothing else refuses.
+   threshold that keeps the cross-validated wrong refusals under 5 % on the development questions
+   (``manage.py kb_eval --fit``). Nothing else refuses.
 
 The answer only ever quotes passages; an optional language model (``kb.llm``, off by default) may
 rephrase them, and the citations and their URLs always come from here.
@@ -57,9 +58,7 @@ _VECTOR_ITEM = re.compile(r"'((?:[^']|'')+)'(?::([0-9A-D,]+))?")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9ÀÂÉÈÊÎÔÙÛÇ«\"])")
 _DIGIT = re.compile(r"\d")
 _PRICE = re.compile(r"\d\s*(?:eur|€|euros?)\b|€", re.I)
-_ENGLISH = re.compile(
-    r"\b(what|how|can|does|do|is|are|which|when|where|why|the|my|i|you|plan|price|cost)\b", re.I
-)
+_ENGLISH = re.compile(r"\b(what|how|can|does|do|is|are|which|when|where|why|the|my|i|you|plan|price|cost)\b", re.I)
 
 
 @dataclass
@@ -162,7 +161,8 @@ def _dense(organization: Organization, question: str, scope: str) -> dict[int, t
 
 
 def query_cache_key(question: str) -> str:
-    return "kb:qvec:" + embeddings.MODEL + ":" + hashlib.sha1(question.encode()).hexdigest()
+    digest = hashlib.sha1(question.encode()).hexdigest()
+    return f"kb:qvec:{embeddings.MODEL}:{embeddings.QUERY_FORM}:{digest}"
 
 
 def _query_vector(question: str) -> np.ndarray:
@@ -176,8 +176,9 @@ def _query_vector(question: str) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
 
 
-def _candidates(organization: Organization, analysis: Analysis, scope: str, dense_ids: list[int]
-                ) -> tuple[list[Candidate], int, float]:
+def _candidates(
+    organization: Organization, analysis: Analysis, scope: str, dense_ids: list[int]
+) -> tuple[list[Candidate], int, float]:
     lexemes = [x for x in analysis.lexemes if re.match(r"^[\w-]+$", x)]
     if not lexemes and not dense_ids:
         return [], 0, 1.0
@@ -278,6 +279,7 @@ class Retrieval:
     n: int
     dense_mean: float = 0.0  # the question's mean cosine over every visible passage, and its spread
     dense_std: float = 1.0
+    has_dense: bool = True  # False while no visible passage has its vector yet (Celery has not run)
 
 
 def retrieve(organization: Organization, question: str, *, scope: str = Scope.PUBLIC) -> Retrieval:
@@ -291,11 +293,19 @@ def retrieve(organization: Organization, question: str, *, scope: str = Scope.PU
     weights = _weights(analysis, n)
     _score(cands, analysis, n, avgdl, weights)
     ranked = fuse(cands, dense)
-    head = ranked[:RERANK]
-    _rerank(head, weights)
-    ranked = sorted(head, key=lambda c: (-c.final, c.pk)) + ranked[RERANK:]
     sims = np.asarray([sim for sim, _rank in dense.values()]) if dense else np.zeros(1)
-    return Retrieval(analysis, ranked, weights, n, float(sims.mean()), float(sims.std()) or 1.0)
+    return rerank(
+        Retrieval(analysis, ranked, weights, n, float(sims.mean()), float(sims.std()) or 1.0, has_dense=bool(dense))
+    )
+
+
+def rerank(retrieval: Retrieval, rerank_weights: list[float] | None = None) -> Retrieval:
+    """The first RERANK passages of the fused order reranked by the linear model (``kb.model_weights``, or
+    the weights given: the evaluation's cross-validation); the retrieval, reordered in place."""
+    head = sorted(retrieval.ranked[:RERANK], key=lambda c: (-c.fused, c.pk))
+    _rerank(head, retrieval.weights, rerank_weights)
+    retrieval.ranked = sorted(head, key=lambda c: (-c.final, c.pk)) + retrieval.ranked[RERANK:]
+    return retrieval
 
 
 def fuse(cands: list[Candidate], dense: dict[int, tuple[float, int]]) -> list[Candidate]:
@@ -308,12 +318,14 @@ def fuse(cands: list[Candidate], dense: dict[int, tuple[float, int]]) -> list[Ca
     for c in cands:
         c.dense, c.dense_rank = dense.get(c.pk, (0.0, 0))
         c.fused = (1 / (RRF_K + c.lex_rank) if c.lex_rank else 0.0) + (
-            1 / (RRF_K + c.dense_rank) if c.dense_rank else 0.0)
+            1 / (RRF_K + c.dense_rank) if c.dense_rank else 0.0
+        )
     return sorted(cands, key=lambda c: (-c.fused, c.pk))
 
 
-def suggest_articles(organization: Organization, text: str, *, scope: str = Scope.PUBLIC, limit: int = 5
-                     ) -> list[Candidate]:
+def suggest_articles(
+    organization: Organization, text: str, *, scope: str = Scope.PUBLIC, limit: int = 5
+) -> list[Candidate]:
     """The articles of the best passages for a question (the widget's and help center's suggestions,
     the ticket page's): the same retrieval as ``ask``, one entry per article, best first."""
     text = " ".join((text or "").split())[:300]
@@ -355,8 +367,11 @@ def ticket_suggestions(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
         .only("id", "organization_id", "title", "slug", "language", "audience", "status", "collection_id")
         .order_by("title", "id")
     )
-    visible = set(visible_articles(ticket.organization).filter(pk__in=[a.pk for a in linked])
-                  .values_list("pk", flat=True)) if linked else set()
+    visible = (
+        set(visible_articles(ticket.organization).filter(pk__in=[a.pk for a in linked]).values_list("pk", flat=True))
+        if linked
+        else set()
+    )
     out = [TicketSuggestion(article=a, linked=True, suggested=False, is_public=a.pk in visible) for a in linked]
     with connection.cursor() as cur:
         cur.execute(TICKET_TEXT_SQL, [ticket.pk])
@@ -365,8 +380,15 @@ def ticket_suggestions(ticket, *, limit: int = 5) -> list[TicketSuggestion]:
     for c in suggest_articles(ticket.organization, f"{ticket.subject}. {first_message}", limit=limit + len(seen)):
         if c.article_id in seen or len(out) - len(linked) >= limit:
             continue
-        article = Article(pk=c.article_id, organization_id=ticket.organization_id, title=c.title, slug=c.slug,
-                          language=c.language, audience=c.audience, status=ArticleStatus.PUBLISHED)
+        article = Article(
+            pk=c.article_id,
+            organization_id=ticket.organization_id,
+            title=c.title,
+            slug=c.slug,
+            language=c.language,
+            audience=c.audience,
+            status=ArticleStatus.PUBLISHED,
+        )
         out.append(TicketSuggestion(article=article, linked=False, suggested=True, is_public=True))
     return out
 
@@ -383,28 +405,55 @@ def rerank_features(cands: list[Candidate], weights: list[float]) -> np.ndarray:
     for c in cands:
         coverage = sum(weights[i] * f for i, f in c.covered.items()) / total
         in_text = sum(weights[i] for i, f in c.covered.items() if f == 1.0) / total
-        rows.append([
-            c.dense, (c.dense - float(denses.max())) / spread, (c.dense - float(denses.mean())) / spread,
-            c.score / top_lex, c.score / total, coverage, in_text,
-            RRF_K / (RRF_K + c.lex_rank) if c.lex_rank else 0.0,
-            RRF_K / (RRF_K + c.dense_rank) if c.dense_rank else 0.0,
-            1.0 if "?" in c.text[:200] else 0.0, math.log(1 + c.n_tokens), c.proximity / total,
-        ])
+        rows.append(
+            [
+                c.dense,
+                (c.dense - float(denses.max())) / spread,
+                (c.dense - float(denses.mean())) / spread,
+                c.score / top_lex,
+                c.score / total,
+                coverage,
+                in_text,
+                RRF_K / (RRF_K + c.lex_rank) if c.lex_rank else 0.0,
+                RRF_K / (RRF_K + c.dense_rank) if c.dense_rank else 0.0,
+                1.0 if "?" in c.text[:200] else 0.0,
+                math.log(1 + c.n_tokens),
+                c.proximity / total,
+            ]
+        )
     return np.asarray(rows, dtype=np.float64)
 
 
-def _rerank(cands: list[Candidate], weights: list[float]) -> None:
+def _rerank(cands: list[Candidate], weights: list[float], rerank_weights: list[float] | None = None) -> None:
     if not cands:
         return
-    scores = rerank_features(cands, weights) @ np.asarray(model.RERANK_WEIGHTS)
+    scores = rerank_features(cands, weights) @ np.asarray(
+        model.RERANK_WEIGHTS if rerank_weights is None else rerank_weights
+    )
     for c, value in zip(cands, scores, strict=True):
         c.final = float(value)
 
 
 ANSWER_FEATURES = [
-    "dense_top", "dense_margin", "final_margin", "lexical_top", "coverage_top", "coverage_three",
-    "lex_agrees", "dense_agrees", "unknown_share", "entity_missing", "unknown_any", "figure_missing",
+    "dense_top",
+    "dense_margin",
+    "final_margin",
+    "lexical_top",
+    "coverage_top",
+    "coverage_three",
+    "lex_agrees",
+    "dense_agrees",
+    "unknown_share",
+    "entity_missing",
+    "unknown_any",
+    "figure_missing",
     "dense_standout",
+    "final_top",
+    "uncovered_max",
+    "uncovered_share",
+    "n_concepts",
+    "dense_above_mean",
+    "lexical_rank_top",
 ]
 
 
@@ -419,27 +468,66 @@ def answer_features(retrieval: Retrieval) -> np.ndarray:
     finals = [c.final for c in ranked[:2]] + [0.0]
     unknown = sum(w for c, w in zip(concepts, weights, strict=True) if hard_unknown(c))
     covered = {i for c in three for i in c.covered}
-    entity_missing = any(c.entity and not c.number and i not in covered and not _plan_wide(c, three)
-                         for i, c in enumerate(concepts))
+    entity_missing = any(
+        c.entity and not c.number and i not in covered and not _plan_wide(c, three) for i, c in enumerate(concepts)
+    )
     figure_missing = any(
         (clause.price and not any(_PRICE.search(c.text) for c in three))
         or (clause.quantity and not any(_DIGIT.search(c.text) for c in three))
         for clause in retrieval.analysis.clauses
     )
-    return np.asarray([
-        top.dense, denses[0] - denses[1], finals[0] - finals[1],
-        top.score / total, _coverage([top], weights), _coverage(three, weights),
-        1.0 if top.lex_rank == 1 else 0.0, 1.0 if top.dense_rank == 1 else 0.0,
-        unknown / total, 1.0 if entity_missing else 0.0, 1.0 if unknown else 0.0, 1.0 if figure_missing else 0.0,
-        (denses[0] - retrieval.dense_mean) / retrieval.dense_std,
-    ], dtype=np.float64)
+    # the question's words that none of the first passages' texts carries: the heaviest one, and their share
+    in_text = {i for c in three for i, f in c.covered.items() if f == 1.0}
+    uncovered = [w for i, w in enumerate(weights) if i not in in_text]
+    return np.asarray(
+        [
+            top.dense,
+            denses[0] - denses[1],
+            finals[0] - finals[1],
+            top.score / total,
+            _coverage([top], weights),
+            _coverage(three, weights),
+            1.0 if top.lex_rank == 1 else 0.0,
+            1.0 if top.dense_rank == 1 else 0.0,
+            unknown / total,
+            1.0 if entity_missing else 0.0,
+            1.0 if unknown else 0.0,
+            1.0 if figure_missing else 0.0,
+            (denses[0] - retrieval.dense_mean) / retrieval.dense_std,
+            top.final,
+            max(uncovered, default=0.0) / (max(weights, default=0.0) or 1.0),
+            sum(uncovered) / total,
+            float(len(weights)),
+            top.dense - retrieval.dense_mean,
+            math.log(1 + top.lex_rank) if top.lex_rank else 5.0,
+        ],
+        dtype=np.float64,
+    )
+
+
+# What the dense vectors decide: while no passage has its vector yet, these features are read as their
+# development mean (neutral), and full text alone decides.
+DENSE_FEATURES = (
+    "dense_top",
+    "dense_margin",
+    "final_margin",
+    "dense_agrees",
+    "dense_standout",
+    "final_top",
+    "dense_above_mean",
+)
 
 
 def answer_confidence(retrieval: Retrieval) -> float:
     """Probability that the first passages answer the question (logistic regression, kb.model_weights)."""
     if not retrieval.ranked:
         return 0.0
-    x = (answer_features(retrieval) - np.asarray(model.ABSTAIN_MEAN)) / np.asarray(model.ABSTAIN_SCALE)
+    mean = np.asarray(model.ABSTAIN_MEAN)
+    features = answer_features(retrieval)
+    if not retrieval.has_dense:
+        for name in DENSE_FEATURES:
+            features[ANSWER_FEATURES.index(name)] = mean[ANSWER_FEATURES.index(name)]
+    x = (features - mean) / np.asarray(model.ABSTAIN_SCALE)
     z = float(x @ np.asarray(model.ABSTAIN_COEF) + model.ABSTAIN_INTERCEPT)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -449,8 +537,11 @@ def missing_words(retrieval: Retrieval) -> list[str]:
     concepts, three = retrieval.analysis.concepts, retrieval.ranked[:MAX_CITATIONS]
     covered = {i for c in three for i in c.covered}
     unknown = [c.word for c in concepts if hard_unknown(c)]
-    rest = [c.word for i, c in enumerate(concepts) if i not in covered and not c.number and c.word not in unknown
-            and len(c.word) >= 4]
+    rest = [
+        c.word
+        for i, c in enumerate(concepts)
+        if i not in covered and not c.number and c.word not in unknown and len(c.word) >= 4
+    ]
     return (unknown + rest)[:3]
 
 
@@ -461,8 +552,10 @@ def _citations(retrieval: Retrieval) -> list[Candidate]:
     out = ranked[:MAX_CITATIONS]
     if len(analysis.clauses) > 1:
         for clause in analysis.clauses:
-            if any(_clause_score(c, clause, weights) > 0 and all(i in c.covered for i in clause.concepts
-                                                                   if weights[i] > 0) for c in out):
+            if any(
+                _clause_score(c, clause, weights) > 0 and all(i in c.covered for i in clause.concepts if weights[i] > 0)
+                for c in out
+            ):
                 continue
             best = max(ranked[:10], key=lambda c: (_clause_score(c, clause, weights), -c.pk))
             if best not in out and _clause_score(best, clause, weights) > 0:
@@ -483,7 +576,7 @@ def _proximity(where: dict[int, list[int]], weights: list[float]) -> float:
     bonus = 0.0
     keys = sorted(where)
     for a_index, a in enumerate(keys):
-        for b in keys[a_index + 1:]:
+        for b in keys[a_index + 1 :]:
             d = min(abs(x - y) for x in where[a] for y in where[b])
             if d <= 4:
                 bonus += PROXIMITY * min(weights[a], weights[b]) / max(d, 1)
@@ -494,22 +587,14 @@ def _weights(analysis: Analysis, n: int) -> list[float]:
     return [_concept_idf(c, n) for c in analysis.concepts]
 
 
-
-
-
-
 def _coverage(chosen: list[Candidate], weights: list[float], only: list[int] | None = None) -> float:
     indexes = range(len(weights)) if only is None else only
     total = sum(weights[i] for i in indexes) or 1.0
     return sum(weights[i] * max((c.covered.get(i, 0.0) for c in chosen), default=0.0) for i in indexes) / total
 
 
-
-
-
-
 def _plan_wide(concept: Concept, chosen: list[Candidate]) -> bool:
-    """"Disponible sur tous les forfaits" answers a question about one plan."""
+    """ "Disponible sur tous les forfaits" answers a question about one plan."""
     return concept.word in lexicon.PLAN_NAMES and any(lexicon.PLAN_WIDE.search(lexicon.fold(c.text)) for c in chosen)
 
 
@@ -539,8 +624,13 @@ def default_url(organization: Organization, scope: str) -> Callable[[Candidate],
 
 
 def ask(
-    organization: Organization, question: str, *, scope: str = Scope.PUBLIC,
-    url_for: Callable[[Candidate], str] | None = None, language: str | None = None, rephrase: bool = True,
+    organization: Organization,
+    question: str,
+    *,
+    scope: str = Scope.PUBLIC,
+    url_for: Callable[[Candidate], str] | None = None,
+    language: str | None = None,
+    rephrase: bool = True,
     checks: bool = True,
 ) -> Answer:
     """``checks=False`` skips the answer checks (the evaluation compares them with a score cut-off)."""
@@ -554,14 +644,21 @@ def ask(
     analysis, ranked = retrieval.analysis, retrieval.ranked
     confidence = answer_confidence(retrieval)
     if checks and confidence < model.ABSTAIN_THRESHOLD or not ranked:
-        answer = _abstain(question, language, "low-confidence" if ranked else "no-passage", started,
-                          missing=missing_words(retrieval))
+        answer = _abstain(
+            question, language, "low-confidence" if ranked else "no-passage", started, missing=missing_words(retrieval)
+        )
         answer.top_score = confidence
         return answer
     chosen = _citations(retrieval)
     citations = [
-        Citation(article=c.title, url=url_for(c), passage=c.text, article_id=c.article_id, anchor=c.anchor,
-                 score=round(c.final, 3))
+        Citation(
+            article=c.title,
+            url=url_for(c),
+            passage=c.text,
+            article_id=c.article_id,
+            anchor=c.anchor,
+            score=round(c.final, 3),
+        )
         for c in chosen
     ]
     quotes = [_quote(c, analysis) for c in chosen]
@@ -574,8 +671,7 @@ def ask(
     return Answer(question, text, False, citations, "", quotes, _ms(started), confidence)
 
 
-def _abstain(question: str, language: str, reason: str, started: float, missing: list[str] | None = None
-             ) -> Answer:
+def _abstain(question: str, language: str, reason: str, started: float, missing: list[str] | None = None) -> Answer:
     with override(language):
         if missing:
             text = _(

@@ -18,7 +18,10 @@ import threading
 
 import numpy as np
 
+from .lexicon import fold
+
 MODEL = "multilingual-e5-small-q4"
+QUERY_FORM = "folded"  # part of the question vector's cache key: how the question is prepared
 DIM = 384
 THREADS = int(os.environ.get("KB_EMBEDDING_THREADS", "1"))
 
@@ -47,11 +50,19 @@ def encode_passages(texts: list[str], batch: int = 16) -> np.ndarray:
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     model = _get()
-    return np.vstack([model.passage(texts[i:i + batch]).reshape(-1, DIM) for i in range(0, len(texts), batch)])
+    return np.vstack([model.passage(texts[i : i + batch]).reshape(-1, DIM) for i in range(0, len(texts), batch)])
+
+
+def query_text(text: str) -> str:
+    """What is embedded for a question: lower case, accents and typographic quotes made plain. Customers
+    type "Etes-vous", "ÉTÉ", "ete" for the same word; on the development questions the folded question
+    ranks the answering passage first more often (dense alone 58.5 % -> 61.0 % on dev) while passages
+    keep their accents (folding them too lost 6 points)."""
+    return " ".join(fold(text).split())[:1000]
 
 
 def encode_query(text: str) -> np.ndarray:
-    return _get().query(text[:1000]).astype(np.float32)
+    return _get().query(query_text(text)).astype(np.float32)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -36,13 +36,18 @@ def test_fusion_adds_reciprocal_ranks_of_both_lists():
 
 
 def test_vectors_are_computed_after_commit_and_kept_for_unchanged_paragraphs(
-        queued_tasks, django_capture_on_commit_callbacks):
+    queued_tasks, django_capture_on_commit_callbacks
+):
     org = OrganizationFactory()
     manager = member(org, Role.MANAGER)
     with django_capture_on_commit_callbacks(execute=True):
-        article = services.create_article(actor=acting(manager), organization=org, title="Essai",
-                                          body="L'essai dure 14 jours.\n\nAucune carte bancaire n'est demandée.",
-                                          publish=True)
+        article = services.create_article(
+            actor=acting(manager),
+            organization=org,
+            title="Essai",
+            body="L'essai dure 14 jours.\n\nAucune carte bancaire n'est demandée.",
+            publish=True,
+        )
     assert queued_tasks == [("kb.tasks.embed_article_passages", (article.pk,), {})]
     assert not Passage.objects.filter(article=article, embedding__isnull=False).exists()  # never inline
     run_queued(queued_tasks)
@@ -51,8 +56,12 @@ def test_vectors_are_computed_after_commit_and_kept_for_unchanged_paragraphs(
     assert indexing.embed_passages(article_id=article.pk) == 0  # safe to run twice
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.update_article(actor=acting(manager), article=article, title="Essai",
-                                body="L'essai dure 30 jours.\n\nAucune carte bancaire n'est demandée.")
+        services.update_article(
+            actor=acting(manager),
+            article=article,
+            title="Essai",
+            body="L'essai dure 30 jours.\n\nAucune carte bancaire n'est demandée.",
+        )
     kept = Passage.objects.get(article=article, text="Aucune carte bancaire n'est demandée.")
     assert bytes(kept.embedding) == stored[kept.text]  # unchanged paragraph: not embedded again
     assert Passage.objects.get(article=article, text="L'essai dure 30 jours.").embedding is None
@@ -91,8 +100,14 @@ def _org_with_vectors(n: int):
     org = OrganizationFactory()
     collection = services.save_collection(actor=SYSTEM, organization=org, name="Général")
     for i in range(n):
-        services.create_article(actor=SYSTEM, organization=org, title=f"Article {i}", body=f"Texte {i} du forfait.",
-                                collection=collection, publish=True)
+        services.create_article(
+            actor=SYSTEM,
+            organization=org,
+            title=f"Article {i}",
+            body=f"Texte {i} du forfait.",
+            collection=collection,
+            publish=True,
+        )
     vector = embeddings.to_bytes(embeddings.encode_passages(["Texte du forfait."])[0])
     with connection.cursor() as cur:
         cur.execute("UPDATE kb_passage SET embedding = %s WHERE organization_id = %s", [vector, org.pk])
@@ -108,3 +123,31 @@ def test_ask_runs_the_same_queries_whatever_the_size_of_the_knowledge_base():
         return len(ctx.captured_queries)
 
     assert run(10) == run(100) <= 4
+
+
+def test_the_question_is_embedded_folded_and_its_cached_vector_says_so():
+    assert embeddings.query_text("  Étes-VOUS   joignables le Week-end ? ") == "etes-vous joignables le week-end ?"
+    same = embeddings.encode_query("ÉTÉ, quel délai ?")
+    assert same.tobytes() == embeddings.encode_query("ete, quel delai ?").tobytes()
+    assert f":{embeddings.QUERY_FORM}:" in assistant.query_cache_key("Quel délai ?")
+
+
+def test_without_any_vector_yet_full_text_alone_decides_to_answer():
+    """Vectors come from Celery after the commit: until then the gate reads the dense features as neutral
+    and still answers what full text finds (and still refuses what it does not)."""
+    org = OrganizationFactory()
+    collection = services.save_collection(actor=SYSTEM, organization=org, name="Général")
+    services.create_article(
+        actor=SYSTEM,
+        organization=org,
+        title="Tarif Zephyrin",
+        collection=collection,
+        body="Le forfait zephyrin coute 42 EUR par mois.",
+        publish=True,
+    )
+    assert not Passage.objects.filter(organization=org, embedding__isnull=False).exists()
+    retrieval = assistant.retrieve(org, "Combien coute le forfait zephyrin ?")
+    assert not retrieval.has_dense
+    answer = ask(org, "Combien coute le forfait zephyrin ?")
+    assert not answer.abstained and "42 EUR" in answer.citations[0].passage
+    assert ask(org, "Peut-on payer en bitcoin ?").abstained
