@@ -53,9 +53,11 @@ def teams_of(organization: Organization) -> list[Team]:
 def team_list(organization: Organization) -> list[Team]:
     """Settings > Équipes: each team with ``active_count`` and its active members (``active_links``), in
     three queries whatever the number of teams and members."""
-    active = (TeamMember.objects.filter(organization=organization, membership__is_active=True)
-              .select_related("membership__user")
-              .order_by("membership__user__first_name", "membership__user__last_name", "membership__user__email"))
+    active = (
+        TeamMember.objects.filter(organization=organization, membership__is_active=True)
+        .select_related("membership__user")
+        .order_by("membership__user__first_name", "membership__user__last_name", "membership__user__email")
+    )
     return list(
         Team.objects.filter(organization=organization)
         .annotate(active_count=Count("links", filter=Q(links__membership__is_active=True)))
@@ -72,7 +74,8 @@ def assignable_members(organization: Organization) -> list[Membership]:
     """Who may be put in a team: the active members who may be assigned tickets, by name."""
     return list(
         Membership.objects.filter(organization=organization, is_active=True, role__in=roles_with("tickets.be_assigned"))
-        .select_related("user").order_by("user__first_name", "user__last_name", "user__email", "id")
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__email", "id")
     )
 
 
@@ -80,7 +83,9 @@ def active_member_ids(organization: Organization, team_id: int) -> QuerySet:
     """The user ids of the team's active members, as a subquery (the ticket list's ``team`` filter). Another
     organization's team id matches nobody."""
     return Membership.objects.filter(
-        organization=organization, is_active=True, team_links__team_id=team_id,
+        organization=organization,
+        is_active=True,
+        team_links__team_id=team_id,
         team_links__organization=organization,
     ).values("user_id")
 
@@ -131,8 +136,14 @@ def create_team(*, actor: Actor, organization: Organization, name: str, descript
     _check_name_free(organization, name)
     team = Team(organization=organization, name=name, description=description)
     _save_unique(team)
-    audit.record(organization=organization, actor=actor.user, action="team.created", target_type="team",
-                 target_id=team.pk, name=name)
+    audit.record(
+        organization=organization,
+        actor=actor.user,
+        action="team.created",
+        target_type="team",
+        target_id=team.pk,
+        name=name,
+    )
     return team
 
 
@@ -148,8 +159,15 @@ def update_team(*, actor: Actor, organization: Organization, team_id: int, name:
     before = {"name": team.name, "description": team.description}
     team.name, team.description = name, description
     _save_unique(team, update_fields=["name", "description"])
-    audit.record(organization=organization, actor=actor.user, action="team.updated", target_type="team",
-                 target_id=team.pk, before=before, after={"name": name, "description": description})
+    audit.record(
+        organization=organization,
+        actor=actor.user,
+        action="team.updated",
+        target_type="team",
+        target_id=team.pk,
+        before=before,
+        after={"name": name, "description": description},
+    )
     return team
 
 
@@ -161,8 +179,15 @@ def delete_team(*, actor: Actor, organization: Organization, team_id: int) -> st
     members = TeamMember.objects.filter(organization=organization, team=team).count()
     name = team.name
     team.delete()
-    audit.record(organization=organization, actor=actor.user, action="team.deleted", target_type="team",
-                 target_id=team_id, name=name, members=members)
+    audit.record(
+        organization=organization,
+        actor=actor.user,
+        action="team.deleted",
+        target_type="team",
+        target_id=team_id,
+        name=name,
+        members=members,
+    )
     return name
 
 
@@ -171,29 +196,42 @@ def _name(membership: Membership) -> str:
 
 
 @transaction.atomic
-def set_team_members(*, actor: Actor, organization: Organization, team_id: int,
-                     membership_ids: Iterable[int]) -> Team:
+def set_team_members(*, actor: Actor, organization: Organization, team_id: int, membership_ids: Iterable[int]) -> Team:
     """Make the team's active members exactly ``membership_ids`` (active members who may be assigned tickets);
     deactivated members' rows are kept as they are."""
     require(actor, "teams.manage", organization)
     team = _locked(organization, team_id)
     wanted = set(membership_ids)
-    chosen = {m.pk: m for m in Membership.objects.select_related("user").filter(
-        organization=organization, pk__in=wanted, is_active=True, role__in=roles_with("tickets.be_assigned"))}
+    chosen = {
+        m.pk: m
+        for m in Membership.objects.select_related("user").filter(
+            organization=organization, pk__in=wanted, is_active=True, role__in=roles_with("tickets.be_assigned")
+        )
+    }
     if len(chosen) != len(wanted):
         raise InvalidInput(_("Choisissez des membres actifs de l'organisation qui peuvent recevoir des tickets."))
-    current = {link.membership_id: link.membership for link in
-               TeamMember.objects.filter(organization=organization, team=team, membership__is_active=True)
-               .select_related("membership__user")}
+    current = {
+        link.membership_id: link.membership
+        for link in TeamMember.objects.filter(
+            organization=organization, team=team, membership__is_active=True
+        ).select_related("membership__user")
+    }
     added = [chosen[pk] for pk in sorted(wanted - current.keys())]
     removed = [current[pk] for pk in sorted(current.keys() - wanted)]
     if not added and not removed:
         return team
-    TeamMember.objects.filter(organization=organization, team=team,
-                              membership_id__in=[m.pk for m in removed]).delete()
+    TeamMember.objects.filter(organization=organization, team=team, membership_id__in=[m.pk for m in removed]).delete()
     TeamMember.objects.bulk_create(
-        [TeamMember(organization=organization, team=team, membership=m) for m in added], ignore_conflicts=True)
-    audit.record(organization=organization, actor=actor.user, action="team.members_changed", target_type="team",
-                 target_id=team.pk, team=team.name, added=[_name(m) for m in added],
-                 removed=[_name(m) for m in removed])
+        [TeamMember(organization=organization, team=team, membership=m) for m in added], ignore_conflicts=True
+    )
+    audit.record(
+        organization=organization,
+        actor=actor.user,
+        action="team.members_changed",
+        target_type="team",
+        target_id=team.pk,
+        team=team.name,
+        added=[_name(m) for m in added],
+        removed=[_name(m) for m in removed],
+    )
     return team

@@ -35,10 +35,14 @@ def _team_or_404(request: HttpRequest, pk: int) -> Team:
 @requires("teams.view")
 @require_GET
 def teams_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "lumiodesk/teams.html", {
-        "teams": teams.team_list(request.organization),
-        "form": TeamForm(),
-    })
+    return render(
+        request,
+        "lumiodesk/teams.html",
+        {
+            "teams": teams.team_list(request.organization),
+            "form": TeamForm(),
+        },
+    )
 
 
 @requires("teams.manage", back=_back_to_teams)
@@ -48,8 +52,12 @@ def team_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Donnez un nom à l'équipe (80 caractères au plus)."))
         return redirect("teams")
-    team = teams.create_team(actor=request.actor, organization=request.organization, name=form.cleaned_data["name"],
-                             description=form.cleaned_data["description"])
+    team = teams.create_team(
+        actor=request.actor,
+        organization=request.organization,
+        name=form.cleaned_data["name"],
+        description=form.cleaned_data["description"],
+    )
     messages.success(request, _("Équipe « %(name)s » créée : choisissez ses membres.") % {"name": team.name})
     return redirect("team_edit", pk=team.pk)
 
@@ -62,8 +70,13 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = TeamForm(request.POST)
         if form.is_valid():
-            teams.update_team(actor=request.actor, organization=request.organization, team_id=team.pk,
-                              name=form.cleaned_data["name"], description=form.cleaned_data["description"])
+            teams.update_team(
+                actor=request.actor,
+                organization=request.organization,
+                team_id=team.pk,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+            )
             messages.success(request, _("Équipe enregistrée."))
             return redirect("team_edit", pk=team.pk)
         messages.error(request, _("Donnez un nom à l'équipe (80 caractères au plus)."))
@@ -71,17 +84,24 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
     links = list(team.links.select_related("membership__user").order_by("membership__user__first_name", "id"))
     candidates = teams.assignable_members(request.organization)
     candidate_ids = {m.pk for m in candidates}
-    return render(request, "lumiodesk/team_edit.html", {
-        "team": team,
-        "form": TeamForm(initial={"name": team.name, "description": team.description}),
-        "candidates": candidates,
-        "checked": {link.membership_id for link in links},
-        # Deactivated: kept in the team, counted nowhere, back if reactivated.
-        "inactive": [link.membership for link in links if not link.membership.is_active],
-        # Active but no longer assignable (now a Lecteur): saving the members takes them out.
-        "others": [link.membership for link in links
-                   if link.membership.is_active and link.membership_id not in candidate_ids],
-    })
+    return render(
+        request,
+        "lumiodesk/team_edit.html",
+        {
+            "team": team,
+            "form": TeamForm(initial={"name": team.name, "description": team.description}),
+            "candidates": candidates,
+            "checked": {link.membership_id for link in links},
+            # Deactivated: kept in the team, counted nowhere, back if reactivated.
+            "inactive": [link.membership for link in links if not link.membership.is_active],
+            # Active but no longer assignable (now a Lecteur): saving the members takes them out.
+            "others": [
+                link.membership
+                for link in links
+                if link.membership.is_active and link.membership_id not in candidate_ids
+            ],
+        },
+    )
 
 
 @requires("teams.manage", back=_back_to_team)
@@ -89,8 +109,7 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def team_members(request: HttpRequest, pk: int) -> HttpResponse:
     team = _team_or_404(request, pk)
     ids = [int(v) for v in request.POST.getlist("members") if v.isdecimal() and len(v) < 12]
-    teams.set_team_members(actor=request.actor, organization=request.organization, team_id=team.pk,
-                           membership_ids=ids)
+    teams.set_team_members(actor=request.actor, organization=request.organization, team_id=team.pk, membership_ids=ids)
     messages.success(request, _("Membres de l'équipe « %(name)s » enregistrés.") % {"name": team.name})
     return redirect("team_edit", pk=team.pk)
 
@@ -100,6 +119,7 @@ def team_members(request: HttpRequest, pk: int) -> HttpResponse:
 def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
     team = _team_or_404(request, pk)
     name = teams.delete_team(actor=request.actor, organization=request.organization, team_id=team.pk)
-    messages.success(request, _("Équipe « %(name)s » supprimée ; ses membres restent membres de l'organisation.")
-                     % {"name": name})
+    messages.success(
+        request, _("Équipe « %(name)s » supprimée ; ses membres restent membres de l'organisation.") % {"name": name}
+    )
     return redirect("teams")

@@ -25,7 +25,7 @@ from tickets.selectors import ACTIVE
 
 from .figures import FIRST_RESPONSE_TARGET, RESOLUTION_TARGET, DashboardFilters, _href, _share, _times, _where
 
-_MEMBERS = f"WITH tm AS ({teams.MEMBERS_SQL})\n"
+_MEMBERS = f"WITH tm AS MATERIALIZED ({teams.MEMBERS_SQL})\n"
 
 _TEAMS = """
 SELECT team.id, team.name,
@@ -81,10 +81,18 @@ def compute(organization: Organization, f: DashboardFilters, *, time_zone: str) 
         return datetime.combine(d, time(), tzinfo=tz)
 
     params = {
-        "org": organization.pk, "agent": f.agent, "channel": f.channel, "priority": f.priority, "tag": f.tag,
-        "company": f.company, "team": f.team, "active": list(ACTIVE),
-        "start": day(f.start), "end": day(f.end + timedelta(days=1)),
-        "first_target": FIRST_RESPONSE_TARGET, "resolution_target": RESOLUTION_TARGET,
+        "org": organization.pk,
+        "agent": f.agent,
+        "channel": f.channel,
+        "priority": f.priority,
+        "tag": f.tag,
+        "company": f.company,
+        "team": f.team,
+        "active": list(ACTIVE),
+        "start": day(f.start),
+        "end": day(f.end + timedelta(days=1)),
+        "first_target": FIRST_RESPONSE_TARGET,
+        "resolution_target": RESOLUTION_TARGET,
     }
     where = _where(f)
     only = "AND team.id = %(team)s" if f.team else ""
@@ -97,8 +105,9 @@ def compute(organization: Organization, f: DashboardFilters, *, time_zone: str) 
 
     by_team: dict[int, dict] = {team_id: {} for team_id, _name, _members in team_rows}
     for team_id, created, resolved, open_, replied, first_contact in ticket_rows:
-        by_team.setdefault(team_id, {}).update(created=created, resolved=resolved, open=open_, replied=replied,
-                                               first_contact=first_contact)
+        by_team.setdefault(team_id, {}).update(
+            created=created, resolved=resolved, open=open_, replied=replied, first_contact=first_contact
+        )
     for metric, team_id, met, breached, average, median, p80, measured, within in outcome_rows:
         by_team.setdefault(team_id, {})[metric] = _times(met, breached, average, median, p80, measured, within)
     for team_id, n, average in satisfaction_rows:
@@ -109,14 +118,21 @@ def compute(organization: Organization, f: DashboardFilters, *, time_zone: str) 
     rows = []
     for team_id, name, members in team_rows:
         row = by_team[team_id]
-        rows.append({
-            "team_id": team_id, "name": name, "members": members,
-            "created": row.get("created", 0), "resolved": row.get("resolved", 0), "open": row.get("open", 0),
-            "first_contact_rate": _share(row.get("first_contact", 0), row.get("replied", 0)),
-            "first_response": row.get("first_response", empty), "resolution": row.get("resolution", empty),
-            "csat": row.get("csat", {"n": 0, "average": None}),
-            "href": _href({**base, "team": str(team_id)}, created_from=f.start.isoformat(),
-                          created_to=f.end.isoformat()),
-        })
+        rows.append(
+            {
+                "team_id": team_id,
+                "name": name,
+                "members": members,
+                "created": row.get("created", 0),
+                "resolved": row.get("resolved", 0),
+                "open": row.get("open", 0),
+                "first_contact_rate": _share(row.get("first_contact", 0), row.get("replied", 0)),
+                "first_response": row.get("first_response", empty),
+                "resolution": row.get("resolution", empty),
+                "csat": row.get("csat", {"n": 0, "average": None}),
+                "href": _href(
+                    {**base, "team": str(team_id)}, created_from=f.start.isoformat(), created_to=f.end.isoformat()
+                ),
+            }
+        )
     return rows
-

@@ -67,7 +67,9 @@ def test_admins_create_rename_and_delete_teams_audited(world):
     rows = {r.action: r for r in AuditLog.objects.filter(organization=world.org, target_type="team")}
     assert set(rows) == {"team.created", "team.updated", "team.members_changed", "team.deleted"}
     assert rows["team.updated"].data["before"]["name"] == "Niveau 1" and rows["team.updated"].data["after"] == {
-        "name": "N1", "description": ""}
+        "name": "N1",
+        "description": "",
+    }
     assert rows["team.deleted"].data == {"name": "Technique", "members": 1}
     assert AuditLog.objects.get(action="team.created", target_id=team.pk).actor_id == world.admin.pk
 
@@ -111,8 +113,12 @@ def test_a_deactivated_member_drops_out_and_comes_back_when_reactivated(world):
     assert listed.active_count == 1 and [link.membership.user_id for link in listed.active_links] == [world.manager.pk]
     assert list(teams.active_member_ids(world.org, team.pk).values_list("user_id", flat=True)) == [world.manager.pk]
     # Changing the members leaves the deactivated member's row alone...
-    teams.set_team_members(actor=acting(world.admin), organization=world.org, team_id=team.pk,
-                           membership_ids=[_membership(world, world.manager).pk])
+    teams.set_team_members(
+        actor=acting(world.admin),
+        organization=world.org,
+        team_id=team.pk,
+        membership_ids=[_membership(world, world.manager).pk],
+    )
     assert TeamMember.objects.filter(team=team, membership=agent).exists()
     # ... so the reactivated member is back in the team.
     members.reactivate_member(actor=acting(world.admin), membership_id=agent.pk)

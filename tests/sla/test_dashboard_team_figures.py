@@ -74,7 +74,11 @@ def test_per_team_figures_by_hand(with_teams):
     assert first["average"] == round(15.5 * H / 5) and first["median"] == 1 * H
     resolution = fact["resolution"]  # 3 h, 6 h, 6 h, 10 h; T3 (urgent, 4 h) breached
     assert (resolution["met"], resolution["breached"], resolution["average"], resolution["median"]) == (
-        3, 1, round(25 * H / 4), 6 * H)
+        3,
+        1,
+        round(25 * H / 4),
+        6 * H,
+    )
     assert fact["first_contact_rate"] == 75.0  # T1, T3, T7 of T1, T2, T3, T7
     assert fact["csat"] == {"n": 3, "average": 4.0}  # 5, 3, 4
 
@@ -124,8 +128,11 @@ def test_each_team_row_links_to_the_tickets_it_counts(with_teams):
         assert not f.errors, query
         return selectors.count_matches(world.org, f, user=world.manager, cap=1000)
 
-    for f in (PERIOD, DashboardFilters(start=PERIOD.start, end=PERIOD.end, agent=world.manager.pk),
-              DashboardFilters(start=PERIOD.start, end=PERIOD.end, priority="high")):
+    for f in (
+        PERIOD,
+        DashboardFilters(start=PERIOD.start, end=PERIOD.end, agent=world.manager.pk),
+        DashboardFilters(start=PERIOD.start, end=PERIOD.end, priority="high"),
+    ):
         for row in team_figures.compute(world.org, f, time_zone="Europe/Paris"):
             assert listed(row["href"]) == row["created"], (f, row["name"])
 

@@ -38,8 +38,9 @@ def test_the_filter_lists_the_tickets_of_the_teams_active_members(assigned):
     assert listed(world, team=str(billing.pk), assignee=str(world.manager.pk)) == {"Ticket Marc"}
     # Marc deactivated (his open ticket left unassigned by the deactivation): his tickets leave the team's.
     services.assign(ticket=_marc, assignee=world.manager, actor=acting(world.admin))
-    members.deactivate_member(actor=acting(world.admin),
-                              membership_id=Membership.objects.get(organization=world.org, user=world.manager).pk)
+    members.deactivate_member(
+        actor=acting(world.admin), membership_id=Membership.objects.get(organization=world.org, user=world.manager).pk
+    )
     assert listed(world, team=str(billing.pk)) == {"Ticket Agathe"}
 
 
@@ -62,8 +63,9 @@ def test_the_page_offers_the_teams_and_keeps_the_filter(client, assigned):
     assert "Ticket Marc" in html and "Facture en double" not in html  # the world's ticket is unassigned
     html = assert_partial(client.get(URL, {"team": n1.pk}, **htmx("ticket-list")))
     assert "Ticket Agathe" in html and "Ticket Marc" not in html
-    assert services.save_view(organization=world.org, name="Niveau 1", filters={"team": str(n1.pk)},
-                              actor=acting(world.manager)).filters == {"team": str(n1.pk)}
+    assert services.save_view(
+        organization=world.org, name="Niveau 1", filters={"team": str(n1.pk)}, actor=acting(world.manager)
+    ).filters == {"team": str(n1.pk)}
 
 
 def test_the_filtered_page_runs_the_same_queries_for_10_and_100_tickets_and_teams(client, world):
