@@ -100,8 +100,9 @@ def _where(f: DashboardFilters) -> str:
     if f.tag:
         sql += (" AND EXISTS (SELECT 1 FROM tickets_tickettag tt JOIN tickets_tag g ON g.id = tt.tag_id"
                 " WHERE tt.ticket_id = t.id AND g.organization_id = %(org)s AND lower(g.name) = lower(%(tag)s))")
-    if f.team:
-        sql += f" AND t.assignee_id IN (SELECT tm.user_id FROM ({teams.MEMBERS_SQL}) tm WHERE tm.team_id = %(team)s)"
+    if f.team:  # the members' ids read once (an array): as a join, PostgreSQL read all their tickets by assignee
+        sql += (f" AND t.assignee_id = ANY(ARRAY(SELECT tm.user_id FROM ({teams.MEMBERS_SQL}) tm"
+                " WHERE tm.team_id = %(team)s))")
     return sql
 
 
