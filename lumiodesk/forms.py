@@ -112,3 +112,12 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", _("Toutes les actions")), *actions]
         self.fields["actor"].choices = [("", _("Tous les auteurs")), *actors]
+
+
+class TeamForm(forms.Form):
+    """Settings > Équipes: a team's name and description (``lumiodesk.teams`` checks them)."""
+
+    name = forms.CharField(label=_("Nom de l'équipe"), max_length=80,
+                           widget=forms.TextInput(attrs={"placeholder": _("Niveau 1, Facturation…")}))
+    description = forms.CharField(label=_("Description"), max_length=300, required=False,
+                                  help_text=_("Facultatif : ce que l'équipe traite."))

@@ -101,6 +101,53 @@ class Membership(models.Model):
     # What a role may do is in lumiodesk.permissions (CAPABILITIES), not here.
 
 
+class Team(models.Model):
+    """A team of the organization's members (Settings > Équipes): "Niveau 1", "Facturation"... A member may be in
+    several. The dashboard's per-team figures and the ticket list's ``team`` filter read it (``lumiodesk.teams``).
+
+    Not to be confused with Settings > Membres (``lumiodesk.team``: everyone in the organization). Only active
+    memberships count: a deactivated member keeps their rows (back in their teams if reactivated) but drops out of
+    every count and filter.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("nom"), max_length=80)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    members = models.ManyToManyField(Membership, through="TeamMember", related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("équipe")
+        verbose_name_plural = _("équipes")
+        constraints = [
+            # One "Facturation" per organization, whatever the case (also the index of the organization's list).
+            models.UniqueConstraint("organization", models.functions.Lower("name"), name="team_unique_name_per_org"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="team_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """A membership in a team. ``organization`` is the team's and the membership's (``lumiodesk.teams`` checks it):
+    the filters read an organization's rows by it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="links")
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="team_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membre d'une équipe")
+        verbose_name_plural = _("membres des équipes")
+        constraints = [models.UniqueConstraint(fields=["team", "membership"], name="teammember_once_per_team")]
+        indexes = [models.Index(fields=["organization", "team"], name="teammember_org_team_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} in {self.team_id}"
+
+
 class AuditLog(models.Model):
     """Who did what, kept per plan (30/180/365 days, section 10)."""
 

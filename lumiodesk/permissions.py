@@ -89,6 +89,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # organization administration (lumiodesk.team, lumiodesk.organizations, the audit log)
     "team.view": MANAGERS,  # Settings > Team: members, roles, seats, pending invitations (read)
     "team.manage": ADMINS,  # invite, resend, revoke, change roles, deactivate with reassignment, reactivate
+    "teams.view": MANAGERS,  # Settings > Équipes: the teams of members ("Niveau 1", "Facturation") and who is in them
+    "teams.manage": ADMINS,  # create, rename, describe, delete teams, set their members (lumiodesk.teams)
     "organization.manage": ADMINS,  # Settings > Organization: name, time zone, language, delays, logo
     "audit.view": MANAGERS,  # Settings > Audit log (read-only for everyone: nobody edits it)
     # customers, time and the cost of support (001 §1, §2, "BUDGET"; crm, tickets.costs)

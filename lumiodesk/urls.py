@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from tickets.chat import public_views as chat_public_views
 
-from . import account_views, notification_views, security_views, settings_views, views
+from . import account_views, notification_views, security_views, settings_views, teams_views, views
 
 notification_patterns = [
     path("", notification_views.notification_center, name="center"),
@@ -52,6 +52,12 @@ urlpatterns = [
     path("settings/team/<int:pk>/role/", settings_views.member_role, name="member_role"),
     path("settings/team/<int:pk>/deactivate/", settings_views.member_deactivate, name="member_deactivate"),
     path("settings/team/<int:pk>/reactivate/", settings_views.member_reactivate, name="member_reactivate"),
+    # Settings > Équipes: teams of members (lumiodesk.teams)
+    path("settings/teams/", teams_views.teams_page, name="teams"),
+    path("settings/teams/new/", teams_views.team_create, name="team_create"),
+    path("settings/teams/<int:pk>/", teams_views.team_edit, name="team_edit"),
+    path("settings/teams/<int:pk>/members/", teams_views.team_members, name="team_members"),
+    path("settings/teams/<int:pk>/delete/", teams_views.team_delete, name="team_delete"),
     path("settings/organization/", settings_views.organization_settings, name="organization_settings"),
     path("settings/organization/logo/", settings_views.organization_logo, name="organization_logo"),
     path("settings/audit/", settings_views.audit_log, name="audit_log"),

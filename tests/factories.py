@@ -125,6 +125,15 @@ def member(organization: Organization, role: str = Role.AGENT, **user_fields):
     return user
 
 
+def team_of(organization: Organization, name: str, *users, description: str = ""):
+    """A team (Settings > Équipes) of ``users``' memberships in ``organization``, through the services."""
+    from lumiodesk import teams
+
+    team = teams.create_team(actor=SYSTEM, organization=organization, name=name, description=description)
+    ids = Membership.objects.filter(organization=organization, user__in=users).values_list("pk", flat=True)
+    return teams.set_team_members(actor=SYSTEM, organization=organization, team_id=team.pk, membership_ids=ids)
+
+
 def upload(name: str, content: bytes = b"hello\n", content_type: str = "application/octet-stream"):
     return SimpleUploadedFile(name, content, content_type=content_type)
 

@@ -19,6 +19,7 @@ from crm.models import Customer
 from kb import selectors as kb_selectors
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError, InvalidInput
+from lumiodesk.teams import teams_of
 
 from . import console_slots, selectors, services
 from .access import get_attachment_for, get_template_for, get_ticket_for, get_view_for
@@ -105,6 +106,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "statuses": list(status_labels.items()),
         "priorities": list(priority_labels.items()),
         "team": selectors.team(org),
+        "teams": teams_of(org),
         "tags": selectors.tags_of(org),
         "views": selectors.saved_views(org),
         "view_form": SavedViewForm(),

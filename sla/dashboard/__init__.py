@@ -3,6 +3,8 @@
 - ``figures``: every figure, computed by a fixed number of aggregate SQL queries (eight, whatever the
   number of tickets), each bounded by the period or by the open backlog and served by an index; never a
   Python loop over tickets. The result is plain JSON (stored as is in a ``DashboardReport``).
+- ``team_figures``: the per-team table (the per-agent columns for each team of ``lumiodesk.teams``), four
+  aggregate queries whatever the number of teams; saved with the figures (``data["teams"]``).
 - ``charts``: the geometry of the server-side SVG charts (rendered by ``templates/dashboard/``).
 - ``reports``: a report for a period, saved with the time zone in force, rendered to PDF (WeasyPrint).
 - ``hygiene``: "En cours" tickets left 24 h, urgent customers not updated for 2 h (Celery beat, notified once).

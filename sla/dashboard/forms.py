@@ -18,8 +18,9 @@ class DashboardForm(forms.Form):
     priority = forms.ChoiceField(label=_("Priorité"), required=False)
     tag = forms.ChoiceField(label=_("Tag"), required=False)
     company = forms.TypedChoiceField(label=_("Entreprise"), required=False, coerce=int, empty_value=None)
+    team = forms.TypedChoiceField(label=_("Équipe"), required=False, coerce=int, empty_value=None)
 
-    def __init__(self, *args, team, tags, companies, **kwargs):
+    def __init__(self, *args, team, tags, companies, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agent"].choices = [("", _("Tous les agents"))] + [
             (u.pk, u.get_full_name() or u.email) for u in team]
@@ -27,6 +28,7 @@ class DashboardForm(forms.Form):
         self.fields["priority"].choices = [("", _("Toutes priorités")), *Priority.choices]
         self.fields["tag"].choices = [("", _("Tous les tags"))] + [(t.name, t.name) for t in tags]
         self.fields["company"].choices = [("", _("Toutes les entreprises"))] + [(c.pk, c.name) for c in companies]
+        self.fields["team"].choices = [("", _("Toutes les équipes"))] + [(t.pk, t.name) for t in teams]
 
     def clean(self):
         data = super().clean()

@@ -18,11 +18,12 @@ from django.views.decorators.http import require_GET, require_POST
 from crm.models import Company
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
+from lumiodesk.teams import teams_of
 from tickets import selectors as ticket_selectors
 from tickets.costs import selectors as cost_selectors
 
 from ..models import DashboardReport
-from . import figures, reports, weekly
+from . import figures, reports, team_figures, weekly
 from .forms import DashboardForm
 from .presentation import presentation_context
 
@@ -39,17 +40,18 @@ def _filters(request: HttpRequest, form: DashboardForm) -> figures.DashboardFilt
     data = form.cleaned_data
     start, end = data["start"] or default.start, data["end"] or default.end
     return figures.DashboardFilters(start=start, end=end, agent=data["agent"], channel=data["channel"],
-                                    priority=data["priority"], tag=data["tag"], company=data["company"])
+                                    priority=data["priority"], tag=data["tag"], company=data["company"],
+                                    team=data.get("team"))
 
 
 def _form(request: HttpRequest, data) -> DashboardForm:
     org = request.organization
     today = timezone.localdate()
-    bound = data if any(data.get(k) for k in ("start", "end", "agent", "channel", "priority", "tag", "company")) \
-        else None
+    bound = data if any(data.get(k) for k in ("start", "end", "agent", "channel", "priority", "tag", "company",
+                                              "team")) else None
     companies = Company.objects.filter(organization=org).order_by("name").only("id", "name")[:MAX_COMPANIES]
     return DashboardForm(bound, team=ticket_selectors.team(org), tags=ticket_selectors.tags_of(org),
-                         companies=list(companies),
+                         companies=list(companies), teams=teams_of(org),
                          initial={"start": today - timedelta(days=DEFAULT_DAYS - 1), "end": today})
 
 
@@ -68,6 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         form.add_error(None, exc.message)
         f, status = _filters(request, _form(request, {})), 400
     data = figures.compute(org, f, now=timezone.now(), time_zone=org.time_zone)
+    data["teams"] = team_figures.compute(org, f, time_zone=org.time_zone)
     context = {
         "form": form, **presentation_context(data),
         "filter_query": f.as_params(),

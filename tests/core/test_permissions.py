@@ -21,7 +21,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
-from factories import SYSTEM, TicketFactory, acting, member, upload
+from factories import SYSTEM, TicketFactory, acting, member, team_of, upload
 from helpers import assert_partial, htmx
 
 from automations import services as automation_services
@@ -110,6 +110,9 @@ URL_ARGS = {
     "member_reactivate": lambda o: {"pk": o.membership.pk},
     "invitation_resend": lambda o: {"pk": o.invitation.pk},
     "invitation_revoke": lambda o: {"pk": o.invitation.pk},
+    "team_edit": lambda o: {"pk": o.team.pk},
+    "team_members": lambda o: {"pk": o.team.pk},
+    "team_delete": lambda o: {"pk": o.team.pk},
     "customers:detail": lambda o: {"pk": o.ticket.customer_id},
     "customers:edit": lambda o: {"pk": o.ticket.customer_id},
     "customers:merge": lambda o: {"pk": o.ticket.customer_id},
@@ -222,6 +225,7 @@ class Objects:
     time_entry: object
     budget: object
     dashboard_report: object
+    team: object
 
 
 def _objects(org: Organization, slug: str, recipient) -> Objects:
@@ -267,6 +271,7 @@ def _objects(org: Organization, slug: str, recipient) -> Objects:
                                    company=company),
         dashboard_report=dashboard_reports.generate_report(
             organization=org, filters=DashboardFilters(start=date(2025, 3, 10), end=date(2025, 3, 16)), actor=SYSTEM),
+        team=team_of(org, f"Équipe {slug}", recipient),
     )
 
 

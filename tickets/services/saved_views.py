@@ -12,7 +12,8 @@ from lumiodesk.permissions import Actor, require
 
 from ..models import SavedView
 
-VIEW_FILTER_KEYS = ("status", "priority", "assignee", "tag", "customer", "q", "sort", "sla", "channel", "stale", "spam")
+VIEW_FILTER_KEYS = ("status", "priority", "assignee", "team", "tag", "customer", "q", "sort", "sla", "channel", "stale",
+                    "spam")
 
 
 @transaction.atomic

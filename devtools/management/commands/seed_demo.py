@@ -57,7 +57,8 @@ from crm.rates import cost_of
 from crm.services import get_or_create_customer
 from devtools import billing_demo
 from lumiodesk import notifications as agent_notifications
-from lumiodesk.models import Holiday, Membership, NotificationPreference, Organization, Role
+from lumiodesk import teams
+from lumiodesk.models import Holiday, Membership, NotificationPreference, Organization, Role, Team
 from lumiodesk.permissions import MemberActor, SystemActor
 from sla.services import create_defaults, restamp_open_tickets
 from tickets import notifications as customer_notifications
@@ -155,6 +156,7 @@ class OrgSpec:
     signature: str
     with_views: bool
     days: int
+    teams: tuple = ()  # Settings > Équipes: {name, description, members: [email]} (lumiodesk.teams)
 
 
 def _org_spec(data: dict) -> OrgSpec:
@@ -421,6 +423,7 @@ class Seeder:
             organization=org, user=self.manager, kind="daily_digest", defaults={"in_app": True, "email": True}
         )
         self.workers = [(u, s) for u, r, s in self.members if r != Role.VIEWER and s]
+        self._teams()
         # billing: Demo on Business with its invoices, Nord in trial (before any member acts)
         billing_demo.subscribe(org, business=spec.slug == DEMO.slug, created=self.clock.t, anchor=self.anchor)
         Tag.objects.bulk_create([Tag(organization=org, name=n) for n in spec.tags], ignore_conflicts=True)
@@ -461,6 +464,17 @@ class Seeder:
             for name, filters in SHARED_VIEWS:
                 if not SavedView.objects.filter(organization=org, name__iexact=name).exists():
                     services.save_view(organization=org, name=name, filters=filters, actor=self._as(self.manager))
+
+    def _teams(self) -> None:
+        """The organization's teams (idempotent: by name), so the dashboard shows per-team figures at once."""
+        by_email = {user.email: self.actors[user.pk].membership.pk for user, _r, _s in self.members}
+        for wanted in self.spec.teams:
+            team = Team.objects.filter(organization=self.org, name__iexact=wanted["name"]).first()
+            if team is None:
+                team = teams.create_team(actor=SEED_ACTOR, organization=self.org, name=wanted["name"],
+                                         description=wanted.get("description", ""))
+            teams.set_team_members(actor=SEED_ACTOR, organization=self.org, team_id=team.pk,
+                                   membership_ids=[by_email[email] for email in wanted["members"]])
 
     # -- planning a ticket ----------------------------------------------------------------------------------
 
