@@ -36,11 +36,16 @@ TARGET_MS = 300
 H = 3600
 
 
+def slug(tickets: int) -> str:
+    """One organization per size, so the 100,000 and the 1,000,000 ticket sets live side by side."""
+    return SLUG if tickets == 100_000 else f"{SLUG}-{tickets}"
+
+
 def run(*, tickets: int = 100_000, runs: int = 20, reseed: bool = False, out=print) -> dict:
     name = connection.settings_dict["NAME"]
     if "bench" not in name:
         raise CommandError(f"Refusing to run on database {name!r}: its name must contain 'bench'.")
-    org = Organization.objects.filter(slug=SLUG).first()
+    org = Organization.objects.filter(slug=slug(tickets)).first()
     have = Ticket.objects.filter(organization=org).count() if org else 0
     if org is None or have != tickets or reseed:
         org = seed(org, tickets, out)
@@ -63,12 +68,14 @@ def seed(org: Organization | None, n: int, out) -> Organization:
             for table in ("crm_satisfactionrating", "sla_slaoutcome", "tickets_message", "tickets_ticket"):
                 cur.execute(f"DELETE FROM {table} WHERE organization_id = %s", [org.pk])
     else:
-        org = Organization.objects.create(name="Dashboard bench", slug=SLUG, plan=Plan.SCALE, time_zone="Europe/Paris")
+        org = Organization.objects.create(name=f"Dashboard bench {n:,}", slug=slug(n), plan=Plan.SCALE,
+                                          time_zone="Europe/Paris")
     User = get_user_model()
     team = []
     for i in range(8):
-        user, _ = User.objects.get_or_create(username=f"dash-bench-{i}@lumiodesk.test",
-                                             defaults={"email": f"dash-bench-{i}@lumiodesk.test",
+        email = f"dash-bench-{i}@lumiodesk.test" if n == 100_000 else f"dash-bench-{n}-{i}@lumiodesk.test"
+        user, _ = User.objects.get_or_create(username=email,
+                                             defaults={"email": email,
                                                        "first_name": f"Agent {i}"})
         Membership.objects.update_or_create(organization=org, user=user,
                                             defaults={"role": Role.MANAGER if i == 0 else Role.AGENT})
