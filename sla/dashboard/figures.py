@@ -24,9 +24,8 @@ Definitions (also shown on the page):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -34,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from lumiodesk.models import Organization
 from tickets.models import Status
-from tickets.selectors import ACTIVE
+from tickets.selectors import ACTIVE, local_day_start, local_today
 
 FIRST_RESPONSE_TARGET = 2 * 3600  # business seconds (002: "Première réponse : < 2 heures")
 LATER_REPLY_TARGET = 4 * 3600  # seconds (002: "Réponses suivantes : < 4 heures")
@@ -230,11 +229,10 @@ def _names(user_ids: list[int]) -> dict[int, str]:
 
 
 def compute(organization: Organization, f: DashboardFilters, *, now: datetime, time_zone: str) -> dict:
-    tz = ZoneInfo(time_zone)
-    today = now.astimezone(tz).date()
+    today = local_today(organization, now)  # time_zone is the organization's (a saved report records it)
 
     def day(d: date) -> datetime:
-        return datetime.combine(d, time(), tzinfo=tz)
+        return local_day_start(d, time_zone)
 
     params = {
         "org": organization.pk, "agent": f.agent, "channel": f.channel, "priority": f.priority, "tag": f.tag,
