@@ -141,8 +141,8 @@ class Ticket(models.Model):
             # With the priority: a status and priority filter is counted on the index alone (0.4 ms, where
             # the planner, misled by other organizations' tickets, read all of one's: 31 ms); the dashboard's
             # open backlog by status and age too (spam_at included).
-            models.Index(fields=["organization", "status", "-is_urgent", "-created_at"], include=["priority", "spam_at"],
-                         name="ticket_status_list_idx"),
+            models.Index(fields=["organization", "status", "-is_urgent", "-created_at"],
+                         include=["priority", "spam_at"], name="ticket_status_list_idx"),
             models.Index("organization", "priority", models.F("created_at").desc(), name="ticket_priority_idx"),
             # Resolved today (the console's counter), closed per week (the dashboard): a period of resolutions.
             models.Index("organization", "resolved_at", name="ticket_resolved_idx", include=["spam_at"],
