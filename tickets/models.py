@@ -151,7 +151,7 @@ class Ticket(models.Model):
             # alone: what the figures read of each ticket is included.
             models.Index(fields=["organization", "created_at"], name="ticket_created_idx",
                          include=["id", "status", "assignee", "resolved_at", "first_response_at",
-                                  "last_customer_message_at", "spam_at"]),
+                                  "last_customer_message_at", "spam_at", "imported"]),
             models.Index("organization", "assignee", "status", name="ticket_assignee_idx"),
             # The "Automatique" view: a few tickets among many, a partial index.
             models.Index("organization", models.F("created_at").desc(), name="ticket_automatic_idx",
