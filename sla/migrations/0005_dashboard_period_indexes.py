@@ -3,6 +3,24 @@
 from django.conf import settings
 from django.db import migrations, models
 
+# The report's catch-up now reads only the SLA scan's backlog (sla.outcomes._BREACHES). Once, for every
+# organization, what the former catch-up read every ticket for: the running clocks already past due whose breach
+# is not recorded (the demo seed's restamp without past alerts left such clocks behind the scan's cursor).
+CATCH_UP = """
+INSERT INTO sla_slaoutcome (organization_id, ticket_id, metric, priority, agent_id, ticket_created_at, due_at,
+                            achieved_at, business_seconds, breached, updated_at)
+SELECT t.organization_id, t.id, c.metric, t.priority, t.assignee_id, t.created_at, c.due, NULL, NULL, true, now()
+FROM tickets_ticket t
+CROSS JOIN LATERAL (VALUES
+    ('first_response', t.first_response_due_at, t.first_response_at IS NULL),
+    ('resolution', t.resolution_due_at, t.sla_paused_at IS NULL)
+) AS c(metric, due, running)
+WHERE NOT t.imported AND NOT t.out_of_sla AND t.status NOT IN ('resolved', 'closed') AND c.running
+  AND c.due <= now()
+ON CONFLICT (ticket_id, metric) DO UPDATE SET breached = true, due_at = EXCLUDED.due_at,
+    updated_at = EXCLUDED.updated_at
+"""
+
 
 class Migration(migrations.Migration):
 
@@ -14,6 +32,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunSQL(CATCH_UP, migrations.RunSQL.noop),
         migrations.RemoveIndex(
             model_name='slaoutcome',
             name='slaoutcome_period_idx',
