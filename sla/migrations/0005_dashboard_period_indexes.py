@@ -32,7 +32,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(CATCH_UP, migrations.RunSQL.noop),
         migrations.RemoveIndex(
             model_name='slaoutcome',
             name='slaoutcome_period_idx',
@@ -41,4 +40,7 @@ class Migration(migrations.Migration):
             model_name='slaoutcome',
             index=models.Index(fields=['organization', 'ticket_created_at'], include=('metric', 'agent', 'achieved_at', 'breached', 'business_seconds', 'ticket'), name='slaoutcome_period_idx'),
         ),
+        # Last: rows inserted before a CREATE INDEX of the same table in the same transaction make PostgreSQL refuse
+        # it ("pending trigger events").
+        migrations.RunSQL(CATCH_UP, migrations.RunSQL.noop),
     ]
