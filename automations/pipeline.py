@@ -8,7 +8,8 @@
 
 Recursion: a rule's actions call the public services as the system actor (``actor=None``); each such call is
 a ticket change that runs the pipeline again, but no rule runs while a rule's actions run
-(``engine.running()``): rules never trigger rules. Imported tickets run no rule.
+(``engine.running()``): rules never trigger rules. Imported tickets run no rule, nor a ticket marked as spam
+(``tickets.services.spam``: closing it as spam, or changing it while it is one, runs no "updated" rule).
 """
 
 from __future__ import annotations
@@ -44,5 +45,7 @@ def rules_after_update(c: TicketChange) -> Callable[[], None] | None:
     """The "updated" / "customer replied" rules, after the commit (``engine.AfterCommit``); None when this
     transaction already has that evaluation queued, or the organization no rule for that trigger."""
     if c.kind == ChangeKind.CREATED or c.ticket.imported or engine.is_running():
+        return None
+    if c.ticket.spam_at is not None:  # closed as spam (or changed while it is one): no word, no rule (002)
         return None
     return engine.after_commit(c.ticket, trigger_for(c.kind, c.message), c.message)

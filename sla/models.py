@@ -129,7 +129,10 @@ class SlaOutcome(models.Model):
         verbose_name = _("résultat SLA")
         verbose_name_plural = _("résultats SLA")
         constraints = [models.UniqueConstraint(fields=["ticket", "metric"], name="slaoutcome_one_per_metric")]
-        indexes = [models.Index(fields=["organization", "ticket_created_at"], name="slaoutcome_period_idx")]
+        # Reports and the dashboard aggregate a period on the index alone.
+        indexes = [models.Index(fields=["organization", "ticket_created_at"], name="slaoutcome_period_idx",
+                                include=["metric", "agent", "achieved_at", "breached", "business_seconds",
+                                         "ticket"])]
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} {self.metric} {'breached' if self.breached else 'met'}"

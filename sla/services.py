@@ -24,7 +24,7 @@ from lumiodesk.models import MIDNIGHT, BusinessHours, Holiday, Organization
 from lumiodesk.permissions import Actor, require
 from tickets.models import Priority, Status, Ticket
 
-from . import clock
+from . import clock, outcomes
 from .config import DEFAULT_POLICIES, sla_config
 from .models import SlaPolicy, SlaSettings, TargetUnit
 
@@ -219,7 +219,9 @@ def restamp_open_tickets(organization_id: int, *, now: datetime | None = None, b
                          past_alerts: bool = True) -> int:
     """Recompute the due times of the organization's open tickets from its current settings.
 
-    ``past_alerts=False``: warnings and breaches already due are not sent (after seeding history, an import).
+    ``past_alerts=False``: warnings and breaches already due are not sent (after seeding history, an import);
+    the breaches are still recorded as outcomes (the scan will not look at those clocks again, and the report's
+    catch-up reads only what the scan has still to look at: ``sla.outcomes._BREACHES``).
     """
     now = now or timezone.now()
     config = sla_config(organization_id)
@@ -230,15 +232,23 @@ def restamp_open_tickets(organization_id: int, *, now: datetime | None = None, b
                 Ticket.objects.select_for_update(skip_locked=True)
                 .filter(organization_id=organization_id, imported=False, status__in=OPEN_STATUSES, pk__gt=last_id)
                 .only("id", "organization_id", "priority", "status", "created_at", "first_response_at", "imported",
-                      "out_of_sla", *clock.FIELDS)
+                      "out_of_sla", "assignee_id", *clock.FIELDS)
                 .order_by("pk")[:batch]
             )
             if not tickets:
                 return done
+            breaches = []
             for t in tickets:
                 clock.set_due_times(t, config)
                 clock.derive(t, config, now, past_alerts=past_alerts)
+                if not past_alerts:
+                    breaches += [
+                        outcomes.OutcomeRow(t.organization_id, t.pk, r.metric, t.priority, t.assignee_id, t.created_at,
+                                            r.due, None, None, True, now)
+                        for r in clock.running(t) if r.due <= now
+                    ]
             Ticket.objects.bulk_update(tickets, sorted(clock.FIELDS))
+            outcomes.record(breaches)
             done += len(tickets)
             last_id = tickets[-1].pk
 

@@ -5,7 +5,9 @@ Seeds an organization "Dashboard bench" (reused between runs) by COPY: N tickets
 outcomes and a satisfaction rating on one ticket in five. Then times the dashboard for the last 30 days and for
 365 days: ``sla.dashboard.figures.compute`` (its eight queries) plus the rendering of the figures' template; then
 the whole page through Django's test client (middleware, session, membership, the menu), as a Manager would
-load it. Target: 300 ms for 30 days.
+load it; and the SLA report of the same periods (``sla.reports.compute``: its breach catch-up, which reads only
+the SLA scan's backlog, then the outcomes of the period). Targets (issue 20): 300 ms at 100,000 tickets, 500 ms at
+1,000,000 (``--tickets 1000000``: an organization of its own, seeded once, about 20 minutes on a busy machine).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import statistics
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
@@ -27,20 +30,30 @@ from django.utils import timezone, translation
 
 from crm.models import Customer
 from lumiodesk.models import Membership, Organization, Plan, Role
+from sla import reports as sla_reports
 from sla.dashboard import figures
 from sla.dashboard.presentation import presentation_context
 from tickets.models import Ticket
 
 SLUG = "dashboard-bench"
 TARGET_MS = 300
+
+
+def target_ms(tickets: int) -> int:
+    return TARGET_MS if tickets <= 100_000 else 500
 H = 3600
+
+
+def slug(tickets: int) -> str:
+    """One organization per size, so the 100,000 and the 1,000,000 ticket sets live side by side."""
+    return SLUG if tickets == 100_000 else f"{SLUG}-{tickets}"
 
 
 def run(*, tickets: int = 100_000, runs: int = 20, reseed: bool = False, out=print) -> dict:
     name = connection.settings_dict["NAME"]
     if "bench" not in name:
         raise CommandError(f"Refusing to run on database {name!r}: its name must contain 'bench'.")
-    org = Organization.objects.filter(slug=SLUG).first()
+    org = Organization.objects.filter(slug=slug(tickets)).first()
     have = Ticket.objects.filter(organization=org).count() if org else 0
     if org is None or have != tickets or reseed:
         org = seed(org, tickets, out)
@@ -63,12 +76,14 @@ def seed(org: Organization | None, n: int, out) -> Organization:
             for table in ("crm_satisfactionrating", "sla_slaoutcome", "tickets_message", "tickets_ticket"):
                 cur.execute(f"DELETE FROM {table} WHERE organization_id = %s", [org.pk])
     else:
-        org = Organization.objects.create(name="Dashboard bench", slug=SLUG, plan=Plan.SCALE, time_zone="Europe/Paris")
+        org = Organization.objects.create(name=f"Dashboard bench {n:,}", slug=slug(n), plan=Plan.SCALE,
+                                          time_zone="Europe/Paris")
     User = get_user_model()
     team = []
     for i in range(8):
-        user, _ = User.objects.get_or_create(username=f"dash-bench-{i}@lumiodesk.test",
-                                             defaults={"email": f"dash-bench-{i}@lumiodesk.test",
+        email = f"dash-bench-{i}@lumiodesk.test" if n == 100_000 else f"dash-bench-{n}-{i}@lumiodesk.test"
+        user, _ = User.objects.get_or_create(username=email,
+                                             defaults={"email": email,
                                                        "first_name": f"Agent {i}"})
         Membership.objects.update_or_create(organization=org, user=user,
                                             defaults={"role": Role.MANAGER if i == 0 else Role.AGENT})
@@ -94,15 +109,27 @@ def seed(org: Organization | None, n: int, out) -> Organization:
         answered = answered if answered and answered < now else None
         plan.append((i + 1, created, status, rng.choice(priorities), rng.choice(team), first if replied else None,
                      resolved, replies, rng.choice(channels), asked, answered))
+    # Numbered and written in the order they were created, as a live organization's rows are laid out on disk (the
+    # period's tickets and their messages close together); organizations seeded before this line: --reseed.
+    plan.sort(key=lambda p: p[1])
+    plan = [(i + 1, *p[1:]) for i, p in enumerate(plan)]
     columns = ["organization_id", "number", "subject", "status", "priority", "channel", "customer_id", "assignee_id",
                "imported", "created_at", "updated_at", "status_changed_at", "last_customer_message_at",
                "followups_sent", "sla_paused_seconds", "first_response_at", "resolved_at", "closed_at",
-               "sender_unverified"]
+               "sender_unverified", "first_response_due_at", "resolution_due_at", "sla_due_at", "sla_warn_at"]
+
+    def clocks(created, status, first):
+        """The open tickets' SLA fields (due in 8 h and 3 days, the nearest running one, warned 4 h before)."""
+        if status in ("resolved", "closed"):
+            return (None, None, None, None)
+        due = created + timedelta(days=3) if first else created + timedelta(hours=8)
+        return (created + timedelta(hours=8), created + timedelta(days=3), due, due - timedelta(hours=4))
+
     with transaction.atomic(), connection.cursor() as cur:
         _copy(cur, "tickets_ticket", columns, (
             (org.pk, num, f"Ticket {num}", status, prio, channel, customer.pk, agent, False, created,
              resolved or answered or first or created, resolved or created, asked or created, 0, 0, first, resolved,
-             resolved if status == "closed" else None, False)
+             resolved if status == "closed" else None, False, *clocks(created, status, first))
             for num, created, status, prio, agent, first, resolved, _r, channel, asked, answered in plan))
         Organization.objects.filter(pk=org.pk).update(last_ticket_number=n)
         cur.execute("SELECT number, id FROM tickets_ticket WHERE organization_id = %s", [org.pk])
@@ -183,20 +210,45 @@ def _time_page(org: Organization, runs: int) -> list[float]:
     return timings
 
 
+def _time_report(org: Organization, days: int, runs: int) -> list[float]:
+    today = timezone.now().astimezone(ZoneInfo(org.time_zone)).date()
+    timings = []
+    for i in range(runs + 1):
+        with transaction.atomic():  # the catch-up writes outcomes: rolled back, every run does the same work
+            t0 = time.perf_counter()
+            sla_reports.compute(org, start=today - timedelta(days=days - 1), end=today, granularity="week",
+                                time_zone=org.time_zone, now=timezone.now())
+            elapsed = (time.perf_counter() - t0) * 1000
+            transaction.set_rollback(True)
+        if i:
+            timings.append(elapsed)
+    return timings
+
+
+def _p95(timings: list[float]) -> float:
+    return sorted(timings)[max(math.ceil(0.95 * len(timings)) - 1, 0)]
+
+
 def measure(org: Organization, runs: int, out) -> dict:
     count = Ticket.objects.filter(organization=org).count()
+    target = target_ms(count)
     result = {"tickets": count}
     out(f"\nDashboard over {count:,} tickets, {runs} runs each (figures + template):")
     for days in (30, 365):
         timings, queries = _time(org, days, runs)
-        p95 = sorted(timings)[max(math.ceil(0.95 * len(timings)) - 1, 0)]
-        median = statistics.median(timings)
+        p95, median = _p95(timings), statistics.median(timings)
         result[f"{days}d_median_ms"], result[f"{days}d_p95_ms"] = median, p95
-        verdict = f" (target {TARGET_MS} ms): {'PASS' if p95 <= TARGET_MS else 'FAIL'}" if days == 30 else ""
-        out(f"  last {days} days: median {median:.0f} ms, p95 {p95:.0f} ms, {queries} queries{verdict}")
+        out(f"  last {days} days: median {median:.0f} ms, p95 {p95:.0f} ms, {queries} queries "
+            f"(target {target} ms): {'PASS' if p95 <= target else 'FAIL'}")
     page = _time_page(org, runs)
-    p95 = sorted(page)[max(math.ceil(0.95 * len(page)) - 1, 0)]
+    p95 = _p95(page)
     result["page_median_ms"], result["page_p95_ms"] = statistics.median(page), p95
     out(f"  the page (default: 30 days, test client): median {statistics.median(page):.0f} ms, p95 {p95:.0f} ms "
-        f"(target {TARGET_MS} ms): {'PASS' if p95 <= TARGET_MS else 'FAIL'}")
+        f"(target {target} ms): {'PASS' if p95 <= target else 'FAIL'}")
+    out("SLA report (catch-up + outcomes of the period):")
+    for days in (30, 365):
+        timings = _time_report(org, days, runs)
+        p95, median = _p95(timings), statistics.median(timings)
+        result[f"report_{days}d_median_ms"], result[f"report_{days}d_p95_ms"] = median, p95
+        out(f"  last {days} days: median {median:.0f} ms, p95 {p95:.0f} ms")
     return result

@@ -107,3 +107,33 @@ def test_a_customer_reply_reopens_a_spam_and_ends_the_mark(world):
                          author_customer=world.customer)
     ticket.refresh_from_db()
     assert ticket.status == Status.OPEN and ticket.spam_at is None and ticket.status_before_spam == ""
+
+
+def test_closing_as_spam_runs_no_updated_rule(world, queued_emails, django_capture_on_commit_callbacks):
+    """A rule reacting to "ticket updated" (here: a closed ticket is reopened, tagged, the Managers told) does not
+    run when the ticket is closed as spam: no word to the customer, not even through a rule. Unmarked, the ticket
+    is a ticket again and its next update runs the rules."""
+    from automation_helpers import rule
+
+    from automations.models import AutomationRun, Trigger
+    from lumiodesk.models import AgentNotification
+
+    rule(world.org, {"field": "status", "op": "is", "value": "closed"}, events=[Trigger.UPDATED], actions=[
+        {"type": "add_tag", "tag": "fermé"}, {"type": "notify", "to": "managers"},
+        {"type": "set_status", "status": "open"},
+    ])
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = services.mark_spam(ticket=world.ticket, actor=acting(world.agent))
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED and ticket.spam_at is not None
+    assert not AutomationRun.objects.filter(ticket=ticket).exists()
+    assert not ticket.tags.exists()
+    assert not AgentNotification.objects.filter(organization=world.org, kind="automation").exists()
+    assert not CustomerNotification.objects.filter(ticket=ticket).exists() and queued_emails == []
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_tags(ticket=ticket, names=["promo"], actor=acting(world.agent))  # still a spam: no rule
+    assert not AutomationRun.objects.filter(ticket=ticket).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.unmark_spam(ticket=ticket, actor=acting(world.agent))
+        services.change_status(ticket=ticket, status=Status.CLOSED, actor=acting(world.agent))
+    assert AutomationRun.objects.filter(ticket=ticket, trigger=Trigger.UPDATED).exists()  # a ticket again
