@@ -608,8 +608,8 @@ def _keep_raw(part: EmailMessage, parsed: ParsedEmail) -> None:
     except SoftTimeLimitExceeded:
         raise
     except Exception:  # noqa: BLE001 - serializing fails too: the payload as it was read
-        payload = part.get_payload() if isinstance(part, EmailMessage) else ""
-        data = _as_bytes(payload) if isinstance(payload, str) else b""
+        payload = getattr(part, "_payload", None)
+        data = _as_bytes(payload) if isinstance(payload, str) else payload if isinstance(payload, bytes) else b""
     _keep_raw_bytes(data, parsed)
 
 
@@ -887,8 +887,10 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
         return
     boundary = msg.get_boundary()
     if not isinstance(payload, list):
-        # Declared multipart, but its boundary was not found: find the one the body uses.
-        body = _as_bytes(payload if isinstance(payload, str) else "")
+        # Declared multipart, but its boundary was not found: find the one the body uses. The payload as read
+        # (``get_payload()`` would turn its 8-bit bytes into U+FFFD).
+        raw_payload = getattr(msg, "_payload", None)
+        body = _as_bytes(raw_payload) if isinstance(raw_payload, str) else b""
         guessed = _guess_boundary(body) if body else None
         split = _split_delimited(body, guessed) if guessed else None
         if split is None:
