@@ -883,9 +883,8 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
             for inner in payload:
                 _recover_structure(inner, recovery, depth + 1)
         return
-    if msg.get_content_maintype() != "multipart":
+    if not ctype.startswith("multipart/"):
         return
-    boundary = msg.get_boundary()
     if not isinstance(payload, list):
         # Declared multipart, but its boundary was not found: find the one the body uses. The payload as read
         # (``get_payload()`` would turn its 8-bit bytes into U+FFFD).
@@ -902,7 +901,8 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
         with contextlib.suppress(Exception):  # the header stays as sent; the parts are read all the same
             msg.set_boundary(guessed.decode("ascii", "replace"))
         recovery.repaired.append("multipart boundary found in the body")
-    elif boundary and msg.epilogue:
+    elif msg.epilogue and msg.epilogue.strip() and (boundary := msg.get_boundary()):
+        # (the boundary read only then: parsing the parameters again costs every well-formed message)
         epilogue = _as_bytes(msg.epilogue)
         split = _split_delimited(epilogue, boundary.encode("ascii", "surrogateescape"))
         if split is not None:
@@ -913,7 +913,7 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
             recovery.repaired.append("parts after an early close delimiter")
     for sub in msg.get_payload() if isinstance(msg.get_payload(), list) else []:
         _recover_structure(sub, recovery, depth + 1)
-    if msg.epilogue and _looks_like_part(_as_bytes(msg.epilogue)):
+    if msg.epilogue and msg.epilogue.strip() and _looks_like_part(_as_bytes(msg.epilogue)):
         # Something that is not the usual trailing blank line or notice: kept, never silently dropped.
         recovery.leftovers.append(_as_bytes(msg.epilogue))
         msg.epilogue = None
@@ -1073,11 +1073,12 @@ def _bounce_sender(msg: EmailMessage, parsed: ParsedEmail) -> bool:
 
 
 def _own_parts(msg: EmailMessage, depth: int = 0):
-    """The message's parts, not those of the messages it carries (a report forwarded as an attachment is
-    not this message's report)."""
-    yield msg
+    """(content type, part) of the message's parts, not those of the messages it carries (a report forwarded
+    as an attachment is not this message's report)."""
+    ctype = (msg.get_content_type() or "").lower()
+    yield ctype, msg
     payload = msg.get_payload()
-    if depth < 30 and msg.get_content_maintype() == "multipart" and isinstance(payload, list):
+    if depth < 30 and ctype.startswith("multipart/") and isinstance(payload, list):
         for sub in payload:
             yield from _own_parts(sub, depth + 1)
 
@@ -1099,8 +1100,7 @@ def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Boun
     bounce = Bounce()
     status_blocks = []
     returned = []  # the headers of the message(s) the report returns
-    for part in _own_parts(msg):
-        part_type = (part.get_content_type() or "").lower()
+    for part_type, part in _own_parts(msg) if msg.is_multipart() else ():
         if part_type in _STATUS_TYPES:
             status_blocks.append(part)
         elif part_type in _RETURNED_TYPES:
@@ -1110,10 +1110,12 @@ def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Boun
     failed_header = [a for _n, a in addresses(msg.get_all("x-failed-recipients") or [])]
     is_dsn = bool(status_blocks) or (ctype == "multipart/report" and report_type == "delivery-status")
     subject = parsed.subject.lower().strip()
-    # Exchange and some gateways send their notice in HTML only: its sentences read the same in the markup.
-    head = (parsed.text[:_BOUNCE_HEAD] if parsed.text.strip() else parsed.html[: 4 * _BOUNCE_HEAD]).lower()
-    says = any(word in subject for word in _BOUNCE_SUBJECTS) or any(p in head for p in _BOUNCE_PHRASES)
     daemon = _bounce_sender(msg, parsed)
+    says = any(word in subject for word in _BOUNCE_SUBJECTS)
+    if not says and (daemon or returned or is_dsn or failed_header):  # the text read only then: a person's
+        # mail costs no scan. Exchange and some gateways write HTML only: its sentences read the same in markup.
+        head = (parsed.text[:_BOUNCE_HEAD] if parsed.text.strip() else parsed.html[: 4 * _BOUNCE_HEAD]).lower()
+        says = any(p in head for p in _BOUNCE_PHRASES)
     if not (is_dsn or failed_header or says):
         return None
     if not (is_dsn or failed_header or daemon) and subject.startswith(_PERSON_PREFIXES):
