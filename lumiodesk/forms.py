@@ -88,7 +88,11 @@ class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = ["name", "time_zone", "language", "auto_close_resolved_days", "first_followup_days",
-                  "second_followup_days", "close_waiting_days"]
+                  "second_followup_days", "close_waiting_days", "automatic_mail_out_of_sla"]
+        labels = {"automatic_mail_out_of_sla": _("Tickets d'emails automatiques hors SLA")}
+        help_texts = {"automatic_mail_out_of_sla": _(
+            "Alertes de supervision, expéditeurs no-reply, listes de diffusion : ces tickets sont marqués "
+            "« Automatique », sans accusé de réception ni notification, et sans délai SLA si la case est cochée.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -128,6 +128,8 @@ class OrganizationSettings:
     first_followup_days: int
     second_followup_days: int
     close_waiting_days: int
+    # Tickets made from automatic mail (monitoring, no-reply senders, lists) run no SLA clock (issue 22).
+    automatic_mail_out_of_sla: bool = True
 
 
 SETTING_FIELDS = tuple(OrganizationSettings.__dataclass_fields__)

@@ -457,6 +457,21 @@ def ticket_page(ticket: Ticket) -> dict:
     }
 
 
+def failed_email_of_customer(customer: Customer) -> CustomerNotification | None:
+    """The latest email sent to this customer, when it came back (a delivery report matched to it): the
+    customer record says so, as the ticket page does. One query (index custnotif_customer_idx)."""
+    latest = (
+        CustomerNotification.objects.filter(
+            organization_id=customer.organization_id, customer=customer, email=True, emailed_at__isnull=False
+        )
+        .select_related("ticket")
+        .only("email_failed_at", "email_failure", "emailed_at", "ticket__number")
+        .order_by("-created_at")
+        .first()
+    )
+    return latest if latest is not None and latest.email_failed_at else None
+
+
 def membership_of(organization: Organization, user) -> Membership | None:
     return Membership.objects.filter(organization=organization, user=user, is_active=True).first()
 

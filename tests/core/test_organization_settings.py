@@ -44,6 +44,22 @@ def test_an_admin_changes_the_settings_audited_before_and_after(client, world, s
 
 
 @pytest.mark.django_db
+def test_automatic_mail_out_of_sla_is_on_by_default_and_can_be_turned_off(client, world):
+    """Issue 22: tickets made from automatic mail run no SLA clock unless the organization says otherwise."""
+    client.force_login(world.admin)
+    html = client.get(reverse("organization_settings")).content.decode()
+    assert 'id="id_automatic_mail_out_of_sla" checked' in html
+    assert client.post(reverse("organization_settings"), FORM).status_code == 302  # the box left unticked
+    org = Organization.objects.get(pk=world.org.pk)
+    assert org.automatic_mail_out_of_sla is False
+    row = AuditLog.objects.get(organization=org, action="organization.updated")
+    assert (row.data["before"]["automatic_mail_out_of_sla"], row.data["after"]["automatic_mail_out_of_sla"]) == (
+        True, False)
+    client.post(reverse("organization_settings"), {**FORM, "automatic_mail_out_of_sla": "on"})
+    assert Organization.objects.get(pk=world.org.pk).automatic_mail_out_of_sla is True
+
+
+@pytest.mark.django_db
 def test_wrong_values_are_refused_with_a_message_and_nothing_changes(client, world, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     client.force_login(world.admin)

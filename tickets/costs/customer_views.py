@@ -27,6 +27,7 @@ from crm.models import (
 from lumiodesk.access import requires
 from lumiodesk.exceptions import DomainError
 
+from .. import selectors as ticket_selectors
 from . import selectors, services
 
 PAGE_SIZE = 50
@@ -120,6 +121,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = _record_context(request, customer=customer)
     context["members"] = (Customer.objects.filter(organization=request.organization, company_id=customer.company_id)
                           .exclude(pk=customer.pk).order_by("last_name")[:10] if customer.company_id else [])
+    context["failed_email"] = ticket_selectors.failed_email_of_customer(customer)
     return render(request, "tickets/customers/detail.html", context)
 
 

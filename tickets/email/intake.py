@@ -558,18 +558,36 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
             body_quoted=quoted, email_message_id=parsed.message_id[:500], savepoint=False,
         )
     _record_reference(ticket, parsed.message_id or inbound.message_key)
-    if refused:
-        with override(org.language):
-            lines = "\n".join(f"- {r}" for r in refused)
-            note = _("Pièces jointes non importées (elles restent dans l'email d'origine) :\n%(l)s") % {"l": lines}
-        Message.objects.create(
-            organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
-            body_html=text_to_html(note), body_text=note,
-        )
+    if refused or parsed.unreadable or parsed.truncated:
+        _note_lost_parts(org, ticket, refused, parsed)
     reason = "; ".join(parsed.problems[:5])
     if parsed.is_automatic:
         reason = "; ".join(x for x in (_("message automatique : %(r)s") % {"r": parsed.auto_reason}, reason) if x)
     return _finish(inbound, InboundStatus.IMPORTED, reason, ticket=ticket, message=message)
+
+
+def _note_lost_parts(org: Organization, ticket: Ticket, refused: list[str], parsed: ParsedEmail) -> None:
+    """One note on the ticket naming every file not imported as it was sent: refused (it stays in the raw
+    email), unreadable (kept as received, as an attachment) or cut short (decoded as far as it goes)."""
+    notes = []
+    with override(org.language):
+        if refused:
+            lines = "\n".join(f"- {r}" for r in refused)
+            notes.append(_("Pièces jointes non importées (elles restent dans l'email d'origine) :\n%(l)s") % {
+                "l": lines})
+        if parsed.unreadable:
+            lines = "\n".join(f"- {name}" for name in parsed.unreadable)
+            notes.append(_("Parties du message illisibles, conservées telles quelles en pièce jointe :\n%(l)s") % {
+                "l": lines})
+        if parsed.truncated:
+            lines = "\n".join(f"- {name}" for name in parsed.truncated)
+            notes.append(_("Pièces jointes incomplètes dans l'email reçu (décodées jusqu'où elles vont) :\n%(l)s")
+                         % {"l": lines})
+    note = "\n\n".join(notes)
+    Message.objects.create(
+        organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
+        body_html=text_to_html(note), body_text=note,
+    )
 
 
 # --- automatic mail: loops and our own addresses stay suppressed (counted in the inbound log) ---------------

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import contextlib
 import email
 import email.utils
 import hashlib
 import logging
 import mimetypes
+import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.errors import InvalidBase64LengthDefect
 from email.message import Message as EmailMessage
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
@@ -86,7 +89,9 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         candidates += ["utf-8", "windows-1252", "latin-1"]
     elif label:
         candidates.append(CHARSET_ALIASES.get(label, label))
-    candidates += ["utf-8", "windows-1252"]
+    # The declared charset refused the bytes: UTF-8, then the other encodings of the same script (Shift_JIS sent
+    # as ISO-2022-JP, GBK as GB2312, Big5 as GB2312...), before windows-1252, which reads nearly anything.
+    candidates += ["utf-8", *_SIBLINGS.get(label, ()), "windows-1252"]
     for cs in candidates:
         if _not_a_charset(cs):
             continue
@@ -107,9 +112,37 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
                 return _no_surrogates(data.decode(_WINDOWS_TWIN[label]))
             except UnicodeDecodeError:
                 pass
+        if _SIBLINGS.get(label) is _JAPANESE and cs == "cp932" and _halfwidth_heavy(text):
+            # EUC-JP sent as Shift_JIS reads as a run of half-width katakana, which no one writes at length.
+            try:
+                return _no_surrogates(data.decode("euc_jis_2004"))
+            except UnicodeDecodeError:
+                pass
         return _no_surrogates(text)
     return data.decode("utf-8", errors="replace")
 
+
+def _halfwidth_heavy(text: str) -> bool:
+    """EUC-JP read as Shift_JIS: more than a third of the non-ASCII characters are half-width katakana
+    (U+FF61-U+FF9F), a fifth of them "､" (every EUC-JP hiragana starts with the byte 0xA4, Shift_JIS's "､").
+    Real half-width katakana text uses "､" as a comma, now and then."""
+    wide = sum(1 for ch in text if ch > "\x7f")
+    half = sum(1 for ch in text if "\uff61" <= ch <= "\uff9f")
+    return wide > 0 and half * 3 > wide and text.count("\uff64") * 5 > half
+
+
+# Encodings of one script that mailers confuse. EUC before Shift_JIS: EUC-JP bytes often decode as (wrong)
+# half-width katakana in Shift_JIS, while Shift_JIS text (its hiragana lead byte 0x82) almost never passes as EUC.
+_JAPANESE = ("euc_jis_2004", "cp932", "iso2022_jp_ext")
+_CHINESE = ("gb18030", "big5hkscs")
+_KOREAN = ("cp949", "iso2022_kr")
+_SIBLINGS = {
+    **dict.fromkeys(("iso-2022-jp", "iso-2022-jp-2", "iso-2022-jp-3", "shift_jis", "shift-jis", "sjis", "x-sjis",
+                     "cp932", "windows-31j", "euc-jp", "x-euc-jp"), _JAPANESE),
+    **dict.fromkeys(("gb2312", "gbk", "gb18030", "cp936", "hz-gb-2312", "euc-cn", "x-gbk", "big5", "big5-hkscs",
+                     "cp950"), _CHINESE),
+    **dict.fromkeys(("euc-kr", "ks_c_5601-1987", "iso-2022-kr", "cp949", "uhc"), _KOREAN),
+}
 
 # An ISO-8859 label on windows-125x bytes (Outlook and friends): the Windows code page of the same script.
 _WINDOWS_TWIN = {
@@ -279,6 +312,10 @@ class ParsedEmail:
     sender_header: str = ""  # where from_email was read: "from", "reply-to", "sender" or "return-path"
     auto_reason: str = ""  # why this is an auto-reply / bounce / list mail, or ""
     bounce: Bounce | None = None  # a delivery report (DSN or a common non-standard bounce)
+    # Parts that could not be decoded: kept as received (raw, as an attachment of that name); intake leaves a
+    # note naming them on the ticket. Nothing a customer sent is lost.
+    unreadable: list[str] = field(default_factory=list)
+    truncated: list[str] = field(default_factory=list)  # files whose encoding was cut short: decoded as far as it goes
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -516,8 +553,9 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
                 _walk(sub, parsed, depth + 1)
             except SoftTimeLimitExceeded:
                 raise
-            except Exception as exc:  # one broken part does not lose the others
+            except Exception as exc:  # one broken part does not lose the others, nor itself: kept raw
                 parsed.problems.append(f"part: {type(exc).__name__}: {exc}")
+                _keep_raw(sub, parsed)
         return
     disposition = (msg.get_content_disposition() or "").lower()
     filename = _part_filename(msg)
@@ -546,6 +584,11 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             parsed.text = f"{parsed.text}\n{text}" if parsed.text else text
         return
     data = _payload_bytes(msg)
+    if any(isinstance(d, InvalidBase64LengthDefect) for d in msg.defects):
+        # Base64 cut short (a truncated message): Python hands back the encoded text; decode what there is,
+        # and say that the file may be incomplete.
+        data = _lenient_base64(data)
+        parsed.truncated.append(filename or _default_name(ctype))
     content_id = normalize_message_id(decode_header_value(msg.get("content-id")))
     parsed.attachments.append(
         ParsedAttachment(
@@ -556,6 +599,24 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             content_id=content_id,
         )
     )
+
+
+def _keep_raw(part: EmailMessage, parsed: ParsedEmail) -> None:
+    """A part that could not be read: kept as received, as an attachment, named in ``unreadable``."""
+    try:
+        data = part.as_bytes()
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:  # noqa: BLE001 - serializing fails too: the payload as it was read
+        payload = getattr(part, "_payload", None)
+        data = _as_bytes(payload) if isinstance(payload, str) else payload if isinstance(payload, bytes) else b""
+    _keep_raw_bytes(data, parsed)
+
+
+def _keep_raw_bytes(data: bytes, parsed: ParsedEmail) -> None:
+    name = f"partie-illisible-{len(parsed.unreadable) + 1}.eml"  # a MIME entity: any mail client opens it
+    parsed.attachments.append(ParsedAttachment(name, "message/rfc822", data))
+    parsed.unreadable.append(name)
 
 
 def _forwarded_name(inner: EmailMessage | None) -> str:
@@ -680,6 +741,184 @@ def _read(raw: bytes) -> EmailMessage:
     return msg
 
 
+# --- lenient MIME structure: what a mail client still reads where Python's parser gives up ------------------
+
+# Bounds on the repairs: parts recovered per message, and the nesting they are looked for in.
+_MAX_RECOVERED_PARTS = 200
+_MAX_RECOVERY_DEPTH = 30
+
+
+@dataclass
+class _Recovery:
+    parts: int = 0
+    leftovers: list[bytes] = field(default_factory=list)  # bytes that look like MIME parts but could not be split
+    repaired: list[str] = field(default_factory=list)  # what was repaired (for the inbound log's reason)
+
+
+def _as_bytes(text: str | None) -> bytes:
+    """A preamble, epilogue or string payload back to the bytes it was read from (the bytes parser reads
+    them as ASCII with surrogate escapes)."""
+    if not text:
+        return b""
+    try:
+        return text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:  # a payload set as text by a repair: UTF-8 is what we wrote
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _lenient_base64(data: bytes) -> bytes:
+    """Base64 as a mail client decodes it: characters outside the alphabet skipped, padding added, a last
+    lone character (a cut line) dropped. Never raises."""
+    data = bytes(ch for ch in data if ch in _BASE64_ALPHABET)
+    data = data.rstrip(b"=")
+    if len(data) % 4 == 1:
+        data = data[:-1]
+    try:
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except binascii.Error:  # pragma: no cover - the input is cleaned above
+        return b""
+
+
+_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def _split_delimited(data: bytes, boundary: bytes) -> tuple[bytes, list[bytes], bytes] | None:
+    """``data`` cut at its delimiter lines ("--boundary", trailing blanks allowed, RFC 2046 5.1.1):
+    (the bytes before the first delimiter, the parts, the bytes after the last close delimiter), or None
+    when it holds no delimiter line. Lines between a close delimiter and the next delimiter line are
+    dropped (the epilogue of a part that closed early). Line by line, no regular expression."""
+    delimiter = b"--" + boundary
+    if delimiter not in data:
+        return None
+    before: list[bytes] = []
+    after: list[bytes] = []
+    parts: list[list[bytes]] = []
+    current: list[bytes] | None = None
+    for line in data.splitlines(keepends=True):
+        bare = line.rstrip(b" \t\r\n")
+        if bare == delimiter:
+            if current is not None:
+                parts.append(current)
+            current = []
+            after = []
+        elif bare == delimiter + b"--":
+            if current is not None:
+                parts.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+        elif parts:
+            after.append(line)
+        else:
+            before.append(line)
+    if current is not None:  # no close delimiter: the part runs to the end (as Python's parser reads it)
+        parts.append(current)
+    if not parts:
+        return None
+    chunks = []
+    for lines in parts:
+        chunk = b"".join(lines)
+        # The line break before a delimiter belongs to the delimiter.
+        chunk = chunk[:-2] if chunk.endswith(b"\r\n") else chunk[:-1] if chunk.endswith((b"\n", b"\r")) else chunk
+        chunks.append(chunk)
+    return b"".join(before), chunks, b"".join(after)
+
+
+def _looks_like_part(data: bytes) -> bool:
+    """Bytes that hold a MIME part's header (a "Content-...:" line at the start of a line)."""
+    lowered = data[:65536].lower()
+    return lowered.startswith(b"content-") or b"\ncontent-" in lowered or b"\rcontent-" in lowered
+
+
+def _guess_boundary(data: bytes) -> bytes | None:
+    """The boundary a multipart body actually uses when the declared one never appears (a mangled or
+    missing parameter): the first "--token" line followed by a MIME header line, as a mail client finds it."""
+    lines = data[:262144].splitlines()
+    for i, line in enumerate(lines[:-1]):
+        token = line.rstrip(b" \t")[2:]
+        if (line.startswith(b"--") and 0 < len(token) <= 200 and not token.endswith(b"--")
+                and not any(ch in b" \t" for ch in token) and lines[i + 1].lower().startswith(b"content-")):
+            return token
+    return None
+
+
+def _parts_from(chunks: list[bytes], recovery: _Recovery) -> list[EmailMessage]:
+    parts = []
+    for chunk in chunks:
+        if recovery.parts >= _MAX_RECOVERED_PARTS:
+            recovery.leftovers.append(chunk)
+            continue
+        recovery.parts += 1
+        parts.append(email.message_from_bytes(chunk, policy=RAW_POLICY))
+    return parts
+
+
+def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -> None:
+    """Repair, in place, the broken structures real mailers send and mail clients still read:
+
+    - a nested multipart that reuses its parent's boundary closes the parent with its own "--B--": the
+      parts the parent still had ("--B" lines after it) land in the epilogue, where no one looks. They
+      are split off the epilogue and appended, in order (Thunderbird reads the same lines as parts);
+    - a multipart whose declared boundary never appears (a mangled or missing parameter): the body's own
+      delimiter, a "--token" line followed by a "Content-..." header, is taken as the boundary;
+    - an attached message sent in base64 or quoted-printable (not allowed by RFC 2046, common all the
+      same): decoded, then read as a message.
+
+    Well-formed mail is left as it is: each repair starts only from a defect the parser left behind.
+    Epilogue bytes that look like a part but cannot be split are kept in ``recovery.leftovers``."""
+    if depth > _MAX_RECOVERY_DEPTH:
+        return
+    ctype = (msg.get_content_type() or "").lower()
+    payload = msg.get_payload()
+    if ctype in ("message/rfc822", "message/global"):
+        cte = str(msg.get("content-transfer-encoding") or "").strip().lower()
+        if cte in ("base64", "quoted-printable") and isinstance(payload, list) and payload:
+            encoded = payload[0].as_bytes()
+            decoded = _lenient_base64(encoded) if cte == "base64" else quopri.decodestring(encoded)
+            msg.set_payload([email.message_from_bytes(decoded, policy=RAW_POLICY)])
+            del msg["content-transfer-encoding"]
+            recovery.repaired.append(f"attached message in {cte}")
+            payload = msg.get_payload()
+        if isinstance(payload, list):
+            for inner in payload:
+                _recover_structure(inner, recovery, depth + 1)
+        return
+    if not ctype.startswith("multipart/"):
+        return
+    if not isinstance(payload, list):
+        # Declared multipart, but its boundary was not found: find the one the body uses. The payload as read
+        # (``get_payload()`` would turn its 8-bit bytes into U+FFFD).
+        raw_payload = getattr(msg, "_payload", None)
+        body = _as_bytes(raw_payload) if isinstance(raw_payload, str) else b""
+        guessed = _guess_boundary(body) if body else None
+        split = _split_delimited(body, guessed) if guessed else None
+        if split is None:
+            return
+        before, chunks, after = split
+        msg.set_payload(_parts_from(chunks, recovery))
+        msg.preamble = before.decode("ascii", "surrogateescape") or None
+        msg.epilogue = after.decode("ascii", "surrogateescape") or None
+        with contextlib.suppress(Exception):  # the header stays as sent; the parts are read all the same
+            msg.set_boundary(guessed.decode("ascii", "replace"))
+        recovery.repaired.append("multipart boundary found in the body")
+    elif msg.epilogue and msg.epilogue.strip() and (boundary := msg.get_boundary()):
+        # (the boundary read only then: parsing the parameters again costs every well-formed message)
+        epilogue = _as_bytes(msg.epilogue)
+        split = _split_delimited(epilogue, boundary.encode("ascii", "surrogateescape"))
+        if split is not None:
+            before, chunks, after = split
+            for part in _parts_from(chunks, recovery):
+                msg.attach(part)
+            msg.epilogue = (before + after).decode("ascii", "surrogateescape") or None
+            recovery.repaired.append("parts after an early close delimiter")
+    for sub in msg.get_payload() if isinstance(msg.get_payload(), list) else []:
+        _recover_structure(sub, recovery, depth + 1)
+    if msg.epilogue and msg.epilogue.strip() and _looks_like_part(_as_bytes(msg.epilogue)):
+        # Something that is not the usual trailing blank line or notice: kept, never silently dropped.
+        recovery.leftovers.append(_as_bytes(msg.epilogue))
+        msg.epilogue = None
+
+
 # Where the sender's address is read when From has none a reader could use, in this order.
 SENDER_HEADERS = ("from", "reply-to", "sender", "return-path")
 
@@ -695,6 +934,14 @@ def parse_email(raw: bytes) -> ParsedEmail:
         return parsed
     if msg.defects:
         parsed.problems += [type(d).__name__ for d in msg.defects][:10]
+    recovery = _Recovery()
+    try:
+        _recover_structure(msg, recovery)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the structure as Python read it is walked all the same
+        parsed.problems.append(f"structure: {type(exc).__name__}: {exc}")
+    parsed.problems += recovery.repaired[:5]
 
     parsed.message_id = normalize_message_id(decode_header_value(msg.get("message-id")))
     # Not _clean_header: a long References header must not be cut (its end holds the nearest ancestors).
@@ -731,6 +978,9 @@ def parse_email(raw: bytes) -> ParsedEmail:
         raise
     except Exception as exc:
         parsed.problems.append(f"body: {type(exc).__name__}: {exc}")
+        _keep_raw(msg, parsed)
+    for leftover in recovery.leftovers:
+        _keep_raw_bytes(leftover, parsed)
     parsed.text = parsed.text.replace("\r\n", "\n").replace("\x00", "")
     parsed.html = parsed.html.replace("\x00", "")
     try:
@@ -740,7 +990,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     except Exception as exc:
         parsed.problems.append(f"headers: {type(exc).__name__}: {exc}")
     try:
-        parsed.bounce = detect_bounce(msg, parsed, size=len(raw))
+        parsed.bounce = detect_bounce(msg, parsed, raw=raw)
     except SoftTimeLimitExceeded:
         raise
     except Exception as exc:  # noqa: BLE001 - a report we cannot read is an automatic message all the same
@@ -760,72 +1010,210 @@ _BOUNCE_SUBJECTS = (
     "not yet been delivered", "delivery failed", "non remis", "non distribu", "échec de la remise",
     "unzustellbar", "nicht zustellbar", "banned file", "returned - error", "user unknown", "no such user",
 )
-# A report scanned for failed recipients by flufl.bounce is cut to this size: its heuristics are
-# regular expressions, so the work stays bounded whatever a sender puts in a message.
+# flufl.bounce's heuristics are regular expressions, and a few of them are quadratic on a long line (its
+# Exchange detector, ``[^\s@]+@[^\s@]+ on `` searched in 8,000 "<" took 0.35 s; in 128 KB it would take
+# minutes). It reads a copy of the report in which every line, encoded or not, is cut to a length no report
+# line reaches: the work is at most (size x line length), whatever a sender puts in a message.
 _BOUNCE_SCAN_LIMIT = 128 * 1024
+_BOUNCE_SCAN_LINE = 256
 logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every detector it runs at INFO
 
 
-def _bounce_sender(msg: EmailMessage, from_email: str) -> bool:
+# What a report says in its own words, near its top (substrings, lower case): MTAs (Postfix, Exim, Sendmail,
+# qmail, Exchange, Domino, GroupWise), virus scanners and gateways that write no RFC 3464 report.
+_BOUNCE_PHRASES = (
+    "could not be delivered", "couldn't be delivered", "was not delivered", "wasn't delivered",
+    "has not been delivered", "not yet been delivered", "undeliverable", "delivery has failed", "delivery failed",
+    "delivery to the following recipient", "did not reach", "permanent error", "permanent fatal error",
+    "unable to deliver", "wasn't able to deliver", "was not able to deliver", "could not deliver",
+    "couldn't deliver", "not able to deliver", "user unknown", "unknown user", "no such user", "mailbox unavailable",
+    "mailbox not found", "recipient address rejected", "address rejected", "returned to sender",
+    "exceeded maximum delivery attempts", "message delayed", "delivery is delayed", "delivery delayed",
+    "failed permanently", "delivery attempts will continue", "not listed in domino directory",
+    "non remis", "n'a pas pu être remis", "n'a pas pu être distribué", "impossible de remettre",
+    "échec de la remise", "nicht zugestellt", "unzustellbar", "konnte nicht zugestellt",
+)
+# How a report announces the copy of the message it returns, inline (qmail, Exim, Sendmail, Domino).
+_RETURNED_MARKERS = (
+    "original message follows", "copy of the message", "copy of your message", "returned message",
+    "message headers follow", "original message headers", "unsent message below", "below this line is a copy",
+    "headers of the original message", "text of the original message", "original message was received",
+)
+# A subject a person writes when forwarding or answering: a report they pass on is their message.
+_PERSON_PREFIXES = ("re:", "re :", "fw:", "fwd:", "tr:", "tr :", "aw:", "wg:", "sv:", "vs:", "rv:", "enc:", "réf:")
+# Display names and mailbox names of the programs that write reports.
+_DAEMON_NAMES = ("mail delivery system", "mail delivery subsystem", "mail delivery service", "mail administrator",
+                 "mailer-daemon", "mailer daemon", "postmaster", "mail system", "internet mail delivery")
+_DAEMON_LOCALS = ("mdaemon", "mailadm", "mail-daemon", "maildaemon", "mail.daemon", "postoffice", "mailerdaemon")
+_RETURNED_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
+                   "message/global-headers")
+_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
+# flufl.bounce's heuristics are regular expressions, and a few of them are quadratic on a long line (its
+# Exchange detector, ``[^\s@]+@[^\s@]+ on `` searched in 8,000 "<" took 0.35 s; in 128 KB it would take
+# minutes). It reads a copy of the report in which every line, encoded or not, is cut to a length no report
+# line reaches: the work is at most (size x line length), whatever a sender puts in a message.
+_BOUNCE_SCAN_LIMIT = 128 * 1024
+_BOUNCE_SCAN_LINE = 256
+_BOUNCE_HEAD = 4096  # the report's own words: the top of its text
+logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every detector it runs at INFO
+
+
+def _bounce_sender(msg: EmailMessage, parsed: ParsedEmail) -> bool:
+    """Written by a mail system: MAILER-DAEMON, postmaster, Exchange's own mailbox, a null Return-Path."""
+    from_email = parsed.from_email
     if from_email and AUTO_SENDERS.match(from_email):
         return True
     local = from_email.partition("@")[0]
-    if local in ("mdaemon", "mailadm", "mail-daemon", "maildaemon", "mail.daemon", "postoffice"):
+    if local in _DAEMON_LOCALS or local.startswith("microsoftexchange"):
+        return True
+    if parsed.from_name.strip().lower() in _DAEMON_NAMES:
         return True
     return_path = decode_header_value(msg.get("return-path") or "")
     return msg.get("return-path") is not None and return_path.strip("<> ") == ""
 
 
-def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, size: int) -> Bounce | None:
-    """A delivery report (RFC 3464 multipart/report with a message/delivery-status part) or a common
-    non-standard bounce (a delivery-failure subject from a mailer daemon, or one in which flufl.bounce
-    finds the recipients that failed). None for anything else: a customer writing "delivery failed" about
-    a parcel is a customer, unless flufl.bounce, run only then, finds a failed recipient."""
+def _own_parts(msg: EmailMessage, depth: int = 0):
+    """(content type, part) of the message's parts, not those of the messages it carries (a report forwarded
+    as an attachment is not this message's report)."""
+    ctype = (msg.get_content_type() or "").lower()
+    yield ctype, msg
+    payload = msg.get_payload()
+    if depth < 30 and ctype.startswith("multipart/") and isinstance(payload, list):
+        for sub in payload:
+            yield from _own_parts(sub, depth + 1)
+
+
+def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Bounce | None:
+    """A delivery report, standard or not. One of:
+
+    - an RFC 3464 report (``message/delivery-status``), or a ``X-Failed-Recipients`` header (Exim);
+    - written by a mail system (MAILER-DAEMON, postmaster, Exchange, a null sender) and saying so: a failure
+      subject or phrase, a returned message, or recipients that flufl.bounce finds failed;
+    - from any address (virus scanners, gateways, Domino), a failure subject or phrase with either the
+      recipients flufl.bounce finds, or the returned message itself, sent back to the address that sent it.
+
+    None for anything else: a customer writing "could not be delivered" about a parcel is a customer, and so is
+    one who forwards a report ("Fwd: Undeliverable"), or attaches a carrier's email (not their own message
+    coming back to them)."""
     ctype = (msg.get_content_type() or "").lower()
     report_type = str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else ""
     bounce = Bounce()
     status_blocks = []
-    for part in msg.walk():
-        part_type = (part.get_content_type() or "").lower()
-        if part_type in ("message/delivery-status", "message/global-delivery-status"):
+    returned = []  # the headers of the message(s) the report returns
+    for part_type, part in _own_parts(msg) if msg.is_multipart() else ():
+        if part_type in _STATUS_TYPES:
             status_blocks.append(part)
-        elif part_type in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers"):
-            bounce.original_ids += _original_ids(part)
-    is_dsn = ctype == "multipart/report" and (report_type == "delivery-status" or bool(status_blocks))
-    subject = parsed.subject.lower()
-    looks_like = any(word in subject for word in _BOUNCE_SUBJECTS)
-    if not is_dsn and not looks_like:
+        elif part_type in _RETURNED_TYPES:
+            inner = _returned_headers(part)
+            if inner is not None:
+                returned.append(inner)
+    failed_header = [a for _n, a in addresses(msg.get_all("x-failed-recipients") or [])]
+    is_dsn = bool(status_blocks) or (ctype == "multipart/report" and report_type == "delivery-status")
+    subject = parsed.subject.lower().strip()
+    daemon = _bounce_sender(msg, parsed)
+    says = any(word in subject for word in _BOUNCE_SUBJECTS)
+    if not says and (daemon or returned or is_dsn or failed_header):  # the text read only then: a person's
+        # mail costs no scan. Exchange and some gateways write HTML only: its sentences read the same in markup.
+        head = (parsed.text[:_BOUNCE_HEAD] if parsed.text.strip() else parsed.html[: 4 * _BOUNCE_HEAD]).lower()
+        says = any(p in head for p in _BOUNCE_PHRASES)
+    if not (is_dsn or failed_header or says):
+        return None
+    if not (is_dsn or failed_header or daemon) and subject.startswith(_PERSON_PREFIXES):
         return None
     for block in status_blocks:
         _read_status(block, bounce)
-    if not bounce.recipients and size <= _BOUNCE_SCAN_LIMIT:
-        temporary, permanent = all_failures(msg)
+    for address in failed_header:
+        if address not in bounce.recipients:
+            bounce.recipients.append(address[:320])
+    if not bounce.recipients and len(raw) <= _BOUNCE_SCAN_LIMIT:
+        temporary, permanent = all_failures(_bounded_copy(raw))
         found = [*permanent, *temporary]
         bounce.recipients = [a.decode("utf-8", "replace").lower() if isinstance(a, bytes) else str(a).lower()
                              for a in found][:20]
         bounce.temporary = bool(temporary) and not permanent
-    if not is_dsn and not (bounce.recipients or _bounce_sender(msg, parsed.from_email)):
+    inline_copy = any(marker in parsed.text[:65536].lower() for marker in _RETURNED_MARKERS)
+    if not (is_dsn or failed_header or bounce.recipients
+            or daemon and (returned or inline_copy or says)
+            or says and _returned_to_sender(msg, returned)):
         return None
+    for inner in returned:
+        bounce.original_ids += [i for i in (normalize_message_id(decode_header_value(inner.get("message-id"))),) if i]
+    if not bounce.original_ids and inline_copy:
+        bounce.original_ids = _inline_message_ids(parsed.text)
     if not bounce.reason:
-        bounce.reason = _first_words(parsed.text) or parsed.subject
+        bounce.reason = _reason_line(parsed.text) or parsed.subject
     bounce.original_ids = list(dict.fromkeys(bounce.original_ids))[:20]
     return bounce
 
 
-def _original_ids(part: EmailMessage) -> list[str]:
-    """The Message-ID (and References) of the message a report returns, whole or headers only."""
+def _cut_lines(data: bytes) -> bytes:
+    return b"\n".join(line[:_BOUNCE_SCAN_LINE] for line in data.splitlines())
+
+
+def _bounded_copy(raw: bytes) -> EmailMessage:
+    """The report as flufl.bounce reads it: lines cut to ``_BOUNCE_SCAN_LINE``, base64 and quoted-printable
+    parts decoded first (their decoded lines may be long) and cut the same way."""
+    copy = email.message_from_bytes(_cut_lines(raw[:_BOUNCE_SCAN_LIMIT]), policy=RAW_POLICY)
+    _recover_structure(copy, _Recovery())
+    for part in copy.walk():
+        if part.is_multipart():
+            continue
+        if str(part.get("content-transfer-encoding") or "").strip().lower() in ("base64", "quoted-printable"):
+            data = _cut_lines(_payload_bytes(part))
+            del part["content-transfer-encoding"]
+            part.set_payload(data.decode("ascii", "surrogateescape"))
+    return copy
+
+
+def _returned_headers(part: EmailMessage) -> EmailMessage | None:
+    """The headers of the message a report returns, whole (``message/rfc822``) or headers only."""
     payload = part.get_payload()
     if isinstance(payload, list) and payload:
-        inner = payload[0]
-    else:
-        try:
-            inner = email.message_from_bytes(_payload_bytes(part)[:65536], policy=RAW_POLICY)
-        except SoftTimeLimitExceeded:
-            raise
-        except Exception:  # noqa: BLE001
-            return []
-    ids = [normalize_message_id(decode_header_value(inner.get("message-id")))]
-    return [i for i in ids if i]
+        return payload[0]
+    try:
+        return email.message_from_bytes(_payload_bytes(part)[:65536], policy=RAW_POLICY)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _returned_to_sender(msg: EmailMessage, returned: list[EmailMessage]) -> bool:
+    """A returned message that comes back to the one who sent it: its From, Sender or Return-Path is one of
+    the report's recipients. A message someone else wrote, attached by a customer, is not."""
+    if not returned:
+        return False
+    headers = ("to", "cc", "delivered-to", "x-original-to")
+    recipients = {a for _n, a in addresses([v for h in headers for v in msg.get_all(h) or []])}
+    for inner in returned[:5]:
+        senders = addresses([*(inner.get_all("from") or []), *(inner.get_all("sender") or []),
+                             *(inner.get_all("return-path") or [])])
+        if any(a in recipients for _n, a in senders):
+            return True
+    return False
+
+
+def _inline_message_ids(text: str) -> list[str]:
+    """The Message-ID of a message a report copies inline, below its notice (qmail, Exim, Sendmail)."""
+    ids = []
+    for line in text[:65536].splitlines():
+        stripped = line.strip()
+        if stripped[:11].lower() == "message-id:":
+            mid = normalize_message_id(stripped[11:])
+            if mid:
+                ids.append(mid)
+    return ids[:20]
+
+
+def _reason_line(text: str) -> str:
+    """The line of the report that says what failed, else its first words."""
+    for line in (text or "")[:_BOUNCE_HEAD].splitlines():
+        lowered = line.lower()
+        if any(p in lowered for p in _BOUNCE_PHRASES) or lowered.lstrip().startswith(("reason:", "raison :")):
+            line = " ".join(line.split()).strip("*- ")
+            if len(line) > 10:
+                return line[:300]
+    return _first_words(text)
 
 
 def _read_status(block: EmailMessage, bounce: Bounce) -> None:

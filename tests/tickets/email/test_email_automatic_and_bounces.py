@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from factories import acting
 from tickets import services
 from tickets.email import intake
 from tickets.email.models import InboundEmail, InboundStatus, Mailbox
+from tickets.email.parsing import normalize_message_id, parse_email
 from tickets.models import CustomerNotification, Message, MessageKind, Ticket
 from tickets.tasks import send_customer_notification_email
 
@@ -112,6 +114,17 @@ def test_bounce_banner_on_the_ticket(client, world, support, notified):
     assert "n’a pas été remis" in page or "n'a pas été remis" in page
 
 
+def test_bounce_banner_on_the_customer_record(client, world, support, notified):
+    ticket, _notification, sent = notified
+    client.force_login(world.agent)
+    url = f"/customers/{ticket.customer_id}/"
+    assert "n’a pas été remis" not in client.get(url).content.decode()
+    intake.ingest(mailbox=support, raw=dsn(original=sent, recipient="renee.martin@example.org"), source="file")
+    page = client.get(url).content.decode()
+    assert f"Le dernier email envoyé à {ticket.customer.email} (ticket #{ticket.number}, le " in page
+    assert "n’a pas été remis : 5.1.1" in page
+
+
 def automatic(sender: str, subject: str, n: int) -> bytes:
     return (f"From: {sender}\nTo: support@acme.test\nSubject: {subject}\nMessage-ID: <auto-{n}@x.example>\n"
             "Auto-Submitted: auto-replied\n\nJe suis absent.\n").encode()
@@ -149,3 +162,108 @@ def test_automatic_filter_lists_only_automatic_tickets(client, world, support):
     assert "Alerte disque" in page and "Facture en double" not in page
     page = client.get("/tickets/?automatic=0").content.decode()
     assert "Alerte disque" not in page and "Facture en double" in page
+
+
+# --- reports that are not RFC 3464 (issue 22, non-standard bounces) ---------------------------------------------
+
+
+def _address(header: str) -> str:
+    return email.utils.parseaddr(header)[1]
+
+
+def scanner_report(sent: EmailMessage, *, sender: str = "gateway@scanner.example.net",
+                   subject: str = "Mail could not be delivered", to: str | None = None) -> bytes:
+    """A virus scanner's (or a gateway's) report, as InterScan and friends write it: a notice and the returned
+    message, from an ordinary address, no DSN, no MAILER-DAEMON."""
+    return (
+        f"From: {sender}\nTo: {to or _address(sent['From'])}\nSubject: {subject}\n"
+        "Message-ID: <scan-1@scanner.example.net>\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="S"\n\n--S\nContent-Type: text/plain\n\n'
+        "****** Message from the e-mail gateway ******\n\nThe following mail could not be delivered.\n"
+        "Reason: Exceeded maximum delivery attempts.\n\n--S\nContent-Type: message/rfc822\n\n"
+        f"{sent.as_string()}\n--S--\n"
+    ).encode()
+
+
+def test_a_gateway_report_from_an_ordinary_address_lands_on_its_ticket(world, support, notified):
+    ticket, notification, sent = notified
+    inbound = intake.ingest(mailbox=support, raw=scanner_report(sent), source="file")
+    assert (inbound.status, inbound.ticket_id) == (InboundStatus.BOUNCE, ticket.pk)
+    notification.refresh_from_db()
+    assert notification.email_failed_at is not None
+    assert notification.email_failure == "The following mail could not be delivered."
+
+
+def test_an_exim_report_with_the_message_copied_inline(world, support, notified):
+    ticket, notification, sent = notified
+    raw = (
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\n"
+        f"To: {_address(sent['From'])}\nSubject: Mail delivery failed: returning message to sender\n"
+        "X-Failed-Recipients: renee.martin@example.org\nAuto-Submitted: auto-replied\n\n"
+        "This message was created automatically by mail delivery software.\n\n"
+        "A message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent "
+        "error. The following address(es) failed:\n\n  renee.martin@example.org\n    550 5.1.1 User unknown\n\n"
+        "------ This is a copy of the message, including all the headers. ------\n\n"
+        f"{sent.as_string()}"
+    ).encode()
+    bounce = parse_email(raw).bounce
+    assert bounce.recipients == ["renee.martin@example.org"]
+    assert normalize_message_id(sent["Message-ID"]) in bounce.original_ids  # matched by the copy's Message-ID
+    inbound = intake.ingest(mailbox=support, raw=raw, source="file")
+    assert (inbound.status, inbound.ticket_id) == (InboundStatus.BOUNCE, ticket.pk)
+
+
+def test_an_exchange_report_in_html_only(world, support, notified):
+    _ticket, _notification, sent = notified
+    raw = (
+        "From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>\n"
+        f"To: {_address(sent['From'])}\nSubject: Undeliverable: {sent['Subject']}\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="X"\n\n--X\nContent-Type: text/html; charset=utf-8\n\n'
+        "<html><body><p><b>Your message to renee.martin@example.org couldn't be delivered.</b></p></body></html>\n"
+        f"--X\nContent-Type: message/rfc822\n\n{sent.as_string()}\n--X--\n"
+    ).encode()
+    bounce = parse_email(raw).bounce
+    assert bounce is not None and normalize_message_id(sent["Message-ID"]) in bounce.original_ids
+
+
+@pytest.mark.parametrize("subject", ["Fwd: Mail could not be delivered", "TR: Undeliverable: votre facture"])
+def test_a_report_a_customer_forwards_is_their_message(world, support, notified, subject):
+    _ticket, _notification, sent = notified
+    raw = scanner_report(sent, sender="Renée Martin <renee.martin@example.org>", subject=subject)
+    assert parse_email(raw).bounce is None
+    inbound = intake.ingest(mailbox=support, raw=raw, source="file")
+    assert inbound.status == InboundStatus.IMPORTED
+
+
+def test_a_carriers_email_a_customer_attaches_is_not_a_report():
+    carrier = EmailMessage()
+    carrier["From"] = "tracking@carrier.example"
+    carrier["To"] = "renee.martin@example.org"
+    carrier["Subject"] = "Votre colis"
+    carrier.set_content("Your parcel could not be delivered.")
+    raw = scanner_report(carrier, sender="renee.martin@example.org", subject="Parcel could not be delivered",
+                         to="support@acme.test")
+    assert parse_email(raw).bounce is None
+
+
+def test_a_report_attached_to_a_customer_message_is_not_theirs():
+    report = email.message_from_bytes(dsn(original=None, recipient="someone@example.net"))
+    outer = EmailMessage()
+    outer["From"] = "renee.martin@example.org"
+    outer["Subject"] = "Pourquoi ce message ?"
+    outer.set_content("J'ai reçu ceci, que faire ?")
+    outer.add_attachment(report)
+    assert parse_email(outer.as_bytes()).bounce is None
+
+
+def test_the_recipient_scan_stays_bounded_on_hostile_reports():
+    """flufl.bounce's Exchange detector is quadratic on a long line: it reads a copy with short lines."""
+    import time
+
+    for line in ("<" * 120_000, "SMTP=" * 24_000, "<a" * 60_000):
+        raw = ("From: MAILER-DAEMON@mx.example\nTo: a@b.example\nSubject: Undeliverable\n\n"
+               f"did not reach the following recipient(s):\n{line}\nbob@example.com on 12/12/2000\n").encode()
+        start = time.process_time()
+        bounce = parse_email(raw).bounce
+        assert time.process_time() - start < 2
+        assert bounce is not None and bounce.recipients == ["bob@example.com"]
