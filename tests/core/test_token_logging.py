@@ -64,9 +64,9 @@ def test_other_paths_are_left_alone(path):
 
 
 def test_redaction_is_linear_on_hostile_input():
-    started = time.perf_counter()
+    started = time.process_time()
     redact("/login/" + "a" * 1_000_000 + " " + "/rate/" * 100_000)
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
 
 
 def _routes(patterns, prefix=""):

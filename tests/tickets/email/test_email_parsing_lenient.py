@@ -168,10 +168,10 @@ def test_address_token_scan_is_linear():
     from tickets.email.parsing import address_token
 
     for text in HOSTILE:
-        start = time.perf_counter()
+        start = time.process_time()
         address_token(text)
         addresses([text])
-        assert time.perf_counter() - start < 0.5, text[:12]
+        assert time.process_time() - start < 0.5, text[:12]
     assert address_token("x <a@b.c> y") == (3, 8)
 
 
@@ -185,7 +185,7 @@ def test_new_expressions_stay_linear_on_hostile_input(pattern_name):
     pattern = getattr(parsing, pattern_name)
     for text in HOSTILE:
         subject = text.encode() if isinstance(pattern.pattern, bytes) else text
-        start = time.perf_counter()
+        start = time.process_time()
         pattern.search(subject)
         pattern.match(subject)
-        assert time.perf_counter() - start < 0.5, (pattern_name, text[:12])
+        assert time.process_time() - start < 0.5, (pattern_name, text[:12])
