@@ -367,19 +367,44 @@ def module_world(request, django_db_setup, django_db_blocker):
 _cache_namespaces = itertools.count()
 
 
+def own_cache_namespace(monkeypatch) -> None:
+    """A cache namespace of this test alone. Rows shared by a module's tests keep their primary keys from
+    test to test: what a test left in the cache (counters, presence, rate limits, keyed by organization)
+    must not reach the next one, as it could not when each test had rows of its own."""
+    from django.core.cache import caches
+
+    backend = caches["default"]  # this thread's backend (not the proxy: monkeypatch restores its __dict__)
+    monkeypatch.setattr(backend, "key_prefix", f"{backend.key_prefix}-{next(_cache_namespaces)}")
+
+
+@contextlib.contextmanager
+def module_transaction(django_db_blocker):
+    """For a module-scoped fixture (like Django's ``TestCase.setUpTestData``): the rows it writes inside
+    are seen by each test of the module, which runs in a savepoint of this transaction (pytest-django's
+    ``db``) rolled back at its end; the transaction is rolled back after the module's last test. Only for
+    modules without tests that commit for real (``transaction=True``, a live server, the worker). The
+    fixture that uses it gives each test fresh objects (read again, or a deep copy) and
+    ``own_cache_namespace``."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
 @pytest.fixture
 def world(module_world, db, monkeypatch) -> World:
     """The two organizations every view test checks: Acme (admin, manager, agent, viewer, a customer and
     her ticket) and Globex (an outsider and his ticket)."""
     if module_world is None:
         return build_world()
-    # The same primary keys in every test of the module: what a test left in the cache (counters,
-    # presence, rate limits, keyed by organization) must not reach the next one, as it could not when
-    # each test had organizations of its own. A cache namespace of its own per test.
-    from django.core.cache import caches
-
-    backend = caches["default"]  # this thread's backend (not the proxy: monkeypatch restores its __dict__)
-    monkeypatch.setattr(backend, "key_prefix", f"{backend.key_prefix}-{next(_cache_namespaces)}")
+    own_cache_namespace(monkeypatch)
     return copy.deepcopy(module_world)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from factories import acting
 
 from kb import services
@@ -58,3 +59,15 @@ def embed_all(org, monkeypatch) -> int:
 
     monkeypatch.setattr(embeddings, "encode_passages", remembered)
     return indexing.embed_pending(organization=org)
+
+
+def demo_documentation_org_id(django_db_blocker) -> int:
+    """An organization "demo" holding LumioDesk's own documentation, imported and embedded, for a module's
+    tests (``conftest.module_transaction``): importing and embedding 22 articles once, not once per test."""
+    from factories import SYSTEM, OrganizationFactory
+
+    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
+        org = OrganizationFactory(name="Demo", slug="demo")
+        services.import_lumiodesk_documentation(actor=SYSTEM, organization=org)
+        embed_all(org, patch)  # what the Celery task does after the import's commit
+    return org.pk
