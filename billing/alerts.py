@@ -50,11 +50,14 @@ def on_ticket_created(change) -> Callable[[], None] | None:
     """Pipeline subscriber: after a ticket's creation commits, check the month's volume."""
     if change.kind != "created" or change.ticket.imported:
         return None
-    organization_id = change.ticket.organization_id
+    ticket = change.ticket
+    # The organization the service already holds (its plan decides the limit); read once more only when
+    # the ticket came without it.
+    organization = ticket.organization if type(ticket).organization.is_cached(ticket) else None
+    organization_id = ticket.organization_id
 
     def check() -> None:
-        organization = Organization.objects.get(pk=organization_id)
-        check_volume(organization)
+        check_volume(organization if organization is not None else Organization.objects.get(pk=organization_id))
 
     return check
 

@@ -22,7 +22,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from lumiodesk import audit
-from lumiodesk.exceptions import InvalidInput, NotPermitted
+from lumiodesk.exceptions import DomainError, InvalidInput, NotPermitted
 from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, require
 
@@ -52,6 +52,13 @@ def may_edit(actor: Actor | None, article: Article | None = None) -> bool:
     if actor.can("kb.publish"):
         return True
     return actor.can("kb.edit") and (article is None or article.status == ArticleStatus.DRAFT)
+
+
+class NotADraft(DomainError):
+    """``update_article(drafts_only=True)`` on a published or archived article (the API edits drafts only:
+    publishing stays in the console, where it is reviewed)."""
+
+    status_code = 409
 
 
 def _ensure_edit(organization: Organization, actor: Actor, article: Article | None = None) -> None:
@@ -205,10 +212,16 @@ def create_article(
 @transaction.atomic
 def update_article(
     *, actor: Actor, article: Article, title: str, body: str, collection: Collection | None = None,
-    language: str | None = None, audience: str | None = None, slug: str | None = None,
+    language: str | None = None, audience: str | None = None, slug: str | None = None, drafts_only: bool = False,
 ) -> Article:
+    """``drafts_only``: refuse (``NotADraft``) unless the article is a draft, checked under the row's lock, so
+    an article published meanwhile is never changed by a caller that edits drafts only (the API)."""
     article = Article.objects.select_for_update().get(pk=article.pk)
     organization = article.organization
+    if drafts_only:
+        require(actor, "kb.edit", organization)
+        if article.status != ArticleStatus.DRAFT:
+            raise NotADraft(_("L'API ne modifie que les brouillons : cet article est publié ou archivé."))
     _ensure_edit(organization, actor, article)
     language = language or article.language
     audience = audience or article.audience

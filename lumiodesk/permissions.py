@@ -245,6 +245,8 @@ def require(actor: Actor | None, capability: str, organization: Organization | N
             and actor.organization_id != organization.pk):
         raise NotPermitted(_("Cet objet appartient à une autre organisation."))
     if not actor.can(capability):
+        if isinstance(actor, ApiKeyActor):  # the key's role, not the caller's: they may be an Admin
+            raise NotPermitted(_("Le rôle de cette clé d'API ne permet pas cette action."))
         raise NotPermitted(_("Votre rôle ne permet pas cette action."))
     refuse_if_read_only(actor, capability, organization)
 

@@ -86,7 +86,7 @@ TICKET_PIPELINE = {
     "subscribers": [
         "tickets.subscribers.notify_agents_of_change",  # assigned, urgent, customer reply, mention
         "tickets.subscribers.follow_chat_inbox",  # the chat inbox's waiting state (committed with the change)
-        "tickets.subscribers.forget_closed_count",  # the cached "closed" counter
+        "tickets.subscribers.forget_cached_counts",  # the cached "closed" and "resolved today" counts
         "automations.pipeline.rules_after_update",  # "updated" / "customer replied" rules, after the commit
         "automations.webhooks.on_ticket_change",  # webhook outbox rows, sent after the commit
         "billing.alerts.on_ticket_created",  # ticket volume alerts at 80/100/120 % of the month, after the commit

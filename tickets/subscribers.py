@@ -17,7 +17,7 @@ from . import agent_notifications
 from .chat import services as chat
 from .models import Channel, Status, Ticket
 from .pipeline import ChangeKind, TicketChange
-from .selectors import closed_count_key
+from .selectors import closed_count_key, resolved_today_key
 from .tasks import notify_agents
 
 
@@ -45,22 +45,30 @@ def follow_chat_inbox(c: TicketChange) -> None:
     return None
 
 
-# --- the cached "closed" counter (tickets.selectors.closed_count) --------------------------------------------
+# --- the cached counts (tickets.selectors: "closed", "resolved today") ---------------------------------------
 
 
-def forget_closed_count(c: TicketChange) -> Callable[[], None] | None:
-    """A ticket enters or leaves "closed": the cached figure is dropped now, and again after the commit (once
-    the change is visible to other requests)."""
-    if c.kind == ChangeKind.STATUS and Status.CLOSED in (c.old, c.new):
-        key = closed_count_key(c.ticket.organization_id)
-        cache.delete(key)
-        return lambda: cache.delete(key)
-    return None
+def forget_cached_counts(c: TicketChange) -> Callable[[], None] | None:
+    """A ticket enters or leaves "closed" (the closed count), or "resolved" or "closed" (resolving and closing
+    set ``resolved_at``, reopening clears it: the day's "Résolus"): the cached figures are dropped now, and
+    again after the commit (once the change is visible to other requests)."""
+    if c.kind != ChangeKind.STATUS:
+        return None
+    org_id = c.ticket.organization_id
+    keys = []
+    if Status.CLOSED in (c.old, c.new):
+        keys.append(closed_count_key(org_id))
+    if {Status.RESOLVED, Status.CLOSED} & {c.old, c.new}:
+        keys.append(resolved_today_key(org_id))
+    if not keys:
+        return None
+    cache.delete_many(keys)
+    return lambda: cache.delete_many(keys)
 
 
 @receiver(post_delete, sender=Ticket, dispatch_uid="tickets.closed_count_delete")
 def on_ticket_deleted(sender, instance, **kwargs):
     """A deleted ticket (whatever its in-memory status, which may be stale: deletions are rare)."""
-    key = closed_count_key(instance.organization_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    keys = [closed_count_key(instance.organization_id), resolved_today_key(instance.organization_id)]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))

@@ -119,6 +119,7 @@ def _pdf_text_and_image(pdf: bytes, tmp_path) -> tuple[str, Image.Image]:
     return text, Image.open(tmp_path / "page.png").convert("L")
 
 
+@pytest.mark.slow  # WeasyPrint renders the PDF, poppler reads it back
 @pytest.mark.parametrize("language, expected", [
     ("fr", ["Facture LD-", "Forfait Business — décembre 2026", "Total TTC", "185,09 EUR", "TVA 20,00 %"]),
     # English words come with locale/pending/h18-billing.po once merged; Django's own formats already apply

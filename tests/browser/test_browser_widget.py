@@ -219,7 +219,11 @@ def test_a_page_on_another_origin_is_refused(live_server, page, world, shop):
     # Embedding the frame directly, pretending to be the allowed page, is blocked by frame-ancestors.
     frame_url = f"{live_server.url}/widget/{widget.workspace_id}/frame/?origin={_shop_url(shop).rstrip('/')}"
     page.set_content(f'<iframe id="direct" src="{frame_url}"></iframe>')
-    page.wait_for_timeout(1000)
+    # Wait for Chromium's own word that it refused the frame (not for a delay that may be too short).
+    deadline = time.monotonic() + 10
+    while not any("frame-ancestors" in e for e in errors) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert any("frame-ancestors" in e for e in errors), errors
     child = page.frame_locator("#direct")
     assert child.locator("#launcher").count() == 0
 

@@ -301,14 +301,20 @@ def test_every_url_answers_as_the_table_says(client, settings, tmp_path):
             wrong.append(f"{who:>9} {route.name:<32} {url:<55} got {got}, expected {expected}")
 
     routes = [r for r in all_routes() if (r.capability or r.signed_in) and not _third_party(r)]
+    urls = {}
     for route in routes:
         args = URL_ARGS.get(route.name)
-        own_url = reverse(route.name, kwargs=args(ours) if args else None)
-        foreign_url = reverse(route.name, kwargs=args(theirs)) if args else None
-        client.logout()
+        urls[route.name] = (reverse(route.name, kwargs=args(ours) if args else None),
+                            reverse(route.name, kwargs=args(theirs)) if args else None)
+    # One sign-in per role (not per route and role): the answers depend on the role, not on the session's age.
+    client.logout()
+    for route in routes:
+        own_url = urls[route.name][0]
         check("anonymous", route, own_url, client.get(own_url).status_code, "login")
-        for role in ROLES:
-            client.force_login(people[role])
+    for role in ROLES:
+        client.force_login(people[role])
+        for route in routes:
+            own_url, foreign_url = urls[route.name]
             allowed = route.signed_in or role_can(role, route.capability)
             # A POST-only view answers 405 to whoever may use it (not a 403), 403 to the others.
             response = client.get(own_url)

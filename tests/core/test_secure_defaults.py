@@ -254,6 +254,7 @@ def test_docker_compose_ships_no_secret_nor_debug_and_publishes_on_loopback():
             assert _interpolate(port, {}).startswith("127.0.0.1:"), (name, port)
 
 
+@pytest.mark.slow  # manage.py check --deploy in a process of its own
 def test_check_deploy_is_clean_with_the_docker_compose_environment():
     """Before: 5 warnings with the compose defaults (W004 HSTS, W008 SSL redirect, W012 session cookie,
     W016 CSRF cookie, W018 DEBUG)."""
@@ -278,6 +279,7 @@ print(json.dumps({"debug": settings.DEBUG, "status": missing.status_code, "body"
 """
 
 
+@pytest.mark.slow  # a fresh process with the compose environment
 def test_production_404_does_not_list_the_urlconf_and_plain_http_is_redirected():
     """Before: DEBUG on by default, the 404 page listed every URL pattern ("Using the URLconf defined in ...")."""
     result = _run_with(_compose_web_environment(_stand_ins()), "-c", _PROBE)

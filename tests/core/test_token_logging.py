@@ -131,6 +131,7 @@ def _database_url() -> str:
     return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+@pytest.mark.slow  # starts gunicorn in a process of its own
 @pytest.mark.django_db
 def test_gunicorn_access_log_never_has_a_token(tmp_path):
     """The real server, started as docker-compose does (``gunicorn lumiodesk.wsgi`` from the project

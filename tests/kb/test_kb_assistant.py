@@ -4,16 +4,16 @@ the learned abstention on a question the documentation does not answer, two fact
 from __future__ import annotations
 
 import pytest
-from conftest import run_queued
+from conftest import module_transaction, own_cache_namespace, run_queued
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from factories import SYSTEM, OrganizationFactory, acting, member
-from kb_helpers import embed_all
+from kb_helpers import demo_documentation_org_id, embed_all
 
 from kb import assistant, embeddings, indexing, services
 from kb.assistant import Candidate, ask, fuse
 from kb.models import Passage
-from lumiodesk.models import Role
+from lumiodesk.models import Organization, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -70,11 +70,18 @@ def test_vectors_are_computed_after_commit_and_kept_for_unchanged_paragraphs(
     assert not Passage.objects.filter(article=article, embedding__isnull=True).exists()
 
 
+@pytest.fixture(scope="module")
+def demo_org_id(django_db_setup, django_db_blocker):
+    """The documentation imported and embedded once for the module (each test in a savepoint)."""
+    with module_transaction(django_db_blocker):
+        yield demo_documentation_org_id(django_db_blocker)
+
+
 @pytest.fixture
-def demo(db, monkeypatch):
-    org = OrganizationFactory(name="Demo", slug="demo")
-    services.import_lumiodesk_documentation(actor=SYSTEM, organization=org)
-    embed_all(org, monkeypatch)
+def demo(demo_org_id, db, monkeypatch):
+    own_cache_namespace(monkeypatch)
+    org = Organization.objects.get(pk=demo_org_id)
+    embed_all(org, monkeypatch)  # nothing left to embed: the test's own articles are embedded the same way
     return org
 
 

@@ -4,27 +4,35 @@ import io
 import json
 
 import pytest
+from conftest import module_transaction, own_cache_namespace
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from factories import SYSTEM, OrganizationFactory, acting, member
-from kb_helpers import embed_all
+from kb_helpers import demo_documentation_org_id, embed_all
 
 from kb import markdown_sections, services
 from kb.assistant import ask
 from kb.models import Article, ArticleRevision, ArticleStatus, Collection, Passage, Term
 from kb.search import search_articles
-from lumiodesk.models import Role
+from lumiodesk.models import Organization, Role
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def demo_org_id(django_db_setup, django_db_blocker):
+    """The documentation imported and embedded once for the module (each test in a savepoint)."""
+    with module_transaction(django_db_blocker):
+        yield demo_documentation_org_id(django_db_blocker)
+
+
 @pytest.fixture
-def demo(db, monkeypatch):
-    org = OrganizationFactory(name="Demo", slug="demo")
-    services.import_lumiodesk_documentation(actor=SYSTEM, organization=org)
-    embed_all(org, monkeypatch)  # what the Celery task does after the import's commit
+def demo(demo_org_id, db, monkeypatch):
+    own_cache_namespace(monkeypatch)
+    org = Organization.objects.get(pk=demo_org_id)
+    embed_all(org, monkeypatch)  # nothing left to embed: the test's own articles are embedded the same way
     return org
 
 

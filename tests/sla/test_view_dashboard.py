@@ -127,6 +127,7 @@ def test_query_count_does_not_grow_with_the_tickets(client, handled):
     assert budget.start <= date(2025, 3, 12) < budget.end
 
 
+@pytest.mark.slow  # WeasyPrint renders the PDF, poppler reads it back
 def test_a_pdf_report_keeps_its_time_zone_and_renders(client, handled, tmp_path):
     world = handled
     client.force_login(world.manager)

@@ -26,7 +26,7 @@ ORDER = {
     "subscribers": [
         "tickets.subscribers.notify_agents_of_change",
         "tickets.subscribers.follow_chat_inbox",
-        "tickets.subscribers.forget_closed_count",
+        "tickets.subscribers.forget_cached_counts",
         "automations.pipeline.rules_after_update",
         "automations.webhooks.on_ticket_change",
         "billing.alerts.on_ticket_created",

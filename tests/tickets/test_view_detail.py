@@ -146,7 +146,9 @@ def test_viewer_template_query_is_ignored(client, world):
     # Not even looked up: another organization's template is ignored too (no 404 that would reveal it).
     theirs = services.save_reply_template(organization=world.other_org, name="Secret", body="Globex only",
                                           actor=acting(member(world.other_org, Role.ADMIN)))
-    assert client.get(url(1), {"template": theirs.pk}).status_code == 200
+    response = client.get(url(1), {"template": theirs.pk})
+    assert response.status_code == 200
+    assert "Globex only" not in response.content.decode() and response.context["reply_form"].initial == {}
 
 
 def test_htmx_get_still_works(client, world):

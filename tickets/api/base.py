@@ -19,15 +19,12 @@ from rest_framework.views import APIView
 from billing.catalogue import Feature
 from billing.services import has_feature, plan_of
 from lumiodesk import audit
-from lumiodesk.exceptions import NotPermitted
-from lumiodesk.permissions import ApiKeyActor, refuse_if_read_only
+from lumiodesk.permissions import ApiKeyActor, require
 
 from . import keys, ratelimit
 from .authentication import ApiKeyAuthentication
 from .errors import ApiError, JsonOnlyNegotiation
 from .models import ApiKey
-
-SAFE = ("GET", "HEAD", "OPTIONS")
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -71,11 +68,8 @@ class ApiView(APIView):
         self._audit_token = audit.bind_data(api_key=key.prefix)  # audit rows name the key (and its creator)
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         capability = self.capabilities.get(method)
-        if capability is not None:
-            if not self.actor.can(capability):
-                raise NotPermitted(_("Le rôle de cette clé d'API ne permet pas cette action."))
-            if method not in SAFE:
-                refuse_if_read_only(self.actor, capability, organization)
+        if capability is not None:  # the key's role (a read-only organization refuses the write capabilities)
+            require(self.actor, capability, organization)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -13,6 +13,7 @@ from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
+from kb.services import NotADraft
 from lumiodesk.exceptions import (
     DomainError,
     FeatureNotAvailable,
@@ -46,6 +47,7 @@ _DOMAIN_CODES: list[tuple[type, str]] = [
     (PlanLimitReached, "plan_limit_reached"),
     (TransitionNotAllowed, "transition_not_allowed"),
     (InvalidInput, "invalid_input"),
+    (NotADraft, "not_a_draft"),
 ]
 
 

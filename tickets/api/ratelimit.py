@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import cache as once
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -20,6 +22,8 @@ from billing.services import limit_of
 
 WINDOW = 60  # seconds
 
+# The counts live in the cache's Redis under the cache's key names (``cache.make_key``), read and written by the
+# script below through a client of our own: Django's cache API has no way to run a script (its client is private).
 _SCRIPT = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -35,6 +39,19 @@ if current == 1 then
 end
 return {1, current, previous}
 """
+
+
+@once
+def _script(location: str) -> redis.commands.core.Script:
+    """The script registered on a client of the cache's Redis (one connection pool per address): sent once,
+    then run by its SHA (EVALSHA; redis-py sends it again if the server forgot it)."""
+    return redis.Redis.from_url(location).register_script(_SCRIPT)
+
+
+def _cache_location() -> str:
+    """The Redis the cache writes to: its first server, as Django's RedisCache does for writes."""
+    location = settings.CACHES["default"]["LOCATION"]
+    return (location.split(",") if isinstance(location, str) else location)[0]
 
 
 @dataclass(frozen=True)
@@ -66,8 +83,7 @@ def hit(organization, *, now: float | None = None) -> Quota:
     elapsed = now - index * WINDOW
     weight = (WINDOW - elapsed) / WINDOW
     keys = [cache.make_key(f"api-rl:{organization.pk}:{i}") for i in (index, index - 1)]
-    client = cache._cache.get_client(keys[0], write=True)
-    allowed, current, previous = client.eval(_SCRIPT, 2, *keys, limit, repr(weight), WINDOW * 2 + 1)
+    allowed, current, previous = _script(_cache_location())(keys=keys, args=[limit, repr(weight), WINDOW * 2 + 1])
     used = math.floor(previous * weight) + current
     reset = max(1, math.ceil(WINDOW - elapsed))
     retry_after = 0

@@ -406,14 +406,11 @@ class ArticleDetailView(ApiView):
         serializer = ArticleWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if article.status != ArticleStatus.DRAFT:  # publishing stays in the console, where it is reviewed
-            raise ApiError("not_a_draft", _("L'API ne modifie que les brouillons : cet article est publié ou "
-                                            "archivé."), status_code=409)
         collection = _collection(self, data["collection_id"]) if "collection_id" in data else article.collection
         article = kb_services.update_article(
             actor=self.actor, article=article, title=data.get("title", article.title),
             body=data.get("body", article.body), collection=collection, language=data.get("language"),
-            audience=data.get("audience"),
+            audience=data.get("audience"), drafts_only=True,  # publishing stays in the console, where it is reviewed
         )
         return Response(ArticleSerializer(article).data)
 

@@ -34,7 +34,7 @@ from lumiodesk.permissions import Actor, SystemActor, require
 
 from .. import services
 from ..attachments import check_uploads
-from ..models import Channel, CustomerNotification, Message, MessageKind, SavedView, Ticket
+from ..models import BlockedSender, Channel, CustomerNotification, Message, MessageKind, SavedView, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
     RAW_POLICY,
@@ -252,26 +252,39 @@ def outcome_of(inbound: InboundEmail) -> IntakeOutcome:
     return IntakeOutcome(status, number, reason)
 
 
+# The references the message threads to and whether its sender is blocked, in one round trip: the one-row
+# ``b`` always answers (the sender's block), joined to the references found (none: one row of NULLs).
 _REFERENCES_SQL = (
-    f"SELECT message_id, outbound, ticket_id FROM {EmailReference._meta.db_table} "
-    "WHERE organization_id = %s AND message_id = ANY(%s) ORDER BY created_at DESC, id DESC"
+    "SELECT b.blocked, r.message_id, r.outbound, r.ticket_id "
+    f"FROM (SELECT EXISTS (SELECT 1 FROM {BlockedSender._meta.db_table} "
+    "WHERE organization_id = %s AND email = %s) AS blocked) b "
+    "LEFT JOIN LATERAL (SELECT message_id, outbound, ticket_id, created_at, id "
+    f"FROM {EmailReference._meta.db_table} WHERE organization_id = %s AND message_id = ANY(%s)) r ON true "
+    "ORDER BY r.created_at DESC, r.id DESC"
 )
 
 
-def _references(organization_id: int, parsed: ParsedEmail) -> tuple[int | None, int | None]:
-    """(the ticket of our own outgoing message come back, the ticket of the newest reference the message
-    threads to), as ids, read in one query: the message's own Message-ID and its In-Reply-To and
-    References together."""
+@dataclass(frozen=True)
+class _Known:
+    own_ticket_id: int | None  # the ticket of our own outgoing message come back
+    thread_ticket_id: int | None  # the ticket of the newest reference the message threads to
+    sender_blocked: bool  # marked as spam with "block the sender" (tickets.services.spam)
+
+
+def _references(organization_id: int, parsed: ParsedEmail, sender: str) -> _Known:
+    """What the organization already knows of the message, read in one query: its own Message-ID and its
+    In-Reply-To and References against the stored references (as ids), and whether ``sender`` is blocked
+    (``tickets.services.spam.is_blocked``, asked in the same statement)."""
     ids = parsed.thread_ids
     wanted = [*ids, parsed.message_id] if parsed.message_id else ids
-    if not wanted:
-        return None, None
+    email = sender.strip().lower() or None  # no sender: blocked by no row
     with connection.cursor() as cur:  # every message asks: one prepared statement, no ORM compilation
-        cur.execute(_REFERENCES_SQL, [organization_id, wanted])
-        refs = cur.fetchall()
+        cur.execute(_REFERENCES_SQL, [organization_id, email, organization_id, list(wanted)])
+        rows = cur.fetchall()
+    refs = [(m, out, t) for _b, m, out, t in rows if m is not None]
     own = next((t for m, out, t in refs if out and m == parsed.message_id), None)
     thread = next((t for m, _out, t in refs if m in ids), None)
-    return own, thread
+    return _Known(own, thread, bool(rows[0][0]))
 
 
 def _envelope_sender(value: str) -> str:
@@ -494,16 +507,17 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
         # receiver, the message has no Return-Path header for parse_email to see: the envelope says it.
         parsed.auto_reason = "null sender"
 
-    own_ticket_id, thread_ticket_id = _references(org.pk, parsed)
-    if own_ticket_id is not None:
-        inbound.ticket_id = own_ticket_id
-        return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), keep_ticket=True)
     sender = parsed.from_email  # From, else Reply-To, Sender or Return-Path (parse_email); else the envelope
     if not sender and inbound.envelope_from.strip() not in ("", "<>"):
         sender = _envelope_sender(inbound.envelope_from)
-        inbound.from_email = sender[:320]
     if not sender and sender_given:
         sender = sender_given.strip().lower()
+    known = _references(org.pk, parsed, sender)
+    thread_ticket_id = known.thread_ticket_id
+    if known.own_ticket_id is not None:
+        inbound.ticket_id = known.own_ticket_id
+        return _finish(inbound, InboundStatus.IGNORED, _("notre propre message revenu"), keep_ticket=True)
+    if sender != parsed.from_email:
         inbound.from_email = sender[:320]
     if parsed.bounce is not None:
         return _process_bounce(inbound, org, parsed, thread_ticket_id)
@@ -530,7 +544,7 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
         return _finish(inbound, InboundStatus.QUARANTINED, _("aucune adresse d'expéditeur lisible"))
     if _is_own_address(mailbox, sender):
         return _finish(inbound, InboundStatus.IGNORED, _("envoyé par une adresse de l'organisation"), ticket=ticket)
-    if services.is_blocked(org.pk, sender):  # marked as spam with "block the sender" (tickets.services.spam)
+    if known.sender_blocked:  # marked as spam with "block the sender" (read with the references)
         return _finish(inbound, InboundStatus.QUARANTINED,
                        _("expéditeur bloqué (spam) : %(s)s") % {"s": sender})
 

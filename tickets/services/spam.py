@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +22,14 @@ from lumiodesk import audit
 from lumiodesk.permissions import Actor, require
 
 from ..models import BlockedSender, Status, Ticket
+from ..selectors import resolved_today_key
 from .status import apply_status
+
+
+def _forget_resolved_today(organization_id: int) -> None:
+    key = resolved_today_key(organization_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 def is_blocked(organization_id: int, email: str) -> bool:
@@ -42,6 +50,8 @@ def mark_spam(*, ticket: Ticket, actor: Actor, block_sender: bool = False, now: 
     ticket.updated_at, ticket.spam_at, ticket.status_before_spam = now, now, ticket.status
     if ticket.status != Status.CLOSED:
         apply_status(ticket, Status.CLOSED, actor=user, now=now, fields=fields, reason="spam", notify_customer=False)
+    else:  # no status change, so no pipeline: the day's "Résolus" counts no spam (tickets.selectors.counters)
+        _forget_resolved_today(ticket.organization_id)
     ticket.save(update_fields=sorted(fields))
     email = (ticket.customer.email or "").strip().lower()
     blocked = block_sender and bool(email)
@@ -69,6 +79,7 @@ def unmark_spam(*, ticket: Ticket, actor: Actor, now: datetime | None = None) ->
     else:
         ticket.spam_at, ticket.status_before_spam = None, ""
         fields.update({"spam_at", "status_before_spam"})
+        _forget_resolved_today(ticket.organization_id)
     ticket.save(update_fields=sorted(fields))
     email = (ticket.customer.email or "").strip().lower()
     unblocked = BlockedSender.objects.filter(organization_id=ticket.organization_id, email=email).delete()[0] \

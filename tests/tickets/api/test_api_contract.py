@@ -24,6 +24,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = 12  # per operation and generation mode
 
 
+@pytest.mark.slow  # property-based (schemathesis drives hypothesis): hundreds of requests to a live server
 @pytest.mark.django_db(transaction=True)
 def test_the_api_answers_as_its_schema_says(live_server, world, settings):
     settings.API_RATE_LIMIT_OVERRIDE = 100_000  # the limit has its own test

@@ -133,8 +133,10 @@ def test_errors_have_one_shape_in_french_or_english(client, api):
     fr = client.patch(url, {"status": "open"}, content_type=JSON, HTTP_ACCEPT_LANGUAGE="fr", **bearer(viewer))
     en = client.patch(url, {"status": "open"}, content_type=JSON, HTTP_ACCEPT_LANGUAGE="en", **bearer(viewer))
     assert fr.status_code == en.status_code == 403
-    assert fr.json()["error"] == {"code": "forbidden", "message": "Votre rôle ne permet pas cette action."}
-    assert en.json()["error"] == {"code": "forbidden", "message": "Your role does not allow this action."}
+    # the service's refusal names the key's role (lumiodesk.permissions.require), as the view's does
+    assert fr.json()["error"] == {"code": "forbidden",
+                                  "message": "Le rôle de cette clé d'API ne permet pas cette action."}
+    assert en.json()["error"] == {"code": "forbidden", "message": "This API key's role does not allow this action."}
     subject = post(client, w, "/api/v1/tickets/", {"customer_email": "a@example.com", "subject": "  ", "body": "x"},
                    HTTP_ACCEPT_LANGUAGE="en")
     assert subject.status_code == 400

@@ -241,6 +241,7 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+@pytest.mark.slow  # starts the real command in a process of its own
 def test_manage_py_smtpd(world, mailboxes, tmp_path):
     """The real command: its --port, the size limit from the environment, 550/552, and the message
     imported (the broker is unreachable here, so the receiver parses inline instead of queueing)."""

@@ -12,6 +12,7 @@ BEFORE = [("tickets", "0008_automatic_mail_and_bounces")]
 AFTER = [("tickets", "0009_mailbox_verification_contact_unverified")]
 
 
+@pytest.mark.slow  # migrates the whole schema back to tickets 0008 and forward again
 @pytest.mark.django_db(transaction=True)
 def test_existing_mailboxes_verified_only_when_their_address_is_unique(world):
     executor = MigrationExecutor(connection)
