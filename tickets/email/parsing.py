@@ -148,19 +148,21 @@ def _latin_implausible(text: str) -> bool:
 # Chinese, Japanese and Korean characters all count as one family (CJK), their punctuation as neutral.
 _SCRIPT_WORDS = {"CYRILLIC": "cyrillic", "GREEK": "greek", "HEBREW": "hebrew", "ARABIC": "arabic",
                  "CJK": "cjk", "HIRAGANA": "cjk", "KATAKANA": "cjk", "HANGUL": "hangul"}
-# Tried after charset-normalizer's guesses (unreliable on a subject's dozen bytes), in this order. KOI8-R after
-# windows-1251: both read any byte as a Cyrillic letter, the wrong one mostly as capitals (see _plausible).
+# Ranked by charset-normalizer, whose guess on a subject's dozen bytes is unreliable (each reading is checked
+# by _plausible), then tried in this order. KOI8-R and windows-1251 both read any byte as a Cyrillic letter,
+# the wrong one mostly as capitals.
 _OTHER_SCRIPT_CODECS = ("cp1251", "koi8_r", "gb18030", "big5hkscs", "cp932", "euc_jis_2004", "cp949", "cp1253",
                         "cp1255", "cp1256")
 
 
 def _plausible(text: str) -> bool:
     """Text of one non-Latin script: at least two letters of it, nine tenths of the non-ASCII letters in it,
-    no half-width katakana run, Cyrillic and Greek mostly in small letters (KOI8-R read as windows-1251, and
-    the reverse, swaps the cases; CJK bytes read as Greek mix them), no word mixing ASCII letters with letters of an alphabetic script."""
+    no half-width katakana, Cyrillic and Greek mostly in small letters (KOI8-R read as windows-1251, and
+    the reverse, swaps the cases; CJK bytes read as Greek mix them), no word mixing ASCII letters with
+    letters of an alphabetic script."""
     counts: dict[str, int] = {}
     letters = upper = lower = 0
-    for ch in text:
+    for ch in text[:20000]:  # a long body is judged by its beginning
         if ch <= "\x7f" or not ch.isalpha():
             continue
         letters += 1
@@ -179,10 +181,9 @@ def _plausible(text: str) -> bool:
         return False
     if upper > lower and lower:
         return False
-    if family != "cjk" and any(re.search("[A-Za-z]", w) and re.search(r"[^\x00-\x7f]", w)
-                               for w in re.findall(r"\w+", text)):
-        return False
-    return True
+    return family == "cjk" or not any(
+        re.search("[A-Za-z]", w) and re.search(r"[^\x00-\x7f]", w) for w in re.findall(r"\w+", text[:20000])
+    )
 
 
 def _other_script(data: bytes) -> str | None:
