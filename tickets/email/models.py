@@ -119,7 +119,7 @@ class InboundEmail(models.Model):
     digest = models.CharField(max_length=64)
     message_key = models.CharField(max_length=520)  # Message-ID, or "sha256:<digest>" without one
     # What the message says (parsing.content_digest): with message_key, what makes a second copy a duplicate.
-    content_digest = models.CharField(max_length=64, blank=True, default="")
+    content_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
     envelope_from = models.CharField(max_length=320, blank=True)
     envelope_to = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)

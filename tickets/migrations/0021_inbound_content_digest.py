@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="inboundemail",
             name="content_digest",
-            field=models.CharField(blank=True, default="", max_length=64),
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
         ),
         migrations.RunPython(backfill_content_digest, migrations.RunPython.noop, elidable=True),
         migrations.AddConstraint(

@@ -64,7 +64,8 @@ def test_a_latin_1_message_keeps_its_accents():
     raw = (
         b"From: Renee <renee@example.fr>\nTo: support@acme.test\nSubject: =?iso-8859-1?q?=C9l=E8ve?=\n"
         b"MIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n"
-        + "Café, élève, Größe, señor".encode("latin-1") + b"\n"
+        + "Café, élève, Größe, señor".encode("latin-1")
+        + b"\n"
     )
     parsed = parse_email(raw)
     assert parsed.subject == "Élève"
