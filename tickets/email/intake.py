@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from email.parser import BytesHeaderParser
+from email.parser import BytesParser
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -40,6 +40,7 @@ from .parsing import (
     RAW_POLICY,
     ParsedEmail,
     addresses,
+    content_digest,
     decode_header_value,
     normalize_message_id,
     parse_email,
@@ -108,17 +109,23 @@ def find_mailbox_for_import(address: str) -> Mailbox:
 # --- receipt -----------------------------------------------------------------------------------------
 
 
-def message_key_of(raw: bytes) -> tuple[str, str]:
-    """(key, digest): the Message-ID, or a digest of the raw bytes when there is none."""
+def message_key_of(raw: bytes) -> tuple[str, str, str]:
+    """(key, digest, content): the Message-ID, or a digest of the raw bytes when there is none; the raw
+    bytes' digest; the digest of what the message says (``parsing.content_digest``).
+
+    A message is a repeat of one the organization has when both its key and its content match: the same
+    message delivered twice (two routes, more Received headers) is a duplicate; another message that
+    reuses a Message-ID (a bulk mailer's constant one) is a message of its own."""
     digest = raw_digest(raw)
     try:
-        headers = BytesHeaderParser(policy=RAW_POLICY).parsebytes(raw)  # same reading as parse_email
-        mid = normalize_message_id(decode_header_value(headers.get("message-id")))
+        msg = BytesParser(policy=RAW_POLICY).parsebytes(raw)  # the same header reading as parse_email
+        mid = normalize_message_id(decode_header_value(msg.get("message-id")))
+        content = content_digest(msg)
     except SoftTimeLimitExceeded:
         raise
     except Exception:
-        mid = ""
-    return (mid or f"sha256:{digest}"), digest
+        mid, content = "", digest
+    return (mid or f"sha256:{digest}"), digest, content
 
 
 def receive(
@@ -126,7 +133,7 @@ def receive(
 ) -> InboundEmail:
     """Store the raw message (one transaction). A second copy of a message the organization
     already has is stored as a duplicate pointing at the original."""
-    key, digest = message_key_of(raw)
+    key, digest, content = message_key_of(raw)
     common = {
         "organization_id": mailbox.organization_id,
         "mailbox": mailbox,
@@ -135,6 +142,7 @@ def receive(
         "size": len(raw),
         "digest": digest,
         "message_key": key[:520],
+        "content_digest": content,
         "envelope_from": (envelope_from or "")[:320],
         "envelope_to": list(envelope_to or []),
     }
@@ -156,7 +164,7 @@ def receive(
                 pass
         # The organization already has this message (or another worker stored it a moment ago).
         original = InboundEmail.objects.filter(
-            organization_id=mailbox.organization_id, message_key=common["message_key"]
+            organization_id=mailbox.organization_id, message_key=common["message_key"], content_digest=content,
         ).exclude(status=InboundStatus.DUPLICATE).only("id", "ticket_id").first()
         return InboundEmail.objects.create(
             **common,
@@ -179,6 +187,7 @@ def _insert_original(values: dict) -> int | None:
         "size": values["size"],
         "digest": values["digest"],
         "message_key": values["message_key"],
+        "content_digest": values["content_digest"],
         "envelope_from": values["envelope_from"],
         "envelope_to": json.dumps(values["envelope_to"]),
         "status": InboundStatus.RECEIVED,
@@ -259,7 +268,7 @@ _REFERENCES_SQL = (
     f"FROM (SELECT EXISTS (SELECT 1 FROM {BlockedSender._meta.db_table} "
     "WHERE organization_id = %s AND email = %s) AS blocked) b "
     "LEFT JOIN LATERAL (SELECT message_id, outbound, ticket_id, created_at, id "
-    f"FROM {EmailReference._meta.db_table} WHERE organization_id = %s AND message_id = ANY(%s)) r ON true "
+    f"FROM {EmailReference._meta.db_table} WHERE organization_id = %s AND message_id = ANY(%s) AND NOT ambiguous) r ON true "
     "ORDER BY r.created_at DESC, r.id DESC"
 )
 
@@ -394,15 +403,21 @@ def _bodies(parsed: ParsedEmail) -> tuple[str, str, str]:
 
 
 def _record_reference(ticket: Ticket, message_id: str, *, outbound: bool = False) -> None:
-    if message_id:  # one per message: a prepared statement; a Message-ID already known keeps its ticket
+    """One per message: a prepared statement. A Message-ID already known keeps its ticket; known for another
+    ticket (two different messages sent with one Message-ID), it no longer threads at all: a reply naming it
+    could belong to either ticket (it is then threaded by its other references or its [#1234] token, or
+    opens a ticket). Our own outgoing Message-IDs are never made ambiguous by what comes in."""
+    if message_id:
         with connection.cursor() as cur:
             cur.execute(_REFERENCE_SQL, [ticket.organization_id, ticket.pk, message_id[:500], outbound,
                                          timezone.now()])
 
 
 _REFERENCE_SQL = (
-    f"INSERT INTO {EmailReference._meta.db_table} (organization_id, ticket_id, message_id, outbound, created_at) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    f"INSERT INTO {EmailReference._meta.db_table} AS ref "
+    "(organization_id, ticket_id, message_id, outbound, created_at, ambiguous) VALUES (%s, %s, %s, %s, %s, false) "
+    "ON CONFLICT (organization_id, message_id) DO UPDATE SET ambiguous = true "
+    "WHERE ref.ticket_id <> EXCLUDED.ticket_id AND NOT ref.outbound AND NOT ref.ambiguous"
 )
 
 

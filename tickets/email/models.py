@@ -118,6 +118,8 @@ class InboundEmail(models.Model):
     size = models.PositiveIntegerField()
     digest = models.CharField(max_length=64)
     message_key = models.CharField(max_length=520)  # Message-ID, or "sha256:<digest>" without one
+    # What the message says (parsing.content_digest): with message_key, what makes a second copy a duplicate.
+    content_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
     envelope_from = models.CharField(max_length=320, blank=True)
     envelope_to = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
@@ -140,9 +142,9 @@ class InboundEmail(models.Model):
             models.Index(fields=["received_at"], name="inbound_pending_idx", condition=models.Q(status="received")),
         ]
         constraints = [
-            # One original per organization and message: duplicates point at it.
+            # One original per organization and message (Message-ID and content): duplicates point at it.
             models.UniqueConstraint(
-                fields=["organization", "message_key"],
+                fields=["organization", "message_key", "content_digest"],
                 condition=~models.Q(status="duplicate"),
                 name="inbound_unique_original",
             ),
@@ -159,6 +161,8 @@ class EmailReference(models.Model):
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
     message_id = models.CharField(max_length=500)
     outbound = models.BooleanField(default=False)
+    # Sent by different messages that landed on different tickets (a reused Message-ID): threads nowhere.
+    ambiguous = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

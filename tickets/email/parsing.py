@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import quopri
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.errors import InvalidBase64LengthDefect
@@ -29,6 +30,7 @@ from html.parser import HTMLParser
 # Every "except Exception" below lets the task's soft time limit through first: a message cut by the limit must
 # be quarantined as too long (tickets/email/intake.py), never read on as if a header or a charset were bad.
 from celery.exceptions import SoftTimeLimitExceeded
+from charset_normalizer import from_bytes
 from flufl.bounce import all_failures
 from tnefparse import TNEF
 
@@ -112,6 +114,11 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
                 return _no_surrogates(data.decode(_WINDOWS_TWIN[label]))
             except UnicodeDecodeError:
                 pass
+        if cs in ("windows-1252", "latin-1") and _latin_implausible(text):
+            # A Latin label (or none) on Cyrillic, Greek or CJK bytes: "Ýòî ñîîáùåíèå" is "Это сообщение".
+            found = _other_script(data)
+            if found is not None:
+                return found
         if _SIBLINGS.get(label) is _JAPANESE and cs == "cp932" and _halfwidth_heavy(text):
             # EUC-JP sent as Shift_JIS reads as a run of half-width katakana, which no one writes at length.
             try:
@@ -120,6 +127,89 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
                 pass
         return _no_surrogates(text)
     return data.decode("utf-8", errors="replace")
+
+
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f\s]{3,}")
+
+
+def _latin_implausible(text: str) -> bool:
+    """Bytes read as windows-1252 or Latin-1 that are no Latin text: most non-ASCII characters in runs of
+    three or more, letters among them ("Ýòî ñîîáùåíèå", "ÓÊ¼þ´«ÊäÊ§°Ü£¡"). French, German, Spanish... put one
+    accented letter, two at most ("créée", "Größe"), between ASCII letters; a run of symbols ("•••") has no
+    letters."""
+    wide = sum(1 for ch in text if ch > "\x7f")
+    if wide < 3:
+        return False
+    runs = [r for r in _NON_ASCII_RUN.findall(text) if sum(ch.isalpha() for ch in r) >= 2]
+    return sum(len(r) for r in runs) * 2 >= wide
+
+
+# Scripts that single-byte Latin mojibake hides, by the first word of their characters' Unicode names; the
+# Chinese, Japanese and Korean characters all count as one family (CJK), their punctuation as neutral.
+_SCRIPT_WORDS = {"CYRILLIC": "cyrillic", "GREEK": "greek", "HEBREW": "hebrew", "ARABIC": "arabic",
+                 "CJK": "cjk", "HIRAGANA": "cjk", "KATAKANA": "cjk", "HANGUL": "hangul"}
+# Ranked by charset-normalizer, whose guess on a subject's dozen bytes is unreliable (each reading is checked
+# by _plausible), then tried in this order. KOI8-R and windows-1251 both read any byte as a Cyrillic letter,
+# the wrong one mostly as capitals.
+_OTHER_SCRIPT_CODECS = ("cp1251", "koi8_r", "gb18030", "big5hkscs", "cp932", "euc_jis_2004", "cp949", "cp1253",
+                        "cp1255", "cp1256")
+
+
+def _plausible(text: str) -> bool:
+    """Text of one non-Latin script: at least two letters of it, nine tenths of the non-ASCII letters in it,
+    no half-width katakana, Cyrillic and Greek mostly in small letters (KOI8-R read as windows-1251, and
+    the reverse, swaps the cases; CJK bytes read as Greek mix them), no word mixing ASCII letters with
+    letters of an alphabetic script."""
+    counts: dict[str, int] = {}
+    letters = upper = lower = 0
+    for ch in text[:20000]:  # a long body is judged by its beginning
+        if ch <= "\x7f" or not ch.isalpha():
+            continue
+        letters += 1
+        if "\uff61" <= ch <= "\uff9f":
+            return False
+        family = _SCRIPT_WORDS.get(unicodedata.name(ch, "?").split(" ", 1)[0])
+        if family:
+            counts[family] = counts.get(family, 0) + 1
+        if family in ("cyrillic", "greek"):
+            upper += ch.isupper()
+            lower += ch.islower()
+    if not counts:
+        return False
+    family, count = max(counts.items(), key=lambda kv: kv[1])
+    if count < 2 or count * 10 < letters * 9:
+        return False
+    if upper > lower and lower:
+        return False
+    return family == "cjk" or not any(
+        re.search("[A-Za-z]", w) and re.search(r"[^\x00-\x7f]", w) for w in re.findall(r"\w+", text[:20000])
+    )
+
+
+def _other_script(data: bytes) -> str | None:
+    """The text of 8-bit bytes that a Latin reading turned into mojibake: charset-normalizer ranks the
+    non-Latin single- and double-byte charsets mail uses (``_OTHER_SCRIPT_CODECS``), the first that gives
+    plausible text of one script wins (then the others, in our order); None when none does: the Latin
+    reading stands."""
+    tried = set()
+    try:
+        guesses = [m.encoding for m in from_bytes(data, cp_isolation=list(_OTHER_SCRIPT_CODECS),
+                                                  preemptive_behaviour=False)]
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        guesses = []
+    for codec in [*guesses, *_OTHER_SCRIPT_CODECS]:
+        if codec in tried:
+            continue
+        tried.add(codec)
+        try:
+            text = data.decode(codec)
+        except (UnicodeError, LookupError):
+            continue
+        if _plausible(text):
+            return _no_surrogates(text)
+    return None
 
 
 def _halfwidth_heavy(text: str) -> bool:
@@ -355,6 +445,40 @@ def message_ids(value: str) -> list[str]:
 
 def raw_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
+
+
+def _normalized_lines(data: bytes) -> bytes:
+    return b"\n".join(line.rstrip() for line in data.splitlines()).strip()
+
+
+def content_digest(msg: EmailMessage) -> str:
+    """What makes two copies of a message the same message, whatever route delivered them: SHA-256 of the
+    sender's address (lowercased), the Subject and the Date (decoded, blanks collapsed), then each leaf
+    part's decoded payload (transfer encoding undone, line ends and trailing blanks normalized) with its
+    file name. Never the raw bytes: relays add Received headers, change line ends or re-encode a part (8BITMIME
+    downgrade), the message stays the same. Two messages that only share a Message-ID (bulk mailers and
+    misconfigured applications that send a constant one) differ here. Changing what goes in changes every
+    digest: the messages already stored would then need theirs recomputed (see migration 0021)."""
+    h = hashlib.sha256()
+    try:
+        pairs = addresses([str(v) for v in msg.get_all("from") or []])
+        sender = pairs[0][1].lower() if pairs else decode_header_value(msg.get("from")).lower()
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        sender = ""
+    for value in (sender, decode_header_value(msg.get("subject")), decode_header_value(msg.get("date"))):
+        h.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    try:
+        parts = [p for p in msg.walk() if not p.is_multipart()]
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        parts = []
+    for part in parts[:200]:
+        h.update(_part_filename(part).encode("utf-8", "surrogatepass") + b"\0")
+        h.update(_normalized_lines(_payload_bytes(part)) + b"\0")
+    return h.hexdigest()
 
 
 def addresses(values: list[str]) -> list[tuple[str, str]]:

@@ -1,0 +1,143 @@
+"""A repeat is the same Message-ID *and* the same content (issue 22): different messages that reuse a
+Message-ID (bulk mailers, misconfigured applications with a constant one) each become a ticket; the same
+message delivered again, by another route with more Received headers, stays a duplicate."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from tickets.email import intake
+from tickets.email.models import EmailReference, InboundEmail, InboundStatus, Mailbox
+from tickets.models import Ticket
+
+
+@pytest.fixture
+def support(world):
+    return Mailbox.objects.create(organization=world.org, name="Support", address="support@acme.test")
+
+
+def mail(
+    *,
+    subject="Alerte disque",
+    body="Le disque /var est plein à 95 %.",
+    sender="monitor@example.net",
+    mid="<constant@app.example.net>",
+    date="Mon, 03 Mar 2025 10:15:00 +0100",
+    headers="",
+    extra="",
+    line_end="\n",
+) -> bytes:
+    text = (
+        f"{headers}From: Monitor <{sender}>\nTo: support@acme.test\nSubject: {subject}\nDate: {date}\n"
+        f"Message-ID: {mid}\n{extra}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+        f"Content-Transfer-Encoding: 8bit\n\n{body}\n"
+    )
+    return text.replace("\n", line_end).encode("utf-8")
+
+
+def ingest(support, raw: bytes) -> InboundEmail:
+    return intake.ingest(mailbox=support, raw=raw, source="file")
+
+
+def test_different_messages_with_one_message_id_each_become_a_ticket(world, support):
+    first = ingest(support, mail())
+    second = ingest(support, mail(subject="Alerte mémoire", body="La mémoire est pleine."))
+    third = ingest(support, mail(date="Mon, 03 Mar 2025 11:15:00 +0100"))  # the same alert, an hour later
+    assert [i.status for i in (first, second, third)] == [InboundStatus.IMPORTED] * 3
+    assert len({first.ticket_id, second.ticket_id, third.ticket_id}) == 3
+    assert Ticket.objects.get(pk=second.ticket_id).subject == "Alerte mémoire"
+    assert {i.message_key for i in (first, second, third)} == {"constant@app.example.net"}
+
+
+def test_the_same_message_again_by_another_route_is_a_duplicate(world, support):
+    first = ingest(support, mail())
+    relayed = mail(
+        headers="Received: from mx2.example.net by mx.acme.test; Mon, 03 Mar 2025 10:16:00 +0100\n"
+        "Received: from relay.example.net by mx2.example.net; Mon, 03 Mar 2025 10:15:30 +0100\n",
+        extra="X-Spam-Score: 0.1\n",
+        line_end="\r\n",
+    )
+    again = ingest(support, relayed)
+    assert again.status == InboundStatus.DUPLICATE
+    assert again.duplicate_of_id == first.pk and again.ticket_id == first.ticket_id
+    assert ingest(support, mail()).status == InboundStatus.DUPLICATE  # the very same bytes
+    assert Ticket.objects.filter(organization=world.org).exclude(pk=world.ticket.pk).count() == 1
+
+
+def test_a_part_reencoded_by_a_relay_is_still_the_same_message(world, support):
+    first = ingest(support, mail(body="Données reçues."))
+    qp = mail(body="Donn=C3=A9es re=C3=A7ues.").replace(
+        b"Content-Transfer-Encoding: 8bit", b"Content-Transfer-Encoding: quoted-printable"
+    )
+    again = ingest(support, qp)
+    assert again.status == InboundStatus.DUPLICATE and again.duplicate_of_id == first.pk
+
+
+def test_a_reply_naming_a_reused_message_id_does_not_thread_to_either_ticket(world, support):
+    first = ingest(support, mail(sender="alice@example.org", subject="Commande 12"))
+    second = ingest(support, mail(sender="bob@example.org", subject="Commande 13"))
+    assert first.ticket_id != second.ticket_id
+    ref = EmailReference.objects.get(organization=world.org, message_id="constant@app.example.net")
+    assert ref.ambiguous and ref.ticket_id == first.ticket_id
+    reply = ingest(
+        support,
+        mail(
+            sender="bob@example.org",
+            subject="Re: Commande 13",
+            mid="<reply-1@example.org>",
+            body="Une précision.",
+            extra="In-Reply-To: <constant@app.example.net>\n",
+        ),
+    )
+    assert reply.status == InboundStatus.IMPORTED
+    assert reply.ticket_id not in (first.ticket_id, second.ticket_id)  # a new ticket, not Alice's
+
+
+def test_a_message_id_reused_on_one_thread_keeps_threading(world, support):
+    """A reply that threads (by its In-Reply-To) to the ticket its reused Message-ID already names: no
+    ambiguity, the next reply threads there too."""
+    first = ingest(support, mail(mid="<a1@example.org>"))
+    reply = ingest(
+        support,
+        mail(
+            subject="Re: Alerte disque",
+            body="Toujours plein.",
+            mid="<a1@example.org>",
+            extra="In-Reply-To: <a1@example.org>\n",
+        ),
+    )
+    assert reply.status == InboundStatus.IMPORTED and reply.ticket_id == first.ticket_id
+    assert not EmailReference.objects.get(message_id="a1@example.org").ambiguous
+    later = ingest(
+        support,
+        mail(
+            subject="Re: Alerte disque", body="Réglé.", mid="<a3@example.org>", extra="In-Reply-To: <a1@example.org>\n"
+        ),
+    )
+    assert later.ticket_id == first.ticket_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_of_one_message_at_once_store_one_original(world, support):
+    barrier = threading.Barrier(2)
+    results: list[InboundEmail] = []
+    copies = [mail(), mail(headers="Received: from mx2.example.net by mx.acme.test; Mon, 3 Mar 2025\n")]
+
+    def deliver(raw: bytes):
+        try:
+            barrier.wait(timeout=10)
+            results.append(intake.ingest(mailbox=support, raw=raw, source="smtp", envelope_from="m@example.net"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(raw,)) for raw in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(r.status for r in results) == [InboundStatus.DUPLICATE, InboundStatus.IMPORTED]
+    assert InboundEmail.objects.filter(organization=world.org).exclude(status=InboundStatus.DUPLICATE).count() == 1
+    assert Ticket.objects.filter(organization=world.org, subject="Alerte disque").count() == 1
