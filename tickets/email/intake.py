@@ -268,7 +268,8 @@ _REFERENCES_SQL = (
     f"FROM (SELECT EXISTS (SELECT 1 FROM {BlockedSender._meta.db_table} "
     "WHERE organization_id = %s AND email = %s) AS blocked) b "
     "LEFT JOIN LATERAL (SELECT message_id, outbound, ticket_id, created_at, id "
-    f"FROM {EmailReference._meta.db_table} WHERE organization_id = %s AND message_id = ANY(%s) AND NOT ambiguous) r ON true "
+    f"FROM {EmailReference._meta.db_table} "
+    "WHERE organization_id = %s AND message_id = ANY(%s) AND NOT ambiguous) r ON true "
     "ORDER BY r.created_at DESC, r.id DESC"
 )
 
