@@ -29,16 +29,23 @@ def test_manifest_is_split_in_two_halves_and_names_every_source():
 # attachments is what it measured, so that a regression shows; the shortfall is reported, not tuned away.
 THRESHOLDS = {"subject": 0.97, "sender": 0.95, "text": 0.95, "attachments": 0.95}
 FLOORS = {"dev": THRESHOLDS, "heldout": {**THRESHOLDS, "attachments": 13 / 14}}
+ACCOUNTED = {"dev": 0.97, "heldout": 0.97}
+# The second held-out corpus was measured once at e9bf730 (accounted 66/71, subject 55/65, sender 61/67,
+# text 35/38, attachments 13/14: the README). Two defects it showed were fixed afterwards (a reused Message-ID,
+# mislabelled single-byte charsets), so what it gives now is no held-out figure: these floors are the values
+# after those fixes, kept so that a regression shows (accounted 67/71 and attachments 13/15 are below target).
+FLOORS["heldout2"] = {**THRESHOLDS, "attachments": 13 / 15}
+ACCOUNTED["heldout2"] = 67 / 71
 
 
-@pytest.mark.slow  # an evaluation: 114 real messages through intake against measured thresholds
-@pytest.mark.parametrize("half", ["dev", "heldout"])
+@pytest.mark.slow  # an evaluation: 185 real messages through intake against measured thresholds
+@pytest.mark.parametrize("half", ["dev", "heldout", "heldout2"])
 def test_real_world_corpus_meets_the_thresholds(world, half):
     Mailbox.objects.create(organization=world.org, name="Support", address=ADDRESS)
     report = evaluate(address=ADDRESS, half=half)
     summary = "\n".join(report.lines() + report.failures())
     ok, n = report.accounted
-    assert ok >= 0.97 * n, summary
+    assert ok >= ACCOUNTED[half] * n - 1e-9, summary
     assert report.lost == 0, summary
     assert report.duplicated == 0, summary
     for name, floor in FLOORS[half].items():
