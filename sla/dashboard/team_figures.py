@@ -14,14 +14,13 @@ Contract:
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db import connection
 
 from lumiodesk import teams
 from lumiodesk.models import Organization
-from tickets.selectors import ACTIVE
+from tickets.selectors import ACTIVE, local_day_start
 
 from .figures import FIRST_RESPONSE_TARGET, RESOLUTION_TARGET, DashboardFilters, _href, _share, _times, _where
 
@@ -88,10 +87,9 @@ GROUP BY tm.team_id
 
 def compute(organization: Organization, f: DashboardFilters, *, time_zone: str) -> list[dict]:
     """One row per team of the organization (only the filter's team when filtered), by name."""
-    tz = ZoneInfo(time_zone)
 
     def day(d) -> datetime:
-        return datetime.combine(d, time(), tzinfo=tz)
+        return local_day_start(d, time_zone)
 
     params = {
         "org": organization.pk,

@@ -1134,13 +1134,6 @@ _BOUNCE_SUBJECTS = (
     "not yet been delivered", "delivery failed", "non remis", "non distribu", "échec de la remise",
     "unzustellbar", "nicht zustellbar", "banned file", "returned - error", "user unknown", "no such user",
 )
-# flufl.bounce's heuristics are regular expressions, and a few of them are quadratic on a long line (its
-# Exchange detector, ``[^\s@]+@[^\s@]+ on `` searched in 8,000 "<" took 0.35 s; in 128 KB it would take
-# minutes). It reads a copy of the report in which every line, encoded or not, is cut to a length no report
-# line reaches: the work is at most (size x line length), whatever a sender puts in a message.
-_BOUNCE_SCAN_LIMIT = 128 * 1024
-_BOUNCE_SCAN_LINE = 256
-logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every detector it runs at INFO
 
 
 # What a report says in its own words, near its top (substrings, lower case): MTAs (Postfix, Exim, Sendmail,
@@ -1279,13 +1272,13 @@ def _bounded_copy(raw: bytes) -> EmailMessage:
     parts decoded first (their decoded lines may be long) and cut the same way."""
     copy = email.message_from_bytes(_cut_lines(raw[:_BOUNCE_SCAN_LIMIT]), policy=RAW_POLICY)
     _recover_structure(copy, _Recovery())
-    for part in copy.walk():
+    for part in copy.walk():  # every leaf: parts decoded by the recovery (an attached message) come uncut
         if part.is_multipart():
             continue
-        if str(part.get("content-transfer-encoding") or "").strip().lower() in ("base64", "quoted-printable"):
-            data = _cut_lines(_payload_bytes(part))
+        data = _cut_lines(_payload_bytes(part))
+        if part.get("content-transfer-encoding") is not None:
             del part["content-transfer-encoding"]
-            part.set_payload(data.decode("ascii", "surrogateescape"))
+        part.set_payload(data.decode("ascii", "surrogateescape"))
     return copy
 
 
