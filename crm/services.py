@@ -2,13 +2,14 @@
 
 "Customer renamed" hooks: ``crm`` knows nothing of tickets, yet a ticket's search document holds its
 customer's name and email. Apps above register ``on_customer_renamed(fn)`` at start-up (``tickets``
-refreshes the customer's tickets' search entries); ``update_customer`` calls each ``fn(customer)`` inside its
-transaction when the first name, last name or email changed.
+refreshes the customers' tickets' search entries). Every writer of a name or email calls
+``customers_renamed(customers)`` inside its transaction: ``update_customer`` here, the CSV import and the
+merge of two customers in ``tickets``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -22,16 +23,24 @@ from lumiodesk.permissions import Actor, require
 
 from .models import Company, Customer, CustomerContactChoice
 
-CustomerRenamedHook = Callable[[Customer], None]
+CustomerRenamedHook = Callable[[Sequence[Customer]], None]
 _renamed_hooks: list[CustomerRenamedHook] = []
 SEARCHED_FIELDS = frozenset({"first_name", "last_name", "email"})  # what the tickets' search documents hold
 
 
 def on_customer_renamed(fn: CustomerRenamedHook) -> CustomerRenamedHook:
-    """Register ``fn(customer)``, run inside ``update_customer``'s transaction after a name or email change."""
+    """Register ``fn(customers)``, run by ``customers_renamed`` after a name or email change."""
     if fn not in _renamed_hooks:
         _renamed_hooks.append(fn)
     return fn
+
+
+def customers_renamed(customers: Sequence[Customer]) -> None:
+    """These customers' first name, last name or email changed (already saved): tell the apps above, once
+    for the whole batch. Call it inside the transaction that saved them."""
+    if customers:
+        for hook in _renamed_hooks:
+            hook(customers)
 
 
 def normalize_email(email: str) -> str:
@@ -144,8 +153,7 @@ def update_customer(*, actor: Actor, customer: Customer, data: dict) -> Customer
         return customer
     customer.save(update_fields=list(after))
     if SEARCHED_FIELDS & set(after):
-        for hook in _renamed_hooks:
-            hook(customer)
+        customers_renamed([customer])
     audit.record(organization=customer.organization, actor=actor.user, action="customer.updated",
                  target_type="customer", target_id=customer.pk, customer=customer.email, before=before, after=after)
     return customer

@@ -146,3 +146,16 @@ def test_a_renamed_customer_s_tickets_are_found_by_the_new_name_and_email(client
     assert world.ticket.subject not in client.get(reverse("tickets:list"), {"q": "Dupont"}).content.decode()
     # A change of phone alone leaves the search entries as they are (nothing of it is searched).
     crm_services.update_customer(actor=acting(world.agent), customer=world.customer, data={"phone": "0600"})
+
+
+def test_a_merge_that_fills_the_name_refreshes_every_ticket_s_search_entry(client, world):
+    """The kept customer had no name: the absorbed one's fills it, and the kept customer's own tickets (not
+    only the moved ones) are found by that name (``crm.services.customers_renamed``)."""
+    nameless = CustomerFactory(organization=world.org, email="sans.nom@example.com", first_name="", last_name="")
+    own = TicketFactory(organization=world.org, customer=nameless, subject="Facture en double")
+    twin = CustomerFactory(organization=world.org, email="s.nom@example.com", first_name="Sidonie", last_name="Quarré")
+    moved = TicketFactory(organization=world.org, customer=twin, subject="Colis abîmé")
+    services.merge_customers(actor=acting(world.manager), keep=nameless, absorb=twin)
+    client.force_login(world.agent)
+    html = client.get(reverse("tickets:list"), {"q": "Sidonie"}).content.decode()
+    assert own.subject in html and moved.subject in html

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import Customer
 from crm.rates import cost_of, rate_on
+from crm.services import SEARCHED_FIELDS, customers_renamed
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.permissions import Actor, SystemActor, require
@@ -241,7 +242,10 @@ def merge_customers(*, actor: Actor, keep: Customer, absorb: Customer) -> Custom
     absorb.delete()
     if filled:
         keep.save(update_fields=[f if f != "company_id" else "company" for f in filled])
-    refresh_search_document(moved_ids)  # the search entry holds the customer's name and email
+    if SEARCHED_FIELDS.intersection(filled):
+        customers_renamed([keep])  # every ticket of ``keep`` (the moved ones too) shows the filled name
+    else:
+        refresh_search_document(moved_ids)  # the moved tickets' search entries hold the customer's name
     audit.record(organization=keep.organization, actor=actor.user, action="customer.merged", target_type="customer",
                  target_id=keep.pk, customer=keep.email, absorbed=absorbed, tickets_moved=moved,
                  before={"email": absorbed["email"]}, after={"email": keep.email})

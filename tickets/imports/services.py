@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import Company, Customer
-from crm.services import normalize_email, split_name
+from crm.services import SEARCHED_FIELDS, customers_renamed, normalize_email, split_name
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.html_sanitizer import body_from
@@ -459,6 +459,7 @@ def _import_customers(run: ImportRun, batch, outcome: _Outcome) -> None:
     customers = _ensure_customers(run, people)
     companies = _companies_by_name(run.organization_id, {v["company"].lower() for v in people.values()
                                                          if v.get("company")})
+    renamed = []
     for email, values in people.items():
         if email not in before:
             outcome.note(lines[email], "created")
@@ -475,8 +476,11 @@ def _import_customers(run: ImportRun, batch, outcome: _Outcome) -> None:
         if changed:
             customer.save(update_fields=changed)
             outcome.note(lines[email], "updated")
+            if SEARCHED_FIELDS.intersection(changed):
+                renamed.append(customer)
         else:
             outcome.note(lines[email], "skipped", _("identique"))
+    customers_renamed(renamed)  # their tickets' search entries hold the name
 
 
 def _parse_date(value: str, tz) -> datetime:

@@ -22,8 +22,8 @@ FROM crm_customer c
 WHERE c.id = t.customer_id AND t.id = ANY(%s)
 """
 SEARCH_DOCUMENT_SQL = _SEARCH_DOCUMENT_TEMPLATE.format(assignments="")
-# The same document for every ticket of one customer.
-_CUSTOMER_SQL = SEARCH_DOCUMENT_SQL.replace("t.id = ANY(%s)", "t.organization_id = %s AND t.customer_id = %s")
+# The same document for every ticket of these customers (one organization).
+_CUSTOMER_SQL = SEARCH_DOCUMENT_SQL.replace("t.id = ANY(%s)", "t.organization_id = %s AND t.customer_id = ANY(%s)")
 
 
 def refresh_search_document(ticket_ids: Sequence[int]) -> None:
@@ -32,11 +32,15 @@ def refresh_search_document(ticket_ids: Sequence[int]) -> None:
         cur.execute(SEARCH_DOCUMENT_SQL, [list(ticket_ids)])
 
 
-def refresh_customer_search_documents(customer) -> None:
-    """A customer's name or email changed (``crm.services.on_customer_renamed``): their tickets' search
-    documents follow, in one UPDATE (the ids read through ``ticket_customer_idx``)."""
+def refresh_customer_search_documents(customers) -> None:
+    """Customers' names or emails changed (``crm.services.customers_renamed``): their tickets' search
+    documents follow, in one UPDATE per organization (the ids read through ``ticket_customer_idx``)."""
+    by_organization: dict[int, list[int]] = {}
+    for customer in customers:
+        by_organization.setdefault(customer.organization_id, []).append(customer.pk)
     with connection.cursor() as cur:
-        cur.execute(_CUSTOMER_SQL, [customer.organization_id, customer.pk])
+        for organization_id, customer_ids in by_organization.items():
+            cur.execute(_CUSTOMER_SQL, [organization_id, customer_ids])
 
 
 def save_with_search_document(ticket: Ticket, fields: Iterable[str]) -> None:

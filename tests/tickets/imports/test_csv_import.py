@@ -15,6 +15,7 @@ from tickets.imports import services as imports
 from tickets.imports.models import ImportKind, ImportRun, ImportState
 from tickets.imports.reading import read_table
 from tickets.models import CustomerNotification, Message, MessageKind, Status, Tag, Ticket
+from tickets.selectors import search_query
 
 pytestmark = pytest.mark.django_db
 
@@ -146,6 +147,9 @@ def test_customers_companies_and_tags(world):
     assert (world.customer.last_name, world.customer.company.name) == ("Nouveau-Nom", "Initech")
     assert Customer.objects.get(email="neuf@exemple.fr").company.name == "Initech"
     assert Company.objects.filter(organization=world.org, name__iexact="initech").count() == 1
+    # The customer's tickets are found by the imported name (``crm.services.customers_renamed``).
+    found = Ticket.objects.filter(organization=world.org, search_vector=search_query("Nouveau-Nom"))
+    assert world.ticket.pk in set(found.values_list("pk", flat=True))
 
     run = start(world, "Tag\nVIP\nvip\nFacturation\n\n", kind=ImportKind.TAGS)
     imports.launch(run=run, actor=admin, test=False)
