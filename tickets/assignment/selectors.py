@@ -90,11 +90,16 @@ def open_now(organization_id: int, now: datetime | None = None) -> bool:
     return calendar.has_hours and calendar.is_open(now or timezone.now())
 
 
+def first_available(team: list[AgentState], is_open: bool) -> AgentState | None:
+    """The rule itself: nobody outside opening hours; else the first available member in serving order."""
+    return next((a for a in team if a.available), None) if is_open else None
+
+
 def next_agent(organization_id: int, setting: AutoAssignment, now: datetime) -> AgentState | None:
-    """Who gets the next ticket: nobody outside opening hours; else the first available in serving order."""
+    """Who gets the next ticket (the team is read only inside opening hours)."""
     if not open_now(organization_id, now):
         return None
-    return next((a for a in team_states(organization_id, setting) if a.available), None)
+    return first_available(team_states(organization_id, setting), True)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def assignment_settings(request: HttpRequest) -> HttpResponse:
             "setting": setting,
             "team": team,
             "open_now": open_now,
-            "next_agent": next((a for a in team if a.available), None) if open_now else None,
+            "next_agent": selectors.first_available(team, open_now),  # the page shows whom the rule picks
             "role_choices": [(r, Role(r).label) for r in ELIGIBLE_ROLE_CHOICES],
             "error": error,
         },
