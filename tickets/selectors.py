@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -342,6 +342,14 @@ def closed_count_key(organization_id: int) -> str:
 
 def resolved_today_key(organization_id: int) -> str:
     return f"tickets:resolved-today:{settings.DATABASES['default']['NAME']}:{organization_id}"
+
+
+def forget_counts(*keys: str) -> None:
+    """Drop these cached counts now, and again after the commit (once the change is visible to other
+    requests: a request reading in between would cache the old figure). The pipeline's subscriber
+    ``tickets.subscribers.forget_cached_counts`` does the same through the pipeline's after-commit list."""
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _count_closed(organization: Organization) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
@@ -17,7 +16,7 @@ from . import agent_notifications
 from .chat import services as chat
 from .models import Channel, Status, Ticket
 from .pipeline import ChangeKind, TicketChange
-from .selectors import closed_count_key, resolved_today_key
+from .selectors import closed_count_key, forget_counts, resolved_today_key
 from .tasks import notify_agents
 
 
@@ -69,6 +68,4 @@ def forget_cached_counts(c: TicketChange) -> Callable[[], None] | None:
 @receiver(post_delete, sender=Ticket, dispatch_uid="tickets.closed_count_delete")
 def on_ticket_deleted(sender, instance, **kwargs):
     """A deleted ticket (whatever its in-memory status, which may be stale: deletions are rare)."""
-    keys = [closed_count_key(instance.organization_id), resolved_today_key(instance.organization_id)]
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    forget_counts(closed_count_key(instance.organization_id), resolved_today_key(instance.organization_id))

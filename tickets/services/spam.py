@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,14 +21,12 @@ from lumiodesk import audit
 from lumiodesk.permissions import Actor, require
 
 from ..models import BlockedSender, Status, Ticket
-from ..selectors import resolved_today_key
+from ..selectors import forget_counts, resolved_today_key
 from .status import apply_status
 
 
 def _forget_resolved_today(organization_id: int) -> None:
-    key = resolved_today_key(organization_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    forget_counts(resolved_today_key(organization_id))
 
 
 def is_blocked(organization_id: int, email: str) -> bool:
