@@ -28,6 +28,7 @@ from kb.selectors import visible_articles
 from kb.services import link_article
 from lumiodesk import notifications
 from lumiodesk.exceptions import DomainError
+from lumiodesk.models import user_display_name
 from lumiodesk.permissions import SystemActor
 from tickets import services as tickets
 from tickets.email.models import Mailbox
@@ -61,7 +62,7 @@ def names_lookup(organization_id: int):
     def lookup(kind: str, pk: int) -> str | None:
         if kind == "users":
             user = User.objects.filter(pk=pk).only("first_name", "last_name", "email").first()
-            return (user.get_full_name() or user.email) if user else None
+            return user_display_name(user) if user else None
         model, column = {
             "articles": (Article, "title"), "mailboxes": (Mailbox, "address"), "endpoints": (WebhookEndpoint, "url"),
         }.get(kind, (None, None))

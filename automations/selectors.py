@@ -14,7 +14,7 @@ from billing.services import LimitStatus, has_feature, limit_status, plan_of
 from kb.models import Article
 from kb.selectors import visible_articles
 from lumiodesk import notifications
-from lumiodesk.models import Organization
+from lumiodesk.models import Organization, user_display_name
 from tickets.email.models import Mailbox
 from tickets.models import Ticket
 
@@ -22,10 +22,6 @@ from .models import AutomationRule, AutomationRun, DeliveryStatus, WebhookAttemp
 from .rules import Act, Cond, Names, NotifyTo, describe_action, describe_condition, describe_trigger
 
 User = get_user_model()
-
-
-def _user_name(user) -> str:
-    return user.get_full_name() or user.email
 
 
 def names_for(organization: Organization, rules: Iterable[AutomationRule]) -> Names:
@@ -47,7 +43,7 @@ def names_for(organization: Organization, rules: Iterable[AutomationRule]) -> Na
                 endpoints.add(a.get("endpoint"))
     names = Names()
     if users:
-        names.users = {u.pk: _user_name(u) for u in User.objects.filter(pk__in=users)}
+        names.users = {u.pk: user_display_name(u) for u in User.objects.filter(pk__in=users)}
     if mailboxes:
         names.mailboxes = dict(Mailbox.objects.filter(organization=organization, pk__in=mailboxes)
                                .values_list("id", "address"))
@@ -124,7 +120,7 @@ class FormChoices:
 
 def form_choices(organization: Organization) -> FormChoices:
     team_ids = notifications.agents_of(organization.pk)
-    team = [(u.pk, _user_name(u)) for u in User.objects.filter(pk__in=team_ids).order_by("first_name", "email")]
+    team = [(u.pk, user_display_name(u)) for u in User.objects.filter(pk__in=team_ids).order_by("first_name", "email")]
     allowed = has_feature(organization, Feature.WEBHOOKS)
     return FormChoices(
         team=team,

@@ -20,7 +20,7 @@ from kb.selectors import visible_articles
 from lumiodesk import audit, notifications
 from lumiodesk.crypto import decrypt, encrypt
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import Organization
+from lumiodesk.models import Organization, user_display_name
 from lumiodesk.permissions import Actor, require
 from tickets.email.models import Mailbox
 
@@ -343,7 +343,7 @@ def set_endpoint_active(*, endpoint: WebhookEndpoint, actor: Actor, active: bool
                                                              updated_at=now)
     else:
         with override(organization.language):
-            who = (actor.user.get_full_name() or actor.user.email) if actor.user else "?"
+            who = user_display_name(actor.user) if actor.user else "?"
             reason = _("désactivé par %(who)s") % {"who": who}
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_at=now,
                                                              disabled_reason=reason[:300], updated_at=now)

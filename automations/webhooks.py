@@ -52,6 +52,7 @@ from billing.services import has_feature
 from lumiodesk import audit, notifications, outbound
 from lumiodesk.crypto import decrypt
 from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import user_display_name
 from tickets.models import Status, Ticket, TicketTag
 from tickets.pipeline import ChangeKind as Change
 from tickets.pipeline import TicketChange
@@ -143,7 +144,7 @@ def validate_url(url: str) -> str:
 def _person(user) -> dict | None:
     if user is None:
         return None
-    return {"id": user.pk, "email": user.email, "name": user.get_full_name() or user.email}
+    return {"id": user.pk, "email": user.email, "name": user_display_name(user)}
 
 
 def ticket_data(ticket: Ticket) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, TransitionNotAllowed
-from lumiodesk.models import Membership, Organization, Plan
+from lumiodesk.models import Membership, Organization, Plan, user_display_name
 from lumiodesk.permissions import Actor, SystemActor, require, roles_with
 
 from .catalogue import PLANS, TRIAL_DAYS, Limit
@@ -209,7 +209,7 @@ def seats_used(organization: Organization) -> int:
 
 def seat_members(organization: Organization) -> list[tuple[int, str]]:
     return [
-        (m.pk, f"{m.user.get_full_name() or m.user.email} ({m.get_role_display()})")
+        (m.pk, f"{user_display_name(m.user)} ({m.get_role_display()})")
         for m in Membership.objects.filter(organization=organization, is_active=True,
                                            role__in=roles_with("tickets.be_assigned"))
         .select_related("user").order_by("created_at", "pk")

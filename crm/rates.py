@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import Membership, Organization
+from lumiodesk.models import Membership, Organization, user_display_name
 from lumiodesk.permissions import Actor, require
 
 from .models import HourlyRate
@@ -54,7 +54,7 @@ def set_rate(*, actor: Actor, organization: Organization, user, amount, effectiv
         defaults={"amount": value, "created_by": getattr(actor, "user", None)},
     )
     audit.record(organization=organization, actor=actor.user, action="rate.set", target_type="user",
-                 target_id=user.pk, member=user.get_full_name() or user.email, effective_from=str(effective_from),
+                 target_id=user.pk, member=user_display_name(user), effective_from=str(effective_from),
                  before={"amount": str(previous) if previous is not None else ""}, after={"amount": str(value)})
     return rate
 

@@ -18,6 +18,12 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("Fuseau horaire inconnu : %(tz)s"), params={"tz": value})
 
 
+def user_display_name(user) -> str:
+    """How the product names a person's account everywhere (lists, history, audit, API, webhooks): their full
+    name, else their email."""
+    return user.get_full_name() or user.email
+
+
 class Plan(models.TextChoices):
     STARTER = "starter", "Starter"
     BUSINESS = "business", "Business"

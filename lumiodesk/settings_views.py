@@ -17,7 +17,7 @@ from . import audit, organizations, plans, team, two_factor
 from .access import requires
 from .exceptions import InvalidInput
 from .forms import AuditFilterForm, InviteForm, OrganizationForm
-from .models import AuditLog, Membership, Role
+from .models import AuditLog, Membership, Role, user_display_name
 from .permissions import roles_with
 
 AUDIT_PER_PAGE = 50
@@ -95,7 +95,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     membership = _member_or_404(request, pk)
     membership = team.change_role(actor=request.actor, membership_id=membership.pk, role=request.POST.get("role", ""))
     messages.success(request, _("%(name)s est maintenant %(role)s.") % {
-        "name": membership.user.get_full_name() or membership.user.email, "role": membership.get_role_display()})
+        "name": user_display_name(membership.user), "role": membership.get_role_display()})
     return redirect("team")
 
 
@@ -114,7 +114,7 @@ def member_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         moved = team.deactivate_member(actor=request.actor, membership_id=membership.pk,
                                        reassign_to_id=int(raw) if raw.isdigit() else None)
         messages.success(request, _("%(name)s est désactivé ; %(n)s ticket(s) ouvert(s) réassigné(s).") % {
-            "name": membership.user.get_full_name() or membership.user.email, "n": moved})
+            "name": user_display_name(membership.user), "n": moved})
         return redirect("team")
     return render(request, "lumiodesk/member_deactivate.html", {"member": membership, "candidates": candidates})
 
@@ -125,7 +125,7 @@ def member_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     membership = _member_or_404(request, pk)
     team.reactivate_member(actor=request.actor, membership_id=membership.pk)
     messages.success(request, _("%(name)s est réactivé.") % {
-        "name": membership.user.get_full_name() or membership.user.email})
+        "name": user_display_name(membership.user)})
     return redirect("team")
 
 
@@ -193,7 +193,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
          AuditLog.objects.filter(organization=org).order_by().values_list("action", flat=True).distinct()),
         key=lambda pair: pair[1].lower(),
     )
-    actors = [(m.user_id, m.user.get_full_name() or m.user.email)
+    actors = [(m.user_id, user_display_name(m.user))
               for m in Membership.objects.filter(organization=org).select_related("user").order_by("user__email")]
     form = AuditFilterForm(request.GET or None, actions=actions, actors=actors)
     filters = form.cleaned_data if form.is_valid() else {}

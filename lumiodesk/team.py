@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 from . import audit, crypto
 from .accounts import normalize_email, send_email_now
 from .exceptions import InvalidInput
-from .models import Invitation, Membership, Organization, Role, UnverifiedEmail
+from .models import Invitation, Membership, Organization, Role, UnverifiedEmail, user_display_name
 from .permissions import MemberActor, require, roles_with
 from .ratelimit import hit
 
@@ -111,10 +111,6 @@ def _check_not_last_admin(organization: Organization, membership: Membership) ->
         raise InvalidInput(_("L'organisation doit garder au moins un Admin actif : nommez d'abord un autre Admin."))
 
 
-def _name(user) -> str:
-    return user.get_full_name() or user.email
-
-
 # --- roles, deactivation ----------------------------------------------------------------------------------
 
 
@@ -132,7 +128,7 @@ def change_role(*, actor: MemberActor, membership_id: int, role: str) -> Members
     membership.role = role
     membership.save(update_fields=["role"])
     audit.record(organization=organization, actor=actor.user, action="member.role_changed", target_type="user",
-                 target_id=membership.user_id, member=_name(membership.user), before={"role": old},
+                 target_id=membership.user_id, member=user_display_name(membership.user), before={"role": old},
                  after={"role": role})
     return membership
 
@@ -160,9 +156,9 @@ def deactivate_member(*, actor: MemberActor, membership_id: int, reassign_to_id:
     for hook in _deactivated_hooks:
         moved += hook(actor, membership, reassign_to) or 0
     audit.record(organization=organization, actor=actor.user, action="member.deactivated", target_type="user",
-                 target_id=membership.user_id, member=_name(membership.user), before={"active": True},
+                 target_id=membership.user_id, member=user_display_name(membership.user), before={"active": True},
                  after={"active": False}, tickets_reassigned=moved,
-                 reassigned_to=_name(reassign_to) if reassign_to else "")
+                 reassigned_to=user_display_name(reassign_to) if reassign_to else "")
     return moved
 
 
@@ -175,7 +171,7 @@ def reactivate_member(*, actor: MemberActor, membership_id: int) -> Membership:
     membership.is_active = True
     membership.save(update_fields=["is_active"])
     audit.record(organization=organization, actor=actor.user, action="member.reactivated", target_type="user",
-                 target_id=membership.user_id, member=_name(membership.user), before={"active": False},
+                 target_id=membership.user_id, member=user_display_name(membership.user), before={"active": False},
                  after={"active": True})
     return membership
 
@@ -342,6 +338,6 @@ def send_invitation_email(invitation_id: int, sealed_token: str) -> bool:
     link = f"{settings.SITE_URL}{reverse('invitation_link', args=[token])}"
     send_email_now("invitation", invitation.email, {
         "invitation": invitation, "organization": invitation.organization, "link": link,
-        "inviter": _name(invitation.invited_by) if invitation.invited_by else "", "days": INVITATION_DAYS,
+        "inviter": user_display_name(invitation.invited_by) if invitation.invited_by else "", "days": INVITATION_DAYS,
     }, invitation.organization.language)
     return True

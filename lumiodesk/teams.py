@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from . import audit
 from .exceptions import InvalidInput
-from .models import Membership, Organization, Team, TeamMember
+from .models import Membership, Organization, Team, TeamMember, user_display_name
 from .permissions import Actor, require, roles_with
 
 NAME_MAX = 80
@@ -191,10 +191,6 @@ def delete_team(*, actor: Actor, organization: Organization, team_id: int) -> st
     return name
 
 
-def _name(membership: Membership) -> str:
-    return membership.user.get_full_name() or membership.user.email
-
-
 @transaction.atomic
 def set_team_members(*, actor: Actor, organization: Organization, team_id: int, membership_ids: Iterable[int]) -> Team:
     """Make the team's active members exactly ``membership_ids`` (active members who may be assigned tickets);
@@ -231,7 +227,7 @@ def set_team_members(*, actor: Actor, organization: Organization, team_id: int, 
         target_type="team",
         target_id=team.pk,
         team=team.name,
-        added=[_name(m) for m in added],
-        removed=[_name(m) for m in removed],
+        added=[user_display_name(m.user) for m in added],
+        removed=[user_display_name(m.user) for m in removed],
     )
     return team

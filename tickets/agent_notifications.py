@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
 
 from lumiodesk import notifications
+from lumiodesk.models import user_display_name
 
 from .models import Message, MessageKind, Priority, Ticket
 from .pipeline import ChangeKind as Change
@@ -124,7 +125,7 @@ def deliver(event: str, ticket_id: int, *, actor_id: int | None, key: str, messa
     message = Message.objects.select_related("author_user").filter(pk=message_id).first() if message_id else None
     User = get_user_model()
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
-    who = (actor.get_full_name() or actor.email) if actor else ""
+    who = user_display_name(actor) if actor else ""
     team = notifications.agents_of(org.pk)
     what = {"n": ticket.number, "subject": ticket.subject}
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from lumiodesk.models import user_display_name
+
 from .models import MessageKind, Priority, Status
 
 
@@ -36,7 +38,7 @@ class TicketCreateForm(forms.Form):
     def __init__(self, *args, team=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].choices = [("", _("Non assigné"))] + [
-            (u.pk, u.get_full_name() or u.email) for u in team
+            (u.pk, user_display_name(u)) for u in team
         ]
 
 

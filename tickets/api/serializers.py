@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from kb.models import ArticleStatus, Audience
+from lumiodesk.models import user_display_name
 
 from ..models import Message, MessageKind, Priority, Status, Ticket
 
@@ -22,7 +23,7 @@ class PersonSerializer(serializers.Serializer):
 def _person(user) -> dict | None:
     if user is None:
         return None
-    return {"id": user.pk, "email": user.email, "name": user.get_full_name() or user.email}
+    return {"id": user.pk, "email": user.email, "name": user_display_name(user)}
 
 
 class CompanyRefSerializer(serializers.Serializer):

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from crm.models import Customer
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput, NotPermitted
-from lumiodesk.models import Organization
+from lumiodesk.models import Organization, user_display_name
 
 from ..models import CustomerNotification, CustomerNotificationKind, Status, Ticket
 from .models import SatisfactionRating
@@ -197,7 +197,7 @@ def satisfaction_report(organization: Organization, *, start_at: datetime, end_a
     total_avg = sum(float(r["average"]) * r["n"] for r in rows) / total_n if total_n else None
     User = get_user_model()
     names = {
-        u.pk: u.get_full_name() or u.email
+        u.pk: user_display_name(u)
         for u in User.objects.filter(pk__in=[r["agent_id"] for r in rows if r["agent_id"]])
     } if rows else {}
     by_agent = sorted(

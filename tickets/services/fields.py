@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
+from lumiodesk.models import user_display_name
 from lumiodesk.permissions import Actor, require
 
 from ..models import Priority, Tag, Ticket, TicketTag
@@ -36,7 +37,7 @@ def assign(*, ticket: Ticket, assignee, actor: Actor, reason: str = "") -> Ticke
     audit.record(
         organization=ticket.organization, actor=user, action="ticket.assigned", target_type="ticket",
         target_id=ticket.pk, old=old, new=assignee.pk if assignee else None,
-        new_name=(assignee.get_full_name() or assignee.email) if assignee else "",
+        new_name=user_display_name(assignee) if assignee else "",
         **({"reason": reason} if reason else {}),
     )
     return ticket
