@@ -95,10 +95,7 @@ def _process(tickets: Sequence[Ticket], now: datetime, totals: dict[str, int]) -
         later: list[datetime | None] = []
         for r in clock.running(t):
             if r.due <= now:
-                breaches.append(outcomes.OutcomeRow(
-                    t.organization_id, t.pk, r.metric, t.priority, t.assignee_id, t.created_at, r.due, None, None,
-                    True, now,
-                ))
+                breaches.append(outcomes.OutcomeRow.breach(t, r.metric, r.due, now))
                 if may_send:
                     wanted.append((t, BREACH[r.metric], r.due))
                 else:

@@ -27,6 +27,12 @@ class OutcomeRow:
     breached: bool
     at: datetime
 
+    @classmethod
+    def breach(cls, ticket, metric: str, due: datetime, now: datetime) -> OutcomeRow:
+        """A running clock of ``ticket`` whose due time has passed, breached as of ``now``."""
+        return cls(ticket.organization_id, ticket.pk, metric, ticket.priority, ticket.assignee_id, ticket.created_at,
+                   due, None, None, True, now)
+
 
 _UPSERT = """
 INSERT INTO sla_slaoutcome (organization_id, ticket_id, metric, priority, agent_id, ticket_created_at, due_at,

@@ -242,11 +242,8 @@ def restamp_open_tickets(organization_id: int, *, now: datetime | None = None, b
                 clock.set_due_times(t, config)
                 clock.derive(t, config, now, past_alerts=past_alerts)
                 if not past_alerts:
-                    breaches += [
-                        outcomes.OutcomeRow(t.organization_id, t.pk, r.metric, t.priority, t.assignee_id, t.created_at,
-                                            r.due, None, None, True, now)
-                        for r in clock.running(t) if r.due <= now
-                    ]
+                    breaches += [outcomes.OutcomeRow.breach(t, r.metric, r.due, now)
+                                 for r in clock.running(t) if r.due <= now]
             Ticket.objects.bulk_update(tickets, sorted(clock.FIELDS))
             outcomes.record(breaches)
             done += len(tickets)
