@@ -202,36 +202,44 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, read: int = 500,
-         ssl_context: ssl.SSLContext | None = None) -> Response:
-    """POST ``body`` to ``url`` through the guard. Raises RefusedDestination or ConnectionFailed."""
+def _connect(url: str, *, timeout: float,
+             ssl_context: ssl.SSLContext | None) -> tuple[http.client.HTTPConnection, str]:
+    """A connection to the first vetted address of ``url``'s host that answers, pinned to that address (the
+    name is not resolved again), and the request path. Raises RefusedDestination or ConnectionFailed."""
     try:
         scheme, host, port, path = _target(url)
     except ValueError as exc:
         raise ConnectionFailed(f"invalid URL: {exc}") from None
-    addresses = vetted_addresses(host, port)
     last: Exception | None = None
-    for address in addresses:
+    for address in vetted_addresses(host, port):
         if scheme == "https":
             conn: http.client.HTTPConnection = _PinnedHTTPSConnection(
                 host, port, address=address, timeout=timeout, context=ssl_context)
         else:
             conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
         try:
-            try:
-                conn.connect()
-            except OSError as exc:  # this address does not answer: the next one may
-                last = exc
-                continue
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            excerpt = response.read(read) if read else b""
-            return Response(status=response.status, excerpt=excerpt, redirect=300 <= response.status < 400)
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
-        finally:
+            conn.connect()
+        except OSError as exc:  # this address does not answer: the next one may
             conn.close()
+            last = exc
+            continue
+        return conn, path
     raise ConnectionFailed(f"connect: {last}")
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, read: int = 500,
+         ssl_context: ssl.SSLContext | None = None) -> Response:
+    """POST ``body`` to ``url`` through the guard. Raises RefusedDestination or ConnectionFailed."""
+    conn, path = _connect(url, timeout=timeout, ssl_context=ssl_context)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        excerpt = response.read(read) if read else b""
+        return Response(status=response.status, excerpt=excerpt, redirect=300 <= response.status < 400)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
 
 
 class TooLarge(Exception):
@@ -250,45 +258,28 @@ def get(url: str, *, timeout: float, max_bytes: int, headers: dict[str, str] | N
     """GET a document (IdP metadata…) through the guard: redirects are not followed (a 3xx comes back as it
     is), the whole exchange is bounded by ``timeout`` seconds and the body by ``max_bytes`` (TooLarge
     beyond). Raises RefusedDestination, ConnectionFailed or TooLarge."""
-    try:
-        scheme, host, port, path = _target(url)
-    except ValueError as exc:
-        raise ConnectionFailed(f"invalid URL: {exc}") from None
     deadline = time.monotonic() + timeout
-    addresses = vetted_addresses(host, port)
-    last: Exception | None = None
-    for address in addresses:
-        if scheme == "https":
-            conn: http.client.HTTPConnection = _PinnedHTTPSConnection(
-                host, port, address=address, timeout=timeout, context=ssl_context)
-        else:
-            conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
-        try:
-            try:
-                conn.connect()
-            except OSError as exc:  # this address does not answer: the next one may
-                last = exc
-                continue
-            conn.request("GET", path, headers={"Accept": "*/*", **(headers or {})})
-            response = conn.getresponse()
-            declared = response.getheader("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise TooLarge(declared)
-            chunks, size = [], 0
-            while True:
-                if time.monotonic() > deadline:
-                    raise ConnectionFailed("timeout: the answer took too long")
-                chunk = response.read(min(65536, max_bytes + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TooLarge(str(size))
-            return Document(status=response.status, body=b"".join(chunks),
-                            content_type=response.getheader("Content-Type", ""))
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
-        finally:
-            conn.close()
-    raise ConnectionFailed(f"connect: {last}")
+    conn, path = _connect(url, timeout=timeout, ssl_context=ssl_context)
+    try:
+        conn.request("GET", path, headers={"Accept": "*/*", **(headers or {})})
+        response = conn.getresponse()
+        declared = response.getheader("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise TooLarge(declared)
+        chunks, size = [], 0
+        while True:
+            if time.monotonic() > deadline:
+                raise ConnectionFailed("timeout: the answer took too long")
+            chunk = response.read(min(65536, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(str(size))
+        return Document(status=response.status, body=b"".join(chunks),
+                        content_type=response.getheader("Content-Type", ""))
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
