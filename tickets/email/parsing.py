@@ -20,7 +20,7 @@ import quopri
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.errors import InvalidBase64LengthDefect
 from email.message import Message as EmailMessage
 from email.policy import Compat32
@@ -447,38 +447,70 @@ def raw_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _normalized_lines(data: bytes) -> bytes:
-    return b"\n".join(line.rstrip() for line in data.splitlines()).strip()
+# What a relay adds to a subject: a list's tag ("[ops] ", "Re: [ops] ..."), a gateway's "[EXTERNAL]". Bounded
+# (linear): a bracket pair with no bracket inside, 100 characters at most.
+_SUBJECT_TAG = re.compile(r"\[[^\[\]]{0,100}\]")
 
 
-def content_digest(msg: EmailMessage) -> str:
-    """What makes two copies of a message the same message, whatever route delivered them: SHA-256 of the
-    sender's address (lowercased), the Subject and the Date (decoded, blanks collapsed), then each leaf
-    part's decoded payload (transfer encoding undone, line ends and trailing blanks normalized) with its
-    file name. Never the raw bytes: relays add Received headers, change line ends or re-encode a part (8BITMIME
-    downgrade), the message stays the same. Two messages that only share a Message-ID (bulk mailers and
-    misconfigured applications that send a constant one) differ here. Changing what goes in changes every
-    digest: the messages already stored would then need theirs recomputed (see migration 0021)."""
-    h = hashlib.sha256()
+@dataclass(frozen=True)
+class RelayIdentity:
+    """What makes two copies of a message the same message, whatever route delivered them (with the
+    Message-ID, ``InboundEmail.message_key``). Read from the headers only.
+
+    Only what a relay keeps: the sender's address (lowercased) and the Date header (as an instant in UTC;
+    as text, blanks collapsed, when it does not parse). A mailing list tags the subject ("[list] ...") and
+    adds a footer to the body; a relay adds Received headers, changes line ends or re-encodes a part
+    (8BITMIME downgrade): the body is not in it, and the subject only as a tie-breaker that a relay's
+    additions never break (``same_message``). The recipients are not in it either: they tell apart
+    nothing the sender and the Date do not (a constant Message-ID is a sender's, sent to the same
+    addresses), and forwarders that resend change them. Two messages that share a Message-ID (a bulk
+    mailer's or a misconfigured application's constant one) differ by their sender or their Date. A list
+    that rewrites the From of its copies (DMARC "munging": "Alice via list") makes its copy a message of its
+    own: a second ticket, not a lost message."""
+
+    sender_date: str  # SHA-256 of the sender's address and the Date, hex
+    subject: str  # the subject without bracketed tags, case and blanks folded
+
+    @property
+    def digest(self) -> str:
+        """``InboundEmail.content_digest`` (64 characters): sender and Date first, so that the originals a
+        copy may belong to are found by prefix, then the subject's (originals differing only by it)."""
+        return self.sender_date[:48] + hashlib.sha256(self.subject.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    def same_message(self, other: RelayIdentity) -> bool:
+        """The same sender and Date, and subjects one of which holds the other: a relay adds to a subject
+        ("[list] ", "*****SPAM***** ", "EXTERNAL: "), never takes away. Different subjects with the same
+        sender, Date and Message-ID (test fixtures derived from one another, a mailer's template reused in
+        the same second) stay apart; so does a subject from an empty one."""
+        if self.sender_date != other.sender_date:
+            return False
+        a, b = self.subject, other.subject
+        return a == b or bool(a and b and (a in b or b in a))
+
+
+def relay_identity(headers: EmailMessage) -> RelayIdentity:
     try:
-        pairs = addresses([str(v) for v in msg.get_all("from") or []])
-        sender = pairs[0][1].lower() if pairs else decode_header_value(msg.get("from")).lower()
+        pairs = addresses([str(v) for v in headers.get_all("from") or []])
+        sender = pairs[0][1].lower() if pairs else " ".join(decode_header_value(headers.get("from")).split()).lower()
     except SoftTimeLimitExceeded:
         raise
     except Exception:
         sender = ""
-    for value in (sender, decode_header_value(msg.get("subject")), decode_header_value(msg.get("date"))):
-        h.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    date = " ".join(decode_header_value(headers.get("date")).split())
     try:
-        parts = [p for p in msg.walk() if not p.is_multipart()]
+        when = parsedate_to_datetime(date)
+        if when.tzinfo is None:  # "-0000": UTC, time zone unknown (RFC 5322 3.3)
+            when = when.replace(tzinfo=UTC)
+        date = when.astimezone(UTC).isoformat()
     except SoftTimeLimitExceeded:
         raise
     except Exception:
-        parts = []
-    for part in parts[:200]:
-        h.update(_part_filename(part).encode("utf-8", "surrogatepass") + b"\0")
-        h.update(_normalized_lines(_payload_bytes(part)) + b"\0")
-    return h.hexdigest()
+        date = date.lower()
+    h = hashlib.sha256()
+    for value in (sender, date):
+        h.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    subject = _SUBJECT_TAG.sub(" ", decode_header_value(headers.get("subject"))[:MAX_HEADER])
+    return RelayIdentity(h.hexdigest(), " ".join(subject.split()).casefold())
 
 
 def addresses(values: list[str]) -> list[tuple[str, str]]:

@@ -181,6 +181,7 @@ def test_a_message_id_reused_on_one_thread_keeps_threading(world, support):
             subject="Re: Alerte disque",
             body="Toujours plein.",
             mid="<a1@example.org>",
+            date="Mon, 03 Mar 2025 10:40:00 +0100",  # written later (the same second: taken as the same message)
             extra="In-Reply-To: <a1@example.org>\n",
         ),
     )
@@ -226,3 +227,18 @@ def test_migration_0021_is_schema_only():
 
     migration = MigrationLoader(None, ignore_no_migrations=True).get_migration("tickets", "0021_inbound_content_digest")
     assert not [op for op in migration.operations if isinstance(op, (RunPython, RunSQL))]
+
+
+def test_the_subject_tells_apart_only_what_a_relay_cannot_have_made(world, support):
+    """Same sender, Date and Message-ID: a subject a relay added to (a tag anywhere, a spam filter's prefix)
+    is the same message; another subject, or a subject where there was none, is another message."""
+    first = ingest(support, mail(subject="Re: Alerte disque"))
+    tagged = ingest(support, mail(subject="Re: [ops-alerts] Alerte disque", body="Le disque.\n-- \npied de liste"))
+    flagged = ingest(support, mail(subject="*****SPAM***** Re: Alerte disque"))
+    assert [tagged.duplicate_of_id, flagged.duplicate_of_id] == [first.pk, first.pk]
+    other = ingest(support, mail(subject="Questionnaire", body="Autre chose."))
+    empty = ingest(support, mail(subject="", body="Sans sujet."))
+    assert [other.status, empty.status] == [InboundStatus.IMPORTED] * 2
+    assert len({first.ticket_id, other.ticket_id, empty.ticket_id}) == 3
+    assert ingest(support, mail(subject="[ops-alerts] Questionnaire")).duplicate_of_id == other.pk
+    assert ingest(support, mail(subject="[ops-alerts]")).duplicate_of_id == empty.pk
