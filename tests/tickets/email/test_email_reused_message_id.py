@@ -242,3 +242,33 @@ def test_the_subject_tells_apart_only_what_a_relay_cannot_have_made(world, suppo
     assert len({first.ticket_id, other.ticket_id, empty.ticket_id}) == 3
     assert ingest(support, mail(subject="[ops-alerts] Questionnaire")).duplicate_of_id == other.pk
     assert ingest(support, mail(subject="[ops-alerts]")).duplicate_of_id == empty.pk
+
+
+def _synchronous_commit_while_processing(support) -> list[str]:
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('INSERT INTO "tickets_message"'):
+            with connection.cursor() as cur:
+                cur.execute("SHOW synchronous_commit")
+                seen.append(cur.fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(spy):
+        assert ingest(support, mail(mid=f"<sync-{len(seen)}-{id(seen)}@example.net>")).status == InboundStatus.IMPORTED
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_processing_transaction_does_not_wait_for_the_disk(world, support):
+    """Its durability is the receipt's (committed synchronously before): a crash before the WAL flush leaves
+    the message "received", taken up again by process_stale. The setting ends with the transaction."""
+    assert _synchronous_commit_while_processing(support) == ["off"]
+    with connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        assert cur.fetchone()[0] == "on"
+
+
+def test_processing_inside_a_callers_transaction_keeps_its_durability(world, support):
+    assert _synchronous_commit_while_processing(support) == ["on"]  # the test's transaction is the caller's
