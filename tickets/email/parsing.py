@@ -1208,11 +1208,21 @@ logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every det
 
 
 def _bounce_sender(msg: EmailMessage, parsed: ParsedEmail) -> bool:
-    """Written by a mail system: MAILER-DAEMON, postmaster, Exchange's own mailbox, a null Return-Path."""
+    """Written by a mail system (``_mail_system``), or by an address that sends nothing else (no-reply,
+    bounces)."""
     from_email = parsed.from_email
     if from_email and AUTO_SENDERS.match(from_email):
         return True
+    return _mail_system(msg, parsed)
+
+
+def _mail_system(msg: EmailMessage, parsed: ParsedEmail) -> bool:
+    """Written by a mail system: MAILER-DAEMON, postmaster, Exchange's own mailbox, a null Return-Path (not
+    a no-reply address: an order confirmation comes from one)."""
+    from_email = parsed.from_email
     local = from_email.partition("@")[0]
+    if local.startswith(("mailer-daemon", "postmaster")):
+        return True
     if local in _DAEMON_LOCALS or local.startswith("microsoftexchange"):
         return True
     if parsed.from_name.strip().lower() in _DAEMON_NAMES:
@@ -1265,7 +1275,10 @@ def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Boun
         # mail costs no scan. Exchange and some gateways write HTML only: its sentences read the same in markup.
         head = (parsed.text[:_BOUNCE_HEAD] if parsed.text.strip() else parsed.html[: 4 * _BOUNCE_HEAD]).lower()
         says = any(p in head for p in _BOUNCE_PHRASES)
-    if not (is_dsn or failed_header or says):
+    # A mail system's report in words none of the lists above knows (a language, an old MTA's format) is a
+    # report when flufl.bounce reads failed recipients in it (below); not a no-reply sender's mail.
+    silent_system = not (is_dsn or failed_header or says) and daemon and _mail_system(msg, parsed)
+    if not (is_dsn or failed_header or says or silent_system):
         return None
     if not (is_dsn or failed_header or daemon) and subject.startswith(_PERSON_PREFIXES):
         return None
@@ -1280,6 +1293,8 @@ def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Boun
         bounce.recipients = [a.decode("utf-8", "replace").lower() if isinstance(a, bytes) else str(a).lower()
                              for a in found][:20]
         bounce.temporary = bool(temporary) and not permanent
+    if silent_system and not bounce.recipients:
+        return None
     inline_copy = any(marker in parsed.text[:65536].lower() for marker in _RETURNED_MARKERS)
     if not (is_dsn or failed_header or bounce.recipients
             or daemon and (returned or inline_copy or says)
