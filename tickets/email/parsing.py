@@ -293,10 +293,7 @@ def _decode_word(encoding: str, payload: str) -> bytes | None:
     try:
         if encoding in "qQ":
             return re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data.replace(b"_", b" "))
-        data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-        if len(data) % 4 == 1:  # a truncated word: drop the lone sextet
-            data = data[:-1]
-        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+        return _lenient_base64(data)  # a truncated word too: its lone last sextet dropped
     except (binascii.Error, ValueError):
         return None
 
@@ -725,10 +722,10 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
         # A named text part not marked as an attachment ("inline; filename=msg.txt", or only
         # "Content-Type: text/plain; name=msg.txt"): a mail client
         # shows it in the body and lists it among the files; so do we.
-        parsed.text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
+        parsed.text = decode_bytes(_text_payload(msg, parsed), msg.get_content_charset())
     is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if is_body_text:
-        text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
+        text = decode_bytes(_text_payload(msg, parsed), msg.get_content_charset())
         if ctype == "text/plain" and "begin " in text:
             text = _extract_uuencoded(text, parsed)
         if ctype == "text/html":
@@ -740,9 +737,7 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             parsed.text = f"{parsed.text}\n{text}" if parsed.text else text
         return
     data = _payload_bytes(msg)
-    if any(isinstance(d, InvalidBase64LengthDefect) for d in msg.defects):
-        # Base64 cut short (a truncated message): Python hands back the encoded text; decode what there is,
-        # and say that the file may be incomplete.
+    if _cut_short(msg):  # decoded as far as it goes; the note on the ticket says the file may be incomplete
         data = _lenient_base64(data)
         parsed.truncated.append(filename or _default_name(ctype))
     content_id = normalize_message_id(decode_header_value(msg.get("content-id")))
@@ -755,6 +750,21 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             content_id=content_id,
         )
     )
+
+
+def _cut_short(part: EmailMessage) -> bool:
+    """Base64 cut short (a truncated message): Python's decoder hands back the encoded text (after
+    ``_payload_bytes``, which records the defect)."""
+    return any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects)
+
+
+def _text_payload(msg: EmailMessage, parsed: ParsedEmail) -> bytes:
+    """A text part's bytes; base64 cut short decoded as far as it goes, as for a file (not shown encoded)."""
+    data = _payload_bytes(msg)
+    if _cut_short(msg):
+        data = _lenient_base64(data)
+        parsed.problems.append("text in base64 cut short")
+    return data
 
 
 def _keep_raw(part: EmailMessage, parsed: ParsedEmail) -> None:
@@ -925,8 +935,7 @@ def _as_bytes(text: str | None) -> bytes:
 def _lenient_base64(data: bytes) -> bytes:
     """Base64 as a mail client decodes it: characters outside the alphabet skipped, padding added, a last
     lone character (a cut line) dropped. Never raises."""
-    data = bytes(ch for ch in data if ch in _BASE64_ALPHABET)
-    data = data.rstrip(b"=")
+    data = data.translate(None, _NOT_BASE64).rstrip(b"=")
     if len(data) % 4 == 1:
         data = data[:-1]
     try:
@@ -936,6 +945,7 @@ def _lenient_base64(data: bytes) -> bytes:
 
 
 _BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_NOT_BASE64 = bytes(ch for ch in range(256) if ch not in _BASE64_ALPHABET)  # bytes.translate deletes them
 
 
 def _split_delimited(data: bytes, boundary: bytes) -> tuple[bytes, list[bytes], bytes] | None:
@@ -998,15 +1008,19 @@ def _guess_boundary(data: bytes) -> bytes | None:
     return None
 
 
-def _parts_from(chunks: list[bytes], recovery: _Recovery) -> list[EmailMessage]:
-    parts = []
-    for chunk in chunks:
-        if recovery.parts >= _MAX_RECOVERED_PARTS:
-            recovery.leftovers.append(chunk)
-            continue
-        recovery.parts += 1
-        parts.append(email.message_from_bytes(chunk, policy=RAW_POLICY))
-    return parts
+def _parts_from(chunks: list[bytes], recovery: _Recovery, boundary: bytes) -> list[EmailMessage]:
+    """The recovered parts, up to ``_MAX_RECOVERED_PARTS`` per message; the rest gathered, as sent, into one
+    multipart entity kept in ``recovery.leftovers`` (one attachment a mail client opens, not one per part)."""
+    room = max(0, _MAX_RECOVERED_PARTS - recovery.parts)
+    recovery.parts += min(room, len(chunks))
+    rest = chunks[room:]
+    if rest:
+        delimiter = b"--" + boundary
+        recovery.leftovers.append(
+            b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\n\n' + delimiter + b"\n"
+            + (b"\n" + delimiter + b"\n").join(rest) + b"\n" + delimiter + b"--\n"
+        )
+    return [email.message_from_bytes(chunk, policy=RAW_POLICY) for chunk in chunks[:room]]
 
 
 def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -> None:
@@ -1051,7 +1065,7 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
         if split is None:
             return
         before, chunks, after = split
-        msg.set_payload(_parts_from(chunks, recovery))
+        msg.set_payload(_parts_from(chunks, recovery, guessed))
         msg.preamble = before.decode("ascii", "surrogateescape") or None
         msg.epilogue = after.decode("ascii", "surrogateescape") or None
         with contextlib.suppress(Exception):  # the header stays as sent; the parts are read all the same
@@ -1060,10 +1074,11 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
     elif msg.epilogue and msg.epilogue.strip() and (boundary := msg.get_boundary()):
         # (the boundary read only then: parsing the parameters again costs every well-formed message)
         epilogue = _as_bytes(msg.epilogue)
-        split = _split_delimited(epilogue, boundary.encode("ascii", "surrogateescape"))
+        delimited = boundary.encode("ascii", "surrogateescape")
+        split = _split_delimited(epilogue, delimited)
         if split is not None:
             before, chunks, after = split
-            for part in _parts_from(chunks, recovery):
+            for part in _parts_from(chunks, recovery, delimited):
                 msg.attach(part)
             msg.epilogue = (before + after).decode("ascii", "surrogateescape") or None
             recovery.repaired.append("parts after an early close delimiter")
