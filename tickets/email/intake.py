@@ -209,9 +209,13 @@ def _store_known(common: dict) -> InboundEmail:
                 return _duplicate(common, original, "")
         else:
             mine = mine or _identity_of(common["raw"])
-            # Those the copy may belong to: the same sender and Date (the digest's prefix), or not known yet.
+            # Those the copy may belong to: the same sender and Date (the digest's prefix: a range, read on the
+            # unique index whatever the collation), or not known yet. A constant Message-ID's thousands of
+            # originals are not read.
+            prefix = mine.sender_date[:48]
             candidates = list(
-                originals.filter(Q(content_digest="") | Q(content_digest__startswith=mine.sender_date[:48]))
+                originals.filter(Q(content_digest="") | Q(content_digest__gte=prefix, content_digest__lt=prefix + "g",
+                                                          content_digest__startswith=prefix))
                 .order_by("pk").values_list("pk", "ticket_id", "raw")
             )
             original = next(
