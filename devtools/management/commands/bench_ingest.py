@@ -63,8 +63,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--messages", type=int, default=1000)
-        parser.add_argument("--workers", type=int, default=4,
-                            help="processes ingesting at once in the second measurement (0: none)")
+        parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                            help="processes ingesting at once in the second measurement (0: none); by default "
+                                 "one per CPU, as Celery's worker pool")
 
     def handle(self, *args, messages: int, workers: int, **options):
         # As in production: DEBUG off, so Django does not keep every query's SQL text (as `bench` does).
