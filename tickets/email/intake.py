@@ -154,8 +154,9 @@ def receive(
     """Store the raw message (one transaction). A second copy of a message the organization
     already has is stored as a duplicate pointing at the original.
 
-    A repeat has the Message-ID *and* the content digest (``parsing.content_digest``: sender and Date) of an
-    original. The digest is computed only when a Message-ID comes again: the first original of a Message-ID
+    A repeat has the Message-ID *and* the sender and Date of an original (``parsing.relay_identity``: what a
+    relay keeps; the subject only tells apart messages that share all three). The digest is computed only
+    when a Message-ID comes again: the first original of a Message-ID
     is stored with an empty digest ("unknown", as the release before migration 0021 stored every message),
     read from its raw bytes when needed; the unique index (organization, message_key, content_digest) then
     sends every later arrival of that Message-ID to ``_store_known``."""
@@ -516,9 +517,12 @@ _REFERENCE_SQL = (
 # synchronously before anyone is told it arrived). Should the database server crash before the WAL writer
 # flushes it (at most 3 x wal_writer_delay, 600 ms by default), the message is found unprocessed again
 # (status "received") and taken up by ``process_stale``; the database stays consistent (no torn
-# transaction). Measured (issue 22): one fsync is ~5 ms on the bench machine, two per message were a third
-# of the time of the intake. The setting rides on the lock statement (no extra round trip). Never when
-# ``process`` runs inside a caller's transaction (what the caller commits keeps its durability).
+# transaction). Measured (issue 22): a synchronous commit costs 1.3 to 5.4 ms on the bench machine (fsync of
+# the WAL, shared with every database of the server), two per message were up to a third of its time. The
+# setting rides on the lock statement (no extra round trip). Never when ``process`` runs inside a caller's
+# transaction (what the caller commits keeps its durability). Also noted in the crash window: an on-commit
+# hook (acknowledgement, notification) that ran before the crash may run again when the message is processed
+# again.
 _LOCK_SQL = (
     f"SELECT attempts FROM {InboundEmail._meta.db_table} WHERE id = %s AND status = ANY(%s) FOR UPDATE SKIP LOCKED"
 )
