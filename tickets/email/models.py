@@ -118,7 +118,8 @@ class InboundEmail(models.Model):
     size = models.PositiveIntegerField()
     digest = models.CharField(max_length=64)
     message_key = models.CharField(max_length=520)  # Message-ID, or "sha256:<digest>" without one
-    # What the message says (parsing.content_digest): with message_key, what makes a second copy a duplicate.
+    # Sender, Date, subject (parsing.RelayIdentity.digest): with message_key, what makes a copy a duplicate. Empty:
+    # unknown (the first original of a Message-ID, messages stored before 0021), read from ``raw`` when needed.
     content_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
     envelope_from = models.CharField(max_length=320, blank=True)
     envelope_to = models.JSONField(default=list, blank=True)

@@ -20,7 +20,7 @@ import quopri
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.errors import InvalidBase64LengthDefect
 from email.message import Message as EmailMessage
 from email.policy import Compat32
@@ -293,10 +293,7 @@ def _decode_word(encoding: str, payload: str) -> bytes | None:
     try:
         if encoding in "qQ":
             return re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), data.replace(b"_", b" "))
-        data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-        if len(data) % 4 == 1:  # a truncated word: drop the lone sextet
-            data = data[:-1]
-        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+        return _lenient_base64(data)  # a truncated word too: its lone last sextet dropped
     except (binascii.Error, ValueError):
         return None
 
@@ -447,38 +444,70 @@ def raw_digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _normalized_lines(data: bytes) -> bytes:
-    return b"\n".join(line.rstrip() for line in data.splitlines()).strip()
+# What a relay adds to a subject: a list's tag ("[ops] ", "Re: [ops] ..."), a gateway's "[EXTERNAL]". Bounded
+# (linear): a bracket pair with no bracket inside, 100 characters at most.
+_SUBJECT_TAG = re.compile(r"\[[^\[\]]{0,100}\]")
 
 
-def content_digest(msg: EmailMessage) -> str:
-    """What makes two copies of a message the same message, whatever route delivered them: SHA-256 of the
-    sender's address (lowercased), the Subject and the Date (decoded, blanks collapsed), then each leaf
-    part's decoded payload (transfer encoding undone, line ends and trailing blanks normalized) with its
-    file name. Never the raw bytes: relays add Received headers, change line ends or re-encode a part (8BITMIME
-    downgrade), the message stays the same. Two messages that only share a Message-ID (bulk mailers and
-    misconfigured applications that send a constant one) differ here. Changing what goes in changes every
-    digest: the messages already stored would then need theirs recomputed (see migration 0021)."""
-    h = hashlib.sha256()
+@dataclass(frozen=True)
+class RelayIdentity:
+    """What makes two copies of a message the same message, whatever route delivered them (with the
+    Message-ID, ``InboundEmail.message_key``). Read from the headers only.
+
+    Only what a relay keeps: the sender's address (lowercased) and the Date header (as an instant in UTC;
+    as text, blanks collapsed, when it does not parse). A mailing list tags the subject ("[list] ...") and
+    adds a footer to the body; a relay adds Received headers, changes line ends or re-encodes a part
+    (8BITMIME downgrade): the body is not in it, and the subject only as a tie-breaker that a relay's
+    additions never break (``same_message``). The recipients are not in it either: they tell apart
+    nothing the sender and the Date do not (a constant Message-ID is a sender's, sent to the same
+    addresses), and forwarders that resend change them. Two messages that share a Message-ID (a bulk
+    mailer's or a misconfigured application's constant one) differ by their sender or their Date. A list
+    that rewrites the From of its copies (DMARC "munging": "Alice via list") makes its copy a message of its
+    own: a second ticket, not a lost message."""
+
+    sender_date: str  # SHA-256 of the sender's address and the Date, hex
+    subject: str  # the subject without bracketed tags, case and blanks folded
+
+    @property
+    def digest(self) -> str:
+        """``InboundEmail.content_digest`` (64 characters): sender and Date first, so that the originals a
+        copy may belong to are found by prefix, then the subject's (originals differing only by it)."""
+        return self.sender_date[:48] + hashlib.sha256(self.subject.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    def same_message(self, other: RelayIdentity) -> bool:
+        """The same sender and Date, and subjects one of which holds the other: a relay adds to a subject
+        ("[list] ", "*****SPAM***** ", "EXTERNAL: "), never takes away. Different subjects with the same
+        sender, Date and Message-ID (test fixtures derived from one another, a mailer's template reused in
+        the same second) stay apart; so does a subject from an empty one."""
+        if self.sender_date != other.sender_date:
+            return False
+        a, b = self.subject, other.subject
+        return a == b or bool(a and b and (a in b or b in a))
+
+
+def relay_identity(headers: EmailMessage) -> RelayIdentity:
     try:
-        pairs = addresses([str(v) for v in msg.get_all("from") or []])
-        sender = pairs[0][1].lower() if pairs else decode_header_value(msg.get("from")).lower()
+        pairs = addresses([str(v) for v in headers.get_all("from") or []])
+        sender = pairs[0][1].lower() if pairs else " ".join(decode_header_value(headers.get("from")).split()).lower()
     except SoftTimeLimitExceeded:
         raise
     except Exception:
         sender = ""
-    for value in (sender, decode_header_value(msg.get("subject")), decode_header_value(msg.get("date"))):
-        h.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    date = " ".join(decode_header_value(headers.get("date")).split())
     try:
-        parts = [p for p in msg.walk() if not p.is_multipart()]
+        when = parsedate_to_datetime(date)
+        if when.tzinfo is None:  # "-0000": UTC, time zone unknown (RFC 5322 3.3)
+            when = when.replace(tzinfo=UTC)
+        date = when.astimezone(UTC).isoformat()
     except SoftTimeLimitExceeded:
         raise
     except Exception:
-        parts = []
-    for part in parts[:200]:
-        h.update(_part_filename(part).encode("utf-8", "surrogatepass") + b"\0")
-        h.update(_normalized_lines(_payload_bytes(part)) + b"\0")
-    return h.hexdigest()
+        date = date.lower()
+    h = hashlib.sha256()
+    for value in (sender, date):
+        h.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    subject = _SUBJECT_TAG.sub(" ", decode_header_value(headers.get("subject"))[:MAX_HEADER])
+    return RelayIdentity(h.hexdigest(), " ".join(subject.split()).casefold())
 
 
 def addresses(values: list[str]) -> list[tuple[str, str]]:
@@ -693,10 +722,10 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
         # A named text part not marked as an attachment ("inline; filename=msg.txt", or only
         # "Content-Type: text/plain; name=msg.txt"): a mail client
         # shows it in the body and lists it among the files; so do we.
-        parsed.text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
+        parsed.text = decode_bytes(_text_payload(msg, parsed), msg.get_content_charset())
     is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
     if is_body_text:
-        text = decode_bytes(_payload_bytes(msg), msg.get_content_charset())
+        text = decode_bytes(_text_payload(msg, parsed), msg.get_content_charset())
         if ctype == "text/plain" and "begin " in text:
             text = _extract_uuencoded(text, parsed)
         if ctype == "text/html":
@@ -708,9 +737,7 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             parsed.text = f"{parsed.text}\n{text}" if parsed.text else text
         return
     data = _payload_bytes(msg)
-    if any(isinstance(d, InvalidBase64LengthDefect) for d in msg.defects):
-        # Base64 cut short (a truncated message): Python hands back the encoded text; decode what there is,
-        # and say that the file may be incomplete.
+    if _cut_short(msg):  # decoded as far as it goes; the note on the ticket says the file may be incomplete
         data = _lenient_base64(data)
         parsed.truncated.append(filename or _default_name(ctype))
     content_id = normalize_message_id(decode_header_value(msg.get("content-id")))
@@ -723,6 +750,21 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
             content_id=content_id,
         )
     )
+
+
+def _cut_short(part: EmailMessage) -> bool:
+    """Base64 cut short (a truncated message): Python's decoder hands back the encoded text (after
+    ``_payload_bytes``, which records the defect)."""
+    return any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects)
+
+
+def _text_payload(msg: EmailMessage, parsed: ParsedEmail) -> bytes:
+    """A text part's bytes; base64 cut short decoded as far as it goes, as for a file (not shown encoded)."""
+    data = _payload_bytes(msg)
+    if _cut_short(msg):
+        data = _lenient_base64(data)
+        parsed.problems.append("text in base64 cut short")
+    return data
 
 
 def _keep_raw(part: EmailMessage, parsed: ParsedEmail) -> None:
@@ -893,8 +935,7 @@ def _as_bytes(text: str | None) -> bytes:
 def _lenient_base64(data: bytes) -> bytes:
     """Base64 as a mail client decodes it: characters outside the alphabet skipped, padding added, a last
     lone character (a cut line) dropped. Never raises."""
-    data = bytes(ch for ch in data if ch in _BASE64_ALPHABET)
-    data = data.rstrip(b"=")
+    data = data.translate(None, _NOT_BASE64).rstrip(b"=")
     if len(data) % 4 == 1:
         data = data[:-1]
     try:
@@ -904,6 +945,7 @@ def _lenient_base64(data: bytes) -> bytes:
 
 
 _BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_NOT_BASE64 = bytes(ch for ch in range(256) if ch not in _BASE64_ALPHABET)  # bytes.translate deletes them
 
 
 def _split_delimited(data: bytes, boundary: bytes) -> tuple[bytes, list[bytes], bytes] | None:
@@ -966,15 +1008,19 @@ def _guess_boundary(data: bytes) -> bytes | None:
     return None
 
 
-def _parts_from(chunks: list[bytes], recovery: _Recovery) -> list[EmailMessage]:
-    parts = []
-    for chunk in chunks:
-        if recovery.parts >= _MAX_RECOVERED_PARTS:
-            recovery.leftovers.append(chunk)
-            continue
-        recovery.parts += 1
-        parts.append(email.message_from_bytes(chunk, policy=RAW_POLICY))
-    return parts
+def _parts_from(chunks: list[bytes], recovery: _Recovery, boundary: bytes) -> list[EmailMessage]:
+    """The recovered parts, up to ``_MAX_RECOVERED_PARTS`` per message; the rest gathered, as sent, into one
+    multipart entity kept in ``recovery.leftovers`` (one attachment a mail client opens, not one per part)."""
+    room = max(0, _MAX_RECOVERED_PARTS - recovery.parts)
+    recovery.parts += min(room, len(chunks))
+    rest = chunks[room:]
+    if rest:
+        delimiter = b"--" + boundary
+        recovery.leftovers.append(
+            b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\n\n' + delimiter + b"\n"
+            + (b"\n" + delimiter + b"\n").join(rest) + b"\n" + delimiter + b"--\n"
+        )
+    return [email.message_from_bytes(chunk, policy=RAW_POLICY) for chunk in chunks[:room]]
 
 
 def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -> None:
@@ -1019,7 +1065,7 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
         if split is None:
             return
         before, chunks, after = split
-        msg.set_payload(_parts_from(chunks, recovery))
+        msg.set_payload(_parts_from(chunks, recovery, guessed))
         msg.preamble = before.decode("ascii", "surrogateescape") or None
         msg.epilogue = after.decode("ascii", "surrogateescape") or None
         with contextlib.suppress(Exception):  # the header stays as sent; the parts are read all the same
@@ -1028,10 +1074,11 @@ def _recover_structure(msg: EmailMessage, recovery: _Recovery, depth: int = 0) -
     elif msg.epilogue and msg.epilogue.strip() and (boundary := msg.get_boundary()):
         # (the boundary read only then: parsing the parameters again costs every well-formed message)
         epilogue = _as_bytes(msg.epilogue)
-        split = _split_delimited(epilogue, boundary.encode("ascii", "surrogateescape"))
+        delimited = boundary.encode("ascii", "surrogateescape")
+        split = _split_delimited(epilogue, delimited)
         if split is not None:
             before, chunks, after = split
-            for part in _parts_from(chunks, recovery):
+            for part in _parts_from(chunks, recovery, delimited):
                 msg.attach(part)
             msg.epilogue = (before + after).decode("ascii", "surrogateescape") or None
             recovery.repaired.append("parts after an early close delimiter")
@@ -1176,11 +1223,21 @@ logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # it logs every det
 
 
 def _bounce_sender(msg: EmailMessage, parsed: ParsedEmail) -> bool:
-    """Written by a mail system: MAILER-DAEMON, postmaster, Exchange's own mailbox, a null Return-Path."""
+    """Written by a mail system (``_mail_system``), or by an address that sends nothing else (no-reply,
+    bounces)."""
     from_email = parsed.from_email
     if from_email and AUTO_SENDERS.match(from_email):
         return True
+    return _mail_system(msg, parsed)
+
+
+def _mail_system(msg: EmailMessage, parsed: ParsedEmail) -> bool:
+    """Written by a mail system: MAILER-DAEMON, postmaster, Exchange's own mailbox, a null Return-Path (not
+    a no-reply address: an order confirmation comes from one)."""
+    from_email = parsed.from_email
     local = from_email.partition("@")[0]
+    if local.startswith(("mailer-daemon", "postmaster")):
+        return True
     if local in _DAEMON_LOCALS or local.startswith("microsoftexchange"):
         return True
     if parsed.from_name.strip().lower() in _DAEMON_NAMES:
@@ -1233,7 +1290,10 @@ def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Boun
         # mail costs no scan. Exchange and some gateways write HTML only: its sentences read the same in markup.
         head = (parsed.text[:_BOUNCE_HEAD] if parsed.text.strip() else parsed.html[: 4 * _BOUNCE_HEAD]).lower()
         says = any(p in head for p in _BOUNCE_PHRASES)
-    if not (is_dsn or failed_header or says):
+    # A mail system's report in words none of the lists above knows (a language, an old MTA's format) is a
+    # report when flufl.bounce reads failed recipients in it (below); not a no-reply sender's mail.
+    silent_system = not (is_dsn or failed_header or says) and daemon and _mail_system(msg, parsed)
+    if not (is_dsn or failed_header or says or silent_system):
         return None
     if not (is_dsn or failed_header or daemon) and subject.startswith(_PERSON_PREFIXES):
         return None
@@ -1248,6 +1308,8 @@ def detect_bounce(msg: EmailMessage, parsed: ParsedEmail, *, raw: bytes) -> Boun
         bounce.recipients = [a.decode("utf-8", "replace").lower() if isinstance(a, bytes) else str(a).lower()
                              for a in found][:20]
         bounce.temporary = bool(temporary) and not permanent
+    if silent_system and not bounce.recipients:
+        return None
     inline_copy = any(marker in parsed.text[:65536].lower() for marker in _RETURNED_MARKERS)
     if not (is_dsn or failed_header or bounce.recipients
             or daemon and (returned or inline_copy or says)

@@ -267,3 +267,32 @@ def test_the_recipient_scan_stays_bounded_on_hostile_reports():
         bounce = parse_email(raw).bounce
         assert time.process_time() - start < 2
         assert bounce is not None and bounce.recipients == ["bob@example.com"]
+
+
+def _system_report(sender: str) -> bytes:
+    """A mail system's report in words no phrase list knows (Portuguese, an old MTA's layout), that
+    flufl.bounce reads failed recipients in."""
+    return (
+        f"From: {sender}\nTo: support@acme.test\nSubject: Mensagem devolvida\n"
+        "Date: Mon, 03 Mar 2025 10:15:00 +0100\nMessage-ID: <r-1@mx.example.net>\n\n"
+        "|------------------------- Failed addresses follow: ---------------------|\n"
+        " renee.martin@example.org ... host desconhecido\n"
+        "|------------------------- Message text follows: ------------------------|\n"
+        "Bom dia\n"
+    ).encode()
+
+
+def test_a_mail_systems_report_in_unknown_words_is_a_report(world, support, notified):
+    ticket, notification, _sent = notified
+    raw = _system_report("MAILER-DAEMON@mx.example.net")
+    assert parse_email(raw).bounce.recipients == ["renee.martin@example.org"]
+    inbound = intake.ingest(mailbox=support, raw=raw, source="file")
+    assert (inbound.status, inbound.ticket_id) == (InboundStatus.BOUNCE, ticket.pk)
+
+
+def test_a_no_reply_senders_mail_in_unknown_words_stays_mail():
+    """Only a mail system's own address: a shop's no-reply address sends confirmations, not reports."""
+    assert parse_email(_system_report("no-reply@shop.example.net")).bounce is None
+    notice = (b"From: postmaster@mx.example.net\nTo: support@acme.test\nSubject: Quota\n\n"
+              b"Votre boite est pleine a 80 %.\n")
+    assert parse_email(notice).bounce is None  # a mail system's notice that names no failed recipient

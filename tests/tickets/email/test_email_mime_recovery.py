@@ -391,3 +391,41 @@ def test_well_formed_mail_is_read_as_python_reads_it(raw):
         elif part.get_filename():
             expected.append(part.get_filename())
     assert sorted(a.filename for a in parsed.attachments) == sorted(expected)
+
+
+def test_parts_past_the_recovery_cap_are_gathered_into_one_file():
+    """A body whose declared boundary never appears, with 250 parts: 200 recovered, the other 50 kept as sent
+    in one multipart file (not 50 files, each one more line in the note)."""
+    parts = "".join(
+        f"--real\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=f{i}.bin\n\n"
+        f"data {i}\n" for i in range(250)
+    )
+    raw = (
+        "From: a@example.org\nSubject: many\nMIME-Version: 1.0\n"
+        f'Content-Type: multipart/mixed; boundary="declared"\n\n{parts}--real--\n'
+    ).encode()
+    parsed = parse_email(raw)
+    assert [a.filename for a in parsed.attachments][:200] == [f"f{i}.bin" for i in range(200)]
+    assert parsed.unreadable == ["partie-illisible-1.eml"] and len(parsed.attachments) == 201
+    rest = email.message_from_bytes(parsed.attachments[-1].data)
+    assert [p.get_filename() for p in rest.get_payload()] == [f"f{i}.bin" for i in range(200, 250)]
+    assert [p.get_payload() for p in rest.get_payload()][:2] == ["data 200", "data 201"]
+
+
+def test_a_text_part_in_base64_cut_short_is_decoded_as_far_as_it_goes():
+    """As a file cut short is: the text is shown, not its base64."""
+    encoded = base64.b64encode(b"Bonjour, la facture de mars est fausse. Merci.").decode()
+    cut = encoded[: (len(encoded) // 4 - 1) * 4 + 1]  # 4k + 1 characters: Python's decoder gives up
+    raw = (
+        "From: a@example.org\nSubject: coupé\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+        f"Content-Transfer-Encoding: base64\n\n{cut}\n"
+    ).encode()
+    parsed = parse_email(raw)
+    assert parsed.text.startswith("Bonjour, la facture de mars")
+    assert "text in base64 cut short" in parsed.problems
+
+
+def test_an_encoded_word_cut_short_is_decoded_as_far_as_it_goes():
+    word = base64.b64encode("Réunion reportée".encode()).decode()
+    raw = f"From: a@example.org\nSubject: =?utf-8?b?{word[:-3]}?=\n\nx\n".encode()
+    assert parse_email(raw).subject.startswith("Réunion report")

@@ -33,9 +33,11 @@ ACCOUNTED = {"dev": 0.97, "heldout": 0.97}
 # The second held-out corpus was measured once at e9bf730 (accounted 66/71, subject 55/65, sender 61/67,
 # text 35/38, attachments 13/14: the README). Two defects it showed were fixed afterwards (a reused Message-ID,
 # mislabelled single-byte charsets), so what it gives now is no held-out figure: these floors are the values
-# after those fixes, kept so that a regression shows (accounted 67/71 and attachments 13/15 are below target).
+# after those fixes, kept so that a regression shows (attachments 13/15 is below target). Accounted 70/71 since
+# a mail system's report in words no phrase list knows is recognised by the failed recipients flufl.bounce
+# reads in it (3 of its reports; was 67/71).
 FLOORS["heldout2"] = {**THRESHOLDS, "attachments": 13 / 15}
-ACCOUNTED["heldout2"] = 67 / 71
+ACCOUNTED["heldout2"] = 70 / 71
 
 
 @pytest.mark.slow  # an evaluation: 185 real messages through intake against measured thresholds

@@ -1,6 +1,8 @@
-"""A repeat is the same Message-ID *and* the same content (issue 22): different messages that reuse a
+"""A repeat is the same Message-ID *and* the same sender and Date (issue 22): different messages that reuse a
 Message-ID (bulk mailers, misconfigured applications with a constant one) each become a ticket; the same
-message delivered again, by another route with more Received headers, stays a duplicate."""
+message delivered again, by another route with more Received headers, or relayed by a mailing list that tags
+its subject and adds a footer, stays a duplicate. The digest is computed only when a Message-ID is met again
+(the first original of a Message-ID keeps an empty, "unknown", digest: read from its raw bytes then)."""
 
 from __future__ import annotations
 
@@ -44,12 +46,85 @@ def ingest(support, raw: bytes) -> InboundEmail:
 
 def test_different_messages_with_one_message_id_each_become_a_ticket(world, support):
     first = ingest(support, mail())
-    second = ingest(support, mail(subject="Alerte mémoire", body="La mémoire est pleine."))
+    second = ingest(support, mail(subject="Alerte mémoire", body="La mémoire est pleine.",
+                                  date="Mon, 03 Mar 2025 10:17:00 +0100"))
     third = ingest(support, mail(date="Mon, 03 Mar 2025 11:15:00 +0100"))  # the same alert, an hour later
-    assert [i.status for i in (first, second, third)] == [InboundStatus.IMPORTED] * 3
-    assert len({first.ticket_id, second.ticket_id, third.ticket_id}) == 3
+    fourth = ingest(support, mail(sender="other-monitor@example.org"))  # another sender, the same second
+    assert [i.status for i in (first, second, third, fourth)] == [InboundStatus.IMPORTED] * 4
+    assert len({first.ticket_id, second.ticket_id, third.ticket_id, fourth.ticket_id}) == 4
     assert Ticket.objects.get(pk=second.ticket_id).subject == "Alerte mémoire"
-    assert {i.message_key for i in (first, second, third)} == {"constant@app.example.net"}
+    assert {i.message_key for i in (first, second, third, fourth)} == {"constant@app.example.net"}
+    # A second pass over all four: each is a repeat of its own original.
+    again = [ingest(support, mail(**kw)) for kw in (
+        {}, {"subject": "Alerte mémoire", "body": "La mémoire est pleine.", "date": "Mon, 03 Mar 2025 10:17:00 +0100"},
+        {"date": "Mon, 03 Mar 2025 11:15:00 +0100"}, {"sender": "other-monitor@example.org"})]
+    assert [i.status for i in again] == [InboundStatus.DUPLICATE] * 4
+    assert [i.duplicate_of_id for i in again] == [first.pk, second.pk, third.pk, fourth.pk]
+
+
+def relayed_by_a_list(**kw) -> bytes:
+    """``mail(**kw)`` as a mailing list redistributes it: a tag in the subject, a footer under the body,
+    its own headers and Received lines, CRLF line ends."""
+    subject = kw.pop("subject", "Alerte disque")
+    body = kw.pop("body", "Le disque /var est plein à 95 %.")
+    return mail(
+        subject=f"[ops-alerts] {subject}",
+        body=f"{body}\n\n-- \nops-alerts mailing list\nhttps://lists.example.net/mailman/listinfo/ops-alerts",
+        headers="Received: from lists.example.net by mx.acme.test; Mon, 03 Mar 2025 10:16:02 +0100\n",
+        extra="List-Id: <ops-alerts.lists.example.net>\nPrecedence: list\n"
+        "List-Unsubscribe: <mailto:ops-alerts-leave@lists.example.net>\n",
+        line_end="\r\n",
+        **kw,
+    )
+
+
+def test_a_copy_relayed_by_a_mailing_list_is_the_same_message(world, support):
+    """Sent to us and to a list we are on: the list's copy (subject tag, footer) is not a second ticket."""
+    first = ingest(support, mail())
+    assert first.status == InboundStatus.IMPORTED
+    copy = ingest(support, relayed_by_a_list())
+    assert copy.status == InboundStatus.DUPLICATE
+    assert copy.duplicate_of_id == first.pk and copy.ticket_id == first.ticket_id
+    # A second pass over both (an IMAP folder read anew): nothing new.
+    assert [ingest(support, raw).status for raw in (mail(), relayed_by_a_list())] == [InboundStatus.DUPLICATE] * 2
+    assert Ticket.objects.filter(organization=world.org).exclude(pk=world.ticket.pk).count() == 1
+
+
+def test_the_list_copy_first_then_the_direct_one(world, support):
+    first = ingest(support, relayed_by_a_list())
+    assert ingest(support, mail()).duplicate_of_id == first.pk
+    other = ingest(support, mail(date="Tue, 04 Mar 2025 08:00:00 +0100", body="Encore plein."))
+    assert other.status == InboundStatus.IMPORTED and other.ticket_id != first.ticket_id
+    assert ingest(support, relayed_by_a_list(date="Tue, 04 Mar 2025 08:00:00 +0100")).duplicate_of_id == other.pk
+
+
+def test_the_digest_is_computed_only_when_a_message_id_comes_again(world, support):
+    """The first original of a Message-ID is stored with an empty digest (unknown; the release before
+    migration 0021 wrote such rows too): read from its raw bytes when the Message-ID comes again."""
+    first = ingest(support, mail())
+    unique = ingest(support, mail(mid="<only-once@example.net>"))
+    assert InboundEmail.objects.get(pk=first.pk).content_digest == ""
+    assert InboundEmail.objects.get(pk=unique.pk).content_digest == ""
+    other = ingest(support, mail(date="Mon, 03 Mar 2025 12:00:00 +0100"))
+    assert other.status == InboundStatus.IMPORTED
+    stored = InboundEmail.objects.get(pk=other.pk)
+    assert len(stored.content_digest) == 64
+    assert InboundEmail.objects.get(pk=first.pk).content_digest == ""  # still the one every repeat meets
+    assert ingest(support, relayed_by_a_list()).duplicate_of_id == first.pk
+    assert ingest(support, relayed_by_a_list(date="Mon, 03 Mar 2025 12:00:00 +0100")).duplicate_of_id == other.pk
+
+
+def test_the_first_original_deleted_the_others_still_catch_their_copies(world, support):
+    """A customer's data deleted (tickets.services.deletion) can take the first original of a Message-ID
+    away: the originals left still catch their copies."""
+    first = ingest(support, mail())
+    other = ingest(support, mail(date="Mon, 03 Mar 2025 12:00:00 +0100"))
+    InboundEmail.objects.filter(pk=first.pk).delete()
+    copy = ingest(support, relayed_by_a_list(date="Mon, 03 Mar 2025 12:00:00 +0100"))
+    assert copy.status == InboundStatus.DUPLICATE and copy.duplicate_of_id == other.pk
+    anew = ingest(support, mail())  # the deleted one, delivered again: a message of its own again
+    assert anew.status == InboundStatus.IMPORTED
+    assert ingest(support, mail()).duplicate_of_id == anew.pk
 
 
 def test_the_same_message_again_by_another_route_is_a_duplicate(world, support):
@@ -106,6 +181,7 @@ def test_a_message_id_reused_on_one_thread_keeps_threading(world, support):
             subject="Re: Alerte disque",
             body="Toujours plein.",
             mid="<a1@example.org>",
+            date="Mon, 03 Mar 2025 10:40:00 +0100",  # written later (the same second: taken as the same message)
             extra="In-Reply-To: <a1@example.org>\n",
         ),
     )
@@ -141,3 +217,58 @@ def test_two_deliveries_of_one_message_at_once_store_one_original(world, support
     assert sorted(r.status for r in results) == [InboundStatus.DUPLICATE, InboundStatus.IMPORTED]
     assert InboundEmail.objects.filter(organization=world.org).exclude(status=InboundStatus.DUPLICATE).count() == 1
     assert Ticket.objects.filter(organization=world.org, subject="Alerte disque").count() == 1
+
+
+def test_migration_0021_is_schema_only():
+    """No backfill inside the migration (it would hold the inbound table during a deploy): an empty digest
+    means "unknown" and is read from the raw message when needed."""
+    from django.db.migrations import RunPython, RunSQL
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = MigrationLoader(None, ignore_no_migrations=True).get_migration("tickets", "0021_inbound_content_digest")
+    assert not [op for op in migration.operations if isinstance(op, (RunPython, RunSQL))]
+
+
+def test_the_subject_tells_apart_only_what_a_relay_cannot_have_made(world, support):
+    """Same sender, Date and Message-ID: a subject a relay added to (a tag anywhere, a spam filter's prefix)
+    is the same message; another subject, or a subject where there was none, is another message."""
+    first = ingest(support, mail(subject="Re: Alerte disque"))
+    tagged = ingest(support, mail(subject="Re: [ops-alerts] Alerte disque", body="Le disque.\n-- \npied de liste"))
+    flagged = ingest(support, mail(subject="*****SPAM***** Re: Alerte disque"))
+    assert [tagged.duplicate_of_id, flagged.duplicate_of_id] == [first.pk, first.pk]
+    other = ingest(support, mail(subject="Questionnaire", body="Autre chose."))
+    empty = ingest(support, mail(subject="", body="Sans sujet."))
+    assert [other.status, empty.status] == [InboundStatus.IMPORTED] * 2
+    assert len({first.ticket_id, other.ticket_id, empty.ticket_id}) == 3
+    assert ingest(support, mail(subject="[ops-alerts] Questionnaire")).duplicate_of_id == other.pk
+    assert ingest(support, mail(subject="[ops-alerts]")).duplicate_of_id == empty.pk
+
+
+def _synchronous_commit_while_processing(support) -> list[str]:
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('INSERT INTO "tickets_message"'):
+            with connection.cursor() as cur:
+                cur.execute("SHOW synchronous_commit")
+                seen.append(cur.fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(spy):
+        assert ingest(support, mail(mid=f"<sync-{len(seen)}-{id(seen)}@example.net>")).status == InboundStatus.IMPORTED
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_processing_transaction_does_not_wait_for_the_disk(world, support):
+    """Its durability is the receipt's (committed synchronously before): a crash before the WAL flush leaves
+    the message "received", taken up again by process_stale. The setting ends with the transaction."""
+    assert _synchronous_commit_while_processing(support) == ["off"]
+    with connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        assert cur.fetchone()[0] == "on"
+
+
+def test_processing_inside_a_callers_transaction_keeps_its_durability(world, support):
+    assert _synchronous_commit_while_processing(support) == ["on"]  # the test's transaction is the caller's
