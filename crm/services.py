@@ -9,6 +9,7 @@ merge of two customers in ``tickets``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from django.core.exceptions import ValidationError
@@ -43,13 +44,30 @@ def customers_renamed(customers: Sequence[Customer]) -> None:
             hook(customers)
 
 
+# An internationalized local part (RFC 6531: "josé@exemple.fr", "tomás@…"), which Django's validator refuses:
+# dot-separated runs of printable characters other than spaces, quotes and the specials. Linear: the runs
+# cannot contain the dot that separates them.
+_EAI_LOCAL = re.compile(r'[^\s"(),:;<>@\[\\\].]+(?:\.[^\s"(),:;<>@\[\\\].]+)*')
+
+
+def _is_internationalized(local: str, domain: str) -> bool:
+    if local.isascii() or len(local) > 64 or not local.isprintable() or not _EAI_LOCAL.fullmatch(local):
+        return False
+    try:
+        validate_email(f"x@{domain}")  # the domain is held to the usual rules (IDN allowed)
+    except ValidationError:
+        return False
+    return True
+
+
 def normalize_email(email: str) -> str:
     email = (email or "").strip()
+    local, _at, domain = email.rpartition("@")
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise InvalidInput(_("Adresse email invalide : %(email)s") % {"email": email or "—"}) from exc
-    local, _at, domain = email.rpartition("@")
+        if not _is_internationalized(local, domain):
+            raise InvalidInput(_("Adresse email invalide : %(email)s") % {"email": email or "—"}) from exc
     return f"{local}@{domain.lower()}"
 
 

@@ -69,6 +69,13 @@ def test_invalid_email_is_rejected(email):
 
 def test_normalize_and_split_helpers():
     assert normalize_email("Marie@EXAMPLE.Fr") == "Marie@example.fr"
+    # Internationalized local parts (RFC 6531) are addresses people have; the domain keeps the usual rules.
+    assert normalize_email("José.Núñez@Exemple.FR") == "José.Núñez@exemple.fr"
+    assert normalize_email("tomá?@football.example.com") == "tomá?@football.example.com"
+    for bad in ("jo sé@exemple.fr", "josé@", "josé@exemple", "jo\u0301sé..x@exemple.fr", "é\x00@exemple.fr",
+                "\"josé\"@exemple.fr", "josé@exa mple.fr", "é" * 65 + "@exemple.fr"):
+        with pytest.raises(InvalidInput):
+            normalize_email(bad)
     assert split_name("  Marie  Claire Dubois ") == ("Marie", "Claire Dubois")
     assert split_name("Cher") == ("Cher", "")
     assert split_name("") == ("", "")

@@ -38,10 +38,18 @@ ACCOUNTED = {"dev": 0.97, "heldout": 0.97}
 # reads in it (3 of its reports; was 67/71).
 FLOORS["heldout2"] = {**THRESHOLDS, "attachments": 13 / 15}
 ACCOUNTED["heldout2"] = 70 / 71
+# The third held-out corpus (61 messages, assembled by someone who had not read the intake code) was run once, at
+# 9718bcc: accounted 60/61, subject 52/52, sender 55/55, text 39/40, attachments 17/18 (the README). The one
+# message quarantined (an internationalized local part, "tomá?@…", refused by the customer's address check) was
+# fixed afterwards (crm.services.normalize_email accepts RFC 6531 local parts): these floors are the values
+# after that fix, not a held-out figure. Attachments 17/18: the MIME torture test's attached messages named
+# from subjects with two spaces in a row come out with one.
+FLOORS["heldout3"] = {**THRESHOLDS, "attachments": 17 / 18}
+ACCOUNTED["heldout3"] = 1.0
 
 
-@pytest.mark.slow  # an evaluation: 185 real messages through intake against measured thresholds
-@pytest.mark.parametrize("half", ["dev", "heldout", "heldout2"])
+@pytest.mark.slow  # an evaluation: 246 real messages through intake against measured thresholds
+@pytest.mark.parametrize("half", ["dev", "heldout", "heldout2", "heldout3"])
 def test_real_world_corpus_meets_the_thresholds(world, half):
     Mailbox.objects.create(organization=world.org, name="Support", address=ADDRESS)
     report = evaluate(address=ADDRESS, half=half)
