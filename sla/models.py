@@ -284,8 +284,9 @@ class DashboardDirtyDay(models.Model):
 
 class DashboardCell(models.Model):
     """The counts of one day (the tickets created that day; ``closed``: resolved that day) for one combination of
-    the filters the rollups serve: assignee, channel, priority. ``agent_id`` is whom the figures credit: the
-    assignee for the ticket counts, the outcome's agent, the rating's agent (as the per-agent table does)."""
+    the filters the rollups serve: assignee, channel, priority (``channel = priority = '*'``: whatever both).
+    ``agent_id`` is whom the figures credit: the assignee for the ticket counts, the outcome's agent, the rating's
+    agent (as the per-agent table does)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()

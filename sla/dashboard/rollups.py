@@ -2,8 +2,10 @@
 
 Contract:
 - A past day of an organization (its local date in the organization's time zone) is *built*: its counts are
-  stored in ``DashboardCell`` rows, one per (assignee, credited agent, channel, priority), and its durations in
-  ``DashboardHistogram`` rows; a ``DashboardDay`` row says it is built, for which time zone. The credited agent is
+  stored in ``DashboardCell`` rows and its durations in ``DashboardHistogram`` rows, each once per (assignee,
+  credited agent) whatever the channel and priority ('*': what most views read, a dozen rows a day) and once per
+  (assignee, credited agent, channel, priority) for those two filters; a ``DashboardDay`` row says it is built,
+  for which time zone. The credited agent is
   the one the per-agent table credits: the assignee for the ticket counts, the outcome's agent, the rating's agent.
 - Today, the days not built yet and the days changed since (``DashboardDirtyDay``, written by the database
   triggers of migration sla 0006 in the transaction of the change, whatever the channel) are computed live by
@@ -114,18 +116,19 @@ SELECT (t.resolved_at AT TIME ZONE %(tz)s)::date, t.assignee_id, t.assignee_id, 
 FROM tickets_ticket t
 WHERE t.organization_id = %(org)s AND {{t_resolved}} {{where}}
 UNION ALL
-SELECT (o.ticket_created_at AT TIME ZONE %(tz)s)::date, t.assignee_id, o.agent_id, t.channel, t.priority, {_part({
+SELECT (o.ticket_created_at AT TIME ZONE %(tz)s)::date, {{o_dims}}, {_part({
     **_outcome_exprs("fr", "first_response", "%(first_target)s"),
     **_outcome_exprs("res", "resolution", "%(resolution_target)s"),
 })}
-FROM sla_slaoutcome o
-JOIN tickets_ticket t ON t.id = o.ticket_id
-WHERE o.organization_id = %(org)s AND {{o_created}} {{where}}
+FROM sla_slaoutcome o {{o_join}}
+WHERE o.organization_id = %(org)s AND {{o_created}} {{o_where}}
 UNION ALL
 SELECT (t.created_at AT TIME ZONE %(tz)s)::date, t.assignee_id, s.agent_id, t.channel, t.priority, {_part({
     "csat_n": "1", **{f"csat_{k}": _case(f"s.score = {k}") for k in range(1, 6)}})}
 FROM tickets_ticket t
-JOIN crm_satisfactionrating s ON s.ticket_id = t.id AND s.organization_id = %(org)s
+CROSS JOIN LATERAL (  -- by its unique index on ticket_id (as a join, PostgreSQL read every rating)
+    SELECT s.agent_id, s.score FROM crm_satisfactionrating s WHERE s.ticket_id = t.id AND s.organization_id = %(org)s
+) s
 WHERE t.organization_id = %(org)s AND {{t_created}} {{where}}
 UNION ALL
 SELECT x.day, x.assignee_id, x.assignee_id, x.channel, x.priority, {_part({
@@ -135,11 +138,9 @@ WHERE x.seconds IS NOT NULL
 """
 
 _VALUE_PARTS = f"""
-SELECT (o.ticket_created_at AT TIME ZONE %(tz)s)::date AS day, t.assignee_id AS assignee, o.agent_id AS agent,
-       t.channel, t.priority, o.metric, o.business_seconds::float8 AS v
-FROM sla_slaoutcome o
-JOIN tickets_ticket t ON t.id = o.ticket_id
-WHERE o.organization_id = %(org)s AND {{o_created}} AND o.business_seconds IS NOT NULL {{where}}
+SELECT (o.ticket_created_at AT TIME ZONE %(tz)s)::date AS day, {{o_dims}}, o.metric, o.business_seconds::float8 AS v
+FROM sla_slaoutcome o {{o_join}}
+WHERE o.organization_id = %(org)s AND {{o_created}} AND o.business_seconds IS NOT NULL {{o_where}}
 UNION ALL
 SELECT x.day, x.assignee_id, x.assignee_id, x.channel, x.priority, 'later', x.seconds::float8
 FROM ({_TURNS}) x
@@ -180,9 +181,11 @@ FROM ({_VALUE_PARTS}) x
 
 _BUILD_COUNTS = f"""
 INSERT INTO sla_dashboardcell (organization_id, day, assignee_id, agent_id, channel, priority, {", ".join(COUNTERS)})
-SELECT %(org)s, x.day, x.assignee, x.agent, x.channel, x.priority, {_SUMS}
+SELECT %(org)s, x.day, x.assignee, x.agent,
+       CASE WHEN GROUPING(x.channel) = 1 THEN '{ALL}' ELSE x.channel END,
+       CASE WHEN GROUPING(x.priority) = 1 THEN '{ALL}' ELSE x.priority END, {_SUMS}
 FROM ({_COUNT_PARTS}) x
-GROUP BY x.day, x.assignee, x.agent, x.channel, x.priority
+GROUP BY GROUPING SETS ((x.day, x.assignee, x.agent, x.channel, x.priority), (x.day, x.assignee, x.agent))
 """
 
 _BUILD_DURATIONS = f"""
@@ -193,6 +196,19 @@ FROM ({_VALUE_PARTS}) x
 GROUP BY GROUPING SETS ((x.day, x.metric, x.assignee, x.agent, x.channel, x.priority, b),
                         (x.day, x.metric, x.assignee, x.agent, b))
 """
+
+
+def _outcomes(where: str, *, joined: bool) -> dict[str, str]:
+    """How the outcomes meet their ticket: joined (the filters, or a build: the ticket's assignee, channel and
+    priority), or not (an unfiltered read groups by the outcome's agent alone: the few spam tickets are left out by
+    id, index ticket_spam_idx; joined, PostgreSQL read every ticket of the organization)."""
+    if joined:
+        return {"o_dims": "t.assignee_id AS assignee, o.agent_id AS agent, t.channel, t.priority",
+                "o_join": "JOIN tickets_ticket t ON t.id = o.ticket_id", "o_where": where}
+    return {"o_dims": "NULL::int AS assignee, o.agent_id AS agent, ''::varchar AS channel, ''::varchar AS priority",
+            "o_join": "",
+            "o_where": " AND o.ticket_id <> ALL(ARRAY(SELECT s.id FROM tickets_ticket s"
+                       " WHERE s.organization_id = %(org)s AND s.spam_at IS NOT NULL))"}
 
 
 def _ranges(days: list[date], time_zone: str) -> tuple[dict[str, str], dict[str, datetime]]:
@@ -234,14 +250,16 @@ def _cell_where(f, alias: str) -> str:
     return sql
 
 
-def _hist_where(f) -> str:
-    sql = _cell_where(f, "h")
+def _rows_where(f, alias: str) -> str:
+    """The filters on rollup rows: without a channel or a priority, the rows whatever both ('*'); else the rows of
+    one channel and one priority."""
+    sql = _cell_where(f, alias)
     if not (f.channel or f.priority):
-        return sql + f" AND h.channel = '{ALL}'"
+        return sql + f" AND {alias}.channel = '{ALL}'"
     if not f.channel:
-        sql += f" AND h.channel <> '{ALL}'"
+        sql += f" AND {alias}.channel <> '{ALL}'"
     if not f.priority:
-        sql += f" AND h.priority <> '{ALL}'"
+        sql += f" AND {alias}.priority <> '{ALL}'"
     return sql
 
 
@@ -320,9 +338,10 @@ def read(organization: Organization, f, *, time_zone: str) -> Period:
         period = [f.start + timedelta(days=i) for i in range((f.end - f.start).days + 1)]
         live, ranges = _ranges(sorted(set(period) - set(built)), time_zone)
         p.update(ranges, built=built)
-        cur.execute(_READ_COUNTS.format(where=where, cell_where=_cell_where(f, "c"), **live), p)
+        live.update(_outcomes(where, joined=f.filtered))
+        cur.execute(_READ_COUNTS.format(where=where, cell_where=_rows_where(f, "c"), **live), p)
         count_rows = cur.fetchall()
-        cur.execute(_READ_DURATIONS.format(where=where, hist_where=_hist_where(f), **live), p)
+        cur.execute(_READ_DURATIONS.format(where=where, hist_where=_rows_where(f, "h"), **live), p)
         duration_rows = cur.fetchall()
     days, agents = {}, {}
     for day, agent, by_agent, *sums in count_rows:
@@ -357,6 +376,7 @@ def build(organization_id: int, days: list[date], *, time_zone: str, now: dateti
          "later_target": LATER_REPLY_TARGET}
     where = _where(DashboardFilters(start=min(days), end=max(days)))
     live, ranges = _ranges(days, time_zone)
+    live.update(_outcomes(where, joined=True))
     p.update(ranges)
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cur:
