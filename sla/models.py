@@ -270,9 +270,12 @@ class DashboardDay(models.Model):
 
 class DashboardDirtyDay(models.Model):
     """A past day changed since its rollup was built: written by the database triggers of migration 0006 (every
-    channel: services, bulk updates, imports), removed when the day is built again."""
+    channel: services, bulk updates, imports), removed when the day is built again.
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    No foreign key constraint: deleting an organization deletes its tickets, whose trigger marks their days after
+    this table's rows were deleted (the task prunes the rows of organizations gone)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     day = models.DateField()
 
     class Meta:

@@ -443,6 +443,8 @@ def refresh(*, now: datetime | None = None, organization_id: int | None = None, 
     with connection.cursor() as cur:
         for table in ("sla_dashboardday", "sla_dashboardcell", "sla_dashboardhistogram", "sla_dashboarddirtyday"):
             cur.execute(_PRUNE.format(table=table), p)  # days the dashboard no longer reads
+        cur.execute("DELETE FROM sla_dashboarddirtyday x WHERE NOT EXISTS"
+                    " (SELECT 1 FROM lumiodesk_organization o WHERE o.id = x.organization_id)")  # organizations gone
         cur.execute(_DUE, p)
         due = cur.fetchall()
     built = 0

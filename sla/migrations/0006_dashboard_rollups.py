@@ -187,7 +187,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('day', models.DateField()),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lumiodesk.organization')),
+                ('organization', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lumiodesk.organization')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('organization', 'day'), name='dashboarddirtyday_once')],

@@ -149,3 +149,18 @@ def test_a_new_time_zone_reads_live_until_built(seeded):
     check_all(org, filters[:2])
     assert rollups.refresh(organization_id=org.pk) >= 364
     check_all(org, filters[:2])
+
+
+def test_an_organization_with_rollups_can_be_deleted(seeded):
+    org, _tickets, _agents, _filters = seeded
+    rollups.refresh(organization_id=org.pk)
+    Ticket.objects.filter(organization=org).update(priority="low")  # past days marked dirty
+    pk = org.pk
+    with transaction.atomic():  # the deferred foreign keys are checked at the end
+        Ticket.objects.filter(organization=org).delete()  # their days marked dirty, the rollups still there
+        assert DashboardDirtyDay.objects.filter(organization_id=pk).exists()
+        Customer.objects.filter(organization=org).delete()
+        org.delete()  # the rollup rows deleted with it; the dirty days after the tickets too
+    assert not DashboardDay.objects.filter(organization_id=pk).exists()
+    rollups.refresh()
+    assert not DashboardDirtyDay.objects.filter(organization_id=pk).exists()
