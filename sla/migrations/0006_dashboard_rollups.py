@@ -64,9 +64,17 @@ BEGIN
     RETURN NULL;
 END $f$;
 
--- Ratings and messages: the day their ticket was created (ratings: satisfaction; messages: later replies).
+-- Ratings and messages: the day their ticket was created (ratings: satisfaction; messages: later replies). A
+-- message's update matters only if it moves (ticket, kind, instant): an edited body does not.
 CREATE FUNCTION sla_dashboard_child_dirty() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'tickets_message' THEN  -- (nested: old_rows exists on UPDATE only)
+        IF NOT EXISTS (SELECT 1 FROM old_rows p JOIN new_rows n ON n.id = p.id
+                       WHERE (p.ticket_id, p.kind, p.created_at) IS DISTINCT FROM (n.ticket_id, n.kind, n.created_at))
+        THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
         SELECT DISTINCT t.organization_id, (t.created_at AT TIME ZONE o.time_zone)::date

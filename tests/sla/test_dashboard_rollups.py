@@ -16,6 +16,7 @@ from factories import CompanyFactory, team_of
 from crm.models import Customer
 from devtools.bench import dashboard as bench
 from lumiodesk.models import Membership
+from sla import tasks
 from sla.dashboard import figures, rollups, team_figures
 from sla.dashboard.figures import DashboardFilters
 from sla.models import DashboardCell, DashboardDay, DashboardDirtyDay
@@ -164,3 +165,15 @@ def test_an_organization_with_rollups_can_be_deleted(seeded):
     assert not DashboardDay.objects.filter(organization_id=pk).exists()
     rollups.refresh()
     assert not DashboardDirtyDay.objects.filter(organization_id=pk).exists()
+
+
+def test_the_beat_task_builds_a_month_at_a_time_and_an_edited_message_marks_nothing(seeded):
+    org, tickets, _agents, _filters = seeded
+    assert tasks.refresh_dashboard_rollups() >= rollups.CHUNK_DAYS
+    assert DashboardDay.objects.filter(organization=org).count() == rollups.CHUNK_DAYS
+    rollups.refresh()
+    old = next(t for t in tickets if t.created_at < timezone.now() - timedelta(days=40))
+    Message.objects.filter(ticket=old).update(body_text="Corrigé")
+    assert not DashboardDirtyDay.objects.filter(organization=org).exists()
+    Message.objects.filter(ticket=old, kind="reply").update(created_at=old.created_at + timedelta(minutes=5))
+    assert DashboardDirtyDay.objects.filter(organization=org).count() == 1
