@@ -40,6 +40,8 @@ from lumiodesk import teams
 from lumiodesk.models import Organization
 from tickets.selectors import ACTIVE, local_day_start
 
+from .filters import FIRST_RESPONSE_TARGET, LATER_REPLY_TARGET, RESOLUTION_TARGET, DashboardFilters, _where
+
 BUCKETS_PER_DOUBLING = 16
 NB = BUCKETS_PER_DOUBLING * 32 + 1  # bucket 0: under one second; the last one: 2^32 s and more
 # A bucket's value: its geometric middle (bucket k >= 1 holds [2^((k-1)/16), 2^(k/16)) seconds).
@@ -313,8 +315,6 @@ class Period:
 
 
 def params(organization: Organization, f, *, time_zone: str) -> dict:
-    from .figures import FIRST_RESPONSE_TARGET, LATER_REPLY_TARGET, RESOLUTION_TARGET
-
     return {
         "org": organization.pk, "agent": f.agent, "channel": f.channel, "priority": f.priority, "tag": f.tag,
         "company": f.company, "team": f.team, "tz": time_zone, "active": list(ACTIVE),
@@ -328,8 +328,6 @@ def params(organization: Organization, f, *, time_zone: str) -> dict:
 
 def read(organization: Organization, f, *, time_zone: str) -> Period:
     """The period's counts and durations: three queries, whatever the period and the data size."""
-    from .figures import _where
-
     p = params(organization, f, time_zone=time_zone)
     where = _where(f)
     with connection.cursor() as cur:
@@ -367,8 +365,6 @@ def read(organization: Organization, f, *, time_zone: str) -> Period:
 def build(organization_id: int, days: list[date], *, time_zone: str, now: datetime | None = None) -> int:
     """Build (or build again) these past days of the organization, in one transaction; the days' dirty marks
     that this transaction sees are removed (a change committed meanwhile keeps its mark: built again later)."""
-    from .figures import FIRST_RESPONSE_TARGET, LATER_REPLY_TARGET, RESOLUTION_TARGET, DashboardFilters, _where
-
     if not days:
         return 0
     p = {"org": organization_id, "tz": time_zone, "days": list(days), "active": list(ACTIVE),
