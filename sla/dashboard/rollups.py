@@ -349,13 +349,21 @@ def read(organization: Organization, f, *, time_zone: str) -> Period:
         else:
             days[day] = {"created": row["created"], "closed": row["closed"]}
     durations: dict[tuple[str, int | None], Durations] = defaultdict(Durations)
+    blobs: dict[tuple[str, int | None], list[bytes]] = defaultdict(list)
+    firsts: dict[tuple[str, int | None], list[int]] = defaultdict(list)
     for metric, agent, first_bucket, counts, value in duration_rows:
-        d = durations[(metric, None if metric == "later" else agent)]
+        key = (metric, None if metric == "later" else agent)
         if counts is None:
-            d.values.append(value)
+            durations[key].values.append(value)
         else:
-            c = np.frombuffer(bytes(counts), dtype="<u4")
-            d.counts[first_bucket:first_bucket + len(c)] += c
+            blobs[key].append(bytes(counts))
+            firsts[key].append(first_bucket)
+    for key, parts in blobs.items():  # each group's histograms added at once (a slice per row: 90 ms a year)
+        counts = np.frombuffer(b"".join(parts), dtype="<u4")
+        lengths = np.fromiter((len(b) // 4 for b in parts), dtype=np.int64, count=len(parts))
+        offsets = np.asarray(firsts[key], dtype=np.int64) - (np.cumsum(lengths) - lengths)
+        buckets = np.repeat(offsets, lengths) + np.arange(len(counts))
+        durations[key].counts += np.bincount(buckets, weights=counts, minlength=NB).astype(np.int64)
     return Period(days=days, agents=agents, durations=dict(durations))
 
 
