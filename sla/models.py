@@ -326,7 +326,7 @@ class DashboardCell(models.Model):
     csat_5 = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "day"], name="dashboardcell_day_idx")]
+        indexes = [models.Index(fields=["organization", "channel", "day"], name="dashboardcell_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day} {self.agent_id}"
@@ -349,7 +349,7 @@ class DashboardHistogram(models.Model):
     counts = models.BinaryField()
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "day", "channel"], name="dashboardhist_day_idx")]
+        indexes = [models.Index(fields=["organization", "channel", "day"], name="dashboardhist_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day} {self.metric}"

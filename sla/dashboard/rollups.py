@@ -128,8 +128,10 @@ UNION ALL
 SELECT (t.created_at AT TIME ZONE %(tz)s)::date, t.assignee_id, s.agent_id, t.channel, t.priority, {_part({
     "csat_n": "1", **{f"csat_{k}": _case(f"s.score = {k}") for k in range(1, 6)}})}
 FROM tickets_ticket t
-CROSS JOIN LATERAL (  -- by its unique index on ticket_id (as a join, PostgreSQL read every rating)
+CROSS JOIN LATERAL (  -- by its unique index on ticket_id (as a join, PostgreSQL read every rating; LIMIT 1, one
+                      -- a ticket, keeps the subquery from being flattened into that join)
     SELECT s.agent_id, s.score FROM crm_satisfactionrating s WHERE s.ticket_id = t.id AND s.organization_id = %(org)s
+    LIMIT 1
 ) s
 WHERE t.organization_id = %(org)s AND {{t_created}} {{where}}
 UNION ALL
@@ -164,7 +166,8 @@ SELECT y.day, y.agent, GROUPING(y.day), {_SUMS}
 FROM (
     SELECT c.day, c.agent_id AS agent, {", ".join(f"c.{c}" for c in COUNTERS)}
     FROM sla_dashboardcell c
-    WHERE c.organization_id = %(org)s AND c.day = ANY(%(built)s::date[]) {{cell_where}}
+    WHERE c.organization_id = %(org)s AND c.day >= %(first)s AND c.day <= %(last)s AND c.day = ANY(%(built)s::date[])
+      {{cell_where}}
     UNION ALL
     SELECT x.day, x.agent, {", ".join(f"x.{c}" for c in COUNTERS)}
     FROM ({_COUNT_PARTS}) x
@@ -175,7 +178,8 @@ GROUP BY GROUPING SETS ((y.day), (y.agent))
 _READ_DURATIONS = f"""
 SELECT h.metric, h.agent_id, h.first_bucket, h.counts, NULL::float8
 FROM sla_dashboardhistogram h
-WHERE h.organization_id = %(org)s AND h.day = ANY(%(built)s::date[]) {{hist_where}}
+WHERE h.organization_id = %(org)s AND h.day >= %(first)s AND h.day <= %(last)s AND h.day = ANY(%(built)s::date[])
+  {{hist_where}}
 UNION ALL
 SELECT x.metric, x.agent, NULL, NULL, x.v
 FROM ({_VALUE_PARTS}) x

@@ -174,7 +174,7 @@ class Migration(migrations.Migration):
                 ('organization', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lumiodesk.organization')),
             ],
             options={
-                'indexes': [models.Index(fields=['organization', 'day'], name='dashboardcell_day_idx')],
+                'indexes': [models.Index(fields=['organization', 'channel', 'day'], name='dashboardcell_day_idx')],
             },
         ),
         migrations.CreateModel(
@@ -216,7 +216,7 @@ class Migration(migrations.Migration):
                 ('organization', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='lumiodesk.organization')),
             ],
             options={
-                'indexes': [models.Index(fields=['organization', 'day', 'channel'], name='dashboardhist_day_idx')],
+                'indexes': [models.Index(fields=['organization', 'channel', 'day'], name='dashboardhist_day_idx')],
             },
         ),
         migrations.RunSQL(DIRTY + _create_triggers(), _drop_triggers()),
