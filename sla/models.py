@@ -245,3 +245,111 @@ class WeeklyReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"weekly report {self.organization_id}/{self.user_id}"
+
+
+# --- the dashboard's per-day rollups (sla.dashboard.rollups) ---------------------------------------------------
+
+
+class DashboardDay(models.Model):
+    """A past day of the organization (its local date in ``time_zone``) whose rollup rows are built.
+
+    The dashboard reads a day from the rollups only while this row exists for the organization's current time
+    zone and no ``DashboardDirtyDay`` names it; any other day is computed live from the tickets."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    built_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="dashboardday_once")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} ({self.time_zone})"
+
+
+class DashboardDirtyDay(models.Model):
+    """A past day changed since its rollup was built: written by the database triggers of migration 0006 (every
+    channel: services, bulk updates, imports), removed when the day is built again.
+
+    No foreign key constraint: deleting an organization deletes its tickets, whose trigger marks their days after
+    this table's rows were deleted (the task prunes the rows of organizations gone)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="dashboarddirtyday_once")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} (dirty)"
+
+
+class DashboardCell(models.Model):
+    """The counts of one day (the tickets created that day; ``closed``: resolved that day) for one combination of
+    the filters the rollups serve: assignee, channel, priority (``channel = priority = '*'``: whatever both).
+    ``agent_id`` is whom the figures credit: the assignee for the ticket counts, the outcome's agent, the rating's
+    agent (as the per-agent table does)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    assignee_id = models.IntegerField(null=True)
+    agent_id = models.IntegerField(null=True)
+    channel = models.CharField(max_length=16)
+    priority = models.CharField(max_length=10)
+    created = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    open = models.IntegerField(default=0)
+    replied = models.IntegerField(default=0)
+    first_contact = models.IntegerField(default=0)
+    closed = models.IntegerField(default=0)
+    fr_n = models.IntegerField(default=0)
+    fr_met = models.IntegerField(default=0)
+    fr_breached = models.IntegerField(default=0)
+    fr_sum = models.BigIntegerField(default=0)
+    fr_measured = models.IntegerField(default=0)
+    fr_within = models.IntegerField(default=0)
+    res_n = models.IntegerField(default=0)
+    res_met = models.IntegerField(default=0)
+    res_breached = models.IntegerField(default=0)
+    res_sum = models.BigIntegerField(default=0)
+    res_measured = models.IntegerField(default=0)
+    res_within = models.IntegerField(default=0)
+    later_measured = models.IntegerField(default=0)
+    later_sum = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    later_within = models.IntegerField(default=0)
+    csat_n = models.IntegerField(default=0)
+    csat_1 = models.IntegerField(default=0)
+    csat_2 = models.IntegerField(default=0)
+    csat_3 = models.IntegerField(default=0)
+    csat_4 = models.IntegerField(default=0)
+    csat_5 = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "channel", "day"], name="dashboardcell_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.agent_id}"
+
+
+class DashboardHistogram(models.Model):
+    """The durations of one day (first response and resolution in business seconds, later replies in seconds)
+    counted in log-spaced buckets (``sla.dashboard.rollups``), for an (assignee, credited agent) pair, either
+    whatever the channel and priority (``channel = priority = '*'``) or for one channel and one priority.
+    ``counts``: little-endian 32-bit counts of the buckets from ``first_bucket`` on."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    metric = models.CharField(max_length=16)
+    assignee_id = models.IntegerField(null=True)
+    agent_id = models.IntegerField(null=True)
+    channel = models.CharField(max_length=16)
+    priority = models.CharField(max_length=10)
+    first_bucket = models.SmallIntegerField()
+    counts = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "channel", "day"], name="dashboardhist_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day} {self.metric}"

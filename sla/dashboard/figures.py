@@ -1,9 +1,10 @@
 """The dashboard's figures: the day at a glance and a period, against the support guide's objectives (002).
 
 Contract:
-- Eight queries whatever the data size (``tests/sla/test_view_dashboard.py`` counts them), all aggregates in
-  PostgreSQL. Each reads only what it counts: the open backlog and today's tickets (status, created and
-  resolved indexes), the tickets created or resolved in the period, their SLA outcomes, messages and ratings.
+- Six queries whatever the data size (``tests/sla/test_view_dashboard.py`` counts them), all aggregates in
+  PostgreSQL: the day at a glance (the open backlog and today's tickets: status, SLA, created and resolved
+  indexes), the latest comments, the agents' names, and the period through ``rollups.read`` (three: the past
+  days from the per-day rollups, the others live from the tickets, outcomes, messages and ratings).
 - "Today" and the weeks are the organization's (``time_zone``). Weeks start on Monday.
 - Business time: first response and resolution come from ``SlaOutcome.business_seconds`` (the SLA clock's
   own arithmetic, opening hours and holidays); the later replies are measured in elapsed time (no SLA
@@ -23,7 +24,6 @@ Definitions (also shown on the page):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -31,79 +31,22 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from lumiodesk import teams
 from lumiodesk.models import Organization
 from tickets.models import Status
 from tickets.selectors import ACTIVE, local_day_start, local_today
 
-FIRST_RESPONSE_TARGET = 2 * 3600  # business seconds (002: "Première réponse : < 2 heures")
-LATER_REPLY_TARGET = 4 * 3600  # seconds (002: "Réponses suivantes : < 4 heures")
-RESOLUTION_TARGET = 24 * 3600  # business seconds ...
-RESOLUTION_SHARE = 80.0  # ... for 80 % of the tickets (002)
-FIRST_CONTACT_SHARE = 90.0  # "> 90 % de tickets résolus au premier contact" (002)
-MAX_DAYS = 366
-COMMENTS = 5
-
-
-@dataclass(frozen=True)
-class DashboardFilters:
-    start: date
-    end: date  # inclusive
-    agent: int | None = None
-    channel: str = ""
-    priority: str = ""
-    tag: str = ""
-    company: int | None = None
-    team: int | None = None  # lumiodesk.teams: the tickets assigned to the team's active members
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.agent or self.channel or self.priority or self.tag or self.company or self.team)
-
-    def as_params(self) -> dict[str, str]:
-        """The dashboard's own query string."""
-        params = {"start": self.start.isoformat(), "end": self.end.isoformat()}
-        for key, value in (("agent", self.agent), ("channel", self.channel), ("priority", self.priority),
-                           ("tag", self.tag), ("company", self.company), ("team", self.team)):
-            if value:
-                params[key] = str(value)
-        return params
-
-    def list_params(self) -> dict[str, str]:
-        """The ticket list's filters that every drill-down link shares (not the period): spam left out."""
-        params = {"spam": "0"}
-        if self.agent:
-            params["assignee"] = str(self.agent)
-        for key in ("channel", "priority", "tag"):
-            if getattr(self, key):
-                params[key] = getattr(self, key)
-        if self.company:
-            params["company"] = str(self.company)
-        if self.team:
-            params["team"] = str(self.team)
-        return params
-
-
-def _where(f: DashboardFilters) -> str:
-    """The filters on the ticket ``t``: never a ticket marked as spam, then the user's filters."""
-    sql = " AND t.spam_at IS NULL"
-    if f.agent:
-        sql += " AND t.assignee_id = %(agent)s"
-    if f.channel:
-        sql += " AND t.channel = %(channel)s"
-    if f.priority:
-        sql += " AND t.priority = %(priority)s"
-    if f.company:
-        sql += (" AND t.customer_id IN (SELECT c.id FROM crm_customer c"
-                " WHERE c.organization_id = %(org)s AND c.company_id = %(company)s)")
-    if f.tag:
-        sql += (" AND EXISTS (SELECT 1 FROM tickets_tickettag tt JOIN tickets_tag g ON g.id = tt.tag_id"
-                " WHERE tt.ticket_id = t.id AND g.organization_id = %(org)s AND lower(g.name) = lower(%(tag)s))")
-    if f.team:  # the members' ids read once (an array): as a join, PostgreSQL read all their tickets by assignee
-        sql += (f" AND t.assignee_id = ANY(ARRAY(SELECT tm.user_id FROM ({teams.MEMBERS_SQL}) tm"
-                " WHERE tm.team_id = %(team)s))")
-    return sql
-
+from . import rollups
+from .filters import (  # noqa: F401 (the module's names for its readers: views, reports, tests)
+    COMMENTS,
+    FIRST_CONTACT_SHARE,
+    FIRST_RESPONSE_TARGET,
+    LATER_REPLY_TARGET,
+    MAX_DAYS,
+    RESOLUTION_SHARE,
+    RESOLUTION_TARGET,
+    DashboardFilters,
+    _where,
+)
 
 # The day at a glance: four parts, each served by one index alone (no ticket row read without a filter): the
 # open backlog by status, age and urgency (ticket_status_list_idx), the clocks at risk or breached now
@@ -141,78 +84,6 @@ FROM (
 GROUP BY status
 """
 
-_WEEKS = """
-SELECT week, sum(opened)::int, sum(closed)::int FROM (
-    SELECT date_trunc('week', t.created_at AT TIME ZONE %(tz)s)::date AS week, 1 AS opened, 0 AS closed
-    FROM tickets_ticket t
-    WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
-    UNION ALL
-    SELECT date_trunc('week', t.resolved_at AT TIME ZONE %(tz)s)::date, 0, 1
-    FROM tickets_ticket t
-    WHERE t.organization_id = %(org)s AND t.resolved_at >= %(start)s AND t.resolved_at < %(end)s {where}
-) x GROUP BY week ORDER BY week
-"""
-
-_TICKETS = """
-SELECT t.assignee_id, GROUPING(t.assignee_id),
-       count(*),
-       count(*) FILTER (WHERE t.resolved_at IS NOT NULL),
-       count(*) FILTER (WHERE t.status = ANY(%(active)s)),
-       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.first_response_at IS NOT NULL),
-       count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.first_response_at IS NOT NULL
-                        AND NOT t.last_customer_message_at > t.first_response_at)
-FROM tickets_ticket t
-WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
-GROUP BY GROUPING SETS ((), (t.assignee_id))
-"""
-
-_OUTCOMES = """
-SELECT o.metric, o.agent_id, GROUPING(o.agent_id),
-       count(*) FILTER (WHERE o.achieved_at IS NOT NULL AND NOT o.breached),
-       count(*) FILTER (WHERE o.breached),
-       avg(o.business_seconds),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY o.business_seconds),
-       percentile_cont(0.8) WITHIN GROUP (ORDER BY o.business_seconds),
-       count(o.business_seconds),
-       count(*) FILTER (WHERE o.business_seconds <= CASE o.metric WHEN 'first_response' THEN %(first_target)s
-                                                                 ELSE %(resolution_target)s END)
-FROM sla_slaoutcome o {join}
-WHERE o.organization_id = %(org)s AND o.ticket_created_at >= %(start)s AND o.ticket_created_at < %(end)s {outcome_where}
-GROUP BY GROUPING SETS ((o.metric), (o.metric, o.agent_id))
-"""
-
-# Later replies: the messages after the first reply of the tickets the customer wrote to again (the ticket row says
-# so: no message read for the others), by index message_ticket_idx, cut into turns that end with one of our public
-# replies; a turn that starts with a customer message measures the time we took.
-_LATER = """
-WITH turns AS (
-    SELECT extract(epoch FROM min(s.created_at) FILTER (WHERE s.kind = 'reply')
-                              - min(s.created_at) FILTER (WHERE s.kind = 'customer')) AS seconds
-    FROM tickets_ticket t
-    CROSS JOIN LATERAL (
-        SELECT m.kind, m.created_at,
-               coalesce(count(*) FILTER (WHERE m.kind = 'reply') OVER (
-                   ORDER BY m.created_at, m.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS turn
-        FROM tickets_message m
-        WHERE m.ticket_id = t.id AND m.created_at > t.first_response_at AND m.kind IN ('customer', 'reply')
-    ) s
-    WHERE t.organization_id = %(org)s AND t.created_at >= %(start)s AND t.created_at < %(end)s
-      AND t.last_customer_message_at > t.first_response_at {where}
-    GROUP BY t.id, s.turn
-)
-SELECT count(seconds), avg(seconds), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-       percentile_cont(0.8) WITHIN GROUP (ORDER BY seconds), count(*) FILTER (WHERE seconds <= %(later_target)s)
-FROM turns WHERE seconds IS NOT NULL
-"""
-
-_SATISFACTION = """
-SELECT s.score, s.agent_id, GROUPING(s.score, s.agent_id), count(*), avg(s.score)
-FROM crm_satisfactionrating s JOIN tickets_ticket t ON t.id = s.ticket_id
-WHERE s.organization_id = %(org)s AND t.organization_id = %(org)s
-  AND t.created_at >= %(start)s AND t.created_at < %(end)s {where}
-GROUP BY GROUPING SETS ((s.score), (s.agent_id))
-"""
-
 _COMMENTS = """
 SELECT t.number, s.score, s.comment, s.updated_at
 FROM crm_satisfactionrating s JOIN tickets_ticket t ON t.id = s.ticket_id
@@ -244,6 +115,15 @@ def _times(met=0, breached=0, average=None, median=None, p80=None, measured=0, w
     }
 
 
+def _stats(row: dict, prefix: str, durations: rollups.Durations | None) -> dict:
+    """One metric's figures (``_times``) from the counters and the durations of ``rollups.read``."""
+    measured = row[f"{prefix}_measured"]
+    durations = durations or rollups.Durations()
+    return _times(row[f"{prefix}_met"], row[f"{prefix}_breached"],
+                  row[f"{prefix}_sum"] / measured if measured else None,
+                  durations.percentile(0.5), durations.percentile(0.8), measured, row[f"{prefix}_within"])
+
+
 def _names(user_ids: list[int]) -> dict[int, str]:
     """Members' names: one query even for no one (the dashboard's query count stays fixed)."""
     User = get_user_model()
@@ -253,7 +133,9 @@ def _names(user_ids: list[int]) -> dict[int, str]:
         return {pk: f"{first} {last}".strip() or email for pk, first, last, email in cur.fetchall()}
 
 
-def compute(organization: Organization, f: DashboardFilters, *, now: datetime, time_zone: str) -> dict:
+def compute(organization: Organization, f: DashboardFilters, *, now: datetime, time_zone: str,
+            period_data: rollups.Period | None = None) -> dict:
+    """``period_data``: ``rollups.read`` of the same filters, when the caller shares it with the per-team table."""
     today = local_today(organization, now)  # time_zone is the organization's (a saved report records it)
 
     def day(d: date) -> datetime:
@@ -270,18 +152,14 @@ def compute(organization: Organization, f: DashboardFilters, *, now: datetime, t
         "later_target": LATER_REPLY_TARGET, "comments": COMMENTS,
     }
     where = _where(f)
-    # The outcomes carry the period themselves: the ticket is joined only for the filters; without them, the
-    # few spam tickets are left out by id (index ticket_spam_idx).
-    join = "JOIN tickets_ticket t ON t.id = o.ticket_id" if f.filtered else ""
-    outcome_where = where if f.filtered else (
-        " AND o.ticket_id <> ALL(ARRAY(SELECT s.id FROM tickets_ticket s"
-        " WHERE s.organization_id = %(org)s AND s.spam_at IS NOT NULL))")
     with connection.cursor() as cur:
         results = []
-        for sql in (_TODAY, _WEEKS, _TICKETS, _OUTCOMES, _LATER, _SATISFACTION, _COMMENTS):
-            cur.execute(sql.format(where=where, join=join, outcome_where=outcome_where), params)
+        for sql in (_TODAY, _COMMENTS):
+            cur.execute(sql.format(where=where), params)
             results.append(cur.fetchall())
-    today_rows, week_rows, ticket_rows, outcome_rows, later_rows, satisfaction_rows, comment_rows = results
+    today_rows, comment_rows = results
+    # The period: the built days from the rollups, the others live (sla.dashboard.rollups).
+    pd = period_data or rollups.read(organization, f, time_zone=time_zone)
     base = f.list_params()
     period = {"start": f.start.isoformat(), "end": f.end.isoformat()}
 
@@ -321,7 +199,11 @@ def compute(organization: Organization, f: DashboardFilters, *, now: datetime, t
     }
 
     # --- opened and closed per week (every week of the period, even empty ones)
-    by_week = {w: (o, c) for w, o, c in week_rows}
+    by_week: dict[date, tuple[int, int]] = {}
+    for d, row in pd.days.items():
+        monday = d - timedelta(days=d.weekday())
+        opened, closed = by_week.get(monday, (0, 0))
+        by_week[monday] = (opened + row["created"], closed + row["closed"])
     weeks = []
     monday = f.start - timedelta(days=f.start.weekday())
     while monday <= f.end:
@@ -334,38 +216,38 @@ def compute(organization: Organization, f: DashboardFilters, *, now: datetime, t
         })
         monday += timedelta(days=7)
 
-    # --- tickets of the period: per agent, first-contact resolution
+    # --- tickets of the period: per agent (the one credited), first-contact resolution, SLA, satisfaction
     agents: dict[int | None, dict] = {}
-    totals = {"created": 0, "resolved": 0, "open": 0, "replied": 0, "first_contact": 0}
-    for agent_id, grouped, created, resolved, open_, replied, first_contact in ticket_rows:
-        row = {"created": created, "resolved": resolved, "open": open_, "replied": replied,
-               "first_contact": first_contact}
-        if grouped:
-            totals = row
-        else:
-            agents.setdefault(agent_id, {}).update(row)
-
-    first_response, resolution = _times(), _times()
-    for metric, agent_id, grouped, met, breached_n, average, median, p80, measured, within in outcome_rows:
-        stats = _times(met, breached_n, average, median, p80, measured, within)
-        if grouped:
-            if metric == "first_response":
-                first_response = stats
-            else:
-                resolution = stats
-        else:
-            agents.setdefault(agent_id, {})[metric] = stats
-
-    measured, average, median, p80, within = later_rows[0] if later_rows else (0, None, None, None, 0)
-    later = {"measured": measured, "average": _num(average), "median": _num(median), "p80": _num(p80),
-             "within": within, "within_share": _share(within, measured)}
-
+    keys = ("created", "resolved", "open", "replied", "first_contact")
+    totals = dict.fromkeys(rollups.COUNTERS, 0)
     distribution = dict.fromkeys(range(1, 6), 0)
-    for score, agent_id, grouping, n, average in satisfaction_rows:
-        if grouping == 0b01:  # per score
-            distribution[score] = n
-        else:
-            agents.setdefault(agent_id, {})["csat"] = {"n": n, "average": _num(average, 2)}
+    for agent_id, row in pd.agents.items():
+        for key in rollups.COUNTERS:
+            totals[key] += row[key]
+        if not (row["created"] or row["fr_n"] or row["res_n"] or row["csat_n"]):
+            continue  # credited with closures only (of tickets created before the period) or later replies
+        agents[agent_id] = {key: row[key] for key in keys}
+        for metric, prefix in (("first_response", "fr"), ("resolution", "res")):
+            agents[agent_id][metric] = _stats(row, prefix, pd.durations.get((metric, agent_id)))
+        if row["csat_n"]:
+            agents[agent_id]["csat"] = {"n": row["csat_n"], "average": _num(
+                sum(k * row[f"csat_{k}"] for k in range(1, 6)) / row["csat_n"], 2)}
+    for k in range(1, 6):
+        distribution[k] = totals[f"csat_{k}"]
+    whole = {metric: rollups.Durations() for metric in ("first_response", "resolution")}
+    for (metric, _agent), durations in pd.durations.items():
+        if metric in whole:
+            whole[metric].add(durations)
+    first_response = _stats(totals, "fr", whole["first_response"])
+    resolution = _stats(totals, "res", whole["resolution"])
+
+    later_durations = pd.durations.get(("later", None)) or rollups.Durations()
+    measured = totals["later_measured"]
+    later = {"measured": measured,
+             "average": _num(totals["later_sum"] / measured) if measured else None,
+             "median": _num(later_durations.percentile(0.5)), "p80": _num(later_durations.percentile(0.8)),
+             "within": totals["later_within"], "within_share": _share(totals["later_within"], measured)}
+
     rated = sum(distribution.values())
     happy = distribution[4] + distribution[5]
     satisfaction = {

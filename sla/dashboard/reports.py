@@ -21,7 +21,7 @@ from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, require
 
 from ..models import DashboardReport
-from . import figures, team_figures
+from . import figures, rollups, team_figures
 from .presentation import presentation_context
 
 
@@ -39,8 +39,9 @@ def generate_report(*, organization: Organization, filters: figures.DashboardFil
     check_period(filters)
     now = now or timezone.now()
     time_zone = organization.time_zone
-    data = figures.compute(organization, filters, now=now, time_zone=time_zone)
-    data["teams"] = team_figures.compute(organization, filters, time_zone=time_zone)
+    period = rollups.read(organization, filters, time_zone=time_zone)  # shared by the figures and the teams
+    data = figures.compute(organization, filters, now=now, time_zone=time_zone, period_data=period)
+    data["teams"] = team_figures.compute(organization, filters, time_zone=time_zone, period_data=period)
     report = DashboardReport.objects.create(
         organization=organization, created_by=getattr(actor, "user", None), created_at=now, time_zone=time_zone,
         start=filters.start, end=filters.end, filters=filters.as_params(), data=data,
