@@ -51,6 +51,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         w = self.stdout.write
+        if opts["fit"] and opts["sets"] and any(s in ev.HELD_OUT_SETS for s in opts["sets"]):
+            raise CommandError("--fit never reads the held-out set sealed2")
+        missing = [s for s in opts["sets"] or () if s not in ev.available_sets()]
+        if missing:
+            raise CommandError(f"no question file for {', '.join(missing)} ({ev.SEALED2} does not exist yet)")
         org, _created = Organization.objects.get_or_create(slug="kb-eval", defaults={"name": "KB evaluation"})
         import_lumiodesk_documentation(organization=org, actor=SystemActor("kb_eval"))
         started = time.perf_counter()
@@ -58,8 +63,6 @@ class Command(BaseCommand):
         if n:
             w(f"embedded {n} passages in {time.perf_counter() - started:.1f} s")
         if opts["fit"]:
-            if opts["sets"] and any(s in ev.HELD_OUT_SETS for s in opts["sets"]):
-                raise CommandError("--fit never reads the held-out set sealed2")
             self._fit(org)
         out = {}
         for which in opts["sets"] or (ev.DEVELOPMENT if opts["fit"] else ev.available_sets()):
