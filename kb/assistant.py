@@ -12,7 +12,7 @@ all rank passages with ``retrieve``:
    here by BM25 over the passage (k1=1.2, b=0.75), each concept counted once through its best form;
 4. the lexical and dense rankings are fused by reciprocal rank, and the first RERANK candidates are
    reranked by a linear model over their features (``kb.model_weights``, fitted on the development
-   questions, dev + test + first, by ``manage.py kb_eval --fit``);
+   questions, dev + test + first + sealed, by ``manage.py kb_eval --fit``);
 5. whether to answer is decided by a logistic regression over the retrieval's features (scores,
    margins, agreement of the two rankings, coverage of the question's words, unknown words), with the
    threshold that keeps the cross-validated wrong refusals under 5 % on the development questions
