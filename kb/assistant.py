@@ -12,7 +12,7 @@ all rank passages with ``retrieve``:
    here by BM25 over the passage (k1=1.2, b=0.75), each concept counted once through its best form;
 4. the lexical and dense rankings are fused by reciprocal rank, and the first RERANK candidates are
    reranked by a linear model over their features (``kb.model_weights``, fitted on the development
-   questions, dev + test + first, by ``manage.py kb_eval --fit``);
+   questions, dev + test + first + sealed, by ``manage.py kb_eval --fit``);
 5. whether to answer is decided by a logistic regression over the retrieval's features (scores,
    margins, agreement of the two rankings, coverage of the question's words, unknown words), with the
    threshold that keeps the cross-validated wrong refusals under 5 % on the development questions
@@ -444,7 +444,7 @@ ANSWER_FEATURES = [
     "lex_agrees",
     "dense_agrees",
     "unknown_share",
-    "entity_missing",
+    "entity_missing_share",
     "unknown_any",
     "figure_missing",
     "dense_standout",
@@ -468,8 +468,12 @@ def answer_features(retrieval: Retrieval) -> np.ndarray:
     finals = [c.final for c in ranked[:2]] + [0.0]
     unknown = sum(w for c, w in zip(concepts, weights, strict=True) if hard_unknown(c))
     covered = {i for c in three for i in c.covered}
-    entity_missing = any(
-        c.entity and not c.number and i not in covered and not _plan_wide(c, three) for i, c in enumerate(concepts)
+    # the weight share of the names (plans, capitalized words) that no cited passage carries: a share, not a
+    # yes / no, so that a city or a former tool named in a sentence of context does not refuse on its own
+    entity_missing = sum(
+        w
+        for i, (c, w) in enumerate(zip(concepts, weights, strict=True))
+        if c.entity and not c.number and i not in covered and not _plan_wide(c, three)
     )
     figure_missing = any(
         (clause.price and not any(_PRICE.search(c.text) for c in three))
@@ -490,7 +494,7 @@ def answer_features(retrieval: Retrieval) -> np.ndarray:
             1.0 if top.lex_rank == 1 else 0.0,
             1.0 if top.dense_rank == 1 else 0.0,
             unknown / total,
-            1.0 if entity_missing else 0.0,
+            entity_missing / total,
             1.0 if unknown else 0.0,
             1.0 if figure_missing else 0.0,
             (denses[0] - retrieval.dense_mean) / retrieval.dense_std,

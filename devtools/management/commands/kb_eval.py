@@ -1,13 +1,14 @@
-"""``python manage.py kb_eval`` (``make eval``): the assistant's figures on four question sets.
+"""``python manage.py kb_eval`` (``make eval``): the assistant's figures on its question sets.
 
 Imports the LumioDesk documentation into an evaluation organization (slug ``kb-eval``, idempotent),
 computes the passages' vectors that are missing (timed: the re-index figure), then prints, per set,
 first citation right, three first right, wrong refusals, unanswerable refused and the p95 answer time.
 
-``--set dev --set first`` limits the sets (while tuning, the sealed set is never run).
-``--fit`` fits the rerank and the abstention model on dev + test + first with 5-fold cross-validation,
-prints the cross-validated figures and the abstention's precision/recall curve and writes
-``kb/model_weights.py``. It never reads ``sealed``.
+``--set dev --set first`` limits the sets (while tuning, the held-out set ``sealed2`` is never run; it is
+run by default, with the others, once ``questions/sealed2/questions.json`` exists).
+``--fit`` fits the rerank and the abstention model on dev + test + first + sealed with 5-fold
+cross-validation, prints the cross-validated figures and the abstention's precision/recall curve and writes
+``kb/model_weights.py``. It never reads ``sealed2``.
 ``--reindex`` recomputes every vector first (timing a full re-index).
 """
 
@@ -39,17 +40,22 @@ class Command(BaseCommand):
             action="append",
             choices=ev.SETS,
             dest="sets",
-            help="dev, test, first or sealed (repeatable); default: all four",
+            help="dev, test, first, sealed or sealed2 (repeatable); default: all (sealed2 when its file exists)",
         )
         parser.add_argument("--verbose", action="store_true", help="list the questions it gets wrong")
         parser.add_argument("--json", action="store_true", help="print the figures as JSON")
         parser.add_argument(
-            "--fit", action="store_true", help="fit the rerank and the abstention on dev + test + first"
+            "--fit", action="store_true", help="fit the rerank and the abstention on dev + test + first + sealed"
         )
         parser.add_argument("--reindex", action="store_true", help="recompute every passage's vector first")
 
     def handle(self, *args, **opts):
         w = self.stdout.write
+        if opts["fit"] and opts["sets"] and any(s in ev.HELD_OUT_SETS for s in opts["sets"]):
+            raise CommandError("--fit never reads the held-out set sealed2")
+        missing = [s for s in opts["sets"] or () if s not in ev.available_sets()]
+        if missing:
+            raise CommandError(f"no question file for {', '.join(missing)} ({ev.SEALED2} does not exist yet)")
         org, _created = Organization.objects.get_or_create(slug="kb-eval", defaults={"name": "KB evaluation"})
         import_lumiodesk_documentation(organization=org, actor=SystemActor("kb_eval"))
         started = time.perf_counter()
@@ -57,11 +63,9 @@ class Command(BaseCommand):
         if n:
             w(f"embedded {n} passages in {time.perf_counter() - started:.1f} s")
         if opts["fit"]:
-            if opts["sets"] and "sealed" in opts["sets"]:
-                raise CommandError("--fit never reads the sealed set")
             self._fit(org)
         out = {}
-        for which in opts["sets"] or (ev.DEVELOPMENT if opts["fit"] else ev.SETS):
+        for which in opts["sets"] or (ev.DEVELOPMENT if opts["fit"] else ev.available_sets()):
             cases = ev.cases(which)
             fig, _answers = ev.run_assistant(org, cases)
             out[which] = {
@@ -73,7 +77,7 @@ class Command(BaseCommand):
             if not opts["json"]:
                 s = out[which]
                 w(
-                    f"{which:5s} {len(cases):3d} questions ({fig.n_answerable} answerable, {fig.n_unanswerable} not): "
+                    f"{which:6s} {len(cases):3d} questions ({fig.n_answerable} answerable, {fig.n_unanswerable} not): "
                     f"first {s['first_citation_right']:6.1%}  three first {s['three_first_right']:6.1%}  "
                     f"wrong refusals {s['wrongly_abstained']:5.1%}  unanswerable refused "
                     f"{s['abstained_on_unanswerable']:6.1%}  p95 {s['p95_ms']:5.1f} ms (median {s['median_ms']:.1f}, "
@@ -99,22 +103,22 @@ class Command(BaseCommand):
         sets = np.asarray(fitted.sets)
         answerable, oof, threshold = fitted.answerable, fitted.oof, fitted.threshold
         w(
-            "cross-validated (5 folds over dev + test + first; each question reranked and gated by models fitted "
-            "without it): first, three first before abstention; then wrong refusals, unanswerable refused, first"
+            "cross-validated (5 folds over dev + test + first + sealed; each question reranked and gated by models "
+            "fitted without it): first, three first before abstention; then wrong refusals, unanswerable refused, first"
         )
         for which in (*ev.DEVELOPMENT, "all"):
             m = np.ones(len(sets), dtype=bool) if which == "all" else sets == which
             a, u = m & answerable, m & ~answerable
             answered = oof >= threshold
             w(
-                f"  {which:5s} first {fitted.right_first[a].mean():6.1%}  three {fitted.right_three[a].mean():6.1%}  "
+                f"  {which:6s} first {fitted.right_first[a].mean():6.1%}  three {fitted.right_three[a].mean():6.1%}  "
                 f"| wrong refusals {(~answered[a]).mean():5.1%}  unanswerable refused {(~answered[u]).mean():6.1%}  "
                 f"first {(fitted.right_first & answered)[a].mean():6.1%}  three "
                 f"{(fitted.right_three & answered)[a].mean():6.1%}"
             )
         for label, m in (
-            ("dev + test, where the threshold is chosen", np.isin(sets, ev.CALIBRATION)),
-            ("dev + test + first", np.ones(len(sets), dtype=bool)),
+            ("dev + test + sealed, where the threshold is chosen", np.isin(sets, ev.CALIBRATION)),
+            ("dev + test + first + sealed", np.ones(len(sets), dtype=bool)),
         ):
             w(
                 f"abstention curve (out-of-fold, {label}): threshold, wrong refusals, unanswerable refused, "
