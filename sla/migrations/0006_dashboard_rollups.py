@@ -18,6 +18,7 @@ BEGIN
         FROM new_rows n JOIN lumiodesk_organization o ON o.id = n.organization_id
         CROSS JOIN LATERAL (VALUES (n.created_at), (n.resolved_at)) x(at)
         WHERE x.at IS NOT NULL AND (x.at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
@@ -32,6 +33,7 @@ BEGIN
               IS DISTINCT FROM
               (n.organization_id, n.created_at, n.resolved_at, n.status, n.assignee_id, n.channel, n.priority,
                n.spam_at, n.first_response_at, n.last_customer_message_at)
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     ELSE
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
@@ -39,6 +41,7 @@ BEGIN
         FROM old_rows p JOIN lumiodesk_organization o ON o.id = p.organization_id
         CROSS JOIN LATERAL (VALUES (p.created_at), (p.resolved_at)) x(at)
         WHERE x.at IS NOT NULL AND (x.at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
@@ -52,6 +55,7 @@ BEGIN
         SELECT DISTINCT n.organization_id, (n.ticket_created_at AT TIME ZONE o.time_zone)::date
         FROM new_rows n JOIN lumiodesk_organization o ON o.id = n.organization_id
         WHERE (n.ticket_created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -59,6 +63,7 @@ BEGIN
         SELECT DISTINCT p.organization_id, (p.ticket_created_at AT TIME ZONE o.time_zone)::date
         FROM old_rows p JOIN lumiodesk_organization o ON o.id = p.organization_id
         WHERE (p.ticket_created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
@@ -81,6 +86,7 @@ BEGIN
         FROM new_rows n JOIN tickets_ticket t ON t.id = n.ticket_id
         JOIN lumiodesk_organization o ON o.id = t.organization_id
         WHERE (t.created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -89,6 +95,7 @@ BEGIN
         FROM old_rows p JOIN tickets_ticket t ON t.id = p.ticket_id
         JOIN lumiodesk_organization o ON o.id = t.organization_id
         WHERE (t.created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
+        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
