@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.models import Organization
+from lumiodesk.models import Organization, user_display_name
 from lumiodesk.permissions import Actor, require
 from tickets.models import Priority, Ticket
 from tickets.portal.satisfaction import satisfaction_report
@@ -91,7 +91,7 @@ def compute(organization: Organization, *, start: date, end: date, granularity: 
             by_period.setdefault(period.isoformat(), {m: dict(empty) for m in metrics})[metric] = stats
     User = get_user_model()
     names = {
-        str(u.pk): u.get_full_name() or u.email
+        str(u.pk): user_display_name(u)
         for u in User.objects.filter(pk__in=[int(a) for a in by_agent if a])
     }
     created = Ticket.objects.filter(

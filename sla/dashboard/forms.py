@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from lumiodesk.models import user_display_name
 from tickets.models import Channel, Priority
 
 from ..forms import DateInput
@@ -23,7 +24,7 @@ class DashboardForm(forms.Form):
     def __init__(self, *args, team, tags, companies, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agent"].choices = [("", _("Tous les agents"))] + [
-            (u.pk, u.get_full_name() or u.email) for u in team]
+            (u.pk, user_display_name(u)) for u in team]
         self.fields["channel"].choices = [("", _("Tous les canaux")), *Channel.choices]
         self.fields["priority"].choices = [("", _("Toutes priorités")), *Priority.choices]
         self.fields["tag"].choices = [("", _("Tous les tags"))] + [(t.name, t.name) for t in tags]
