@@ -1,5 +1,8 @@
 """The test set-up itself: Redis db 15, a per-worker queue, locmem email, a temporary MEDIA_ROOT."""
 
+import os
+
+import pytest
 from conftest import TEST_REDIS_URL, celery_test_queue
 from django.conf import settings
 
@@ -20,3 +23,24 @@ def test_world_fixture(world):
     assert world.ticket.number == 1
     assert world.other_ticket.number == 1001
     assert world.ticket.organization_id != world.other_ticket.organization_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flush_between_committing_tests_empties_every_table(world):
+    """conftest._flush_by_delete: DELETE of the filled tables instead of Django's TRUNCATE of all of them."""
+    from django.core.management import call_command
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    statements = connection.ops.sql_flush(no_style(), tables)
+    if os.environ.get("LUMIODESK_TEST_FLUSH", "delete") == "truncate":  # Django's own, kept on demand
+        assert len(statements) == 1 and statements[0].startswith("TRUNCATE")
+    else:
+        assert statements[0] == "SET CONSTRAINTS ALL DEFERRED;"
+        assert all(s.startswith("DELETE FROM") for s in statements[1:])
+        assert '"tickets_ticket"' in " ".join(statements) and len(statements) < len(tables)  # only the filled
+    call_command("flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=True)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"SELECT '{t}' FROM {connection.ops.quote_name(t)}" for t in tables))
+        assert cursor.fetchall() == []
