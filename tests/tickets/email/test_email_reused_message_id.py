@@ -260,8 +260,21 @@ def _synchronous_commit_while_processing(support) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def durable_session(db):
+    """The session's default as in production (``on``): the test settings turn it off for every connection
+    (tests/conftest.py), which would hide what the intake sets for its own transaction."""
+    with connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        before = cur.fetchone()[0]
+        cur.execute("SET synchronous_commit = on")
+    yield
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('synchronous_commit', %s, false)", [before])
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_processing_transaction_does_not_wait_for_the_disk(world, support):
+def test_the_processing_transaction_does_not_wait_for_the_disk(world, support, durable_session):
     """Its durability is the receipt's (committed synchronously before): a crash before the WAL flush leaves
     the message "received", taken up again by process_stale. The setting ends with the transaction."""
     assert _synchronous_commit_while_processing(support) == ["off"]
@@ -270,5 +283,5 @@ def test_the_processing_transaction_does_not_wait_for_the_disk(world, support):
         assert cur.fetchone()[0] == "on"
 
 
-def test_processing_inside_a_callers_transaction_keeps_its_durability(world, support):
+def test_processing_inside_a_callers_transaction_keeps_its_durability(world, support, durable_session):
     assert _synchronous_commit_while_processing(support) == ["on"]  # the test's transaction is the caller's
