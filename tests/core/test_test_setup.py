@@ -28,12 +28,11 @@ def test_world_fixture(world):
 @pytest.mark.django_db(transaction=True)
 def test_the_flush_between_committing_tests_empties_every_table(world):
     """conftest._flush_by_delete: DELETE of the filled tables instead of Django's TRUNCATE of all of them."""
+    from datetime import timedelta
+
     from django.core.management import call_command
     from django.core.management.color import no_style
     from django.db import connection
-
-    from datetime import timedelta
-
     from django.utils import timezone
 
     from tickets.models import Ticket
