@@ -271,14 +271,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--anchor", default=DEFAULT_ANCHOR.date().isoformat(),
-                            help="Date (YYYY-MM-DD, UTC) the demo data ends at, or 'today'. Default: %(default)s.")
+                            help="Date (YYYY-MM-DD, UTC) the demo data ends at, or 'today' (up to the current hour). "
+                                 "Default: %(default)s.")
         parser.add_argument("--reset", action="store_true",
                             help="Delete the demo organizations (not the users) and seed them again.")
 
     def handle(self, *args, anchor: str, reset: bool, **options):
         started = time.monotonic()
-        if anchor == "today":
-            anchor_at = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        if anchor == "today":  # up to this hour: the dashboard's "today" has tickets created and resolved today
+            anchor_at = timezone.now().replace(minute=0, second=0, microsecond=0)
         else:
             try:
                 anchor_at = datetime.fromisoformat(anchor).replace(tzinfo=UTC)
