@@ -79,7 +79,7 @@ class SamlIdP:
         self.entity_id = f"{self.base_url}/idp/metadata"
         self.sso_url = f"{self.base_url}/idp/sso"
         self.metadata_url = self.entity_id
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     # --- pysaml2 ------------------------------------------------------------------------------------------
 

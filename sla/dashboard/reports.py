@@ -52,13 +52,18 @@ def generate_report(*, organization: Organization, filters: figures.DashboardFil
     return report
 
 
-def render_pdf(report: DashboardReport) -> bytes:
-    from weasyprint import HTML  # heavy (cairo, pango): loaded when a PDF is made, not at start-up
-
+def render_html(report: DashboardReport) -> str:
+    """The report's page as HTML, in the organization's language and the report's time zone: what
+    ``render_pdf`` lays out (the tests read it without paying for WeasyPrint)."""
     organization = report.organization
     with translation.override(organization.language), timezone.override(report.time_zone):
-        html = render_to_string("dashboard/report_pdf.html", {
+        return render_to_string("dashboard/report_pdf.html", {
             "report": report, "organization": organization, **presentation_context(report.data),
             "font_regular": (FONTS / "DejaVuSans.ttf").as_uri(), "font_bold": (FONTS / "DejaVuSans-Bold.ttf").as_uri(),
         })
-    return HTML(string=html, base_url=str(FONTS)).write_pdf()
+
+
+def render_pdf(report: DashboardReport) -> bytes:
+    from weasyprint import HTML  # heavy (cairo, pango): loaded when a PDF is made, not at start-up
+
+    return HTML(string=render_html(report), base_url=str(FONTS)).write_pdf()

@@ -178,7 +178,8 @@ def test_https_goes_to_the_vetted_address_with_sni_and_the_certificate_checked_f
     server_context.load_cert_chain(cert, key)
     server_context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
     server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # serve_forever polls for shutdown() every 0.5 s by default: 20 ms, so the test does not wait at its end
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     port = server.server_address[1]
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real(

@@ -117,7 +117,8 @@ def test_sign_in_asks_for_the_totp_after_the_password(client, world):
     assert failed.actor_id == world.admin.pk and failed.data == {"method": "totp"} and failed.ip_address
 
     session_before = client.session.session_key
-    ok = client.post(reverse("two_factor_verify"), {"code": code_next(device), "next": "/kb/"})
+    used = code_next(device)  # kept for the replay below: a new 30 s step in between would give another code
+    ok = client.post(reverse("two_factor_verify"), {"code": used, "next": "/kb/"})
     assert ok.status_code == 302 and ok["Location"] == "/kb/"
     assert client.session.session_key != session_before  # a new session key once fully signed in
     signed = AuditLog.objects.filter(organization=world.org, action="signin.succeeded", actor=world.admin).latest("id")
@@ -128,7 +129,7 @@ def test_sign_in_asks_for_the_totp_after_the_password(client, world):
     # The same code again (a replay, in another session) is refused: django-otp keeps the last step used.
     client.logout()
     sign_in(client, world.admin.email)
-    assert client.post(reverse("two_factor_verify"), {"code": code_next(device)}).status_code == 400
+    assert client.post(reverse("two_factor_verify"), {"code": used}).status_code == 400
 
 
 def test_a_recovery_code_signs_in_once(client, world):

@@ -167,6 +167,17 @@ def test_the_page_shows_the_table_and_the_team_filter(client, with_teams):
     assert client.get(url, {"team": rows_of_other(world)}).status_code == 400  # not one of ours
 
 
+def test_the_report_has_the_per_team_table(with_teams):
+    """The fast lane's check of the report's per-team table: the page the PDF is made of (``render_html``)."""
+    world, _t = with_teams
+    report = reports.generate_report(organization=world.org, filters=PERIOD, actor=acting(world.manager), now=NOW)
+    assert [r["name"] for r in report.data["teams"]] == ["Facturation", "Niveau 1", "Vide"]
+    html = reports.render_html(report)
+    assert "par équipe" in html.lower() and "Facturation" in html and "Niveau 1" in html and "Globex" not in html
+
+
+# WeasyPrint lays the PDF out, poppler reads it back: slow. The fast check is test_the_report_has_the_per_team_table.
+@pytest.mark.slow
 def test_the_pdf_report_has_the_per_team_table(with_teams, tmp_path):
     world, _t = with_teams
     report = reports.generate_report(organization=world.org, filters=PERIOD, actor=acting(world.manager), now=NOW)
