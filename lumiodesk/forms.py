@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Organization, Role, UnverifiedEmail
 from .sso.forms import SsoAwareAuthenticationForm
+from .teams import DESCRIPTION_MAX, NAME_MAX
 
 
 @cache
@@ -121,7 +122,7 @@ class AuditFilterForm(forms.Form):
 class TeamForm(forms.Form):
     """Settings > Équipes: a team's name and description (``lumiodesk.teams`` checks them)."""
 
-    name = forms.CharField(label=_("Nom de l'équipe"), max_length=80,
+    name = forms.CharField(label=_("Nom de l'équipe"), max_length=NAME_MAX,
                            widget=forms.TextInput(attrs={"placeholder": _("Niveau 1, Facturation…")}))
-    description = forms.CharField(label=_("Description"), max_length=300, required=False,
+    description = forms.CharField(label=_("Description"), max_length=DESCRIPTION_MAX, required=False,
                                   help_text=_("Facultatif : ce que l'équipe traite."))

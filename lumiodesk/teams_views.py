@@ -50,7 +50,7 @@ def teams_page(request: HttpRequest) -> HttpResponse:
 def team_create(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Donnez un nom à l'équipe (80 caractères au plus)."))
+        messages.error(request, _("Donnez un nom à l'équipe (%(n)s caractères au plus).") % {"n": teams.NAME_MAX})
         return redirect("teams")
     team = teams.create_team(
         actor=request.actor,
@@ -79,7 +79,7 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
             messages.success(request, _("Équipe enregistrée."))
             return redirect("team_edit", pk=team.pk)
-        messages.error(request, _("Donnez un nom à l'équipe (80 caractères au plus)."))
+        messages.error(request, _("Donnez un nom à l'équipe (%(n)s caractères au plus).") % {"n": teams.NAME_MAX})
         return redirect("team_edit", pk=team.pk)
     links = list(team.links.select_related("membership__user").order_by("membership__user__first_name", "id"))
     candidates = teams.assignable_members(request.organization)

@@ -6,7 +6,9 @@ from django.db import migrations, models
 
 
 # The past days a change touches, marked dirty in the same transaction as the change (sla.dashboard.rollups reads
-# a dirty day live until the Celery task builds it again). Statement-level triggers with transition tables: one
+# a dirty day live until the Celery task builds it again). A mark already there is updated, not skipped: the row
+# lock it takes makes a build running meanwhile (REPEATABLE READ, which deletes the marks it read) fail to
+# serialize instead of deleting the mark of a change it did not see; that build is retried on the next run. Statement-level triggers with transition tables: one
 # INSERT per statement, whatever the number of rows; the organization's time zone makes the local day. Days from
 # the transaction's own "today" on are never built, so they are not marked (no contention on today's row).
 DIRTY = """
@@ -18,8 +20,8 @@ BEGIN
         FROM new_rows n JOIN lumiodesk_organization o ON o.id = n.organization_id
         CROSS JOIN LATERAL (VALUES (n.created_at), (n.resolved_at)) x(at)
         WHERE x.at IS NOT NULL AND (x.at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
         SELECT DISTINCT x.org, (x.at AT TIME ZONE o.time_zone)::date
@@ -33,16 +35,16 @@ BEGIN
               IS DISTINCT FROM
               (n.organization_id, n.created_at, n.resolved_at, n.status, n.assignee_id, n.channel, n.priority,
                n.spam_at, n.first_response_at, n.last_customer_message_at)
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     ELSE
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
         SELECT DISTINCT p.organization_id, (x.at AT TIME ZONE o.time_zone)::date
         FROM old_rows p JOIN lumiodesk_organization o ON o.id = p.organization_id
         CROSS JOIN LATERAL (VALUES (p.created_at), (p.resolved_at)) x(at)
         WHERE x.at IS NOT NULL AND (x.at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     END IF;
     RETURN NULL;
 END $f$;
@@ -50,21 +52,32 @@ END $f$;
 -- Outcomes: the day of ticket_created_at (the dashboard's period of an outcome).
 CREATE FUNCTION sla_dashboard_outcome_dirty() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
+    IF TG_OP = 'UPDATE' THEN  -- an upsert that only touches updated_at (a scan recording a fact again) marks nothing
+        IF NOT EXISTS (SELECT 1 FROM old_rows p JOIN new_rows n ON n.id = p.id
+                       WHERE (p.organization_id, p.ticket_id, p.metric, p.priority, p.agent_id, p.ticket_created_at,
+                              p.due_at, p.achieved_at, p.business_seconds, p.breached)
+                             IS DISTINCT FROM
+                             (n.organization_id, n.ticket_id, n.metric, n.priority, n.agent_id, n.ticket_created_at,
+                              n.due_at, n.achieved_at, n.business_seconds, n.breached))
+        THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
         SELECT DISTINCT n.organization_id, (n.ticket_created_at AT TIME ZONE o.time_zone)::date
         FROM new_rows n JOIN lumiodesk_organization o ON o.id = n.organization_id
         WHERE (n.ticket_created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
         SELECT DISTINCT p.organization_id, (p.ticket_created_at AT TIME ZONE o.time_zone)::date
         FROM old_rows p JOIN lumiodesk_organization o ON o.id = p.organization_id
         WHERE (p.ticket_created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     END IF;
     RETURN NULL;
 END $f$;
@@ -86,8 +99,8 @@ BEGIN
         FROM new_rows n JOIN tickets_ticket t ON t.id = n.ticket_id
         JOIN lumiodesk_organization o ON o.id = t.organization_id
         WHERE (t.created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO sla_dashboarddirtyday (organization_id, day)
@@ -95,8 +108,8 @@ BEGIN
         FROM old_rows p JOIN tickets_ticket t ON t.id = p.ticket_id
         JOIN lumiodesk_organization o ON o.id = t.organization_id
         WHERE (t.created_at AT TIME ZONE o.time_zone)::date < (now() AT TIME ZONE o.time_zone)::date
-        ORDER BY 1, 2  -- rows locked in one order: two statements marking the same days do not deadlock
-        ON CONFLICT DO NOTHING;
+        ORDER BY 1, 2  -- rows locked in one order within the statement
+        ON CONFLICT (organization_id, day) DO UPDATE SET day = EXCLUDED.day;  -- locks a mark already there
     END IF;
     RETURN NULL;
 END $f$;

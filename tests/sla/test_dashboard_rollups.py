@@ -177,3 +177,65 @@ def test_the_beat_task_builds_a_month_at_a_time_and_an_edited_message_marks_noth
     assert not DashboardDirtyDay.objects.filter(organization=org).exists()
     Message.objects.filter(ticket=old, kind="reply").update(created_at=old.created_at + timedelta(minutes=5))
     assert DashboardDirtyDay.objects.filter(organization=org).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_during_a_build_keeps_its_day_dirty():
+    """A build deletes the dirty marks its snapshot read. A change made meanwhile to an already dirty day locks
+    that mark (the trigger updates it), so the build fails to serialize and the mark stays: the day is built
+    again on the next run, never left stale (a skipped mark would be deleted by the build)."""
+    import threading
+
+    from django.db import connections
+    from factories import OrganizationFactory, TicketFactory
+
+    org = OrganizationFactory()
+    ticket = TicketFactory(organization=org)
+    Ticket.objects.filter(pk=ticket.pk).update(created_at=timezone.now() - timedelta(days=10))
+    day = rollups.local_today(org.time_zone, timezone.now() - timedelta(days=10))
+    rollups.refresh(organization_id=org.pk, now=timezone.now())
+    assert not DashboardDirtyDay.objects.filter(organization_id=org.pk, day=day).exists()
+    Ticket.objects.filter(pk=ticket.pk).update(priority="high")  # the day is dirty again (committed)
+    assert DashboardDirtyDay.objects.filter(organization_id=org.pk, day=day).exists()
+
+    changed, release, errors = threading.Event(), threading.Event(), []
+
+    def change():  # another request: changes the ticket, holds its transaction open until told
+        try:
+            with transaction.atomic():
+                Ticket.objects.filter(pk=ticket.pk).update(priority="urgent")
+                changed.set()
+                release.wait(10)
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def build():  # the beat task
+        try:
+            rollups.refresh(organization_id=org.pk, now=timezone.now())
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    assert changed.wait(10)
+    builder = threading.Thread(target=build)
+    builder.start()
+    with connection.cursor() as cur:  # the build waits on the mark the open change locked
+        for _ in range(200):
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock'")
+            if cur.fetchone()[0]:
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the build never waited for the open change")
+    release.set()
+    changer.join(10)
+    builder.join(20)
+    assert errors == []
+    assert DashboardDirtyDay.objects.filter(organization_id=org.pk, day=day).exists()
+    assert Ticket.objects.get(pk=ticket.pk).priority == "urgent"

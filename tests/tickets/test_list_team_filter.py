@@ -46,7 +46,9 @@ def test_the_filter_lists_the_tickets_of_the_teams_active_members(assigned):
 
 def test_another_organizations_team_or_a_bad_id_lists_nothing_or_is_ignored(assigned):
     world, *_ = assigned
-    theirs = team_of(world.other_org, "Globex", world.outsider)
+    # Agathe, who has a ticket here, is also a member of Globex's team: their team must not reach our tickets.
+    Membership.objects.create(organization=world.other_org, user=world.agent, role=Role.AGENT)
+    theirs = team_of(world.other_org, "Globex", world.outsider, world.agent)
     TicketFactory(organization=world.other_org, assignee=world.outsider)
     assert listed(world, team=str(theirs.pk)) == set()
     everything = listed(world)

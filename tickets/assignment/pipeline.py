@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.utils import timezone
 
 from lumiodesk.permissions import SystemActor
 
@@ -63,6 +62,6 @@ def assign_by_availability(c: TicketChange) -> set[str]:
         return set()
     assignee = get_user_model().objects.get(pk=agent.user_id)
     with connection.cursor() as cur:
-        cur.execute(_TURN_SQL, [ticket.organization_id, ticket.organization_id, agent.user_id, timezone.now()])
+        cur.execute(_TURN_SQL, [ticket.organization_id, ticket.organization_id, agent.user_id, c.now])
     assign(ticket=ticket, assignee=assignee, actor=ACTOR, reason=REASON)  # saves the assignee itself
     return set()
