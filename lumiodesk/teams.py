@@ -19,6 +19,7 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -76,6 +77,31 @@ def assignable_members(organization: Organization) -> list[Membership]:
         Membership.objects.filter(organization=organization, is_active=True, role__in=roles_with("tickets.be_assigned"))
         .select_related("user")
         .order_by("user__first_name", "user__last_name", "user__email", "id")
+    )
+
+
+@dataclass(frozen=True)
+class TeamMembers:
+    """A team's edit page: who may be ticked (``candidates``), who is (``checked``, membership ids), the
+    deactivated members it keeps (counted nowhere, back if reactivated) and the active ones no longer
+    assignable (now a Lecteur: saving the members takes them out)."""
+
+    candidates: list[Membership]
+    checked: set[int]
+    inactive: list[Membership]
+    others: list[Membership]
+
+
+def team_members(organization: Organization, team: Team) -> TeamMembers:
+    links = list(team.links.select_related("membership__user").order_by("membership__user__first_name", "id"))
+    candidates = assignable_members(organization)
+    candidate_ids = {m.pk for m in candidates}
+    return TeamMembers(
+        candidates=candidates,
+        checked={link.membership_id for link in links},
+        inactive=[link.membership for link in links if not link.membership.is_active],
+        others=[link.membership for link in links
+                if link.membership.is_active and link.membership_id not in candidate_ids],
     )
 
 

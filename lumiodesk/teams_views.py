@@ -81,25 +81,17 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("team_edit", pk=team.pk)
         messages.error(request, _("Donnez un nom à l'équipe (%(n)s caractères au plus).") % {"n": teams.NAME_MAX})
         return redirect("team_edit", pk=team.pk)
-    links = list(team.links.select_related("membership__user").order_by("membership__user__first_name", "id"))
-    candidates = teams.assignable_members(request.organization)
-    candidate_ids = {m.pk for m in candidates}
+    members = teams.team_members(request.organization, team)
     return render(
         request,
         "lumiodesk/team_edit.html",
         {
             "team": team,
             "form": TeamForm(initial={"name": team.name, "description": team.description}),
-            "candidates": candidates,
-            "checked": {link.membership_id for link in links},
-            # Deactivated: kept in the team, counted nowhere, back if reactivated.
-            "inactive": [link.membership for link in links if not link.membership.is_active],
-            # Active but no longer assignable (now a Lecteur): saving the members takes them out.
-            "others": [
-                link.membership
-                for link in links
-                if link.membership.is_active and link.membership_id not in candidate_ids
-            ],
+            "candidates": members.candidates,
+            "checked": members.checked,
+            "inactive": members.inactive,
+            "others": members.others,
         },
     )
 

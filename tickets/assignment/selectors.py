@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from lumiodesk import presence
 from lumiodesk.calendar.selectors import calendar_of
-from lumiodesk.models import Membership, Organization
+from lumiodesk.models import Membership, Organization, Role
 from lumiodesk.permissions import roles_with
 
 from ..models import OPEN_STATUSES, Ticket
@@ -33,6 +33,11 @@ ORDER BY load, turn.turn NULLS FIRST, m.user_id
 """
 
 
+def is_full(load: int, load_limit: int) -> bool:
+    """An agent at the limit counts as full: they get no new ticket."""
+    return load >= load_limit
+
+
 @dataclass(frozen=True)
 class AgentState:
     user_id: int
@@ -43,6 +48,10 @@ class AgentState:
     online: bool
     absent: bool
     over_limit: bool
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
 
     @property
     def available(self) -> bool:
@@ -78,7 +87,7 @@ def team_states(organization_id: int, setting: AutoAssignment) -> list[AgentStat
             last_assigned_at=turn,
             online=uid in online,
             absent=absent,
-            over_limit=load >= setting.load_limit,
+            over_limit=is_full(load, setting.load_limit),
         )
         for uid, role, absent, first, last, email, load, turn in rows
     ]
@@ -121,7 +130,7 @@ class OwnState:
             return "online"
         if not self.open_now:
             return "closed"
-        if self.load is not None and self.load_limit is not None and self.load >= self.load_limit:
+        if self.load is not None and self.load_limit is not None and is_full(self.load, self.load_limit):
             return "full"
         return "available"
 

@@ -130,6 +130,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 
 
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f\s]{3,}")
+_ASCII_LETTER, _NON_ASCII, _WORD = re.compile("[A-Za-z]"), re.compile(r"[^\x00-\x7f]"), re.compile(r"\w+")
 
 
 def _latin_implausible(text: str) -> bool:
@@ -182,7 +183,7 @@ def _plausible(text: str) -> bool:
     if upper > lower and lower:
         return False
     return family == "cjk" or not any(
-        re.search("[A-Za-z]", w) and re.search(r"[^\x00-\x7f]", w) for w in re.findall(r"\w+", text[:20000])
+        _ASCII_LETTER.search(w) and _NON_ASCII.search(w) for w in _WORD.findall(text[:20000])
     )
 
 
