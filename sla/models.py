@@ -254,11 +254,15 @@ class DashboardDay(models.Model):
     """A past day of the organization (its local date in ``time_zone``) whose rollup rows are built.
 
     The dashboard reads a day from the rollups only while this row exists for the organization's current time
-    zone and no ``DashboardDirtyDay`` names it; any other day is computed live from the tickets."""
+    zone and the current ``rollups.VERSION`` and no ``DashboardDirtyDay`` names it; any other day is computed live
+    from the tickets."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     time_zone = models.CharField(max_length=64)
+    # What the rows were built by (sla.dashboard.rollups.VERSION): a release that changes what a day's rows hold
+    # raises it, and the days built before are read live, then built again, most recent first.
+    version = models.PositiveSmallIntegerField(default=1, db_default=1)
     built_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -50,6 +50,13 @@ MAX_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1  # 2.2 %
 GRACE = timedelta(minutes=15)
 HISTORY_DAYS = 366  # the dashboard's longest period (figures.MAX_DAYS)
 CHUNK_DAYS = 31  # days built per transaction
+# What a built day's rows mean. Raise it in a release that changes what the build writes (a counter's definition,
+# the buckets): days built by another version are read live, then built again by the refresh (DashboardDay.version).
+VERSION = 1
+# pg_try_advisory_xact_lock(LOCK_CLASS, organization id): one build of an organization's days at a time (the beat
+# task and `manage.py dashboard_rollups` running together skip each other's organization instead of doing the
+# work twice and failing to serialize).
+LOCK_CLASS = 20_0006
 ALL = "*"  # the histogram rows whatever the channel and priority
 
 COUNTERS = ("created", "resolved", "open", "replied", "first_contact", "closed",
@@ -155,7 +162,8 @@ WHERE x.seconds IS NOT NULL
 # and the others live.
 _BUILT = """
 SELECT m.day FROM sla_dashboardday m
-WHERE m.organization_id = %(org)s AND m.time_zone = %(tz)s AND m.day >= %(first)s AND m.day <= %(last)s
+WHERE m.organization_id = %(org)s AND m.time_zone = %(tz)s AND m.version = %(version)s
+  AND m.day >= %(first)s AND m.day <= %(last)s
   AND NOT EXISTS (SELECT 1 FROM sla_dashboarddirtyday x WHERE x.organization_id = %(org)s AND x.day = m.day)
 """
 
@@ -322,7 +330,7 @@ def params(organization: Organization, f, *, time_zone: str) -> dict:
     return {
         "org": organization.pk, "agent": f.agent, "channel": f.channel, "priority": f.priority, "tag": f.tag,
         "company": f.company, "team": f.team, "tz": time_zone, "active": list(ACTIVE),
-        "first": f.start, "last": f.end,
+        "first": f.start, "last": f.end, "version": VERSION,
         "first_target": FIRST_RESPONSE_TARGET, "resolution_target": RESOLUTION_TARGET,
         "later_target": LATER_REPLY_TARGET,
         # A ticket has many tags and a customer changes company: those filters read every day live.
@@ -376,7 +384,8 @@ def read(organization: Organization, f, *, time_zone: str) -> Period:
 
 def build(organization_id: int, days: list[date], *, time_zone: str, now: datetime | None = None) -> int:
     """Build (or build again) these past days of the organization, in one transaction; the days' dirty marks
-    that this transaction sees are removed (a change committed meanwhile keeps its mark: built again later)."""
+    that this transaction sees are removed (a change committed meanwhile keeps its mark: built again later).
+    Returns the number of days built: 0 when another build of this organization is under way (its lock)."""
     if not days:
         return 0
     p = {"org": organization_id, "tz": time_zone, "days": list(days), "active": list(ACTIVE),
@@ -390,6 +399,9 @@ def build(organization_id: int, days: list[date], *, time_zone: str, now: dateti
     with transaction.atomic(), connection.cursor() as cur:
         if outermost:  # one snapshot for the reads and the removal of the dirty marks
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_CLASS, organization_id])
+        if not cur.fetchone()[0]:
+            return 0  # another build of this organization holds it: its days are left to that one
         for table in ("sla_dashboarddirtyday", "sla_dashboardday", "sla_dashboardcell", "sla_dashboardhistogram"):
             cur.execute(f"DELETE FROM {table} WHERE organization_id = %(org)s AND day = ANY(%(days)s::date[])", p)
         cur.execute(_BUILD_COUNTS.format(where=where, **live), p)
@@ -400,9 +412,9 @@ def build(organization_id: int, days: list[date], *, time_zone: str, now: dateti
                 " first_bucket, counts) FROM STDIN") as copy:
             for key, (first_bucket, counts) in histograms.items():
                 copy.write_row((organization_id, *key, first_bucket, counts))
-        cur.execute("INSERT INTO sla_dashboardday (organization_id, day, time_zone, built_at)"
-                    " SELECT %(org)s, d, %(tz)s, %(now)s FROM unnest(%(days)s::date[]) d",
-                    {**p, "now": now or timezone.now()})
+        cur.execute("INSERT INTO sla_dashboardday (organization_id, day, time_zone, version, built_at)"
+                    " SELECT %(org)s, d, %(tz)s, %(version)s, %(now)s FROM unnest(%(days)s::date[]) d",
+                    {**p, "version": VERSION, "now": now or timezone.now()})
     return len(days)
 
 
@@ -430,7 +442,8 @@ CROSS JOIN LATERAL generate_series(l.last - %(history)s, l.last - 1, interval '1
 CROSS JOIN LATERAL (SELECT g::date AS day) d
 WHERE (%(org)s::bigint IS NULL OR o.id = %(org)s)
   AND (NOT EXISTS (SELECT 1 FROM sla_dashboardday m
-                   WHERE m.organization_id = o.id AND m.day = d.day AND m.time_zone = o.time_zone)
+                   WHERE m.organization_id = o.id AND m.day = d.day AND m.time_zone = o.time_zone
+                     AND m.version = %(version)s)
        OR EXISTS (SELECT 1 FROM sla_dashboarddirtyday x WHERE x.organization_id = o.id AND x.day = d.day))
 GROUP BY o.id, o.time_zone
 """
@@ -447,7 +460,8 @@ def refresh(*, now: datetime | None = None, organization_id: int | None = None, 
     """Build the past days not built yet (or built for another time zone) and the days changed since, most
     recent first, at most ``max_days`` per organization (the Celery task's budget; the command: all)."""
     now = now or timezone.now()
-    p = {"now": now, "grace": GRACE, "history": HISTORY_DAYS, "org": organization_id, "keep": HISTORY_DAYS + 7}
+    p = {"now": now, "grace": GRACE, "history": HISTORY_DAYS, "org": organization_id, "keep": HISTORY_DAYS + 7,
+         "version": VERSION}
     with connection.cursor() as cur:
         for table in ("sla_dashboardday", "sla_dashboardcell", "sla_dashboardhistogram", "sla_dashboarddirtyday"):
             cur.execute(_PRUNE.format(table=table), p)  # days the dashboard no longer reads
@@ -460,11 +474,14 @@ def refresh(*, now: datetime | None = None, organization_id: int | None = None, 
         days = days[:max_days] if max_days else days
         for i in range(0, len(days), CHUNK_DAYS):  # a transaction per chunk of days (a batch job, not a page)
             try:
-                built += build(org_id, days[i:i + CHUNK_DAYS], time_zone=time_zone, now=now)
+                n = build(org_id, days[i:i + CHUNK_DAYS], time_zone=time_zone, now=now)
             except OperationalError as exc:  # a change to those days committed during the build (migration sla 0006)
                 if getattr(exc.__cause__, "sqlstate", None) != "40001":
                     raise
                 break  # their marks stay: built again on the next run
+            if not n:
+                break  # another build of this organization is under way: its days are left to it
+            built += n
             if out:
                 out(f"organization {org_id}: {built} days built")
     return built
