@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "lumiodesk.context_processors.workspace",
             ],
+            "builtins": ["lumiodesk.templatetags.people"],  # {{ user|display_name }} everywhere
         },
     },
 ]
