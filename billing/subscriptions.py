@@ -29,10 +29,10 @@ from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from lumiodesk import audit
+from lumiodesk import audit, team
 from lumiodesk.exceptions import InvalidInput, TransitionNotAllowed
 from lumiodesk.models import Membership, Organization, Plan, user_display_name
-from lumiodesk.permissions import Actor, SystemActor, require, roles_with
+from lumiodesk.permissions import Actor, SystemActor, members_with, require
 
 from .catalogue import PLANS, TRIAL_DAYS, Limit
 from .models import PlanChange, SeatDay, Subscription, SubscriptionStatus
@@ -203,15 +203,13 @@ class Conflict:
 
 def seats_used(organization: Organization) -> int:
     """Seats: active members who work tickets (Admin, Manager, Agent); Viewers are free."""
-    return Membership.objects.filter(organization=organization, is_active=True,
-                                     role__in=roles_with("tickets.be_assigned")).count()
+    return team.seats_used(organization)
 
 
 def seat_members(organization: Organization) -> list[tuple[int, str]]:
     return [
         (m.pk, f"{user_display_name(m.user)} ({m.get_role_display()})")
-        for m in Membership.objects.filter(organization=organization, is_active=True,
-                                           role__in=roles_with("tickets.be_assigned"))
+        for m in members_with("tickets.be_assigned", organization=organization)
         .select_related("user").order_by("created_at", "pk")
     ]
 

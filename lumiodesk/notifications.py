@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from .models import AgentNotification, Membership, NotificationPreference, Organization
-from .permissions import role_can, roles_with
+from .permissions import members_with, role_can
 
 log = logging.getLogger(__name__)
 BADGE_CAP = 99
@@ -108,8 +108,7 @@ def agents_of(organization_id: int, *, capability: str = "tickets.be_assigned") 
     """Active members who work tickets (or, with ``capability="notifications.team"``, who oversee the team:
     the roles come from the permission table)."""
     return list(
-        Membership.objects.filter(organization_id=organization_id, is_active=True,
-                                  role__in=roles_with(capability))
+        members_with(capability, organization_id=organization_id)
         .order_by("user_id").values_list("user_id", flat=True)
     )
 

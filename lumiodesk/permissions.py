@@ -28,6 +28,7 @@ from .models import Membership, Organization, Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.db.models import QuerySet
 
 A, M, G, V = Role.ADMIN, Role.MANAGER, Role.AGENT, Role.VIEWER
 ALL = frozenset({A, M, G, V})
@@ -146,6 +147,12 @@ def refuse_if_read_only(actor: Actor | None, capability: str, organization: Orga
         reason = read_only_reason(organization if organization is not None else actor.organization)
         if reason:
             raise OrganizationReadOnly(reason)
+
+
+def members_with(capability: str, **filters) -> QuerySet[Membership]:
+    """The active memberships whose role has ``capability``, narrowed by ``filters``
+    (``members_with("tickets.be_assigned", organization=org)``: who works tickets, who takes a seat)."""
+    return Membership.objects.filter(is_active=True, role__in=roles_with(capability), **filters)
 
 
 def roles_with(capability: str) -> frozenset[str]:

@@ -18,7 +18,7 @@ from .access import requires
 from .exceptions import InvalidInput
 from .forms import AuditFilterForm, InviteForm, OrganizationForm
 from .models import AuditLog, Membership, Role, user_display_name
-from .permissions import roles_with
+from .permissions import members_with
 
 AUDIT_PER_PAGE = 50
 
@@ -105,8 +105,7 @@ def member_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation, with the choice of who takes the open tickets; POST: deactivate."""
     membership = _member_or_404(request, pk)
     candidates = list(
-        Membership.objects.filter(organization=request.organization, is_active=True,
-                                  role__in=roles_with("tickets.be_assigned"))
+        members_with("tickets.be_assigned", organization=request.organization)
         .exclude(pk=membership.pk).select_related("user").order_by("user__first_name", "user__email")
     )
     if request.method == "POST":

@@ -43,7 +43,7 @@ from . import audit, crypto
 from .accounts import normalize_email, send_email_now
 from .exceptions import InvalidInput
 from .models import Invitation, Membership, Organization, Role, UnverifiedEmail, user_display_name
-from .permissions import MemberActor, require, roles_with
+from .permissions import MemberActor, members_with, require
 from .ratelimit import hit
 
 INVITATION_DAYS = 7
@@ -83,9 +83,7 @@ def pending_invitations(organization: Organization) -> list[Invitation]:
 
 def seats_used(organization) -> int:
     """Active members who take a seat: everyone who may work tickets (Viewers do not)."""
-    return Membership.objects.filter(
-        organization=organization, is_active=True, role__in=roles_with("tickets.be_assigned")
-    ).count()
+    return members_with("tickets.be_assigned", organization=organization).count()
 
 
 def _lock(actor: MemberActor) -> Organization:
@@ -144,9 +142,8 @@ def deactivate_member(*, actor: MemberActor, membership_id: int, reassign_to_id:
     _check_not_last_admin(organization, membership)
     reassign_to = None
     if reassign_to_id is not None:
-        target = (Membership.objects.select_related("user")
-                  .filter(organization=organization, user_id=reassign_to_id, is_active=True,
-                          role__in=roles_with("tickets.be_assigned")).exclude(pk=membership.pk).first())
+        target = (members_with("tickets.be_assigned", organization=organization, user_id=reassign_to_id)
+                  .select_related("user").exclude(pk=membership.pk).first())
         if target is None:
             raise InvalidInput(_("Choisissez un membre actif qui peut recevoir des tickets."))
         reassign_to = target.user

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from . import audit
 from .exceptions import InvalidInput
 from .models import Membership, Organization, Team, TeamMember, user_display_name
-from .permissions import Actor, require, roles_with
+from .permissions import Actor, members_with, require
 
 NAME_MAX = 80
 DESCRIPTION_MAX = 300
@@ -74,7 +74,7 @@ def get_team(organization: Organization, team_id: int) -> Team | None:
 def assignable_members(organization: Organization) -> list[Membership]:
     """Who may be put in a team: the active members who may be assigned tickets, by name."""
     return list(
-        Membership.objects.filter(organization=organization, is_active=True, role__in=roles_with("tickets.be_assigned"))
+        members_with("tickets.be_assigned", organization=organization)
         .select_related("user")
         .order_by("user__first_name", "user__last_name", "user__email", "id")
     )
@@ -226,9 +226,7 @@ def set_team_members(*, actor: Actor, organization: Organization, team_id: int, 
     wanted = set(membership_ids)
     chosen = {
         m.pk: m
-        for m in Membership.objects.select_related("user").filter(
-            organization=organization, pk__in=wanted, is_active=True, role__in=roles_with("tickets.be_assigned")
-        )
+        for m in members_with("tickets.be_assigned", organization=organization, pk__in=wanted).select_related("user")
     }
     if len(chosen) != len(wanted):
         raise InvalidInput(_("Choisissez des membres actifs de l'organisation qui peuvent recevoir des tickets."))

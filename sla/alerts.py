@@ -29,8 +29,7 @@ from django.utils.translation import override
 
 from lumiodesk import notifications
 from lumiodesk.calendar.business_time import NoBusinessTime
-from lumiodesk.models import Membership
-from lumiodesk.permissions import role_can, roles_with
+from lumiodesk.permissions import members_with, role_can
 from tickets.models import Priority, Ticket
 
 from . import clock, outcomes
@@ -179,9 +178,8 @@ def _notify(inserted, tickets: dict[int, Ticket], orgs: dict[int, _Org], now: da
     org_ids = {tickets[ticket_id].organization_id for _id, ticket_id, _k, _d in inserted}
     agents: dict[int, list[int]] = defaultdict(list)
     managers: dict[int, list[int]] = defaultdict(list)
-    for org_id, user_id, role in Membership.objects.filter(
-        organization_id__in=org_ids, is_active=True, role__in=roles_with("tickets.be_assigned")
-    ).values_list("organization_id", "user_id", "role"):
+    workers = members_with("tickets.be_assigned", organization_id__in=org_ids)
+    for org_id, user_id, role in workers.values_list("organization_id", "user_id", "role"):
         agents[org_id].append(user_id)
         if role_can(role, "notifications.team"):
             managers[org_id].append(user_id)

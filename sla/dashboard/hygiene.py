@@ -28,8 +28,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from lumiodesk import notifications
-from lumiodesk.models import Membership, Organization
-from lumiodesk.permissions import roles_with
+from lumiodesk.models import Organization
+from lumiodesk.permissions import members_with
 from tickets.models import Message, MessageKind, Ticket
 from tickets.selectors import STALE_FILTERS, stale_condition
 
@@ -92,9 +92,8 @@ def run_queue_hygiene(now: datetime | None = None) -> dict[str, int]:
         org_ids = {t.organization_id for t in fresh}
         languages = dict(Organization.objects.filter(pk__in=org_ids).values_list("pk", "language"))
         team: dict[int, list[int]] = defaultdict(list)
-        for org_id, user_id in Membership.objects.filter(
-            organization_id__in=org_ids, is_active=True, role__in=roles_with("tickets.be_assigned")
-        ).order_by("user_id").values_list("organization_id", "user_id"):
+        workers = members_with("tickets.be_assigned", organization_id__in=org_ids)
+        for org_id, user_id in workers.order_by("user_id").values_list("organization_id", "user_id"):
             team[org_id].append(user_id)
         drafts: dict[int, list[notifications.Draft]] = defaultdict(list)
         for t in fresh:

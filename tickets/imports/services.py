@@ -37,8 +37,8 @@ from crm.services import SEARCHED_FIELDS, customers_renamed, normalize_email, sp
 from lumiodesk import audit
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.html_sanitizer import body_from
-from lumiodesk.models import Membership, Organization
-from lumiodesk.permissions import Actor, require, roles_with
+from lumiodesk.models import Organization
+from lumiodesk.permissions import Actor, members_with, require
 
 from ..models import Channel, Message, MessageKind, Priority, Status, Tag, Ticket, TicketTag
 from ..services.search_document import refresh_search_document
@@ -608,7 +608,7 @@ def _import_tickets(run: ImportRun, batch, outcome: _Outcome) -> None:
     org = run.organization
     tz = zoneinfo.ZoneInfo(org.time_zone)
     agents = dict(
-        Membership.objects.filter(organization=org, is_active=True, role__in=roles_with("tickets.be_assigned"))
+        members_with("tickets.be_assigned", organization=org)
         .values_list("user__email", "user_id")
     )
     agents = {e.lower(): pk for e, pk in agents.items()}
