@@ -134,3 +134,5 @@ def test_the_console_asks_the_heartbeat_and_the_menu_links_the_page(client, worl
     html = as_(client, world.admin).get(reverse("tickets:list")).content.decode()
     assert f'hx-get="{HEARTBEAT}"' in html and SETTINGS in html
     assert SETTINGS not in as_(client, world.agent).get(reverse("tickets:list")).content.decode()
+    # a Viewer is never assigned a ticket: their console does not beat (their presence was never read)
+    assert HEARTBEAT not in as_(client, world.viewer).get(reverse("tickets:list")).content.decode()
