@@ -32,6 +32,16 @@ def check_period(f: figures.DashboardFilters) -> None:
         raise InvalidInput(_("Un rapport couvre au plus un an."))
 
 
+def compose(organization: Organization, filters: figures.DashboardFilters, *, now: datetime,
+            time_zone: str) -> dict:
+    """What the dashboard page, a saved report and the weekly email show: the figures and the per-team table,
+    from one read of the period (``rollups.read``, shared by both)."""
+    period = rollups.read(organization, filters, time_zone=time_zone)
+    data = figures.compute(organization, filters, now=now, time_zone=time_zone, period_data=period)
+    data["teams"] = team_figures.compute(organization, filters, time_zone=time_zone, period_data=period)
+    return data
+
+
 @transaction.atomic
 def generate_report(*, organization: Organization, filters: figures.DashboardFilters, actor: Actor,
                     now: datetime | None = None) -> DashboardReport:
@@ -39,9 +49,7 @@ def generate_report(*, organization: Organization, filters: figures.DashboardFil
     check_period(filters)
     now = now or timezone.now()
     time_zone = organization.time_zone
-    period = rollups.read(organization, filters, time_zone=time_zone)  # shared by the figures and the teams
-    data = figures.compute(organization, filters, now=now, time_zone=time_zone, period_data=period)
-    data["teams"] = team_figures.compute(organization, filters, time_zone=time_zone, period_data=period)
+    data = compose(organization, filters, now=now, time_zone=time_zone)
     report = DashboardReport.objects.create(
         organization=organization, created_by=getattr(actor, "user", None), created_at=now, time_zone=time_zone,
         start=filters.start, end=filters.end, filters=filters.as_params(), data=data,

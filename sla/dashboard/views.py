@@ -23,7 +23,7 @@ from tickets import selectors as ticket_selectors
 from tickets.costs import selectors as cost_selectors
 
 from ..models import DashboardReport
-from . import figures, reports, rollups, team_figures, weekly
+from . import figures, reports, weekly
 from .forms import DashboardForm
 from .presentation import presentation_context
 
@@ -69,9 +69,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         form.add_error(None, exc.message)
         f, status = _filters(request, _form(request, {})), 400
-    period = rollups.read(org, f, time_zone=org.time_zone)  # shared by the figures and the per-team table
-    data = figures.compute(org, f, now=timezone.now(), time_zone=org.time_zone, period_data=period)
-    data["teams"] = team_figures.compute(org, f, time_zone=org.time_zone, period_data=period)
+    data = reports.compose(org, f, now=timezone.now(), time_zone=org.time_zone)
     context = {
         "form": form, **presentation_context(data),
         "filter_query": f.as_params(),
