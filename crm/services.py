@@ -60,15 +60,56 @@ def _is_internationalized(local: str, domain: str) -> bool:
     return True
 
 
-def normalize_email(email: str) -> str:
+# A domain of one label ("kontakt@redacted", "root@intranet"): what a mail reached us with from inside a network
+# or after an archive's redaction. A host name: letters, digits and inner hyphens, at most 63 characters.
+_SINGLE_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.I)
+
+
+def normalize_email(email: str, *, received: bool = False) -> str:
+    """The address as stored (domain in lower case); ``InvalidInput`` when it is not an address.
+
+    ``received``: an address a message came from (email intake) may also have a domain of one label: the
+    sender is then known and their message becomes a ticket. Nothing is ever sent there: ``undeliverable``
+    says why, and the outbound paths ask it before sending."""
     email = (email or "").strip()
     local, _at, domain = email.rpartition("@")
     try:
         validate_email(email)
     except ValidationError as exc:
-        if not _is_internationalized(local, domain):
+        if not (_is_internationalized(local, domain) or received and _single_label(local, domain)):
             raise InvalidInput(_("Adresse email invalide : %(email)s") % {"email": email or "—"}) from exc
     return f"{local}@{domain.lower()}"
+
+
+def _single_label(local: str, domain: str) -> bool:
+    if "." in domain or not _SINGLE_LABEL.fullmatch(domain):
+        return False
+    try:
+        validate_email(f"{local}@{domain}.invalid")  # the local part is held to the usual rules
+    except ValidationError:
+        return _is_internationalized(local, f"{domain}.invalid")
+    return True
+
+
+# Names that never lead out of a local network (RFC 6761, RFC 6762, RFC 8375, and the usual private suffixes):
+# mail to "root@localhost" or "kontakt@redacted" would stay on our own server or go nowhere.
+_LOCAL_SUFFIXES = ("localhost", "local", "localdomain", "internal", "invalid", "home.arpa", "lan", "intranet",
+                   "corp", "home", "private")
+
+
+def undeliverable(email: str) -> str:
+    """Why nothing may be sent to this address ("" when it may): a domain of one label, an internal or
+    reserved name, an address literal ("user@[10.0.0.1]"). Customer emails, acknowledgements and sign-in
+    links ask it before sending (issue 22: an address read from a received message is kept as it is)."""
+    domain = (email or "").rpartition("@")[2].strip().rstrip(".").lower()
+    if not domain or domain.startswith("["):
+        return _("adresse sans nom de domaine public")
+    if "." not in domain:
+        return _("domaine sans point (%(domain)s) : adresse interne, injoignable depuis Internet") % {
+            "domain": domain}
+    if any(domain == s or domain.endswith("." + s) for s in _LOCAL_SUFFIXES):
+        return _("domaine interne ou réservé (%(domain)s) : injoignable depuis Internet") % {"domain": domain}
+    return ""
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -79,10 +120,11 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def get_or_create_customer(
-    *, organization: Organization, email: str, name: str = "", company_name: str = ""
+    *, organization: Organization, email: str, name: str = "", company_name: str = "", received: bool = False
 ) -> Customer:
-    """The customer with this email in the organization, created on first contact."""
-    email = normalize_email(email)
+    """The customer with this email in the organization, created on first contact. ``received``: the
+    address a message came from (``normalize_email``'s leniency for a domain of one label)."""
+    email = normalize_email(email, received=received)
     customer = Customer.objects.find_by_email(organization.pk, email)
     if customer is not None:  # the usual case: one statement, no transaction of its own
         return customer

@@ -478,8 +478,9 @@ def ticket_page(ticket: Ticket) -> dict:
         "message_count": len(messages),
         "ticket_tags": list(ticket.tags.order_by("name")),
         "notifications": notifications,
-        # The latest email to the customer came back (a delivery report matched to it): the page says so.
-        "failed_email": next((n for n in notifications if n.email and n.emailed_at), None)
+        # The latest email to the customer came back (a delivery report matched to it) or could not be sent (an
+        # internal address): the page says so.
+        "failed_email": next((n for n in notifications if n.email and (n.emailed_at or n.email_failed_at)), None)
         if any(n.email_failed_at for n in notifications) else None,
         "other_tickets": list(
             Ticket.objects.filter(organization_id=ticket.organization_id, customer_id=ticket.customer_id)
@@ -489,11 +490,13 @@ def ticket_page(ticket: Ticket) -> dict:
 
 
 def failed_email_of_customer(customer: Customer) -> CustomerNotification | None:
-    """The latest email sent to this customer, when it came back (a delivery report matched to it): the
-    customer record says so, as the ticket page does. One query (index custnotif_customer_idx)."""
+    """The latest email sent to this customer, when it came back (a delivery report matched to it) or could
+    not be sent (an internal address): the customer record says so, as the ticket page does. One query (index
+    custnotif_customer_idx)."""
     latest = (
         CustomerNotification.objects.filter(
-            organization_id=customer.organization_id, customer=customer, email=True, emailed_at__isnull=False
+            Q(emailed_at__isnull=False) | Q(email_failed_at__isnull=False),
+            organization_id=customer.organization_id, customer=customer, email=True,
         )
         .select_related("ticket")
         .only("email_failed_at", "email_failure", "emailed_at", "ticket__number")

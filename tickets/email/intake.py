@@ -677,7 +677,7 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
     html, text, quoted = _bodies(parsed)
     files, refused = _split_attachments(parsed)
     # A display name can be any length; first and last name hold 100 characters each.
-    customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name[:100])
+    customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name[:100], received=True)
     when = timezone.now()
     if ticket is None:
         automatic = parsed.is_automatic  # a ticket all the same: marked, no acknowledgement, no notification

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from crm.services import undeliverable
 from lumiodesk import crypto
 from lumiodesk.html_sanitizer import neutral_subject
 
@@ -45,7 +46,7 @@ def send_sign_in_link(link_id: int, sealed_token: str) -> bool:
         .first()
     )
     token = crypto.decrypt(sealed_token)
-    if link is None or not token or hash_token(token) != link.token_hash:
+    if link is None or not token or hash_token(token) != link.token_hash or undeliverable(link.customer.email):
         return False
     org, customer = link.organization, link.customer
     mailbox = mailbox_for_organization(org)
@@ -80,8 +81,8 @@ def send_contact_acknowledgement(ticket_id: int) -> bool:
     ticket = (
         Ticket.objects.select_related("organization", "customer", "mailbox").filter(pk=ticket_id).first()
     )
-    if ticket is None or not ticket.customer.wants_email:
-        return False
+    if ticket is None or not ticket.customer.wants_email or undeliverable(ticket.customer.email):
+        return False  # an internal address ("root@localhost"): nothing is sent there
     org = ticket.organization
     mailbox = mailbox_for(ticket)
     context = {
