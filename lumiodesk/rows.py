@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import NOT_PROVIDED, Model
 
 
 @cache
@@ -37,3 +37,27 @@ def instance(model: type[Model], values) -> Model:
         for convert in f.get_db_converters(connection):
             values[i] = convert(values[i], f.cached_col, connection)
     return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+@cache
+def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
+    fields = tuple(f for f in _fields(model) if not f.primary_key)
+    if any(getattr(f, "generated", False) or f.db_default is not NOT_PROVIDED for f in fields):
+        raise TypeError(f"{model.__name__}: a column the database computes; use the ORM")  # pragma: no cover
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(model._meta.pk.column)}")
+    return sql, fields
+
+
+def insert(obj: Model) -> Model:
+    """``obj.save()`` of a new instance in a fixed statement (``Model.objects.create`` compiles its INSERT each
+    time): every field's ``pre_save`` and database preparation as the ORM applies them, the new primary key set.
+    For models no signal receiver listens to and whose columns the database does not compute."""
+    sql, fields = _insert_sql(type(obj))
+    with connection.cursor() as cur:
+        cur.execute(sql, [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields])
+        obj.pk = cur.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj

@@ -138,3 +138,18 @@ def test_the_bound_is_never_under_the_count(world):
     later = services.create_ticket(organization=org, customer=world.customer, subject="s", body="x",
                                    actor=SYSTEM, channel="manual")
     assert tickets_created_this_month_at_most(org, later) >= tickets_created_this_month(org)
+
+
+def test_a_row_inserted_by_a_fixed_statement_reads_back_as_it_was_built(world):
+    from lumiodesk import audit
+    from lumiodesk.models import AuditLog
+    from tickets.models import Message, MessageKind
+
+    message = rows.insert(Message(organization=world.org, ticket=world.ticket, kind=MessageKind.NOTE,
+                                  author_user=world.agent, body_text="é", body_html="<p>é</p>"))
+    assert not message._state.adding and message.pk
+    _same(message, Message.objects.get(pk=message.pk), Message)
+    entry = audit.record(organization=world.org, actor=world.agent, action="ticket.test", target_type="ticket",
+                         target_id=world.ticket.pk, ip_address="10.0.0.1", détail={"a": [1, "é"]})
+    _same(entry, AuditLog.objects.get(pk=entry.pk), AuditLog)
+    assert AuditLog.objects.get(pk=entry.pk).data == {"détail": {"a": [1, "é"]}}
