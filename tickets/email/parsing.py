@@ -350,7 +350,7 @@ def _decode_encoded_words(text: str) -> str:
 def decode_header_value(value, *, keep_spaces: bool = False) -> str:
     """An RFC 2047 header as text, tolerant of broken encoded words and raw 8-bit bytes. ``keep_spaces``: a
     name (a file name, a subject that names an attached message) keeps its runs of spaces as a mail client
-    shows them; only the folding (a line break and the blanks after it) and control characters go."""
+    shows them; only the folding (a line break before a blank) and control characters go."""
     if value is None:
         return ""
     try:
