@@ -31,7 +31,7 @@ from .catalogue import PLANS, TICKET_ALERT_THRESHOLDS, UPGRADE_RECOMMENDATION_TH
 from .notification_kinds import BillingNotificationKind
 from .proration import month_start, utc_day
 from .services import limit_of, plan_of
-from .usage import usage_of
+from .usage import usage_at_most, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,28 @@ def on_ticket_created(change) -> Callable[[], None] | None:
     organization_id = ticket.organization_id
 
     def check() -> None:
-        check_volume(organization if organization is not None else Organization.objects.get(pk=organization_id))
+        org = organization if organization is not None else Organization.objects.get(pk=organization_id)
+        if not _may_cross_a_threshold(org, ticket):
+            return
+        check_volume(org)
 
     return check
+
+
+# Tickets of the month that may still be on their way (created, not yet committed) when the last of them checks:
+# a bound this far under the first threshold cannot hide a crossing.
+IN_FLIGHT_MARGIN = 100
+
+
+def _may_cross_a_threshold(organization: Organization, ticket) -> bool:
+    """False when the month's tickets are surely under every threshold, known without counting them
+    (``usage_at_most``: the ticket numbers say how many there can be at most); True otherwise, and then the
+    month is counted (``check_volume``)."""
+    allowed = limit_of(organization, Limit.TICKETS_PER_MONTH)
+    if not allowed:
+        return False
+    at_most = usage_at_most(organization, Limit.TICKETS_PER_MONTH, ticket)
+    return at_most is None or (at_most + IN_FLIGHT_MARGIN) * 100 >= min(TICKET_ALERT_THRESHOLDS) * allowed
 
 
 def check_volume(organization: Organization, *, now: datetime | None = None) -> list[int]:

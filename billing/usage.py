@@ -24,6 +24,22 @@ def usage_of(organization, limit: Limit) -> int:
     return counter(organization) if counter else 0
 
 
+# (organization, the item just added) -> at most that many used, or None when it cannot say: what the owner of
+# the items can tell without counting them (the tickets: their numbers), so that a check that only matters near a
+# threshold does not count the month's items on every addition.
+UsageBound = Callable[[object, object], "int | None"]
+_bounds: dict[Limit, UsageBound] = {}
+
+
+def register_bound(limit: Limit, bound: UsageBound) -> None:
+    _bounds[limit] = bound
+
+
+def usage_at_most(organization, limit: Limit, item) -> int | None:
+    bound = _bounds.get(limit)
+    return bound(organization, item) if bound else None
+
+
 @dataclass(frozen=True)
 class Reducer:
     """How to bring a limit's usage down when a smaller plan is chosen (the Admin picks what): registered by

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from lumiodesk import audit
@@ -60,15 +60,56 @@ def _is_internationalized(local: str, domain: str) -> bool:
     return True
 
 
-def normalize_email(email: str) -> str:
+# A domain of one label ("kontakt@redacted", "root@intranet"): what a mail reached us with from inside a network
+# or after an archive's redaction. A host name: letters, digits and inner hyphens, at most 63 characters.
+_SINGLE_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.I)
+
+
+def normalize_email(email: str, *, received: bool = False) -> str:
+    """The address as stored (domain in lower case); ``InvalidInput`` when it is not an address.
+
+    ``received``: an address a message came from (email intake) may also have a domain of one label: the
+    sender is then known and their message becomes a ticket. Nothing is ever sent there: ``undeliverable``
+    says why, and the outbound paths ask it before sending."""
     email = (email or "").strip()
     local, _at, domain = email.rpartition("@")
     try:
         validate_email(email)
     except ValidationError as exc:
-        if not _is_internationalized(local, domain):
+        if not (_is_internationalized(local, domain) or received and _single_label(local, domain)):
             raise InvalidInput(_("Adresse email invalide : %(email)s") % {"email": email or "—"}) from exc
     return f"{local}@{domain.lower()}"
+
+
+def _single_label(local: str, domain: str) -> bool:
+    if "." in domain or not _SINGLE_LABEL.fullmatch(domain):
+        return False
+    try:
+        validate_email(f"{local}@{domain}.invalid")  # the local part is held to the usual rules
+    except ValidationError:
+        return _is_internationalized(local, f"{domain}.invalid")
+    return True
+
+
+# Names that never lead out of a local network (RFC 6761, RFC 6762, RFC 8375, and the usual private suffixes):
+# mail to "root@localhost" or "kontakt@redacted" would stay on our own server or go nowhere.
+_LOCAL_SUFFIXES = ("localhost", "local", "localdomain", "internal", "invalid", "home.arpa", "lan", "intranet",
+                   "corp", "home", "private")
+
+
+def undeliverable(email: str) -> str:
+    """Why nothing may be sent to this address ("" when it may): a domain of one label, an internal or
+    reserved name, an address literal ("user@[10.0.0.1]"). Customer emails, acknowledgements and sign-in
+    links ask it before sending (issue 22: an address read from a received message is kept as it is)."""
+    domain = (email or "").rpartition("@")[2].strip().rstrip(".").lower()
+    if not domain or domain.startswith("["):
+        return _("adresse sans nom de domaine public")
+    if "." not in domain:
+        return _("domaine sans point (%(domain)s) : adresse interne, injoignable depuis Internet") % {
+            "domain": domain}
+    if any(domain == s or domain.endswith("." + s) for s in _LOCAL_SUFFIXES):
+        return _("domaine interne ou réservé (%(domain)s) : injoignable depuis Internet") % {"domain": domain}
+    return ""
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -79,17 +120,21 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def get_or_create_customer(
-    *, organization: Organization, email: str, name: str = "", company_name: str = ""
+    *, organization: Organization, email: str, name: str = "", company_name: str = "", received: bool = False,
+    looked_up: bool = False,
 ) -> Customer:
-    """The customer with this email in the organization, created on first contact."""
-    email = normalize_email(email)
-    customer = Customer.objects.find_by_email(organization.pk, email)
+    """The customer with this email in the organization, created on first contact. ``received``: the
+    address a message came from (``normalize_email``'s leniency for a domain of one label). ``looked_up``:
+    the caller has just looked the address up (``Customer.objects.find_by_email``'s lookup) and found no one:
+    not read again (a customer created meanwhile by another message is still found, on the unique index)."""
+    email = normalize_email(email, received=received)
+    customer = None if looked_up else Customer.objects.find_by_email(organization.pk, email)
     if customer is not None:  # the usual case: one statement, no transaction of its own
         return customer
     return _create_customer(organization=organization, email=email, name=name, company_name=company_name)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the caller's transaction: no savepoint (the insert cannot conflict)
 def _create_customer(*, organization: Organization, email: str, name: str, company_name: str) -> Customer:
     first, last = split_name(name)
     company = None
@@ -101,13 +146,24 @@ def _create_customer(*, organization: Organization, email: str, name: str, compa
                     company = Company.objects.create(organization=organization, name=company_name)
             except IntegrityError:
                 company = Company.objects.get(organization=organization, name__iexact=company_name)
-    try:
-        with transaction.atomic():  # savepoint: another message from the same new sender may win the race
-            return Customer.objects.create(
-                organization=organization, email=email, first_name=first, last_name=last, company=company
-            )
-    except IntegrityError:
+    customer = Customer(organization=organization, email=email, first_name=first, last_name=last, company=company)
+    # Another message from the same new sender may win the race: INSERT ... ON CONFLICT DO NOTHING on the
+    # (organization, lower(email)) unique index, one round trip (a savepoint around a plain INSERT costs two more).
+    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {Customer._meta.db_table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (organization_id, lower(email)) DO NOTHING "
+            "RETURNING id",
+            [f.get_db_prep_save(f.pre_save(customer, add=True), connection) for f in fields],
+        )
+        row = cur.fetchone()
+    if row is None:
         return Customer.objects.filter(organization=organization).with_email(email).get()
+    customer.pk = row[0]
+    customer._state.adding = False
+    customer._state.db = connection.alias
+    return customer
 
 
 def add_customer(

@@ -26,7 +26,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import plans
+from . import plans, rows
 from .models import AuditLog, Organization
 
 _request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_request_ip", default=None)
@@ -64,8 +64,8 @@ def record(
     *, organization: Organization, actor, action: str, target_type: str, target_id: int | None,
     ip_address: str | None = None, **data: Any
 ) -> AuditLog:
-    """Write one audit row; call it inside the service's transaction."""
-    return AuditLog.objects.create(
+    """Write one audit row; call it inside the service's transaction (a fixed statement: every change asks)."""
+    return rows.insert(AuditLog(
         organization=organization,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,
@@ -73,7 +73,7 @@ def record(
         target_id=target_id,
         ip_address=ip_address or current_ip(),
         data={**(_request_data.get() or {}), **data},
-    )
+    ))
 
 
 ACTION_LABELS: dict[str, Any] = {

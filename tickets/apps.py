@@ -11,7 +11,7 @@ class TicketsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
 
         from billing.catalogue import Limit
-        from billing.usage import register
+        from billing.usage import register, register_bound
         from crm.services import on_customer_renamed
         from lumiodesk import audit, organizations, team
         from lumiodesk.notifications import register_kind
@@ -20,11 +20,12 @@ class TicketsConfig(AppConfig):
         from .agent_notifications import KINDS
         from .costs.services import stop_timers_on_sign_out
         from .exports.services import AUDIT_LABELS, exports_used_this_month
-        from .selectors import tickets_created_this_month
+        from .selectors import tickets_created_this_month, tickets_created_this_month_at_most
         from .services.search_document import refresh_customer_search_documents
         from .team_hooks import create_starter_tags, reassign_open_tickets
 
         register(Limit.TICKETS_PER_MONTH, tickets_created_this_month)
+        register_bound(Limit.TICKETS_PER_MONTH, tickets_created_this_month_at_most)  # volume alerts, cheaply
         register(Limit.EXPORTS_PER_MONTH, exports_used_this_month)  # CSV exports this month (tickets.exports)
         audit.register_labels(AUDIT_LABELS)
         organizations.on_created(create_starter_tags)  # section 3: facturation, bug, question-produit

@@ -19,6 +19,7 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -74,10 +75,39 @@ COUNT_CAP = 1000  # a filtered list counts its matches up to this many
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
 
 
-def tickets_created_this_month(organization: Organization) -> int:
+def _month_start() -> datetime:
     # The calendar month in UTC, like invoices and the volume alerts (billing).
-    start = timezone.now().astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return Ticket.objects.filter(organization=organization, created_at__gte=start).count()
+    return timezone.now().astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def tickets_created_this_month(organization: Organization) -> int:
+    return Ticket.objects.filter(organization=organization, created_at__gte=_month_start()).count()
+
+
+# (database, organization, month) -> the lowest number of the month's tickets, read once per process and month.
+_FIRST_NUMBER_OF_MONTH: dict[tuple[str, int, datetime], int] = {}
+
+
+def tickets_created_this_month_at_most(organization: Organization, ticket: Ticket) -> int | None:
+    """At most how many tickets the organization created this month, now that ``ticket`` is created, without
+    counting them (``billing.usage.usage_at_most``): numbers only grow (``next_number``), so the month's tickets
+    are numbered from the month's lowest number (read once per process and month: it can only go up, when
+    a ticket is deleted) to this one's, give or take those created at the same time (the caller's margin).
+    None when it cannot say (a ticket dated before this month)."""
+    start = _month_start()
+    if ticket.created_at < start or not ticket.number:
+        return None
+    key = (settings.DATABASES["default"]["NAME"], organization.pk, start)
+    first = _FIRST_NUMBER_OF_MONTH.get(key)
+    if first is None:
+        first = Ticket.objects.filter(organization=organization, created_at__gte=start).aggregate(
+            first=Min("number"))["first"]
+        if first is None:
+            return None
+        if len(_FIRST_NUMBER_OF_MONTH) > 10_000:  # months gone by, organizations deleted
+            _FIRST_NUMBER_OF_MONTH.clear()
+        _FIRST_NUMBER_OF_MONTH[key] = first
+    return max(ticket.number - first + 1, 0)
 
 
 @dataclass
@@ -478,8 +508,9 @@ def ticket_page(ticket: Ticket) -> dict:
         "message_count": len(messages),
         "ticket_tags": list(ticket.tags.order_by("name")),
         "notifications": notifications,
-        # The latest email to the customer came back (a delivery report matched to it): the page says so.
-        "failed_email": next((n for n in notifications if n.email and n.emailed_at), None)
+        # The latest email to the customer came back (a delivery report matched to it) or could not be sent (an
+        # internal address): the page says so.
+        "failed_email": next((n for n in notifications if n.email and (n.emailed_at or n.email_failed_at)), None)
         if any(n.email_failed_at for n in notifications) else None,
         "other_tickets": list(
             Ticket.objects.filter(organization_id=ticket.organization_id, customer_id=ticket.customer_id)
@@ -489,11 +520,13 @@ def ticket_page(ticket: Ticket) -> dict:
 
 
 def failed_email_of_customer(customer: Customer) -> CustomerNotification | None:
-    """The latest email sent to this customer, when it came back (a delivery report matched to it): the
-    customer record says so, as the ticket page does. One query (index custnotif_customer_idx)."""
+    """The latest email sent to this customer, when it came back (a delivery report matched to it) or could
+    not be sent (an internal address): the customer record says so, as the ticket page does. One query (index
+    custnotif_customer_idx)."""
     latest = (
         CustomerNotification.objects.filter(
-            organization_id=customer.organization_id, customer=customer, email=True, emailed_at__isnull=False
+            Q(emailed_at__isnull=False) | Q(email_failed_at__isnull=False),
+            organization_id=customer.organization_id, customer=customer, email=True,
         )
         .select_related("ticket")
         .only("email_failed_at", "email_failure", "emailed_at", "ticket__number")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from lumiodesk import rows
 from lumiodesk.permissions import SystemActor
 
 from ..pipeline import ChangeKind, TicketChange
@@ -48,15 +49,23 @@ ON CONFLICT (organization_id, user_id) DO UPDATE SET turn = EXCLUDED.turn, last_
 """
 
 
+# The organization's setting when it is on, locked (the turn counter moves under this lock).
+_SETTING_SQL = (
+    f"SELECT {rows.columns(AutoAssignment, 'a')} FROM {AutoAssignment._meta.db_table} a "
+    "WHERE a.organization_id = %s AND a.enabled FOR UPDATE"
+)
+
+
 def assign_by_availability(c: TicketChange) -> set[str]:
     ticket = c.ticket
     if c.kind != ChangeKind.CREATED or ticket.imported or ticket.is_automatic or ticket.assignee_id or ticket.spam_at:
         return set()
-    setting = (
-        AutoAssignment.objects.select_for_update().filter(organization_id=ticket.organization_id, enabled=True).first()
-    )
-    if setting is None:
+    with connection.cursor() as cur:  # every new ticket asks: a fixed statement, no queryset to compile
+        cur.execute(_SETTING_SQL, [ticket.organization_id])
+        row = cur.fetchone()
+    if row is None:
         return set()
+    setting = rows.instance(AutoAssignment, row)
     agent = selectors.next_agent(ticket.organization_id, setting, c.now)
     if agent is None:
         return set()

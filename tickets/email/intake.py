@@ -26,8 +26,9 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from crm.models import Customer
 from crm.services import get_or_create_customer
-from lumiodesk import audit
+from lumiodesk import audit, rows
 from lumiodesk.exceptions import DomainError
 from lumiodesk.html_sanitizer import html_to_text, sanitize_email_html, sanitize_html, text_to_html
 from lumiodesk.models import Organization
@@ -300,7 +301,9 @@ _FIRST_SQL = (
 
 
 def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None, message=None,
-            keep_ticket: bool = False) -> InboundEmail:
+            keep_ticket: bool = False, reference: str = "") -> InboundEmail:
+    """The row's outcome, written in one statement; ``reference``: the Message-ID to record for ``ticket``
+    (``_record_reference``), written by the same statement."""
     inbound.status = status
     inbound.reason = reason[:2000]
     if not keep_ticket:
@@ -309,11 +312,17 @@ def _finish(inbound: InboundEmail, status: str, reason: str = "", *, ticket=None
     inbound.processed_at = timezone.now()
     if inbound._state.adding:
         inbound.save()
+        if reference and ticket is not None:
+            _record_reference(ticket, reference)
         return inbound
+    values = [inbound.status, inbound.reason, inbound.ticket_id, inbound.message_id, inbound.processed_at,
+              inbound.subject, inbound.from_email, inbound.attempts, inbound.pk]
     with connection.cursor() as cur:  # every message ends here: one prepared statement, no ORM save
-        cur.execute(_FINISH_SQL, [inbound.status, inbound.reason, inbound.ticket_id, inbound.message_id,
-                                  inbound.processed_at, inbound.subject, inbound.from_email, inbound.attempts,
-                                  inbound.pk])
+        if reference and ticket is not None:
+            cur.execute(_FINISH_WITH_REFERENCE_SQL, [ticket.organization_id, ticket.pk, reference[:500], False,
+                                                     inbound.processed_at, *values])
+        else:
+            cur.execute(_FINISH_SQL, values)
     return inbound
 
 
@@ -351,12 +360,16 @@ def outcome_of(inbound: InboundEmail) -> IntakeOutcome:
     return IntakeOutcome(status, number, reason)
 
 
-# The references the message threads to and whether its sender is blocked, in one round trip: the one-row
-# ``b`` always answers (the sender's block), joined to the references found (none: one row of NULLs).
+# The references the message threads to, whether its sender is blocked and the customer with the sender's
+# address, in one round trip: the one-row ``b`` always answers (the sender's block), joined to the customer
+# (``Customer.objects.find_by_email``'s lookup, on the (organization, lower(email)) unique index) and to the
+# references found (none: one row of NULLs).
 _REFERENCES_SQL = (
-    "SELECT b.blocked, r.message_id, r.outbound, r.ticket_id "
+    f"SELECT b.blocked, r.message_id, r.outbound, r.ticket_id, {rows.columns(Customer, 'c')} "
     f"FROM (SELECT EXISTS (SELECT 1 FROM {BlockedSender._meta.db_table} "
     "WHERE organization_id = %s AND email = %s) AS blocked) b "
+    f"LEFT JOIN LATERAL (SELECT * FROM {Customer._meta.db_table} "
+    "WHERE organization_id = %s AND lower(email) = lower(%s) LIMIT 1) c ON true "
     "LEFT JOIN LATERAL (SELECT message_id, outbound, ticket_id, created_at, id "
     f"FROM {EmailReference._meta.db_table} "
     "WHERE organization_id = %s AND message_id = ANY(%s) AND NOT ambiguous) r ON true "
@@ -369,6 +382,7 @@ class _Known:
     own_ticket_id: int | None  # the ticket of our own outgoing message come back
     thread_ticket_id: int | None  # the ticket of the newest reference the message threads to
     sender_blocked: bool  # marked as spam with "block the sender" (tickets.services.spam)
+    customer: Customer | None = None  # the organization's customer with the sender's address, when there is one
 
 
 def _references(organization_id: int, parsed: ParsedEmail, sender: str) -> _Known:
@@ -379,12 +393,15 @@ def _references(organization_id: int, parsed: ParsedEmail, sender: str) -> _Know
     wanted = [*ids, parsed.message_id] if parsed.message_id else ids
     email = sender.strip().lower() or None  # no sender: blocked by no row
     with connection.cursor() as cur:  # every message asks: one prepared statement, no ORM compilation
-        cur.execute(_REFERENCES_SQL, [organization_id, email, organization_id, list(wanted)])
-        rows = cur.fetchall()
-    refs = [(m, out, t) for _b, m, out, t in rows if m is not None]
+        cur.execute(_REFERENCES_SQL, [organization_id, email, organization_id, email, organization_id,
+                                      list(wanted)])
+        found = cur.fetchall()
+    refs = [(m, out, t) for _b, m, out, t, *_c in found if m is not None]
     own = next((t for m, out, t in refs if out and m == parsed.message_id), None)
     thread = next((t for m, _out, t in refs if m in ids), None)
-    return _Known(own, thread, bool(rows[0][0]))
+    first = found[0]
+    customer = rows.instance(Customer, first[4:]) if any(v is not None for v in first[4:]) else None
+    return _Known(own, thread, bool(first[0]), customer)
 
 
 def _envelope_sender(value: str) -> str:
@@ -510,6 +527,8 @@ _REFERENCE_SQL = (
     "ON CONFLICT (organization_id, message_id) DO UPDATE SET ambiguous = true "
     "WHERE ref.ticket_id <> EXCLUDED.ticket_id AND NOT ref.outbound AND NOT ref.ambiguous"
 )
+# The reference and the row's outcome in one round trip (a data-modifying CTE runs whatever the UPDATE reads).
+_FINISH_WITH_REFERENCE_SQL = f"WITH reference AS ({_REFERENCE_SQL}) {_FINISH_SQL}"
 
 
 # The processing transaction commits without waiting for its WAL to reach the disk (synchronous_commit off,
@@ -677,7 +696,9 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
     html, text, quoted = _bodies(parsed)
     files, refused = _split_attachments(parsed)
     # A display name can be any length; first and last name hold 100 characters each.
-    customer = get_or_create_customer(organization=org, email=sender, name=parsed.from_name[:100])
+    # The customer was looked up with the references (``_references``): created here on first contact only.
+    customer = known.customer or get_or_create_customer(organization=org, email=sender, name=parsed.from_name[:100],
+                                                        received=True, looked_up=True)
     when = timezone.now()
     if ticket is None:
         automatic = parsed.is_automatic  # a ticket all the same: marked, no acknowledgement, no notification
@@ -697,13 +718,13 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
             channel=Channel.EMAIL, attachments=files, created_at=when,
             body_quoted=quoted, email_message_id=parsed.message_id[:500], savepoint=False,
         )
-    _record_reference(ticket, parsed.message_id or inbound.message_key)
     if refused or parsed.unreadable or parsed.truncated:
         _note_lost_parts(org, ticket, refused, parsed)
     reason = "; ".join(parsed.problems[:5])
     if parsed.is_automatic:
         reason = "; ".join(x for x in (_("message automatique : %(r)s") % {"r": parsed.auto_reason}, reason) if x)
-    return _finish(inbound, InboundStatus.IMPORTED, reason, ticket=ticket, message=message)
+    return _finish(inbound, InboundStatus.IMPORTED, reason, ticket=ticket, message=message,
+                   reference=parsed.message_id or inbound.message_key)
 
 
 def _note_lost_parts(org: Organization, ticket: Ticket, refused: list[str], parsed: ParsedEmail) -> None:

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from billing.catalogue import Feature
 from billing.services import has_feature
+from crm.services import undeliverable
 from lumiodesk.html_sanitizer import neutral_subject
 
 from ..models import CustomerNotification, CustomerNotificationKind, Message, MessageKind
@@ -72,7 +74,8 @@ def subject_for(notification: CustomerNotification) -> str:
 
 
 def send_notification_email(notification_id: int) -> bool:
-    """Send one notification email; returns False if it was already sent or is not wanted.
+    """Send one notification email; returns False if it was already sent, is not wanted or cannot be sent
+    (an undeliverable address: marked failed, with the reason).
 
     Sent at least once: a crash between sending and marking may send it twice,
     never zero times (the task retries).
@@ -90,6 +93,16 @@ def send_notification_email(notification_id: int) -> bool:
         return False  # internal notes are never sent
     ticket = notification.ticket
     org = notification.organization
+    with override(org.language):
+        refused = undeliverable(notification.customer.email)
+        refused = _("non envoyé : %(reason)s") % {"reason": refused} if refused else ""
+    if refused:
+        # An address kept from a received message that leads nowhere public ("root@localhost", a domain of one
+        # label): never sent; the notification says so, and the ticket and the customer record show it.
+        CustomerNotification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
+            email_failed_at=timezone.now(), email_failure=refused
+        )
+        return False
     mailbox = mailbox_for(ticket)
     context = {"n": notification, "ticket": ticket, "organization": org, "customer": notification.customer}
     context["rating_url"] = ask_in_email(notification)  # the resolution email asks for a rating (CSAT)

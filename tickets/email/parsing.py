@@ -102,10 +102,11 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         except SoftTimeLimitExceeded:
             raise
         except Exception:  # unknown label, not a text codec, or a codec that refuses the bytes (UnicodeError)
-            if cs == "utf-8" and _mostly_utf8(data):
-                # UTF-8 with a few broken bytes (a cut multi-byte character): keep the good characters
-                # rather than turn every accent into windows-1252 mojibake.
-                return data.decode("utf-8", errors="replace")
+            if cs == "utf-8" and (_mostly_utf8(data) or label in ("utf-8", "utf8") and _UTF8_SEQUENCE.search(data)):
+                # UTF-8 with bytes that are not (a footer or a pasted line in Latin-1, a stray byte): the good
+                # characters kept, rather than every accent turned into windows-1252 mojibake, and each stray
+                # byte read as windows-1252 ("déjà", "divulgação"), the one encoding mixed into UTF-8 in practice.
+                return _no_surrogates(data.decode("utf-8", errors=_MIXED_LATIN))
             continue
         # Declared utf-8 that decodes but is really latin-1 is caught by the strict decode above.
         if label in _WINDOWS_TWIN and _C1_CONTROLS.search(text):
@@ -256,6 +257,15 @@ def _not_a_charset(label: str) -> bool:
         return False  # the decode below fails and the next candidate is tried
 
 
+def _stray_as_windows_1252(exc: UnicodeDecodeError) -> tuple[str, int]:
+    """A codec error handler: the bytes UTF-8 refused, read as windows-1252 (its five holes as Latin-1)."""
+    return "".join(_CP1252_TABLE[b] for b in exc.object[exc.start:exc.end]), exc.end
+
+
+_CP1252_TABLE = [bytes([b]).decode("windows-1252", errors="ignore") or chr(b) for b in range(256)]
+_MIXED_LATIN = "lumiodesk-utf8-stray-windows-1252"
+codecs.register_error(_MIXED_LATIN, _stray_as_windows_1252)
+
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
@@ -337,8 +347,10 @@ def _decode_encoded_words(text: str) -> str:
     return "".join(out)
 
 
-def decode_header_value(value) -> str:
-    """An RFC 2047 header as text, tolerant of broken encoded words and raw 8-bit bytes."""
+def decode_header_value(value, *, keep_spaces: bool = False) -> str:
+    """An RFC 2047 header as text, tolerant of broken encoded words and raw 8-bit bytes. ``keep_spaces``: a
+    name (a file name, a subject that names an attached message) keeps its runs of spaces as a mail client
+    shows them; only the folding (a line break before a blank) and control characters go."""
     if value is None:
         return ""
     try:
@@ -353,7 +365,19 @@ def decode_header_value(value) -> str:
         raise
     except Exception:
         text = raw
-    return _clean_header(text)
+    return _clean_name(text) if keep_spaces else _clean_header(text)
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _clean_name(text: str) -> str:
+    """A header value unfolded (RFC 5322: a line break before a blank goes, the blank stays), every other control
+    character (a tab, a stray line break) a space, the spaces inside kept; the ends trimmed. Path separators and
+    the length are ``tickets.attachments.safe_filename``'s business."""
+    text = _CONTROL_RUN.sub(" ", _FOLD.sub("", text)).strip()
+    return _no_surrogates(text)[:MAX_HEADER]
 
 
 def _clean_header(text: str) -> str:
@@ -654,10 +678,35 @@ def _part_filename(part: EmailMessage) -> str:
             raise
         except Exception:
             name = ""
-        name = decode_header_value(name)
+        name = decode_header_value(name, keep_spaces=True)
+        if name:
+            return name
+    for header in ("content-disposition", "content-type"):
+        # A header Python's parameter parser cannot split (garbage around the type, a stray quote before the
+        # first parameter) may still hold a readable quoted name: the last one, as a client that reads the
+        # parameters from left to right keeps it.
+        value = part.get(header)
+        found = _QUOTED_NAME.findall(value[:4000]) if isinstance(value, str) and "name" in value else []
+        name = decode_header_value(found[-1], keep_spaces=True) if found else ""
         if name:
             return name
     return ""
+
+
+_QUOTED_NAME = re.compile(r'(?<![\w*])(?:file)?name\s*=\s*"([^"\\\r\n]{1,255})"', re.I)
+# A content type as RFC 2045 writes it: two tokens around a slash.
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,127}/[a-z0-9!#$&^_.+-]{1,127}")
+
+
+def _content_type(msg: EmailMessage) -> str:
+    """The part's type, lower case; a type wrapped in garbage (percent-encoded or stray quotes around
+    "application/pdf") read through it, and one that cannot be read a file (application/octet-stream:
+    kept as an attachment, never shown as text)."""
+    ctype = (msg.get_content_type() or "text/plain").lower()
+    if _CONTENT_TYPE.fullmatch(ctype):
+        return ctype
+    cleaned = re.sub(r"%22|%27|[\"'\\\s]", "", ctype)
+    return cleaned if _CONTENT_TYPE.fullmatch(cleaned) else "application/octet-stream"
 
 
 def _payload_bytes(part: EmailMessage) -> bytes:
@@ -680,7 +729,7 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
     if depth > 30:
         parsed.problems.append("multipart nesting too deep")
         return
-    ctype = (msg.get_content_type() or "text/plain").lower()
+    ctype = _content_type(msg)
     if ctype in ("message/rfc822", "message/global"):
         # A forwarded message: kept whole as an .eml attachment, not mixed into the body
         # (compat32 says a message/rfc822 part "is multipart", so this test comes first).
@@ -788,7 +837,7 @@ def _keep_raw_bytes(data: bytes, parsed: ParsedEmail) -> None:
 
 def _forwarded_name(inner: EmailMessage | None) -> str:
     """An attached message without a file name is listed as mail clients list it: "<its subject>.eml"."""
-    subject = decode_header_value(inner.get("subject")) if inner is not None else ""
+    subject = decode_header_value(inner.get("subject"), keep_spaces=True) if inner is not None else ""
     return f"{subject[:150]}.eml" if subject else "message.eml"
 
 

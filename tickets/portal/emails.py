@@ -12,15 +12,17 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from crm.services import undeliverable
 from lumiodesk import crypto
 from lumiodesk.html_sanitizer import neutral_subject
 
 from ..email.models import EmailReference, Mailbox
 from ..email.outbound import connection_for, mailbox_for, message_id_for, sender_for
-from ..models import Ticket
+from ..models import Message, MessageKind, Ticket
 from .link_tokens import CONFIRM_LINK_DAYS, SIGN_IN_LINK_MINUTES, contact_confirmation_token, hash_token
 from .models import PortalSignInLink
 
@@ -45,7 +47,7 @@ def send_sign_in_link(link_id: int, sealed_token: str) -> bool:
         .first()
     )
     token = crypto.decrypt(sealed_token)
-    if link is None or not token or hash_token(token) != link.token_hash:
+    if link is None or not token or hash_token(token) != link.token_hash or undeliverable(link.customer.email):
         return False
     org, customer = link.organization, link.customer
     mailbox = mailbox_for_organization(org)
@@ -83,6 +85,15 @@ def send_contact_acknowledgement(ticket_id: int) -> bool:
     if ticket is None or not ticket.customer.wants_email:
         return False
     org = ticket.organization
+    with override(org.language):
+        refused = undeliverable(ticket.customer.email)
+        if refused:  # an internal address ("root@localhost"): nothing is sent there; the ticket says so, once
+            note = _("Accusé de réception non envoyé à %(to)s : %(reason)s") % {
+                "to": ticket.customer.email, "reason": refused}
+            Message.objects.create(organization=org, ticket=ticket, kind=MessageKind.NOTE, body_text=note,
+                                   body_html=f"<p><em>{escape(note)}</em></p>")
+            cache.set(marker, 1, timeout=30 * 86400)
+            return False
     mailbox = mailbox_for(ticket)
     context = {
         "organization": org, "ticket": ticket, "subject": neutral_subject(ticket.subject),

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Customer
-from lumiodesk import audit
+from lumiodesk import audit, rows
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.html_sanitizer import body_from
 from lumiodesk.permissions import Actor, require
@@ -48,6 +48,28 @@ def store_attachments(message: Message, checked: Sequence[CheckedFile]) -> list[
             att.file.delete(save=False)
         raise
     return saved
+
+
+# The ticket locked, with its customer (every message of every channel asks): a fixed statement, no queryset to
+# compile (a select_related queryset costs about 1 ms of CPU to build each time).
+_LOCKED_TICKET_SQL = (
+    f"SELECT {rows.columns(Ticket, 't')}, {rows.columns(Customer, 'c')} FROM {Ticket._meta.db_table} t "
+    f"JOIN {Customer._meta.db_table} c ON c.id = t.customer_id WHERE t.id = %s FOR UPDATE"
+)
+
+
+def _locked_ticket(pk: int) -> Ticket:
+    """``Ticket.objects.select_for_update().select_related("customer").get(pk=pk)`` (both rows locked, as
+    that queryset locks them)."""
+    with connection.cursor() as cur:
+        cur.execute(_LOCKED_TICKET_SQL, [pk])
+        row = cur.fetchone()
+    if row is None:
+        raise Ticket.DoesNotExist(f"Ticket {pk} does not exist.")
+    n = rows.width(Ticket)
+    ticket = rows.instance(Ticket, row[:n])
+    ticket.customer = rows.instance(Customer, row[n:])
+    return ticket
 
 
 def add_message(
@@ -93,10 +115,10 @@ def add_message(
     files = check_uploads(list(attachments))
 
     with transaction.atomic(savepoint=savepoint):  # see the note above create_ticket
-        ticket = Ticket.objects.select_for_update().select_related("customer").get(pk=ticket.pk)
+        ticket = _locked_ticket(ticket.pk)
         ticket.organization = organization
         now = created_at or timezone.now()
-        message = Message.objects.create(
+        message = rows.insert(Message(  # a fixed statement (every message of every channel)
             organization=organization,
             ticket=ticket,
             kind=kind,
@@ -108,7 +130,7 @@ def add_message(
             body_quoted=body_quoted,
             email_message_id=email_message_id,
             created_at=now,
-        )
+        ))
         store_attachments(message, files)
 
         fields = {"updated_at"}
