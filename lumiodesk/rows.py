@@ -13,6 +13,7 @@ from functools import cache
 
 from django.db import connection
 from django.db.models import NOT_PROVIDED, Model
+from django.db.models.signals import post_save, pre_save
 
 
 @cache
@@ -53,8 +54,13 @@ def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
 def insert(obj: Model) -> Model:
     """``obj.save()`` of a new instance in a fixed statement (``Model.objects.create`` compiles its INSERT each
     time): every field's ``pre_save`` and database preparation as the ORM applies them, the new primary key set.
-    For models no signal receiver listens to and whose columns the database does not compute."""
-    sql, fields = _insert_sql(type(obj))
+    For models whose columns the database does not compute. A model that a ``pre_save`` / ``post_save``
+    receiver listens to (none today) is saved by the ORM instead, so a receiver added later is never skipped."""
+    model = type(obj)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        obj.save(force_insert=True)
+        return obj
+    sql, fields = _insert_sql(model)
     with connection.cursor() as cur:
         cur.execute(sql, [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields])
         obj.pk = cur.fetchone()[0]
