@@ -76,7 +76,7 @@ eval: dev-env services
 		$(PY) manage.py kb_eval --reindex
 
 # The real-world email corpus (tests/tickets/email/email_corpus/real_world/) through ingest_email, in a database of its own.
-# HALF=dev (default), heldout, heldout2, heldout3 or all; FAILURES=1 lists every miss.
+# HALF=dev (default), heldout, heldout2, heldout3, heldout4 or all; FAILURES=1 lists every miss.
 email-corpus: dev-env services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) -m lumiodesk.services_check --start

@@ -16,7 +16,7 @@ def test_manifest_is_split_in_two_halves_and_names_every_source():
     messages = load_manifest()
     assert len(messages) >= 100
     halves = {m["half"] for m in messages}
-    assert halves == {"dev", "heldout", "heldout2", "heldout3"}
+    assert halves == {"dev", "heldout", "heldout2", "heldout3", "heldout4"}
     first = [m for m in messages if m["half"] in ("dev", "heldout")]  # the later corpora are held out whole
     assert abs(sum(m["half"] == "dev" for m in first) - len(first) / 2) <= 1
     for m in messages:
