@@ -13,7 +13,15 @@ from django.utils.translation import gettext as _
 
 from lumiodesk.exceptions import InvalidInput
 
-MAX_FILES_PER_MESSAGE = 10
+MAX_FILES_PER_MESSAGE = 10  # what an agent, the portal or the contact form attaches to one message
+# What one email brings (a customer photographs every page of a contract: 24 pictures): the sender chose them all
+# and cannot be asked to pick. Beyond it, the files stay in the stored raw message, downloadable, and a note says so.
+MAX_FILES_PER_EMAIL = 50
+
+
+def max_files(channel: str | None) -> int:
+    """How many files one message of this channel may carry."""
+    return MAX_FILES_PER_EMAIL if channel == "email" else MAX_FILES_PER_MESSAGE
 
 # Extension -> the content type we serve it with (never the one the sender claimed).
 ALLOWED_TYPES = {
@@ -67,10 +75,11 @@ def safe_filename(name: str) -> str:
     return base or "fichier"
 
 
-def check_uploads(uploads: list[UploadedFile]) -> list[CheckedFile]:
-    """Validate every file before anything is written; raise InvalidInput on the first bad one."""
-    if len(uploads) > MAX_FILES_PER_MESSAGE:
-        raise InvalidInput(_("Au plus %(n)s pièces jointes par message.") % {"n": MAX_FILES_PER_MESSAGE})
+def check_uploads(uploads: list[UploadedFile], *, limit: int = MAX_FILES_PER_MESSAGE) -> list[CheckedFile]:
+    """Validate every file before anything is written; raise InvalidInput on the first bad one. ``limit``: the
+    channel's number of files per message (``max_files``)."""
+    if len(uploads) > limit:
+        raise InvalidInput(_("Au plus %(n)s pièces jointes par message.") % {"n": limit})
     checked = []
     for upload in uploads:
         name = safe_filename(upload.name)

@@ -35,7 +35,7 @@ from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, SystemActor, require
 
 from .. import services
-from ..attachments import check_uploads
+from ..attachments import MAX_FILES_PER_EMAIL, check_uploads
 from ..models import BlockedSender, Channel, CustomerNotification, Message, MessageKind, SavedView, Ticket
 from .models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from .parsing import (
@@ -446,7 +446,9 @@ def _split_attachments(parsed: ParsedEmail) -> tuple[list[SimpleUploadedFile], l
             continue
         upload.seek(0)
         accepted.append(upload)
-    return accepted[:10], refused + [_("pièce jointe au-delà de 10 non importée") for _x in accepted[10:]]
+    over = [_("pièce jointe au-delà de %(n)s non importée") % {"n": MAX_FILES_PER_EMAIL} for _x in
+            accepted[MAX_FILES_PER_EMAIL:]]
+    return accepted[:MAX_FILES_PER_EMAIL], refused + over
 
 
 # What a mail client leaves above the history it quotes: empty lines and paragraphs, a rule. Read from the

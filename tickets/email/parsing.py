@@ -428,6 +428,9 @@ class ParsedEmail:
     # note naming them on the ticket. Nothing a customer sent is lost.
     unreadable: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)  # files whose encoding was cut short: decoded as far as it goes
+    # Text parts declared base64 whose content is not base64 (plain words: decoding gives noise): their words as
+    # received, the text only when the message has no other (an HTML twin is what a client shows then).
+    undecoded_text: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -774,6 +777,14 @@ def _walk(msg: EmailMessage, parsed: ParsedEmail, depth: int = 0) -> None:
         # shows it in the body and lists it among the files; so do we.
         parsed.text = decode_bytes(_text_payload(msg, parsed), msg.get_content_charset())
     is_body_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+    if ctype == "text/html" and disposition != "attachment" and filename and not parsed.html and not parsed.text:
+        # A named HTML part not marked as an attachment, before any body ("inline; filename=test.html"): a mail
+        # client shows it as the message (the raw message keeps the file).
+        is_body_text = True
+    if is_body_text and _not_base64(msg):
+        parsed.problems.append("text declared base64 is not base64")
+        parsed.undecoded_text.append(decode_bytes(_as_bytes(msg.get_payload()), msg.get_content_charset()))
+        return
     if is_body_text:
         text = decode_bytes(_text_payload(msg, parsed), msg.get_content_charset())
         if ctype == "text/plain" and "begin " in text:
@@ -806,6 +817,24 @@ def _cut_short(part: EmailMessage) -> bool:
     """Base64 cut short (a truncated message): Python's decoder hands back the encoded text (after
     ``_payload_bytes``, which records the defect)."""
     return any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects)
+
+
+def _not_base64(part: EmailMessage) -> bool:
+    """Declared base64 but plainly not: written text, whose lines hold spaces between words (most of them) or
+    whose characters are outside the alphabet for one in ten or more (punctuation). A real base64 line holds
+    no space; a few stray characters (a junk line after a cut) are decoded leniently as before."""
+    if (part.get("content-transfer-encoding") or "").strip().lower() != "base64":
+        return False
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return False
+    lines = [line.strip() for line in payload[:65536].splitlines() if line.strip()]
+    inside = "".join(lines)
+    if len(inside) < 8:
+        return False
+    spaced = sum(1 for line in lines if " " in line or "\t" in line)
+    foreign = sum(1 for ch in inside if ch not in _BASE64_TEXT)
+    return spaced * 2 >= len(lines) or foreign * 10 >= len(inside)
 
 
 def _text_payload(msg: EmailMessage, parsed: ParsedEmail) -> bytes:
@@ -995,6 +1024,7 @@ def _lenient_base64(data: bytes) -> bytes:
 
 
 _BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_BASE64_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")  # as str
 _NOT_BASE64 = bytes(ch for ch in range(256) if ch not in _BASE64_ALPHABET)  # bytes.translate deletes them
 
 
@@ -1202,6 +1232,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
         _keep_raw(msg, parsed)
     for leftover in recovery.leftovers:
         _keep_raw_bytes(leftover, parsed)
+    if parsed.undecoded_text and not parsed.text.strip() and not parsed.html.strip():
+        parsed.text = "\n".join(parsed.undecoded_text)  # no other text: the words as they came
     parsed.text = parsed.text.replace("\r\n", "\n").replace("\x00", "")
     parsed.html = parsed.html.replace("\x00", "")
     try:

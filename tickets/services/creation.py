@@ -20,7 +20,7 @@ from lumiodesk.html_sanitizer import body_from
 from lumiodesk.models import Organization
 from lumiodesk.permissions import Actor, require
 
-from ..attachments import check_uploads
+from ..attachments import check_uploads, max_files
 from ..models import Channel, Message, MessageKind, Priority, Ticket
 from ..pipeline import ChangeKind, TicketChange
 from ..pipeline import run as run_pipeline
@@ -101,7 +101,7 @@ def create_ticket(
     if not text_body and not attachments:
         raise InvalidInput(_("La description est obligatoire."))
     tag_names = clean_tag_names(tags)
-    files = check_uploads(list(attachments))
+    files = check_uploads(list(attachments), limit=max_files(channel))
 
     with transaction.atomic(savepoint=savepoint):  # see the note above create_ticket
         now = created_at or timezone.now()

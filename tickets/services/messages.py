@@ -17,7 +17,7 @@ from lumiodesk.html_sanitizer import body_from
 from lumiodesk.permissions import Actor, require
 
 from .. import notifications
-from ..attachments import CheckedFile, check_uploads
+from ..attachments import CheckedFile, check_uploads, max_files
 from ..models import Attachment, Channel, CustomerNotificationKind, Message, MessageKind, Status, Ticket
 from ..pipeline import ChangeKind, TicketChange
 from ..pipeline import run as run_pipeline
@@ -112,7 +112,8 @@ def add_message(
         raise InvalidInput(_("Le message est vide."))
     if then_status:
         validate_choice(then_status, Status, _("Statut"))
-    files = check_uploads(list(attachments))
+    channel = channel or (ticket.channel if kind == MessageKind.CUSTOMER else Channel.MANUAL)
+    files = check_uploads(list(attachments), limit=max_files(channel))
 
     with transaction.atomic(savepoint=savepoint):  # see the note above create_ticket
         ticket = _locked_ticket(ticket.pk)
@@ -124,7 +125,7 @@ def add_message(
             kind=kind,
             author_user=author_user,
             author_customer=author_customer if kind == MessageKind.CUSTOMER else None,
-            channel=channel or (ticket.channel if kind == MessageKind.CUSTOMER else Channel.MANUAL),
+            channel=channel,
             body_html=html_body,
             body_text=text_body,
             body_quoted=body_quoted,

@@ -1,7 +1,7 @@
-"""python manage.py email_corpus [--half dev|heldout|heldout2|heldout3|heldout4|all] [--failures] — the real-world email corpus
-(tests/tickets/email/email_corpus/real_world/) through ``ingest_email``, in a database of its own (its name must contain
-"eval" or "bench"): subject, sender, text and attachment names as a mail client shows them, what became of
-each message, and a second pass that must find only duplicates. Run by `make email-corpus`."""
+"""python manage.py email_corpus [--half dev|heldout|heldout2|heldout3|heldout4|all] [--failures] — the real-world
+email corpus (tests/tickets/email/email_corpus/real_world/) through ``ingest_email``, in a database of its own (its
+name must contain "eval" or "bench"): subject, sender, text and attachment names as a mail client shows them, what
+became of each message, and a second pass that must find only duplicates. Run by `make email-corpus`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class Command(BaseCommand):
     help = "Measure what the email intake makes of the real-world corpus."
 
     def add_arguments(self, parser):
-        parser.add_argument("--half", choices=["dev", "heldout", "heldout2", "heldout3", "heldout4", "all"], default="dev")
+        parser.add_argument("--half", default="dev",
+                            choices=["dev", "heldout", "heldout2", "heldout3", "heldout4", "all"])
         parser.add_argument("--failures", action="store_true", help="list every miss")
 
     def handle(self, *args, half: str, failures: bool, **options):

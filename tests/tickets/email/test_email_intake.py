@@ -10,14 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from factories import acting
 
 from crm.models import Customer
-from lumiodesk.exceptions import NotPermitted
+from lumiodesk.exceptions import InvalidInput, NotPermitted
 from lumiodesk.models import AgentNotification, AuditLog
 from tickets import services
+from tickets.attachments import MAX_FILES_PER_EMAIL
 from tickets.email import intake
 from tickets.email.models import EmailReference, InboundEmail, InboundStatus, Mailbox
 from tickets.models import (
@@ -313,6 +315,34 @@ def test_attachments_are_stored(world, support):
     assert (att.filename, att.content_type) == ("Original question.eml", "message/rfc822")  # named after its subject
     assert b"Inner body that must not be mixed" in att.file.read()
     assert "Inner body" not in message.body_text
+
+
+def _email_with_pictures(n: int) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Zoé <zoe@client.test>", "support@acme.test", "Photos du contrat"
+    msg["Message-ID"] = f"<photos-{n}@client.test>"
+    msg.set_content("Voici chaque page du contrat.")
+    for i in range(n):
+        msg.add_attachment(b"\xff\xd8\xff\xe0 page %d" % i, maintype="image", subtype="jpeg", filename=f"page-{i}.jpg")
+    return msg.as_bytes()
+
+
+def test_an_email_keeps_every_file_its_sender_attached_up_to_the_email_limit(world, support):
+    """An agent or a form attaches at most 10 files to a message; one email brings what its sender chose (a
+    customer photographs 24 pages), up to 50: beyond, the files stay in the raw message and a note says so."""
+    inbound = intake.ingest(mailbox=support, raw=_email_with_pictures(24), source="file")
+    message = message_of(inbound)
+    assert message.attachments.count() == 24
+    assert not ticket_of(inbound).messages.filter(kind=MessageKind.NOTE).exists()
+    inbound = intake.ingest(mailbox=support, raw=_email_with_pictures(MAX_FILES_PER_EMAIL + 2), source="file")
+    assert message_of(inbound).attachments.count() == MAX_FILES_PER_EMAIL
+    note = ticket_of(inbound).messages.get(kind=MessageKind.NOTE)
+    assert note.body_text.count(f"pièce jointe au-delà de {MAX_FILES_PER_EMAIL} non importée") == 2
+    with pytest.raises(InvalidInput):  # the console's limit is unchanged
+        services.add_message(ticket=ticket_of(inbound), kind=MessageKind.REPLY, body="Reçu", actor=acting(world.agent),
+                             attachments=[SimpleUploadedFile(f"f{i}.txt", b"x") for i in range(11)])
 
 
 def test_refused_attachment_leaves_a_note_and_the_raw(world, support, queued_emails):

@@ -6,6 +6,7 @@ automatic-mail reason are checked as real decoded strings. No database: pure par
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -348,3 +349,35 @@ def test_decode_bytes(data, label, expected):
 )
 def test_decode_header_value(raw, expected):
     assert decode_header_value(raw) == expected
+
+
+def test_a_text_declared_base64_that_is_plain_words_is_not_decoded_into_noise():
+    html = base64.b64encode(b"<p>Bonjour, la facture est fausse.</p>").decode()
+    twins = (
+        b"From: a@client.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"Bonjour  la facture est fausse, merci de la corriger.\r\nCordialement, Anne\r\n"
+        b"--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + html.encode() + b"\r\n--b--\r\n"
+    )
+    parsed = parse_email(twins)
+    assert parsed.text == "" and "la facture est fausse" in parsed.html  # the HTML twin is what a client shows
+    assert "text declared base64 is not base64" in parsed.problems
+    alone = (
+        b"From: a@client.test\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nBonjour, la facture est fausse.\r\n"
+    )
+    assert parse_email(alone).text.strip() == "Bonjour, la facture est fausse."  # no other text: the words
+    real = b"From: a@client.test\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n" \
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes("Réel, décodé.".encode())
+    assert parse_email(real).text.strip() == "Réel, décodé."
+
+
+def test_a_named_inline_html_part_alone_is_the_message():
+    raw = (
+        b"From: a@client.test\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+        b"Content-Disposition: inline; filename=test.html\r\n\r\n<p>Le <b>widget</b> ne charge plus.</p>\r\n"
+    )
+    parsed = parse_email(raw)
+    assert "widget" in parsed.html and parsed.attachments == []

@@ -31,13 +31,17 @@ def test_manifest_is_split_in_two_halves_and_names_every_source():
 # (kontakt@redacted, quarantined), UTF-8 text with Latin-1 bytes mixed in, and a garbage Content-Type around a
 # PDF (heldout2); mail_malformed_1's zip (a multipart that reuses its parent's boundary) was recovered before.
 THRESHOLDS = {"subject": 0.97, "sender": 0.95, "text": 0.95, "attachments": 0.95}
-HALVES = ("dev", "heldout", "heldout2", "heldout3")
+HALVES = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
 FLOORS = {half: {name: 1.0 for name in THRESHOLDS} for half in HALVES}
 ACCOUNTED = {half: 1.0 for half in HALVES}
+# heldout4, measured once at e7ff3d2 (text 64/67, attachments 33/34: above the targets), then two of its misses
+# fixed in general form; still missed: an opaque S/MIME signed message (application/pkcs7-mime signed-data: the
+# text is inside the CMS structure, which nothing here unpacks).
+FLOORS["heldout4"]["text"] = 66 / 67
 assert all(FLOORS[h][n] >= THRESHOLDS[n] for h in HALVES for n in THRESHOLDS)  # a floor never under the target
 
 
-@pytest.mark.slow  # an evaluation: 246 real messages through intake against measured thresholds
+@pytest.mark.slow  # an evaluation: 333 real messages through intake against measured thresholds
 @pytest.mark.parametrize("half", HALVES)
 def test_real_world_corpus_meets_the_thresholds(world, half):
     Mailbox.objects.create(organization=world.org, name="Support", address=ADDRESS)
