@@ -103,12 +103,12 @@ def undeliverable(email: str) -> str:
     links ask it before sending (issue 22: an address read from a received message is kept as it is)."""
     domain = (email or "").rpartition("@")[2].strip().rstrip(".").lower()
     if not domain or domain.startswith("["):
-        return _("adresse sans nom de domaine public")
+        return _("l’adresse n’a pas de nom de domaine public")
     if "." not in domain:
-        return _("domaine sans point (%(domain)s) : adresse interne, injoignable depuis Internet") % {
+        return _("le domaine « %(domain)s » n’a pas de point : une adresse interne, injoignable depuis Internet") % {
             "domain": domain}
     if any(domain == s or domain.endswith("." + s) for s in _LOCAL_SUFFIXES):
-        return _("domaine interne ou réservé (%(domain)s) : injoignable depuis Internet") % {"domain": domain}
+        return _("le domaine « %(domain)s » est interne ou réservé, injoignable depuis Internet") % {"domain": domain}
     return ""
 
 

@@ -95,7 +95,7 @@ def send_notification_email(notification_id: int) -> bool:
     org = notification.organization
     with override(org.language):
         refused = undeliverable(notification.customer.email)
-        refused = _("non envoyé : %(reason)s") % {"reason": refused} if refused else ""
+        refused = _("jamais envoyé, %(reason)s") % {"reason": refused} if refused else ""
     if refused:
         # An address kept from a received message that leads nowhere public ("root@localhost", a domain of one
         # label): never sent; the notification says so, and the ticket and the customer record show it.

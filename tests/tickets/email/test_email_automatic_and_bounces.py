@@ -121,7 +121,7 @@ def test_bounce_banner_on_the_customer_record(client, world, support, notified):
     assert "n’a pas été remis" not in client.get(url).content.decode()
     intake.ingest(mailbox=support, raw=dsn(original=sent, recipient="renee.martin@example.org"), source="file")
     page = client.get(url).content.decode()
-    assert f"Le dernier email envoyé à {ticket.customer.email} (ticket #{ticket.number}, le " in page
+    assert f"Le dernier email à {ticket.customer.email} (ticket #{ticket.number}, le " in page
     assert "n’a pas été remis : 5.1.1" in page
 
 

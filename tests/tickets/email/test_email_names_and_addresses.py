@@ -158,7 +158,7 @@ def test_nothing_is_sent_to_an_internal_address_and_the_ticket_says_so(world, qu
     notification = CustomerNotification.objects.get(pk=notification_id)
     assert notification.emailed_at is None and notification.email_failed_at is not None
     failure = notification.email_failure
-    assert failure.startswith("non envoyé : ") and address.split("@")[1] in failure
+    assert failure.startswith("jamais envoyé, ") and address.split("@")[1] in failure
     assert send_customer_notification_email(notification_id) is False  # the task run again: still nothing
     assert mail.outbox == []
     # The ticket page and the customer record show it.
