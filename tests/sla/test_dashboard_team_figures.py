@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from factories import acting, bulk_tickets, member, team_of
 from helpers import assert_full_page
-from test_dashboard_figures import NOW, PERIOD, history  # noqa: F401 (the fixture)
+from test_dashboard_figures import NOW, PERIOD, history, history_ticket_ids  # noqa: F401 (the fixtures)
 
 from lumiodesk import team as members
 from lumiodesk.models import Membership, Role
@@ -38,8 +38,8 @@ PDFTOTEXT = shutil.which("pdftotext") or "pdftotext"
 
 
 @pytest.fixture
-def with_teams(request):
-    world, t = request.getfixturevalue("history")
+def with_teams(history):  # noqa: F811 (the fixture imported above)
+    world, t = history
     team_of(world.org, "Niveau 1", world.agent)
     team_of(world.org, "Facturation", world.agent, world.manager, description="Factures")
     team_of(world.org, "Vide")
