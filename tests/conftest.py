@@ -73,6 +73,14 @@ def pytest_configure(config):
         for db in settings.DATABASES.values():
             options = db.setdefault("OPTIONS", {})
             options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
+    if os.environ.get("LUMIODESK_TEST_JIT", "off") == "off":
+        # No JIT compilation of the plans: the tests' tables are small but never analyzed inside their
+        # transaction, so PostgreSQL overestimates the dashboard's and rollups' queries past jit_above_cost and
+        # compiles them with LLVM, tens of milliseconds each, for a few thousand rows (the rollup tests: 2.5 s
+        # of the server's CPU). The plans and the results are the same.
+        for db in settings.DATABASES.values():
+            options = db.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
 
 def _drop_in_background() -> None:
@@ -372,22 +380,29 @@ _TRANSACTIONAL_FIXTURES = {
 _DB_FIXTURES = {"db", *_TRANSACTIONAL_FIXTURES}
 
 
+def _commits(item) -> bool:
+    """A test that commits for real (``transaction=True``, a live server, the worker)."""
+    names = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    return bool(_TRANSACTIONAL_FIXTURES.intersection(names)) or (
+        marker is not None and bool(marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+    )
+
+
 def _world_time(items) -> str | None:
     """When a module's shared world is built: ``"now"``, ``"clock"`` (its tests ask for the ``clock`` before
     the world, so their world was made at the clock's start), or ``None`` when the module cannot share
-    one: a test that commits for real (``transaction=True``, a live server, the worker; with or without the
-    world), or tests of both times. The module's tests that do not ask for the world run first, before it
-    exists."""
+    one: tests of both times. The module's tests that do not ask for the world run first, before it exists;
+    those that commit for real run last (pytest-django), after the shared world is rolled back
+    (``pytest_runtest_setup``), each with a world of its own."""
     times = set()
     for item in items:
         names = list(getattr(item, "fixturenames", ()))
         marker = item.get_closest_marker("django_db")
         if marker is None and not _DB_FIXTURES.intersection(names):
             continue  # no database
-        if _TRANSACTIONAL_FIXTURES.intersection(names) or (
-            marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
-        ):
-            return None  # pytest-django runs it after the others, while the module's transaction is open
+        if _commits(item):
+            continue  # run after the others, once the module's transaction is rolled back
         if "world" not in names:
             continue  # run before the world is built (pytest_collection_modifyitems)
         times.add("clock" if "clock" in names and names.index("clock") < names.index("world") else "now")
@@ -403,8 +418,11 @@ def module_world(request, django_db_setup, django_db_blocker):
     a test that writes still leaves a clean world to the next one; the Python objects are deep-copied per
     test (see ``world``). The transaction is rolled back after the module's last test. Elsewhere
     (``None``), or with ``LUMIODESK_SHARED_WORLD=0``: each test builds its own world, as before."""
-    items = [item for item in request.session.items if item.module is request.module]
+    module_id = request.node.nodeid
+    items = [item for item in request.session.items if item.nodeid.split("::")[0] == module_id]
     when = _world_time(items)
+    if _setting_up is not None and _commits(_setting_up):
+        when = None  # asked for by a test that commits for real (the module seen again in a one-process run)
     if os.environ.get("LUMIODESK_SHARED_WORLD", "1") == "0" or when is None:
         yield None
         return
@@ -426,12 +444,46 @@ def module_world(request, django_db_setup, django_db_blocker):
             transaction.set_rollback(True)
             module_atomic.__exit__(None, None, None)
             raise
-    try:
-        yield built
-    finally:
+
+    def roll_back() -> None:
+        if id(built) in _ROLLED_BACK:
+            return
+        from django.db import connection
+
+        if connection.savepoint_ids:  # a module_transaction opened inside would be cut in half
+            raise RuntimeError(f"{module_id}: module_transaction in a module with tests that commit for real")
+        _ROLLED_BACK.add(id(built))
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
             module_atomic.__exit__(None, None, None)
+
+    _OPEN_MODULE_WORLDS[module_id] = roll_back
+    try:
+        yield built
+    finally:
+        _OPEN_MODULE_WORLDS.pop(module_id, None)
+        roll_back()
+        _ROLLED_BACK.discard(id(built))
+
+
+# Shared worlds still in their module's transaction (module id -> what rolls it back), those rolled back early,
+# and the test being set up.
+_OPEN_MODULE_WORLDS: dict = {}
+_ROLLED_BACK: set[int] = set()
+_setting_up = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before a test that commits for real, its module's shared world is rolled back: pytest-django runs such
+    tests after the module's others (``--dist loadfile`` keeps them in the same process, right after), and
+    each of them gets a world of its own (``world``)."""
+    global _setting_up
+    _setting_up = item
+    if _commits(item):
+        roll_back = _OPEN_MODULE_WORLDS.pop(item.nodeid.split("::")[0], None)
+        if roll_back is not None:
+            roll_back()
 
 
 _cache_namespaces = itertools.count()
@@ -472,7 +524,7 @@ def module_transaction(django_db_blocker):
 def world(module_world, db, monkeypatch) -> World:
     """The two organizations every view test checks: Acme (admin, manager, agent, viewer, a customer and
     her ticket) and Globex (an outsider and his ticket)."""
-    if module_world is None:
+    if module_world is None or id(module_world) in _ROLLED_BACK:
         return build_world()
     own_cache_namespace(monkeypatch)
     return copy.deepcopy(module_world)

@@ -41,6 +41,33 @@ def make_kb(org, manager):
 HIDDEN_WORDS = ("brouillonix", "archivix", "internix", "cachotix")
 
 
+def make_kb_once(module_world, django_db_blocker, *, embed: bool = False):
+    """For a module-scoped fixture (``yield from``): ``make_kb`` written once on the module's shared world
+    (``conftest.module_world``), in a savepoint held for the module (``conftest.module_transaction``: each test
+    runs in a savepoint of it, rolled back at its end); ``embed``: its passages embedded too (``embed_all``).
+    Yields what ``kb_of`` reads again for each test, or None where the module builds a world per test."""
+    from conftest import module_transaction
+
+    if module_world is None:
+        yield None
+        return
+    with module_transaction(django_db_blocker):
+        with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
+            made = make_kb(module_world.org, module_world.manager)
+            if embed:
+                embed_all(module_world.org, patch)
+        yield {key: (type(obj), obj.pk) for key, obj in made.items()}
+
+
+def kb_of(made_once) -> dict:
+    """``make_kb_once``'s objects, read again for one test (two queries)."""
+    pks: dict[type, list[int]] = {}
+    for model, pk in made_once.values():
+        pks.setdefault(model, []).append(pk)
+    found = {model: model.objects.in_bulk(ids) for model, ids in pks.items()}
+    return {key: found[model][pk] for key, (model, pk) in made_once.items()}
+
+
 _VECTORS: dict[str, object] = {}
 
 

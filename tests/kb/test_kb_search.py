@@ -168,10 +168,28 @@ def _org_with_articles(n: int):
     return org, collection
 
 
+@pytest.fixture(scope="module")
+def sized_org_ids(django_db_setup, django_db_blocker):
+    """An organization with 10 published articles and one with 100, written once for the module's query counts
+    (``conftest.module_transaction``: each test in a savepoint), not once per page counted."""
+    with module_transaction(django_db_blocker):
+        with django_db_blocker.unblock():
+            orgs = {n: _org_with_articles(n) for n in (10, 100)}
+        yield {n: (org.pk, collection.pk) for n, (org, collection) in orgs.items()}
+
+
+@pytest.fixture
+def sized_orgs(sized_org_ids, db, monkeypatch):
+    """``{10: (org, collection), 100: (org, collection)}``, read again for the test (its own cache namespace)."""
+    own_cache_namespace(monkeypatch)
+    return {n: (Organization.objects.get(pk=org_id), Collection.objects.get(pk=collection_id))
+            for n, (org_id, collection_id) in sized_org_ids.items()}
+
+
 @pytest.mark.parametrize("page", ["home", "collection", "search", "ask"])
-def test_help_center_query_counts(client, page):
+def test_help_center_query_counts(client, page, sized_orgs):
     def run(n):
-        org, collection = _org_with_articles(n)
+        org, collection = sized_orgs[n]
         url, params = {
             "home": (reverse("kb_public:home", args=[org.slug]), {}),
             "collection": (reverse("kb_public:collection", args=[org.slug, collection.slug]), {}),
@@ -184,9 +202,9 @@ def test_help_center_query_counts(client, page):
     assert run(10) == run(100)
 
 
-def test_console_list_query_count(client):
+def test_console_list_query_count(client, sized_orgs):
     def run(n):
-        org, _collection = _org_with_articles(n)
+        org, _collection = sized_orgs[n]
         agent = member(org, Role.AGENT)
         client.force_login(agent)
         client.get(reverse("kb:list"))

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from factories import acting
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
-from kb_helpers import make_kb
+from kb_helpers import kb_of, make_kb, make_kb_once
 
 from kb import services
 from kb.models import Article, ArticleLink, ArticleStatus
@@ -13,9 +13,14 @@ from lumiodesk.models import AuditLog
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def kb_once(module_world, django_db_blocker):
+    yield from make_kb_once(module_world, django_db_blocker)
+
+
 @pytest.fixture
-def kb(world):
-    return make_kb(world.org, world.manager)
+def kb(world, kb_once):
+    return make_kb(world.org, world.manager) if kb_once is None else kb_of(kb_once)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 from factories import SYSTEM, acting
-from kb_helpers import HIDDEN_WORDS, embed_all, make_kb
+from kb_helpers import HIDDEN_WORDS, embed_all, kb_of, make_kb, make_kb_once
 
 from kb import assistant, selectors
 from kb.assistant import suggest_articles
@@ -16,11 +16,19 @@ from tickets import services as ticket_services
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(scope="module")
+def kb_once(module_world, django_db_blocker):
+    yield from make_kb_once(module_world, django_db_blocker, embed=True)
+
+
 @pytest.fixture
-def kb(world, monkeypatch):
-    made = make_kb(world.org, world.manager)
-    embed_all(world.org, monkeypatch)  # what the Celery task does after each publication's commit
-    return made
+def kb(world, monkeypatch, kb_once):
+    if kb_once is None:  # a world per test
+        made = make_kb(world.org, world.manager)
+        embed_all(world.org, monkeypatch)  # what the Celery task does after each publication's commit
+        return made
+    embed_all(world.org, monkeypatch)  # nothing left to embed: the test's own articles are embedded the same way
+    return kb_of(kb_once)
 
 
 def assert_only_published(text: str) -> None:

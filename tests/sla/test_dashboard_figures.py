@@ -15,13 +15,17 @@ Acme's history (Paris, opening hours Monday-Friday 9:00-18:00, the default SLA p
 T2's customer wrote again at 14:00 and was answered at 15:30: the one later reply, 1 h 30.
 """
 
+import copy
 from datetime import date, datetime
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import Clock, clock_start, module_transaction
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from factories import CompanyFactory, TicketFactory, acting, bulk_tickets
 
 from crm.models import Customer
@@ -45,8 +49,7 @@ NOW = paris(2025, 3, 20, 15)
 PERIOD = DashboardFilters(start=date(2025, 3, 10), end=date(2025, 3, 23))
 
 
-@pytest.fixture
-def history(clock, world):
+def build_history(clock, world):
     org, agent, manager = world.org, world.agent, world.manager
     t = {"T0": world.ticket}
 
@@ -104,6 +107,30 @@ def history(clock, world):
     resolve(t["T7"], agent)
     at(2025, 3, 20, 15)
     return world, {k: Ticket.objects.get(pk=v.pk) for k, v in t.items()}
+
+
+@pytest.fixture(scope="module")
+def history_ticket_ids(module_world, django_db_blocker):
+    """The history written once for the module, on its shared world (``conftest.module_world``, built at the
+    clock's start): each test runs in a savepoint of it, rolled back at its end. ``None`` where the module
+    builds a world per test (``conftest._world_time``): each test then writes its own history, as before."""
+    if module_world is None:
+        yield None
+        return
+    with module_transaction(django_db_blocker):
+        clock = Clock(clock_start())
+        with django_db_blocker.unblock(), mock.patch.object(timezone, "now", clock):
+            _world, t = build_history(clock, copy.deepcopy(module_world))
+        yield {k: v.pk for k, v in t.items()}
+
+
+@pytest.fixture
+def history(clock, world, history_ticket_ids):
+    """(world, {"T0": ticket, … "T7": ticket}) at NOW, the table above."""
+    if history_ticket_ids is None:
+        return build_history(clock, world)
+    clock.set(NOW)
+    return world, {k: Ticket.objects.get(pk=pk) for k, pk in history_ticket_ids.items()}
 
 
 def compute(world, f=PERIOD):

@@ -1,11 +1,15 @@
 """SLA reports: compliance per priority, agent and period; averages and medians in business time;
 the time zone in force at generation is kept (section 3)."""
 
+import copy
 from datetime import date, datetime
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import Clock, clock_start, module_transaction
 from django.urls import reverse
+from django.utils import timezone
 from factories import TicketFactory, acting
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 
@@ -25,8 +29,10 @@ def paris(*args) -> datetime:
     return datetime(*args, tzinfo=PARIS)
 
 
-@pytest.fixture
-def history(clock, world):
+NOW = paris(2025, 3, 20, 12)
+
+
+def build_history(clock, world):
     """Four tickets of the week of 10 March 2025, handled by Agathe and Marc, and one the week after."""
     org, agent, manager = world.org, world.agent, world.manager
 
@@ -45,7 +51,31 @@ def history(clock, world):
     ticket(paris(2025, 3, 10, 11), "urgent", manager, 1, 6)  # 1 h > 30 min: breached; 6 h > 4 h: breached
     ticket(paris(2025, 3, 10, 12), "normal", manager, 9, None)  # replied next morning (6 h 30: met); open
     ticket(paris(2025, 3, 17, 10), "low", agent, 2, None)
-    clock.set(paris(2025, 3, 20, 12))
+    clock.set(NOW)
+    return world
+
+
+@pytest.fixture(scope="module")
+def shared_history(module_world, django_db_blocker):
+    """The history written once for the module, on its shared world (``conftest.module_world``, built at the
+    clock's start): each test runs in a savepoint of it, rolled back at its end. ``False`` where the module
+    builds a world per test (``conftest._world_time``): each test then writes its own history, as before."""
+    if module_world is None:
+        yield False
+        return
+    with module_transaction(django_db_blocker):
+        clock = Clock(clock_start())
+        with django_db_blocker.unblock(), mock.patch.object(timezone, "now", clock):
+            build_history(clock, copy.deepcopy(module_world))
+        yield True
+
+
+@pytest.fixture
+def history(clock, world, shared_history):
+    """The world, its history written, at NOW."""
+    if not shared_history:
+        return build_history(clock, world)
+    clock.set(NOW)
     return world
 
 
