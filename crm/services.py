@@ -10,6 +10,7 @@ merge of two customers in ``tickets``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from django.core.exceptions import ValidationError
@@ -66,12 +67,15 @@ _SINGLE_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.I)
 
 
 def normalize_email(email: str, *, received: bool = False) -> str:
-    """The address as stored (domain in lower case); ``InvalidInput`` when it is not an address.
+    """The address as stored (domain in lower case, non-ASCII characters in Unicode's composed form NFC, so that
+    "tomás" typed with a combining accent and with "á" is one customer); ``InvalidInput`` when it is not an address.
 
     ``received``: an address a message came from (email intake) may also have a domain of one label: the
     sender is then known and their message becomes a ticket. Nothing is ever sent there: ``undeliverable``
     says why, and the outbound paths ask it before sending."""
     email = (email or "").strip()
+    if not email.isascii():
+        email = unicodedata.normalize("NFC", email)
     local, _at, domain = email.rpartition("@")
     try:
         validate_email(email)

@@ -72,6 +72,8 @@ def test_normalize_and_split_helpers():
     # Internationalized local parts (RFC 6531) are addresses people have; the domain keeps the usual rules.
     assert normalize_email("José.Núñez@Exemple.FR") == "José.Núñez@exemple.fr"
     assert normalize_email("tomá?@football.example.com") == "tomá?@football.example.com"
+    # One address however its accents were typed: a combining accent is stored composed (NFC).
+    assert normalize_email("jose\u0301@exemple.fr") == normalize_email("jos\u00e9@exemple.fr") == "jos\u00e9@exemple.fr"
     for bad in ("jo sé@exemple.fr", "josé@", "josé@exemple", "jo\u0301sé..x@exemple.fr", "é\x00@exemple.fr",
                 "\"josé\"@exemple.fr", "josé@exa mple.fr", "é" * 65 + "@exemple.fr"):
         with pytest.raises(InvalidInput):
