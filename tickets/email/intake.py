@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from email.parser import BytesHeaderParser
@@ -659,6 +660,8 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
         sender = _envelope_sender(inbound.envelope_from)
     if not sender and sender_given:
         sender = sender_given.strip().lower()
+    if not sender.isascii():  # as crm.services.normalize_email stores it: one customer however the accents came
+        sender = unicodedata.normalize("NFC", sender)
     known = _references(org.pk, parsed, sender)
     thread_ticket_id = known.thread_ticket_id
     if known.own_ticket_id is not None:

@@ -699,3 +699,14 @@ def test_inline_image_is_shown_in_the_message(world, support, client):
     assert f'<img src="{url}">' in page and "cid:" not in page
     response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
+def test_an_accent_typed_as_a_combining_mark_is_the_same_customer(world, support):
+    """RFC 6532 raw UTF-8 in the address: composed or decomposed "é" is one customer (NFC, as crm stores it)."""
+    known = Customer.objects.create(organization=world.org, email="jos\u00e9@exemple.fr")
+    raw = ("From: Jose <jose\u0301@exemple.fr>\r\nTo: support@acme.test\r\nSubject: Accent\r\n"
+           "Message-ID: <nfc-1@exemple.fr>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBonjour\r\n").encode()
+    inbound = intake.ingest(mailbox=support, raw=raw, source="file")
+    assert ticket_of(inbound).customer_id == known.pk
+    assert Customer.objects.filter(organization=world.org).count() == Customer.objects.filter(
+        organization=world.org).exclude(email__startswith="jos").count() + 1
