@@ -520,6 +520,26 @@ def module_transaction(django_db_blocker):
             atomic.__exit__(None, None, None)
 
 
+@contextlib.contextmanager
+def module_history(module_world, django_db_blocker, build):
+    """For a module-scoped fixture: ``build(clock, world)`` writes a history once for the module, on a copy of
+    its shared world, with the clock at its start (``module_transaction``: each test in a savepoint of it);
+    yields what ``build`` returned, or ``None`` where the module builds a world per test (``_world_time``): each
+    test then writes its own history."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    if module_world is None:
+        yield None
+        return
+    with module_transaction(django_db_blocker):
+        clock = Clock(clock_start())
+        with django_db_blocker.unblock(), mock.patch.object(timezone, "now", clock):
+            built = build(clock, copy.deepcopy(module_world))
+        yield built
+
+
 @pytest.fixture
 def world(module_world, db, monkeypatch) -> World:
     """The two organizations every view test checks: Acme (admin, manager, agent, viewer, a customer and

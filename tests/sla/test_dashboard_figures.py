@@ -15,17 +15,14 @@ Acme's history (Paris, opening hours Monday-Friday 9:00-18:00, the default SLA p
 T2's customer wrote again at 14:00 and was answered at 15:30: the one later reply, 1 h 30.
 """
 
-import copy
 from datetime import date, datetime
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Clock, clock_start, module_transaction
+from conftest import module_history
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from factories import CompanyFactory, TicketFactory, acting, bulk_tickets
 
 from crm.models import Customer
@@ -114,14 +111,8 @@ def history_ticket_ids(module_world, django_db_blocker):
     """The history written once for the module, on its shared world (``conftest.module_world``, built at the
     clock's start): each test runs in a savepoint of it, rolled back at its end. ``None`` where the module
     builds a world per test (``conftest._world_time``): each test then writes its own history, as before."""
-    if module_world is None:
-        yield None
-        return
-    with module_transaction(django_db_blocker):
-        clock = Clock(clock_start())
-        with django_db_blocker.unblock(), mock.patch.object(timezone, "now", clock):
-            _world, t = build_history(clock, copy.deepcopy(module_world))
-        yield {k: v.pk for k, v in t.items()}
+    with module_history(module_world, django_db_blocker, build_history) as built:
+        yield None if built is None else {k: v.pk for k, v in built[1].items()}
 
 
 @pytest.fixture

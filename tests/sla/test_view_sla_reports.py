@@ -1,15 +1,12 @@
 """SLA reports: compliance per priority, agent and period; averages and medians in business time;
 the time zone in force at generation is kept (section 3)."""
 
-import copy
 from datetime import date, datetime
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Clock, clock_start, module_transaction
+from conftest import module_history
 from django.urls import reverse
-from django.utils import timezone
 from factories import TicketFactory, acting
 from helpers import assert_full_page, assert_login_redirect, assert_partial, htmx
 
@@ -60,14 +57,8 @@ def shared_history(module_world, django_db_blocker):
     """The history written once for the module, on its shared world (``conftest.module_world``, built at the
     clock's start): each test runs in a savepoint of it, rolled back at its end. ``False`` where the module
     builds a world per test (``conftest._world_time``): each test then writes its own history, as before."""
-    if module_world is None:
-        yield False
-        return
-    with module_transaction(django_db_blocker):
-        clock = Clock(clock_start())
-        with django_db_blocker.unblock(), mock.patch.object(timezone, "now", clock):
-            build_history(clock, copy.deepcopy(module_world))
-        yield True
+    with module_history(module_world, django_db_blocker, build_history) as built:
+        yield built is not None
 
 
 @pytest.fixture
