@@ -395,14 +395,30 @@ def build(organization_id: int, days: list[date], *, time_zone: str, now: dateti
     live, ranges = _ranges(days, time_zone)
     live.update(_outcomes(where, joined=True))
     p.update(ranges)
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cur:
-        if outermost:  # one snapshot for the reads and the removal of the dirty marks
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_CLASS, organization_id])
+    if connection.in_atomic_block:  # (a caller's transaction, the tests': its isolation, a lock held to its end)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_CLASS, organization_id])
+            if not cur.fetchone()[0]:
+                return 0  # another build of this organization holds it: its days are left to that one
+        return _build(p, where, live, days, organization_id, now, snapshot=False)
+    # The lock is taken before the transaction's snapshot, so the snapshot sees what a build that just ended wrote.
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, organization_id])
         if not cur.fetchone()[0]:
-            return 0  # another build of this organization holds it: its days are left to that one
-        for table in ("sla_dashboarddirtyday", "sla_dashboardday", "sla_dashboardcell", "sla_dashboardhistogram"):
+            return 0
+    try:
+        return _build(p, where, live, days, organization_id, now, snapshot=True)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, organization_id])
+
+
+def _build(p: dict, where: str, live: dict, days: list[date], organization_id: int, now: datetime | None, *,
+           snapshot: bool) -> int:
+    with transaction.atomic(), connection.cursor() as cur:
+        if snapshot:  # one snapshot for the reads and the removal of the dirty marks
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        for table in ("sla_dashboardday", "sla_dashboardcell", "sla_dashboardhistogram"):
             cur.execute(f"DELETE FROM {table} WHERE organization_id = %(org)s AND day = ANY(%(days)s::date[])", p)
         cur.execute(_BUILD_COUNTS.format(where=where, **live), p)
         cur.execute(_BUILD_DURATIONS.format(where=where, **live), p)
@@ -415,6 +431,10 @@ def build(organization_id: int, days: list[date], *, time_zone: str, now: dateti
         cur.execute("INSERT INTO sla_dashboardday (organization_id, day, time_zone, version, built_at)"
                     " SELECT %(org)s, d, %(tz)s, %(version)s, %(now)s FROM unnest(%(days)s::date[]) d",
                     {**p, "version": VERSION, "now": now or timezone.now()})
+        # The dirty marks last: a change to these days meanwhile waits for this build only at its very end (its
+        # mark's row lock), and one committed meanwhile makes this DELETE fail to serialize (the mark stays).
+        cur.execute("DELETE FROM sla_dashboarddirtyday WHERE organization_id = %(org)s"
+                    " AND day = ANY(%(days)s::date[])", p)
     return len(days)
 
 
@@ -475,8 +495,9 @@ def refresh(*, now: datetime | None = None, organization_id: int | None = None, 
         for i in range(0, len(days), CHUNK_DAYS):  # a transaction per chunk of days (a batch job, not a page)
             try:
                 n = build(org_id, days[i:i + CHUNK_DAYS], time_zone=time_zone, now=now)
-            except OperationalError as exc:  # a change to those days committed during the build (migration sla 0006)
-                if getattr(exc.__cause__, "sqlstate", None) != "40001":
+            except OperationalError as exc:  # a change to those days committed during the build (migration sla 0006),
+                # or a deadlock with a change marking the same days: their marks stay, built again on the next run
+                if getattr(exc.__cause__, "sqlstate", None) not in ("40001", "40P01"):
                     raise
                 break  # their marks stay: built again on the next run
             if not n:
