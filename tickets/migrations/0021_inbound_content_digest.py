@@ -31,15 +31,33 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="emailreference",
-            name="ambiguous",
-            field=models.BooleanField(db_default=False, default=False),
-        ),
-        migrations.AddField(
-            model_name="inboundemail",
-            name="content_digest",
-            field=models.CharField(blank=True, db_default="", default="", max_length=64),
+        # ADD COLUMN IF NOT EXISTS: this migration is not atomic (the index below), so a run stopped after these
+        # statements is run again from here without failing on a column already there.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name="emailreference",
+                    name="ambiguous",
+                    field=models.BooleanField(db_default=False, default=False),
+                ),
+                migrations.AddField(
+                    model_name="inboundemail",
+                    name="content_digest",
+                    field=models.CharField(blank=True, db_default="", default="", max_length=64),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    'ALTER TABLE "tickets_emailreference" ADD COLUMN IF NOT EXISTS "ambiguous" boolean DEFAULT false '
+                    "NOT NULL",
+                    'ALTER TABLE "tickets_emailreference" DROP COLUMN IF EXISTS "ambiguous"',
+                ),
+                migrations.RunSQL(
+                    'ALTER TABLE "tickets_inboundemail" ADD COLUMN IF NOT EXISTS "content_digest" varchar(64) '
+                    "DEFAULT '' NOT NULL",
+                    'ALTER TABLE "tickets_inboundemail" DROP COLUMN IF EXISTS "content_digest"',
+                ),
+            ],
         ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
@@ -64,7 +82,8 @@ class Migration(migrations.Migration):
                 ),
                 migrations.RunSQL(f'DROP INDEX CONCURRENTLY IF EXISTS "{NAME}"', OLD.format(name=NAME)),
                 migrations.RunSQL(
-                    f'ALTER INDEX "{NAME}_next" RENAME TO "{NAME}"', f'ALTER INDEX "{NAME}" RENAME TO "{NAME}_next"'
+                    f'ALTER INDEX "{NAME}_next" RENAME TO "{NAME}"',
+                    f'ALTER INDEX IF EXISTS "{NAME}" RENAME TO "{NAME}_next"'
                 ),
             ],
         ),
