@@ -55,9 +55,10 @@ def insert(obj: Model) -> Model:
     """``obj.save()`` of a new instance in a fixed statement (``Model.objects.create`` compiles its INSERT each
     time): every field's ``pre_save`` and database preparation as the ORM applies them, the new primary key set.
     For models whose columns the database does not compute. A model that a ``pre_save`` / ``post_save``
-    receiver listens to (none today) is saved by the ORM instead, so a receiver added later is never skipped."""
+    receiver listens to, or whose ``save`` is overridden (none today), is saved by the ORM instead, so neither,
+    added later, is ever skipped."""
     model = type(obj)
-    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+    if model.save is not Model.save or pre_save.has_listeners(model) or post_save.has_listeners(model):
         obj.save(force_insert=True)
         return obj
     sql, fields = _insert_sql(model)

@@ -833,7 +833,7 @@ def _not_base64(part: EmailMessage) -> bool:
     if len(inside) < 8:
         return False
     spaced = sum(1 for line in lines if " " in line or "\t" in line)
-    foreign = sum(1 for ch in inside if ch not in _BASE64_TEXT)
+    foreign = len(inside.translate(_DROP_BASE64_CHARS))  # in C, not a Python loop over up to 64 KB
     return spaced * 2 >= len(lines) or foreign * 10 >= len(inside)
 
 
@@ -1023,8 +1023,9 @@ def _lenient_base64(data: bytes) -> bytes:
         return b""
 
 
-_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-_BASE64_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")  # as str
+_BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_BASE64_ALPHABET = frozenset(_BASE64_CHARS.encode())
+_DROP_BASE64_CHARS = str.maketrans("", "", _BASE64_CHARS)  # str.translate: what is left is outside the alphabet
 _NOT_BASE64 = bytes(ch for ch in range(256) if ch not in _BASE64_ALPHABET)  # bytes.translate deletes them
 
 
