@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from factories import acting
@@ -53,9 +55,10 @@ def make_kb_once(module_world, django_db_blocker, *, embed: bool = False):
         return
     with module_transaction(django_db_blocker):
         with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
-            made = make_kb(module_world.org, module_world.manager)
+            world = copy.deepcopy(module_world)  # the services' in-memory changes stay off the shared objects
+            made = make_kb(world.org, world.manager)
             if embed:
-                embed_all(module_world.org, patch)
+                embed_all(world.org, patch)
         yield {key: (type(obj), obj.pk) for key, obj in made.items()}
 
 

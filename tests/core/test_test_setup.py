@@ -35,11 +35,13 @@ def test_the_flush_between_committing_tests_empties_every_table(world):
     from django.db import connection
     from django.utils import timezone
 
+    from sla.models import DashboardDirtyDay
     from tickets.models import Ticket
 
     # A ticket moved to a past day: the dashboard's dirty-day trigger (sla 0006) writes a row, and the
     # DELETEs of the flush may write more: that table is emptied last.
     Ticket.objects.filter(pk=world.ticket.pk).update(created_at=timezone.now() - timedelta(days=10))
+    assert DashboardDirtyDay.objects.exists()  # the trigger wrote its row: the ordering below is exercised
     tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
     statements = connection.ops.sql_flush(no_style(), tables)
     if os.environ.get("LUMIODESK_TEST_FLUSH", "delete") == "truncate":  # Django's own, kept on demand
