@@ -219,7 +219,7 @@ def _connect(url: str, *, timeout: float,
             conn = _PinnedHTTPConnection(host, port, address=address, timeout=timeout)
         try:
             conn.connect()
-        except OSError as exc:  # this address does not answer: the next one may
+        except (OSError, ValueError) as exc:  # this address does not answer (or TLS refuses the name): try the next
             conn.close()
             last = exc
             continue
