@@ -71,7 +71,7 @@ bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py api_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py dashboard_bench
 
-# The knowledge-base assistant on its question sets (devtools/kb_eval: dev, test, first, sealed, and sealed2 once it exists), in a
+# The knowledge-base assistant on its question sets (devtools/kb_eval: dev, test, first, sealed, sealed2, and sealed3 once it exists), in a
 # database of its own; prints first / three first / wrong refusals / unanswerable refused / p95 for each.
 eval: dev-env services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \

@@ -6,11 +6,13 @@
 - ``first``: the assistant's first question set (``first_set.py``), tuned on by earlier sessions;
 - ``sealed``: 262 questions written later by another engineer (``questions/sealed/``); its figure was
   reported once (RESULTS.md, 772dc5e), so it is now development data too;
-- ``sealed2``: the held-out set (``questions/sealed2/questions.json``, loaded when the file exists):
+- ``sealed2``: 300 questions by another engineer (``questions/sealed2/``); its figure was reported once
+  (RESULTS.md, third round, 40a6ffe), so it is now development data too;
+- ``sealed3``: the held-out set (``questions/sealed3/questions.json``, loaded when the file exists):
   never fitted on, never read while tuning, run once on frozen code.
 
-The rerank and the abstention model are fitted on dev + test + first + sealed (``DEVELOPMENT``), with
-5-fold cross-validation for every figure quoted from them.
+The rerank and the abstention model are fitted on dev + test + first + sealed + sealed2 (``DEVELOPMENT``),
+with 5-fold cross-validation for every figure quoted from them.
 
 A citation holds a fact when it contains one of the fact's alternatives (case and accents ignored).
 """
@@ -32,15 +34,15 @@ from lumiodesk.models import Organization
 from .first_set import HELD_OUT, QUESTIONS
 
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
-SEALED2 = QUESTIONS_DIR / "sealed2" / "questions.json"
-SETS = ("dev", "test", "first", "sealed", "sealed2")
-DEVELOPMENT = ("dev", "test", "first", "sealed")  # what --fit reads; never "sealed2"
-HELD_OUT_SETS = ("sealed2",)
+SEALED3 = QUESTIONS_DIR / "sealed3" / "questions.json"
+SETS = ("dev", "test", "first", "sealed", "sealed2", "sealed3")
+DEVELOPMENT = ("dev", "test", "first", "sealed", "sealed2")  # what --fit reads; never "sealed3"
+HELD_OUT_SETS = ("sealed3",)
 
 
 def available_sets() -> tuple[str, ...]:
-    """The sets ``make eval`` runs: the held-out ``sealed2`` only once its file exists."""
-    return tuple(s for s in SETS if s != "sealed2" or SEALED2.exists())
+    """The sets ``make eval`` runs: the held-out ``sealed3`` only once its file exists."""
+    return tuple(s for s in SETS if s != "sealed3" or SEALED3.exists())
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Case:
 def cases(which: str) -> list[Case]:
     if which == "first":
         return [Case(q, kinds.split(), [tuple(f) for f in facts]) for q, kinds, facts in QUESTIONS + HELD_OUT]
-    if which not in ("dev", "test", "sealed", "sealed2"):
+    if which not in ("dev", "test", "sealed", "sealed2", "sealed3"):
         raise ValueError(which)
     path = QUESTIONS_DIR / which / "questions.json" if which.startswith("sealed") else QUESTIONS_DIR / f"{which}.json"
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -147,7 +149,7 @@ def run_assistant(org: Organization, all_cases: list[Case]) -> tuple[Figures, li
     return fig, answers
 
 
-# --- fitting (dev, test, first and sealed only) -----------------------------------------------------------------
+# --- fitting (dev, test, first, sealed and sealed2 only) ------------------------------------------------
 
 
 def fit_logistic(
@@ -222,7 +224,8 @@ class Fitted:
     sets: list[str]
 
 
-CALIBRATION = ("dev", "test", "sealed")  # the customers' questions: the abstention threshold is chosen on these
+# the customers' questions: the abstention threshold is chosen on these
+CALIBRATION = ("dev", "test", "sealed", "sealed2")
 
 
 def fit(

@@ -4,11 +4,12 @@ Imports the LumioDesk documentation into an evaluation organization (slug ``kb-e
 computes the passages' vectors that are missing (timed: the re-index figure), then prints, per set,
 first citation right, three first right, wrong refusals, unanswerable refused and the p95 answer time.
 
-``--set dev --set first`` limits the sets (while tuning, the held-out set ``sealed2`` is never run; it is
-run by default, with the others, once ``questions/sealed2/questions.json`` exists).
-``--fit`` fits the rerank and the abstention model on dev + test + first + sealed with 5-fold
-cross-validation, prints the cross-validated figures and the abstention's precision/recall curve and writes
-``kb/model_weights.py``. It never reads ``sealed2``.
+``--set dev --set first`` limits the sets (while tuning, the held-out set ``sealed3`` is never run; it is
+run by default, with the others, once ``questions/sealed3/questions.json`` exists).
+``--fit`` fits the rerank and the abstention model on dev + test + first + sealed + sealed2 with 5-fold
+cross-validation (the abstention threshold chosen on the customers' sets dev + test + sealed + sealed2),
+prints the cross-validated figures and the abstention's precision/recall curve and writes
+``kb/model_weights.py``. It never reads ``sealed3``.
 ``--reindex`` recomputes every vector first (timing a full re-index).
 """
 
@@ -40,22 +41,25 @@ class Command(BaseCommand):
             action="append",
             choices=ev.SETS,
             dest="sets",
-            help="dev, test, first, sealed or sealed2 (repeatable); default: all (sealed2 when its file exists)",
+            help="dev, test, first, sealed, sealed2 or sealed3 (repeatable); default: all (sealed3 once its file "
+            "exists)",
         )
         parser.add_argument("--verbose", action="store_true", help="list the questions it gets wrong")
         parser.add_argument("--json", action="store_true", help="print the figures as JSON")
         parser.add_argument(
-            "--fit", action="store_true", help="fit the rerank and the abstention on dev + test + first + sealed"
+            "--fit",
+            action="store_true",
+            help="fit the rerank and the abstention on dev + test + first + sealed + sealed2",
         )
         parser.add_argument("--reindex", action="store_true", help="recompute every passage's vector first")
 
     def handle(self, *args, **opts):
         w = self.stdout.write
         if opts["fit"] and opts["sets"] and any(s in ev.HELD_OUT_SETS for s in opts["sets"]):
-            raise CommandError("--fit never reads the held-out set sealed2")
+            raise CommandError("--fit never reads the held-out set sealed3")
         missing = [s for s in opts["sets"] or () if s not in ev.available_sets()]
         if missing:
-            raise CommandError(f"no question file for {', '.join(missing)} ({ev.SEALED2} does not exist yet)")
+            raise CommandError(f"no question file for {', '.join(missing)} ({ev.SEALED3} does not exist yet)")
         org, _created = Organization.objects.get_or_create(slug="kb-eval", defaults={"name": "KB evaluation"})
         import_lumiodesk_documentation(organization=org, actor=SystemActor("kb_eval"))
         started = time.perf_counter()
@@ -103,8 +107,9 @@ class Command(BaseCommand):
         sets = np.asarray(fitted.sets)
         answerable, oof, threshold = fitted.answerable, fitted.oof, fitted.threshold
         w(
-            "cross-validated (5 folds over dev + test + first + sealed; each question reranked and gated by models "
-            "fitted without it): first, three first before abstention; then wrong refusals, unanswerable refused, first"
+            "cross-validated (5 folds over dev + test + first + sealed + sealed2; each question reranked and gated by "
+            "models fitted without it): first, three first before abstention; then wrong refusals, unanswerable "
+            "refused, first"
         )
         for which in (*ev.DEVELOPMENT, "all"):
             m = np.ones(len(sets), dtype=bool) if which == "all" else sets == which
@@ -117,8 +122,8 @@ class Command(BaseCommand):
                 f"{(fitted.right_three & answered)[a].mean():6.1%}"
             )
         for label, m in (
-            ("dev + test + sealed, where the threshold is chosen", np.isin(sets, ev.CALIBRATION)),
-            ("dev + test + first + sealed", np.ones(len(sets), dtype=bool)),
+            ("dev + test + sealed + sealed2, where the threshold is chosen", np.isin(sets, ev.CALIBRATION)),
+            ("dev + test + first + sealed + sealed2", np.ones(len(sets), dtype=bool)),
         ):
             w(
                 f"abstention curve (out-of-fold, {label}): threshold, wrong refusals, unanswerable refused, "
