@@ -71,15 +71,16 @@ bench: dev-env services
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py api_bench
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_bench} $(PY) manage.py dashboard_bench
 
-# The knowledge-base assistant on its question sets (devtools/kb_eval: dev, test, first, sealed, sealed2, and sealed3 once it exists), in a
-# database of its own; prints first / three first / wrong refusals / unanswerable refused / p95 for each.
+# The knowledge-base assistant on its question sets (devtools/kb_eval: dev, test, first, sealed, sealed2; the held-out
+# sealed3 only with HELD_OUT=1: once, on frozen code), in a database of its own; prints first / three first / wrong
+# refusals / unanswerable refused / p95 for each.
 eval: dev-env services
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) -m lumiodesk.services_check --start
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
 		$(PY) manage.py migrate --noinput -v 0
 	DATABASE_URL=$${EVAL_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lumiodesk_eval} \
-		$(PY) manage.py kb_eval --reindex
+		$(PY) manage.py kb_eval --reindex $${HELD_OUT:+--held-out}
 
 # The real-world email corpus (tests/tickets/email/email_corpus/real_world/) through ingest_email, in a database of its own.
 # HALF=dev (default), heldout, heldout2, heldout3, heldout4 or all; FAILURES=1 lists every miss.

@@ -31,3 +31,5 @@ def test_fit_refuses_the_held_out_set():
         ev.fit(None, [("dev", case), ("sealed3", case)])
     with pytest.raises(CommandError, match="sealed3"):
         call_command("kb_eval", "--fit", "--set", "dev", "--set", "sealed3")
+    with pytest.raises(CommandError, match="sealed3"):
+        call_command("kb_eval", "--fit", "--held-out")
