@@ -18,7 +18,6 @@ from .access import requires
 from .exceptions import InvalidInput
 from .forms import AuditFilterForm, InviteForm, OrganizationForm
 from .models import AuditLog, Membership, Role, user_display_name
-from .permissions import members_with
 
 AUDIT_PER_PAGE = 50
 
@@ -104,10 +103,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 def member_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation, with the choice of who takes the open tickets; POST: deactivate."""
     membership = _member_or_404(request, pk)
-    candidates = list(
-        members_with("tickets.be_assigned", organization=request.organization)
-        .exclude(pk=membership.pk).select_related("user").order_by("user__first_name", "user__email")
-    )
+    candidates = list(team.reassignment_candidates(organization=request.organization, member_id=membership.pk))
     if request.method == "POST":
         raw = request.POST.get("reassign_to", "")
         moved = team.deactivate_member(actor=request.actor, membership_id=membership.pk,

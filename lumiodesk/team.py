@@ -131,6 +131,14 @@ def change_role(*, actor: MemberActor, membership_id: int, role: str) -> Members
     return membership
 
 
+def reassignment_candidates(*, organization: Organization, member_id: int):
+    """Who may take the open tickets of a member being deactivated: the organization's other active members whose
+    role may be assigned tickets, by name. The confirmation page lists them; ``deactivate_member`` accepts no one
+    else."""
+    return (members_with("tickets.be_assigned", organization=organization).exclude(pk=member_id)
+            .select_related("user").order_by("user__first_name", "user__email"))
+
+
 @transaction.atomic
 def deactivate_member(*, actor: MemberActor, membership_id: int, reassign_to_id: int | None = None) -> int:
     """Deactivate a member and reassign their open tickets (to ``reassign_to_id``'s user, or nobody); returns
@@ -142,8 +150,8 @@ def deactivate_member(*, actor: MemberActor, membership_id: int, reassign_to_id:
     _check_not_last_admin(organization, membership)
     reassign_to = None
     if reassign_to_id is not None:
-        target = (members_with("tickets.be_assigned", organization=organization, user_id=reassign_to_id)
-                  .select_related("user").exclude(pk=membership.pk).first())
+        target = reassignment_candidates(organization=organization, member_id=membership.pk).filter(
+            user_id=reassign_to_id).first()
         if target is None:
             raise InvalidInput(_("Choisissez un membre actif qui peut recevoir des tickets."))
         reassign_to = target.user
