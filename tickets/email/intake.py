@@ -140,10 +140,15 @@ def _headers(raw: bytes):
 
 
 def _identity_of(raw: bytes) -> RelayIdentity:
-    """``parsing.relay_identity`` of a stored or arriving message (headers only); its raw bytes' digest
-    when its headers cannot be read at all."""
+    """``parsing.relay_identity`` of a stored or arriving message: its headers, and its text when it has no
+    Date (parsed then only: a repeated Message-ID without a Date); its raw bytes' digest when its headers
+    cannot be read at all."""
     try:
-        return relay_identity(_headers(raw))
+        headers = _headers(raw)
+        if decode_header_value(headers.get("date")).strip():
+            return relay_identity(headers)
+        parsed = parse_email(raw)
+        return relay_identity(headers, undated_text=parsed.text or parsed.html)
     except SoftTimeLimitExceeded:
         raise
     except Exception:

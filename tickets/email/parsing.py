@@ -513,7 +513,16 @@ class RelayIdentity:
         return a == b or bool(a and b and (a in b or b in a))
 
 
-def relay_identity(headers: EmailMessage) -> RelayIdentity:
+UNDATED_TEXT = 1000  # characters of an undated message's text that stand for its Date in its identity
+
+
+def relay_identity(headers: EmailMessage, *, undated_text: str = "") -> RelayIdentity:
+    """``undated_text``: the message's text, read only when it has no Date header (an application's mail sent
+    straight to a mailbox). Its start (blanks collapsed, case folded: what a relay's re-encoding or line ends
+    never change) stands for the Date: two undated alerts with one Message-ID, one sender and one subject differ
+    by their text only, and each stays a message of its own instead of the second being taken for a copy of the
+    first and never shown. A relay that adds a footer to a short undated message makes its copy a second
+    message of the ticket: seen twice rather than lost."""
     try:
         pairs = addresses([str(v) for v in headers.get_all("from") or []])
         sender = pairs[0][1].lower() if pairs else " ".join(decode_header_value(headers.get("from")).split()).lower()
@@ -531,6 +540,8 @@ def relay_identity(headers: EmailMessage) -> RelayIdentity:
         raise
     except Exception:
         date = date.lower()
+    if not date:
+        date = "undated " + " ".join(undated_text.split()).casefold()[:UNDATED_TEXT]
     h = hashlib.sha256()
     for value in (sender, date):
         h.update(value.encode("utf-8", "surrogatepass") + b"\0")

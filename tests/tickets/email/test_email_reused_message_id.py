@@ -285,3 +285,25 @@ def test_the_processing_transaction_does_not_wait_for_the_disk(world, support, d
 
 def test_processing_inside_a_callers_transaction_keeps_its_durability(world, support, durable_session):
     assert _synchronous_commit_while_processing(support) == ["on"]  # the test's transaction is the caller's
+
+
+def undated(body: str, *, received: str = "") -> bytes:
+    """A message with no Date header (an application's, sent straight to the mailbox) and a constant Message-ID."""
+    return (
+        f"{received}From: Monitor <monitor@example.net>\nTo: support@acme.test\nSubject: Alerte\n"
+        f"Message-ID: <constant@app.example.net>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+        f"Content-Transfer-Encoding: 8bit\n\n{body}\n"
+    ).encode()
+
+
+def test_without_a_date_the_text_tells_messages_apart_and_a_copy_is_still_a_duplicate(world, support):
+    # Nothing but the text differs between two alerts of an application that sets no Date and reuses one
+    # Message-ID: each is a message of its own, not a duplicate of the first (the second would never be seen).
+    first = ingest(support, undated("Le disque /var est plein à 95 %."))
+    second = ingest(support, undated("La mémoire est pleine."))
+    assert [first.status, second.status] == [InboundStatus.IMPORTED] * 2
+    assert first.ticket_id != second.ticket_id
+    # The first again, by another route (a Received header more, CRLF line ends): the same message.
+    again = ingest(support, undated("Le disque /var est plein à 95 %.", received="Received: from relay.example\n")
+                   .replace(b"\n", b"\r\n"))
+    assert again.status == InboundStatus.DUPLICATE and again.duplicate_of_id == first.pk
