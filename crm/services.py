@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from lumiodesk import audit
+from lumiodesk import audit, rows
 from lumiodesk.exceptions import InvalidInput
 from lumiodesk.models import AuditLog, Organization
 from lumiodesk.permissions import Actor, require
@@ -73,9 +73,7 @@ def normalize_email(email: str, *, received: bool = False) -> str:
     ``received``: an address a message came from (email intake) may also have a domain of one label: the
     sender is then known and their message becomes a ticket. Nothing is ever sent there: ``undeliverable``
     says why, and the outbound paths ask it before sending."""
-    email = (email or "").strip()
-    if not email.isascii():
-        email = unicodedata.normalize("NFC", email)
+    email = composed((email or "").strip())
     local, _at, domain = email.rpartition("@")
     try:
         validate_email(email)
@@ -83,6 +81,12 @@ def normalize_email(email: str, *, received: bool = False) -> str:
         if not (_is_internationalized(local, domain) or received and _single_label(local, domain)):
             raise InvalidInput(_("Adresse email invalide : %(email)s") % {"email": email or "—"}) from exc
     return f"{local}@{domain.lower()}"
+
+
+def composed(email: str) -> str:
+    """The address with its non-ASCII characters in Unicode's composed form (NFC), as addresses are stored and
+    looked up: "tomás" typed with a combining accent and with "á" is one address."""
+    return email if email.isascii() else unicodedata.normalize("NFC", email)
 
 
 def _single_label(local: str, domain: str) -> bool:
@@ -151,22 +155,9 @@ def _create_customer(*, organization: Organization, email: str, name: str, compa
             except IntegrityError:
                 company = Company.objects.get(organization=organization, name__iexact=company_name)
     customer = Customer(organization=organization, email=email, first_name=first, last_name=last, company=company)
-    # Another message from the same new sender may win the race: INSERT ... ON CONFLICT DO NOTHING on the
-    # (organization, lower(email)) unique index, one round trip (a savepoint around a plain INSERT costs two more).
-    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {Customer._meta.db_table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (organization_id, lower(email)) DO NOTHING "
-            "RETURNING id",
-            [f.get_db_prep_save(f.pre_save(customer, add=True), connection) for f in fields],
-        )
-        row = cur.fetchone()
-    if row is None:
+    # Another message from the same new sender may win the race: nothing is written then, and theirs is read.
+    if rows.insert(customer, on_conflict="(organization_id, lower(email))") is None:
         return Customer.objects.filter(organization=organization).with_email(email).get()
-    customer.pk = row[0]
-    customer._state.adding = False
-    customer._state.db = connection.alias
     return customer
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import NOT_PROVIDED, Model
 from django.db.models.signals import post_save, pre_save
 
@@ -41,30 +41,45 @@ def instance(model: type[Model], values) -> Model:
 
 
 @cache
-def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
+def _insert_sql(model: type[Model], on_conflict: str) -> tuple[str, tuple]:
     fields = tuple(f for f in _fields(model) if not f.primary_key)
     if any(getattr(f, "generated", False) or f.db_default is not NOT_PROVIDED for f in fields):
         raise TypeError(f"{model.__name__}: a column the database computes; use the ORM")  # pragma: no cover
     quote = connection.ops.quote_name
+    conflict = f" ON CONFLICT {on_conflict} DO NOTHING" if on_conflict else ""
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(model._meta.pk.column)}")
+           f"VALUES ({', '.join(['%s'] * len(fields))}){conflict} RETURNING {quote(model._meta.pk.column)}")
     return sql, fields
 
 
-def insert(obj: Model) -> Model:
+def insert(obj: Model, *, on_conflict: str = "") -> Model | None:
     """``obj.save()`` of a new instance in a fixed statement (``Model.objects.create`` compiles its INSERT each
     time): every field's ``pre_save`` and database preparation as the ORM applies them, the new primary key set.
     For models whose columns the database does not compute. A model that a ``pre_save`` / ``post_save``
     receiver listens to, or whose ``save`` is overridden (none today), is saved by the ORM instead, so neither,
-    added later, is ever skipped."""
+    added later, is ever skipped.
+
+    ``on_conflict``: a conflict target of the table's unique indexes (``"(organization_id, lower(email))"``):
+    when a row already holds those values, nothing is written and None is returned (``INSERT ... ON CONFLICT DO
+    NOTHING``: one round trip, where a savepoint around the INSERT costs two more; through the ORM, a savepoint)."""
     model = type(obj)
     if model.save is not Model.save or pre_save.has_listeners(model) or post_save.has_listeners(model):
-        obj.save(force_insert=True)
+        if not on_conflict:
+            obj.save(force_insert=True)
+            return obj
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        except IntegrityError:
+            return None
         return obj
-    sql, fields = _insert_sql(model)
+    sql, fields = _insert_sql(model, on_conflict)
     with connection.cursor() as cur:
         cur.execute(sql, [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields])
-        obj.pk = cur.fetchone()[0]
+        row = cur.fetchone()
+    if row is None:
+        return None
+    obj.pk = row[0]
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj

@@ -36,6 +36,16 @@ def test_the_same_email_in_any_case_finds_the_same_customer():
     assert Customer.objects.filter(organization=org).count() == 1
 
 
+def test_a_customer_created_meanwhile_is_found_not_duplicated():
+    # The intake looked the sender up and found no one; another message from the same new sender created them
+    # since: the insert meets the unique index, writes nothing, and that customer is returned.
+    org = OrganizationFactory()
+    first = get_or_create_customer(organization=org, email="jean@example.com", name="Jean")
+    again = get_or_create_customer(organization=org, email="Jean@Example.com", name="Autre", looked_up=True)
+    assert again.pk == first.pk and again.first_name == "Jean"
+    assert Customer.objects.filter(organization=org).count() == 1
+
+
 def test_customers_are_per_organization():
     org, other = OrganizationFactory(), OrganizationFactory()
     mine = get_or_create_customer(organization=org, email="jean@example.com")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from email.parser import BytesHeaderParser
@@ -28,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from crm.models import Customer
-from crm.services import get_or_create_customer
+from crm.services import composed, get_or_create_customer
 from lumiodesk import audit, rows
 from lumiodesk.exceptions import DomainError
 from lumiodesk.html_sanitizer import html_to_text, sanitize_email_html, sanitize_html, text_to_html
@@ -665,8 +664,7 @@ def _process_in_language(inbound: InboundEmail, services, sender_given: str = ""
         sender = _envelope_sender(inbound.envelope_from)
     if not sender and sender_given:
         sender = sender_given.strip().lower()
-    if not sender.isascii():  # as crm.services.normalize_email stores it: one customer however the accents came
-        sender = unicodedata.normalize("NFC", sender)
+    sender = composed(sender)  # as crm.services.normalize_email stores it: one customer however the accents came
     known = _references(org.pk, parsed, sender)
     thread_ticket_id = known.thread_ticket_id
     if known.own_ticket_id is not None:
