@@ -752,11 +752,7 @@ def _note_lost_parts(org: Organization, ticket: Ticket, refused: list[str], pars
             lines = "\n".join(f"- {name}" for name in parsed.truncated)
             notes.append(_("Pièces jointes incomplètes dans l'email reçu (décodées jusqu'où elles vont) :\n%(l)s")
                          % {"l": lines})
-    note = "\n\n".join(notes)
-    Message.objects.create(
-        organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
-        body_html=text_to_html(note), body_text=note,
-    )
+    services.add_system_note(ticket=ticket, text="\n\n".join(notes), channel=Channel.EMAIL)
 
 
 # --- automatic mail: loops and our own addresses stay suppressed (counted in the inbound log) ---------------
@@ -854,10 +850,8 @@ def _process_bounce(inbound: InboundEmail, org: Organization, parsed: ParsedEmai
     ticket = Ticket.objects.only("id", "organization_id").get(pk=ticket_id, organization=org)
     kind = _("Remise retardée") if bounce.temporary else _("Échec de remise")
     note = _("%(kind)s de l'email à %(to)s : %(r)s") % {"kind": kind, "to": recipients, "r": reason}
-    message = Message.objects.create(
-        organization=org, ticket=ticket, kind=MessageKind.NOTE, channel=Channel.EMAIL,
-        body_html=text_to_html(note), body_text=note, email_message_id=parsed.message_id[:500],
-    )
+    message = services.add_system_note(ticket=ticket, text=note, channel=Channel.EMAIL,
+                                       email_message_id=parsed.message_id)
     if not bounce.temporary:
         failed = CustomerNotification.objects.filter(organization=org, ticket=ticket, email=True)
         if notification_id is not None:

@@ -541,7 +541,8 @@ def relay_identity(headers: EmailMessage, *, undated_text: str = "") -> RelayIde
     except Exception:
         date = date.lower()
     if not date:
-        date = "undated " + " ".join(undated_text.split()).casefold()[:UNDATED_TEXT]
+        # Its start only (a text of megabytes is not split whole): blanks collapse, so read some more than kept.
+        date = "undated " + " ".join(undated_text[:8 * UNDATED_TEXT].split()).casefold()[:UNDATED_TEXT]
     h = hashlib.sha256()
     for value in (sender, date):
         h.update(value.encode("utf-8", "surrogatepass") + b"\0")

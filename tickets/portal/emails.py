@@ -20,9 +20,10 @@ from crm.services import undeliverable
 from lumiodesk import crypto
 from lumiodesk.html_sanitizer import neutral_subject
 
+from .. import services
 from ..email.models import EmailReference, Mailbox
 from ..email.outbound import connection_for, mailbox_for, message_id_for, sender_for
-from ..models import Message, MessageKind, Ticket
+from ..models import Ticket
 from .link_tokens import CONFIRM_LINK_DAYS, SIGN_IN_LINK_MINUTES, contact_confirmation_token, hash_token
 from .models import PortalSignInLink
 
@@ -90,8 +91,7 @@ def send_contact_acknowledgement(ticket_id: int) -> bool:
         if refused:  # an internal address ("root@localhost"): nothing is sent there; the ticket says so, once
             note = _("Accusé de réception non envoyé à %(to)s : %(reason)s") % {
                 "to": ticket.customer.email, "reason": refused}
-            Message.objects.create(organization=org, ticket=ticket, kind=MessageKind.NOTE, body_text=note,
-                                   body_html=f"<p><em>{escape(note)}</em></p>")
+            services.add_system_note(ticket=ticket, text=note, html=f"<p><em>{escape(note)}</em></p>")
             cache.set(marker, 1, timeout=30 * 86400)
             return False
     mailbox = mailbox_for(ticket)

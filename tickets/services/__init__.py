@@ -7,7 +7,7 @@ customer notifications, audit) holds on every channel.
 One module per concern; this package is their public face (``from tickets import services``):
 
 - ``creation``: ``create_ticket``, ``create_ticket_for_contact``, the monthly quota;
-- ``messages``: ``add_message`` (customer messages, replies, notes) and attachments;
+- ``messages``: ``add_message`` (customer messages, replies, notes), ``add_system_note`` and attachments;
 - ``status``: the transitions (``TRANSITIONS``) and ``change_status``;
 - ``fields``: ``assign``, ``set_priority``, ``set_tags``;
 - ``lifecycle``: ``run_lifecycle`` (auto-close, follow-ups; Celery beat) and the organization's delays;
@@ -23,7 +23,7 @@ from .creation import create_ticket, create_ticket_for_contact, tickets_quota
 from .deletion import delete_ticket
 from .fields import assign, set_priority, set_tags
 from .lifecycle import lifecycle_delays, run_lifecycle
-from .messages import add_message
+from .messages import add_message, add_system_note
 from .reply_templates import delete_reply_template, save_reply_template
 from .retention import purge_expired_attachments
 from .saved_views import VIEW_FILTER_KEYS, delete_view, save_view
@@ -38,6 +38,7 @@ __all__ = [
     "TRANSITIONS",
     "VIEW_FILTER_KEYS",
     "add_message",
+    "add_system_note",
     "assign",
     "change_status",
     "create_ticket",

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from crm.models import Customer
 from lumiodesk import audit, rows
 from lumiodesk.exceptions import InvalidInput
-from lumiodesk.html_sanitizer import body_from
+from lumiodesk.html_sanitizer import body_from, text_to_html
 from lumiodesk.permissions import Actor, require
 
 from .. import notifications
@@ -70,6 +70,18 @@ def _locked_ticket(pk: int) -> Ticket:
     ticket = rows.instance(Ticket, row[:n])
     ticket.customer = rows.instance(Customer, row[n:])
     return ticket
+
+
+def add_system_note(*, ticket: Ticket, text: str, html: str = "", channel: str = "",
+                    email_message_id: str = "") -> Message:
+    """A note the system leaves on a ticket for its agents: a delivery failure, parts of an email that could not be
+    read, an acknowledgement not sent. Not a change of the ticket: no status, no notification, no rule
+    (``add_message`` is for those). ``html``: its HTML when not the text's (``text_to_html``)."""
+    extra = {"channel": channel} if channel else {}
+    if email_message_id:
+        extra["email_message_id"] = email_message_id[:500]
+    return Message.objects.create(organization_id=ticket.organization_id, ticket=ticket, kind=MessageKind.NOTE,
+                                  body_text=text, body_html=html or text_to_html(text), **extra)
 
 
 def add_message(
